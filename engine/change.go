@@ -1,0 +1,66 @@
+package engine
+
+// Action is what a change does.
+type Action string
+
+// The actions a plan can hold.
+const (
+	ActionCreate           Action = "create"
+	ActionUpdate           Action = "update"
+	ActionDeactivate       Action = "deactivate"
+	ActionReactivate       Action = "reactivate"
+	ActionAdopt            Action = "adopt"
+	ActionAddMembership    Action = "add_membership"
+	ActionRemoveMembership Action = "remove_membership"
+)
+
+// Change is one planned operation on the target, as plain data.
+type Change struct {
+	// Address names the change: "user.<key>" or "membership.<key>.<group>".
+	Address string `json:"address"`
+	Action  Action `json:"action"`
+	// Reason is informational: why the change is planned (e.g.
+	// "attributes_differ", "missing_from_directory", "disabled_in_directory").
+	Reason string `json:"reason"`
+	// Key is the user's join key (lower-case username).
+	Key string `json:"key"`
+	// TargetID is the ftrack User id; for a create it is generated at plan
+	// time so that a repeated apply recognises a create already done.
+	TargetID string `json:"target_id,omitempty"`
+	// SourceID is the directory stable id.
+	SourceID string `json:"source_id,omitempty"`
+	// Group is the ftrack group name for membership changes.
+	Group string `json:"group,omitempty"`
+	// MembershipID is the ftrack Membership id for removals.
+	MembershipID string `json:"membership_id,omitempty"`
+	// Before holds the actual values of every field the change touches.
+	Before *Fields `json:"before,omitempty"`
+	// After holds the desired values of those fields.
+	After *Fields `json:"after,omitempty"`
+}
+
+// Fields is a partial user record; nil fields are not touched.
+type Fields struct {
+	Username  *string `json:"username,omitempty"`
+	Email     *string `json:"email,omitempty"`
+	FirstName *string `json:"first_name,omitempty"`
+	LastName  *string `json:"last_name,omitempty"`
+	IsActive  *bool   `json:"is_active,omitempty"`
+	// Owner is the ownership marker (ftrack metadata ldapsync.owner).
+	Owner *string `json:"owner,omitempty"`
+	// SourceID is the ftrack metadata ldapsync.source_id.
+	SourceID *string `json:"source_id,omitempty"`
+}
+
+// Skipped is a directory entry that could not be mapped.
+type Skipped struct {
+	Source string `json:"source"`
+	DN     string `json:"dn"`
+	Reason string `json:"reason"`
+}
+
+// Str returns a pointer to s, for building Fields.
+func Str(s string) *string { return &s }
+
+// Bool returns a pointer to b, for building Fields.
+func Bool(b bool) *bool { return &b }

@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Entry is one directory entry, copied out of the wire response at once so
+// that nothing of the LDAP library is kept alive.
+type Entry struct {
+	// Source is the name of the source block the entry was read from.
+	Source string
+	// DN is the entry's distinguished name as the server returned it.
+	DN string
+	// StableID is the directory's stable identifier (entryUUID, objectGUID
+	// in canonical text form, nsUniqueId, ipaUniqueID).
+	StableID string
+	// Attrs holds the requested attributes, keyed by the spelling the
+	// configuration asked for (attribute names are matched without case).
+	Attrs map[string][]string
+	// Disabled is the verdict of the source's schema preset disabled rule.
+	Disabled bool
+	// DisabledReason names the rule that matched, e.g.
+	// "pwdAccountLockedTime is set" or "userAccountControl has ACCOUNTDISABLE (0x2)".
+	DisabledReason string
+}
+
+// SourceInfo identifies a source in plans and messages.
+type SourceInfo struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// Source is a directory that desired users are read from.
+type Source interface {
+	// Info names the source.
+	Info() SourceInfo
+	// Read streams every entry that matches the source's filter, calling fn
+	// once per entry, in server order. attrs lists the attributes the
+	// mappings need. A failed, partial or size-limited read is an error;
+	// an error from fn stops the read and is returned.
+	Read(ctx context.Context, attrs []string, fn func(Entry) error) error
+}
+
+// User is a desired ftrack user, the result of mapping one directory entry.
+type User struct {
+	// Key is the join key: the mapped username in lower case.
+	Key       string
+	Username  string
+	Email     string
+	FirstName string
+	LastName  string
+	// Disabled is true when the directory says the account is disabled.
+	Disabled bool
+	// DisabledReason names the rule that made the account disabled.
+	DisabledReason string
+	// Source is the name of the source the entry came from.
+	Source string
+	// SourceID is the entry's stable directory id.
+	SourceID string
+	// DN is the entry's distinguished name, for messages.
+	DN string
+	// Groups are the ftrack group names the user should be a member of,
+	// sorted; nil when the configuration maps no groups.
+	Groups []string
+}
+
+// Mapper turns directory entries into desired users. It is implemented by
+// engine/config from the mapping block's expressions.
+type Mapper interface {
+	// Name is the mapping's name, written as the ownership marker.
+	Name() string
+	// Attributes lists the directory attributes the mapping reads, sorted.
+	Attributes() []string
+	// Map evaluates the mapping for one entry. An error means the entry is
+	// skipped; its message is the reason shown in the plan.
+	Map(e Entry) (User, error)
+	// MapsGroups reports whether the mapping manages group memberships.
+	MapsGroups() bool
+}
+
+// Account is an actual ftrack user as read from the target.
+type Account struct {
+	// ID is the ftrack User id.
+	ID        string
+	Username  string
+	Email     string
+	FirstName string
+	LastName  string
+	Active    bool
+	// Owner is the ldapsync.owner metadata value; empty when unowned.
+	Owner string
+	// SourceID is the ldapsync.source_id metadata value.
+	SourceID string
+	// Groups are the names of the groups the user is a member of, sorted.
+	Groups []string
+	// Memberships maps group name to the Membership id, for removals.
+	Memberships map[string]string
+}
+
+// TargetInfo identifies a target; it is written into the plan and checked
+// at apply time.
+type TargetInfo struct {
+	Type     string `json:"type"`
+	Name     string `json:"name"`
+	Endpoint string `json:"endpoint"`
+}
+
+// Target is the system accounts are kept in step with (ftrack).
+type Target interface {
+	// Info names the target.
+	Info() TargetInfo
+	// ReadAccounts returns every user account with its ownership marker and
+	// group memberships.
+	ReadAccounts(ctx context.Context) ([]Account, error)
+	// Execute carries out changes and returns one result per change, in
+	// order. A failed change never blocks the others: implementations
+	// isolate per-change failures. Execute must be safe to repeat: a create
+	// carries its id (Change.TargetID), so a create whose id already exists
+	// is reported as done.
+	Execute(ctx context.Context, changes []Change) []Result
+}
+
+// Result is the outcome of executing one change.
+type Result struct {
+	// Address is the change's address.
+	Address string
+	// Err is nil on success.
+	Err error
+}
+
+// Limit is a safety limit given as a count ("10") or a percentage ("5%").
+type Limit struct {
+	// Raw is the limit as written in the configuration; empty means no limit.
+	Raw string
+	// Count is the absolute limit when Percent is false.
+	Count int
+	// Percent is true when Value is a percentage.
+	Percent bool
+	// Value is the percentage when Percent is true.
+	Value float64
+}
+
+// Policy holds the safety and lifecycle policies of the policy block.
+type Policy struct {
+	// OnMissing is "deactivate" or "ignore" for managed users gone from the directory.
+	OnMissing string
+	// OnDisabled is "deactivate" or "ignore" for users disabled in the directory.
+	OnDisabled string
+	// Reactivate re-enables managed users who come back.
+	Reactivate bool
+	// GracePeriod is how long a user must be missing before deactivation.
+	GracePeriod time.Duration
+	// MaxDeactivations, MaxCreates and MaxUpdates block a plan over them.
+	MaxDeactivations Limit
+	MaxCreates       Limit
+	MaxUpdates       Limit
+	// MinSourceUsers is the least number of directory users a read must
+	// return; fewer is an error, never "everyone left".
+	MinSourceUsers int
+	// Protect lists usernames and "re:" patterns that are never touched.
+	Protect []string
+	// AdoptExisting takes over ftrack users that match a directory user.
+	AdoptExisting bool
+	// MaxErrors is how many per-user failures apply tolerates before it
+	// stops; 0 means no limit.
+	MaxErrors int
+}
+
+// DefaultPolicy returns the policy used when the configuration has no
+// policy block: the original script's behaviour.
+func DefaultPolicy() Policy {
+	return Policy{
+		OnMissing:      "deactivate",
+		OnDisabled:     "deactivate",
+		Reactivate:     true,
+		MinSourceUsers: 1,
+		AdoptExisting:  true,
+	}
+}
