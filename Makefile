@@ -1,0 +1,49 @@
+# ldapsync — build, test, demo.
+#
+#   make demo    plan → review → apply → drift against the embedded demo
+#                directory and the ftrack emulator (needs only Go)
+#   make test    every test, against a real OpenLDAP slapd (installed from
+#                Debian's packages when missing and we are root)
+
+GO      ?= go
+BIN     ?= bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+SLAPD   ?= /usr/sbin/slapd
+
+.PHONY: all build test test-deps demo lint bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ldapsync ./cmd/ldapsync
+	$(GO) build -o $(BIN)/ftrack-emulator ./cmd/ftrack-emulator
+
+# test-deps installs OpenLDAP's slapd and ldap-utils when they are missing.
+test-deps:
+	@if [ -x "$(SLAPD)" ] && command -v ldapsearch >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing slapd and ldap-utils (Debian packages) for the LDAP tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null; \
+		{ command -v service >/dev/null 2>&1 && service slapd stop >/dev/null 2>&1; } || true; \
+	else \
+		echo "The LDAP tests need OpenLDAP's slapd and ldap-utils: install them (Debian/Ubuntu: sudo apt-get install slapd ldap-utils) and run make test again." >&2; \
+		exit 1; \
+	fi
+
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+demo: build
+	$(GO) run ./cmd/ldapsync-demo -ldapsync $(BIN)/ldapsync
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./providers/...
+
+clean:
+	rm -rf $(BIN)
