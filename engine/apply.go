@@ -1,0 +1,494 @@
+package engine
+
+// Apply executes exactly a saved plan. Everything that can refuse the plan
+// is checked before the first write. Each change is then classified
+// against the target as re-read now:
+//
+//	pending  its before still matches: execute it
+//	done     its after already matches (an interrupted run of this plan
+//	         did it): skip it, count it as already done
+//	stale    neither: someone changed ftrack since the plan; refuse all
+//
+// This makes re-running an interrupted plan a resume: nothing twice,
+// nothing lost. The state journal records the plan as in_progress before
+// the first write, each outcome after each batch, and applied only when
+// every change succeeded; the serial grows once per apply run.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ApplyRequest is the input of Apply.
+type ApplyRequest struct {
+	Plan   *Plan
+	Target Target
+	// State holds the last-applied view; the caller holds its lock.
+	State StateStore
+	// ConfigDigest is the digest of the configuration on disk now.
+	ConfigDigest string
+	// TargetInfo is the configured target's identity; zero uses Target.Info().
+	TargetInfo TargetInfo
+	Now        time.Time
+	// MaxErrors stops apply once more changes than this failed; 0 means
+	// no limit.
+	MaxErrors int
+	// BatchSize is the number of changes per Target.Execute call; 0 means 100.
+	BatchSize int
+	// Progress is called after each batch; may be nil.
+	Progress func(done, total int)
+	// Log is called once per executed change with its outcome; may be nil.
+	Log func(change Change, err error)
+}
+
+// Counts counts changes per action.
+type Counts struct {
+	Create           int `json:"create"`
+	Update           int `json:"update"`
+	Deactivate       int `json:"deactivate"`
+	Reactivate       int `json:"reactivate"`
+	Adopt            int `json:"adopt"`
+	AddMembership    int `json:"add_membership"`
+	RemoveMembership int `json:"remove_membership"`
+}
+
+// Total is the sum over all actions.
+func (c Counts) Total() int {
+	return c.Create + c.Update + c.Deactivate + c.Reactivate + c.Adopt + c.AddMembership + c.RemoveMembership
+}
+
+func (c *Counts) add(a Action) {
+	switch a {
+	case ActionCreate:
+		c.Create++
+	case ActionUpdate:
+		c.Update++
+	case ActionDeactivate:
+		c.Deactivate++
+	case ActionReactivate:
+		c.Reactivate++
+	case ActionAdopt:
+		c.Adopt++
+	case ActionAddMembership:
+		c.AddMembership++
+	case ActionRemoveMembership:
+		c.RemoveMembership++
+	}
+}
+
+// ApplyReport is what an apply run did. Planned counts the plan's
+// changes, Executed those this run carried out, Skipped those found
+// already done (by an interrupted earlier run), Failed those that failed
+// or were not attempted.
+type ApplyReport struct {
+	PlanID   string   `json:"plan_id"`
+	Planned  Counts   `json:"planned"`
+	Executed Counts   `json:"executed"`
+	Skipped  Counts   `json:"skipped"`
+	Failed   Counts   `json:"failed"`
+	Failures []Result `json:"-"`
+	// Complete is true when every change of the plan is done.
+	Complete bool `json:"complete"`
+}
+
+// Apply executes the plan. It returns a *RefusalError, having written
+// nothing, when the plan must not run; otherwise a report, and an error
+// when any change failed or apply stopped early.
+func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
+	p := req.Plan
+	if p == nil || req.Target == nil || req.State == nil {
+		return nil, fmt.Errorf("apply: a plan, a target and a state store are required")
+	}
+	if mj, _, _ := strings.Cut(p.FormatVersion, "."); mj != "1" {
+		return nil, refuse("format_version", "the plan has format_version %q; this ldapsync applies format %s", p.FormatVersion, FormatVersion)
+	}
+	if p.IsBlocked() {
+		return nil, refuse("blocked", "the plan is blocked by a safety policy (%s); review it and make a new plan with -force to override", strings.Join(p.Blocked.Reasons, "; "))
+	}
+	ti := req.TargetInfo
+	if ti == (TargetInfo{}) {
+		ti = req.Target.Info()
+	}
+	if ti != p.Target {
+		return nil, refuse("target_mismatch", "the plan was made for target %s %q at %s, but the configuration targets %s %q at %s",
+			p.Target.Type, p.Target.Name, p.Target.Endpoint, ti.Type, ti.Name, ti.Endpoint)
+	}
+	if req.ConfigDigest != "" && req.ConfigDigest != p.ConfigDigest {
+		return nil, refuse("config_changed", "the configuration changed since the plan was made (plan: %s, now: %s); make a new plan", p.ConfigDigest, req.ConfigDigest)
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.UTC()
+	exp, err := time.Parse(time.RFC3339, p.ExpiresAt)
+	if err != nil {
+		return nil, refuse("invalid", "the plan's expires_at %q is not a time: %v", p.ExpiresAt, err)
+	}
+	if now.After(exp) {
+		return nil, refuse("expired", "the plan expired at %s (made at %s); make a new plan", exp.UTC().Format(time.RFC3339), p.CreatedAt)
+	}
+	la, err := req.State.Load()
+	if err != nil {
+		return nil, fmt.Errorf("apply: loading state: %w", err)
+	}
+	la.ensure()
+	rec, resume := la.Plans[p.PlanID]
+	if resume && rec.Status == PlanApplied {
+		return nil, refuse("already_applied", "plan %s was already applied (finished %s); make a new plan", p.PlanID, rec.FinishedAt.UTC().Format(time.RFC3339))
+	}
+	if resume {
+		if la.Serial != rec.Serial {
+			return nil, refuse("state_mismatch", "the state moved on since plan %s last ran (state serial %d, the plan's last run wrote serial %d): another apply ran in between; make a new plan", p.PlanID, la.Serial, rec.Serial)
+		}
+	} else if !baseMatches(p.PriorState, la) {
+		want := "no prior state"
+		if p.PriorState != nil {
+			want = fmt.Sprintf("lineage %s serial %d", p.PriorState.Lineage, p.PriorState.Serial)
+		}
+		return nil, refuse("state_mismatch", "the state moved on since the plan was made: the plan expects %s, the state is lineage %s serial %d (another apply ran, or this is another state file); make a new plan", want, la.Lineage, la.Serial)
+	}
+
+	accounts, err := req.Target.ReadAccounts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("apply: target %q: read accounts: %w", ti.Name, err)
+	}
+	byID := map[string]*Account{}
+	byKey := map[string]*Account{}
+	for i := range accounts {
+		a := &accounts[i]
+		byID[a.ID] = a
+		byKey[strings.ToLower(a.Username)] = a
+	}
+	changes := append([]Change(nil), p.Changes...)
+	sort.SliceStable(changes, func(i, j int) bool {
+		pi, pj := actionPhase(changes[i].Action), actionPhase(changes[j].Action)
+		if pi != pj {
+			return pi < pj
+		}
+		ri, rj := actionRank(changes[i].Action), actionRank(changes[j].Action)
+		if ri != rj {
+			return ri < rj
+		}
+		return changes[i].Address < changes[j].Address
+	})
+	created := map[string]bool{}
+	for _, c := range changes {
+		if c.Action == ActionCreate {
+			created[c.TargetID] = true
+		}
+	}
+	var pending, done []Change
+	var stale []string
+	for _, c := range changes {
+		st, msg := classify(c, byID, byKey, created)
+		switch st {
+		case statusPending:
+			pending = append(pending, c)
+		case statusDone:
+			done = append(done, c)
+		default:
+			stale = append(stale, msg)
+		}
+	}
+	if len(stale) > 0 {
+		n := len(stale)
+		if n > 10 {
+			stale = append(stale[:10], fmt.Sprintf("and %d more", n-10))
+		}
+		return nil, refuse("stale", "stale plan: ftrack changed since the plan was made: %s; make a new plan", strings.Join(stale, "; "))
+	}
+
+	// From here on we write.
+	rep := &ApplyReport{PlanID: p.PlanID}
+	for _, c := range changes {
+		rep.Planned.add(c.Action)
+	}
+	if !resume {
+		rec = AppliedPlan{BaseSerial: 0, StartedAt: now}
+		if p.PriorState != nil {
+			rec.BaseSerial = p.PriorState.Serial
+		}
+	}
+	if rec.Outcomes == nil {
+		rec.Outcomes = map[string]string{}
+	}
+	la.Serial++
+	rec.Serial = la.Serial
+	rec.Status = PlanInProgress
+	idx := newRecordIndex(la)
+	for _, c := range done {
+		rep.Skipped.add(c.Action)
+		if rec.Outcomes[ChangeID(c)] != "done" {
+			rec.Outcomes[ChangeID(c)] = "already_done"
+		}
+		idx.record(c, byID)
+	}
+	la.Plans[p.PlanID] = rec
+	if err := req.State.Save(la); err != nil {
+		return rep, fmt.Errorf("apply: saving state before the first change: %w", err)
+	}
+
+	batchSize := req.BatchSize
+	if batchSize <= 0 {
+		batchSize = 100
+	}
+	failedCreate := map[string]string{}
+	failed, executed := 0, 0
+	total := len(pending)
+	var stopErr error
+	for start := 0; start < len(pending); {
+		end := min(start+batchSize, len(pending))
+		for i := start + 1; i < end; i++ { // a batch never spans two phases
+			if actionPhase(pending[i].Action) != actionPhase(pending[start].Action) {
+				end = i
+				break
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			stopErr = fmt.Errorf("apply interrupted: %w", err)
+			break
+		}
+		var batch []Change
+		for _, c := range pending[start:end] {
+			if why, bad := failedCreate[c.TargetID]; bad && c.Action != ActionCreate {
+				err := fmt.Errorf("not attempted: %s", why)
+				failed++
+				rep.Failed.add(c.Action)
+				rep.Failures = append(rep.Failures, Result{Address: c.Address, Err: err})
+				rec.Outcomes[ChangeID(c)] = "failed: " + err.Error()
+				if req.Log != nil {
+					req.Log(c, err)
+				}
+				continue
+			}
+			batch = append(batch, c)
+		}
+		results := req.Target.Execute(ctx, batch)
+		for i, c := range batch {
+			var err error
+			if i < len(results) {
+				err = results[i].Err
+				if results[i].Address != "" && results[i].Address != c.Address {
+					err = fmt.Errorf("target returned the result for %s in place of %s", results[i].Address, c.Address)
+				}
+			} else {
+				err = fmt.Errorf("target returned no result for this change")
+			}
+			if err != nil {
+				failed++
+				rep.Failed.add(c.Action)
+				rep.Failures = append(rep.Failures, Result{Address: c.Address, Err: err})
+				rec.Outcomes[ChangeID(c)] = "failed: " + err.Error()
+				if c.Action == ActionCreate {
+					failedCreate[c.TargetID] = "creating " + c.Address + " failed"
+				}
+			} else {
+				executed++
+				rep.Executed.add(c.Action)
+				rec.Outcomes[ChangeID(c)] = "done"
+				idx.record(c, byID)
+			}
+			if req.Log != nil {
+				req.Log(c, err)
+			}
+		}
+		la.Plans[p.PlanID] = rec
+		if err := req.State.Save(la); err != nil {
+			return rep, fmt.Errorf("apply: saving state after a batch (%d changes executed so far): %w", executed, err)
+		}
+		start = end
+		if req.Progress != nil {
+			req.Progress(start, total)
+		}
+		if req.MaxErrors > 0 && failed > req.MaxErrors && start < len(pending) {
+			stopErr = fmt.Errorf("apply stopped: %d changes failed, more than max_errors = %d; %d changes not attempted", failed, req.MaxErrors, len(pending)-start)
+			break
+		}
+	}
+	if failed == 0 && stopErr == nil {
+		rec.Status = PlanApplied
+		rec.FinishedAt = now
+		rep.Complete = true
+	} else {
+		rec.Status = PlanIncomplete
+	}
+	la.Plans[p.PlanID] = rec
+	if err := req.State.Save(la); err != nil {
+		return rep, fmt.Errorf("apply: saving state: %w", err)
+	}
+	if stopErr != nil {
+		return rep, fmt.Errorf("%w; run apply again with the same plan to finish", stopErr)
+	}
+	if failed > 0 {
+		return rep, fmt.Errorf("%d of %d changes failed; run apply again with the same plan to retry them (changes already done are skipped)", failed, len(changes))
+	}
+	return rep, nil
+}
+
+// baseMatches reports whether the state is the one the plan was made
+// against. A plan made before anything was applied matches a state that
+// has still seen no apply, whatever its lineage (a new state file gets its
+// lineage on first save).
+func baseMatches(ref *StateRef, la *LastApplied) bool {
+	if ref == nil || ref.Serial == 0 {
+		return la.Serial == 0
+	}
+	return ref.Lineage == la.Lineage && ref.Serial == la.Serial
+}
+
+type changeStatus int
+
+const (
+	statusPending changeStatus = iota
+	statusDone
+	statusStale
+)
+
+func classify(c Change, byID, byKey map[string]*Account, created map[string]bool) (changeStatus, string) {
+	a := byID[c.TargetID]
+	switch c.Action {
+	case ActionCreate:
+		if a != nil {
+			if mm := mismatches(*a, c.After); len(mm) == 0 {
+				return statusDone, ""
+			}
+			return statusStale, fmt.Sprintf("%s: an account with the planned id %s exists but differs from the plan", c.Address, c.TargetID)
+		}
+		if c.After != nil && c.After.Username != nil {
+			if b := byKey[strings.ToLower(*c.After.Username)]; b != nil {
+				return statusStale, fmt.Sprintf("%s now exists in ftrack (id %s), created since the plan was made", c.Address, b.ID)
+			}
+		}
+		return statusPending, ""
+	case ActionAddMembership, ActionRemoveMembership:
+		if a == nil {
+			if created[c.TargetID] && c.Action == ActionAddMembership {
+				return statusPending, ""
+			}
+			return statusStale, fmt.Sprintf("%s: user %s no longer exists in ftrack", c.Address, c.TargetID)
+		}
+		has := slices.Contains(a.Groups, c.Group)
+		if c.Action == ActionAddMembership {
+			if has {
+				return statusDone, ""
+			}
+			return statusPending, ""
+		}
+		if !has {
+			return statusDone, ""
+		}
+		if cur := a.Memberships[c.Group]; c.MembershipID != "" && cur != "" && cur != c.MembershipID {
+			return statusStale, fmt.Sprintf("%s: the membership was replaced since the plan was made (id is now %s, plan expected %s)", c.Address, cur, c.MembershipID)
+		}
+		return statusPending, ""
+	}
+	if a == nil {
+		return statusStale, fmt.Sprintf("%s: account %s no longer exists in ftrack", c.Address, c.TargetID)
+	}
+	mm := mismatches(*a, c.Before)
+	if len(mm) == 0 {
+		return statusPending, ""
+	}
+	if len(mismatches(*a, c.After)) == 0 {
+		return statusDone, ""
+	}
+	return statusStale, c.Address + " " + strings.Join(mm, ", ")
+}
+
+// mismatches lists the fields of f that differ from the account, as
+// "email is now "x", plan expected "y"".
+func mismatches(a Account, f *Fields) []string {
+	if f == nil {
+		return nil
+	}
+	var out []string
+	str := func(name string, want *string, have string) {
+		if want != nil && *want != have {
+			out = append(out, fmt.Sprintf("%s is now %q, plan expected %q", name, have, *want))
+		}
+	}
+	str("username", f.Username, a.Username)
+	str("email", f.Email, a.Email)
+	str("first_name", f.FirstName, a.FirstName)
+	str("last_name", f.LastName, a.LastName)
+	str("owner", f.Owner, a.Owner)
+	str("source_id", f.SourceID, a.SourceID)
+	if f.IsActive != nil && *f.IsActive != a.Active {
+		out = append(out, fmt.Sprintf("is_active is now %s, plan expected %s", strconv.FormatBool(a.Active), strconv.FormatBool(*f.IsActive)))
+	}
+	return out
+}
+
+// recordIndex updates the last-applied users from executed changes.
+type recordIndex struct {
+	la   *LastApplied
+	byID map[string]string // target id -> key
+}
+
+func newRecordIndex(la *LastApplied) *recordIndex {
+	ix := &recordIndex{la: la, byID: map[string]string{}}
+	for k, u := range la.Users {
+		ix.byID[u.TargetID] = k
+	}
+	return ix
+}
+
+func (ix *recordIndex) record(c Change, actual map[string]*Account) {
+	key := c.Key
+	var u AppliedUser
+	if old, ok := ix.byID[c.TargetID]; ok {
+		u = ix.la.Users[old]
+		if old != key {
+			delete(ix.la.Users, old)
+		}
+	} else if a := actual[c.TargetID]; a != nil && c.Action != ActionCreate {
+		u = AppliedUser{TargetID: a.ID, SourceID: a.SourceID, Username: a.Username, Email: a.Email,
+			FirstName: a.FirstName, LastName: a.LastName, Active: a.Active, Groups: append([]string(nil), a.Groups...)}
+	}
+	u.TargetID = c.TargetID
+	if c.SourceID != "" {
+		u.SourceID = c.SourceID
+	}
+	if f := c.After; f != nil {
+		if f.Username != nil {
+			u.Username = *f.Username
+		}
+		if f.Email != nil {
+			u.Email = *f.Email
+		}
+		if f.FirstName != nil {
+			u.FirstName = *f.FirstName
+		}
+		if f.LastName != nil {
+			u.LastName = *f.LastName
+		}
+		if f.IsActive != nil {
+			u.Active = *f.IsActive
+		}
+		if f.SourceID != nil {
+			u.SourceID = *f.SourceID
+		}
+	}
+	switch c.Action {
+	case ActionAddMembership:
+		if !slices.Contains(u.Groups, c.Group) {
+			u.Groups = append(u.Groups, c.Group)
+			sort.Strings(u.Groups)
+		}
+	case ActionRemoveMembership:
+		u.Groups = slices.DeleteFunc(u.Groups, func(g string) bool { return g == c.Group })
+		if len(u.Groups) == 0 {
+			u.Groups = nil
+		}
+	case ActionDeactivate:
+		delete(ix.la.Missing, key)
+	}
+	ix.la.Users[key] = u
+	ix.byID[c.TargetID] = key
+}

@@ -1,0 +1,280 @@
+package engine
+
+// Drift compares the three views of every user: desired (directory),
+// actual (ftrack) and last-applied (state).
+//
+//	pending      a field a plan would change, and ftrack still holds what
+//	             ldapsync last applied (or there is no record): the
+//	             directory moved on.
+//	out_of_band  an owned user's field differs from what ldapsync last
+//	             applied: someone edited ftrack by hand since the last
+//	             apply (whether or not a plan would revert it).
+//	unmanaged    an active ftrack account without the ownership marker
+//	             (protected accounts excluded: protect them to silence).
+//
+// Deactivations still waiting for the grace period are pending drift.
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DriftRequest is the input of Drift.
+type DriftRequest struct {
+	Sources  []Source
+	Mapper   Mapper
+	Target   Target
+	Policy   Policy
+	Prior    *LastApplied
+	Now      time.Time
+	Progress func(stage string, done int)
+}
+
+// DriftKind classifies a drift item.
+type DriftKind string
+
+// The drift kinds.
+const (
+	DriftPending    DriftKind = "pending"
+	DriftOutOfBand  DriftKind = "out_of_band"
+	DriftUnmanaged  DriftKind = "unmanaged"
+	membershipField           = "membership:"
+)
+
+// DriftField is one field's three views; nil means not applicable.
+type DriftField struct {
+	Field       string  `json:"field"`
+	Desired     *string `json:"desired"`
+	Actual      *string `json:"actual"`
+	LastApplied *string `json:"last_applied"`
+}
+
+// DriftItem is one user's drift of one kind.
+type DriftItem struct {
+	Key  string    `json:"key"`
+	Kind DriftKind `json:"kind"`
+	// Action is the change a plan would make, for pending items.
+	Action Action       `json:"action,omitempty"`
+	Reason string       `json:"reason,omitempty"`
+	Fields []DriftField `json:"fields"`
+}
+
+// DriftReport is the result of Drift.
+type DriftReport struct {
+	CheckedAt string          `json:"checked_at"`
+	Target    TargetInfo      `json:"target"`
+	Sources   []SourceSummary `json:"sources"`
+	Items     []DriftItem     `json:"items"`
+	Skipped   []Skipped       `json:"skipped"`
+	Warnings  []string        `json:"warnings"`
+	// MissingSince holds first-missing observations (see RecordMissing).
+	MissingSince map[string]time.Time `json:"-"`
+}
+
+// HasDrift reports whether any item was found.
+func (r *DriftReport) HasDrift() bool { return len(r.Items) > 0 }
+
+// Count returns the number of items of a kind.
+func (r *DriftReport) Count(k DriftKind) int {
+	n := 0
+	for _, it := range r.Items {
+		if it.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// Drift reads the sources and the target and classifies the differences.
+// It writes nothing.
+func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.UTC().Truncate(time.Second)
+	v, err := collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress})
+	if err != nil {
+		return nil, err
+	}
+	d := diff(v, req.Policy, req.Prior, now, func() string { return "" })
+	rep := &DriftReport{
+		CheckedAt: now.Format(time.RFC3339), Target: req.Target.Info(), Sources: v.sources,
+		Items: []DriftItem{}, Skipped: v.skipped, Warnings: append(append([]string{}, v.warnings...), d.warnings...),
+		MissingSince: d.missing,
+	}
+	if rep.Skipped == nil {
+		rep.Skipped = []Skipped{}
+	}
+	last := map[string]AppliedUser{}
+	if req.Prior != nil {
+		for _, u := range req.Prior.Users {
+			last[u.TargetID] = u
+		}
+	}
+	reported := map[string]bool{} // target id + field
+	for _, c := range append(append([]Change{}, d.changes...), d.deferred...) {
+		l, hasL := last[c.TargetID]
+		pend := DriftItem{Key: c.Key, Kind: DriftPending, Action: c.Action, Reason: c.Reason}
+		oob := DriftItem{Key: c.Key, Kind: DriftOutOfBand, Action: c.Action, Reason: "edited in ftrack since the last apply"}
+		for _, f := range changeFields(c) {
+			if hasL {
+				f.LastApplied = appliedValue(l, f.Field)
+			}
+			reported[c.TargetID+" "+f.Field] = true
+			if hasL && c.Action != ActionCreate && f.LastApplied != nil && !eqPtr(f.LastApplied, f.Actual) {
+				oob.Fields = append(oob.Fields, f)
+			} else {
+				pend.Fields = append(pend.Fields, f)
+			}
+		}
+		if len(pend.Fields) > 0 {
+			rep.Items = append(rep.Items, pend)
+		}
+		if len(oob.Fields) > 0 {
+			rep.Items = append(rep.Items, oob)
+		}
+	}
+	for _, a := range v.accounts {
+		l, ok := last[a.ID]
+		if a.Owner != v.mapper || !ok {
+			continue
+		}
+		it := DriftItem{Key: strings.ToLower(a.Username), Kind: DriftOutOfBand, Reason: "edited in ftrack since the last apply"}
+		for _, name := range []string{"username", "email", "first_name", "last_name", "is_active"} {
+			act, la := accountValue(a, name), appliedValue(l, name)
+			if !eqPtr(act, la) && !reported[a.ID+" "+name] {
+				it.Fields = append(it.Fields, DriftField{Field: name, Actual: act, LastApplied: la})
+			}
+		}
+		if v.mapsGroups {
+			groups := make([]string, 0, len(v.managedGroups))
+			for g := range v.managedGroups {
+				groups = append(groups, g)
+			}
+			sort.Strings(groups)
+			for _, g := range groups {
+				name := membershipField + g
+				act, la := memberValue(a.Groups, g), memberValue(l.Groups, g)
+				if !eqPtr(act, la) && !reported[a.ID+" "+name] {
+					it.Fields = append(it.Fields, DriftField{Field: name, Actual: act, LastApplied: la})
+				}
+			}
+		}
+		if len(it.Fields) > 0 {
+			sort.SliceStable(it.Fields, func(i, j int) bool { return fieldRank(it.Fields[i].Field) < fieldRank(it.Fields[j].Field) })
+			rep.Items = append(rep.Items, it)
+		}
+	}
+	for _, u := range d.unmanaged {
+		rep.Items = append(rep.Items, DriftItem{Key: strings.ToLower(u), Kind: DriftUnmanaged, Reason: "active ftrack account without the ldapsync marker",
+			Fields: []DriftField{{Field: "username", Actual: Str(u)}}})
+	}
+	kindRank := map[DriftKind]int{DriftPending: 0, DriftOutOfBand: 1, DriftUnmanaged: 2}
+	sort.SliceStable(rep.Items, func(i, j int) bool {
+		a, b := rep.Items[i], rep.Items[j]
+		if a.Kind != b.Kind {
+			return kindRank[a.Kind] < kindRank[b.Kind]
+		}
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		return actionRank(a.Action) < actionRank(b.Action)
+	})
+	return rep, nil
+}
+
+func eqPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func fieldRank(name string) int {
+	i := slices.Index([]string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}, name)
+	if i < 0 {
+		return 100
+	}
+	return i
+}
+
+// changeFields lists a change's touched fields with desired (after) and
+// actual (before) values.
+func changeFields(c Change) []DriftField {
+	switch c.Action {
+	case ActionAddMembership:
+		return []DriftField{{Field: membershipField + c.Group, Desired: Str("member"), Actual: Str("absent")}}
+	case ActionRemoveMembership:
+		return []DriftField{{Field: membershipField + c.Group, Desired: Str("absent"), Actual: Str("member")}}
+	}
+	get := func(f *Fields, name string) *string {
+		if f == nil {
+			return nil
+		}
+		switch name {
+		case "username":
+			return f.Username
+		case "email":
+			return f.Email
+		case "first_name":
+			return f.FirstName
+		case "last_name":
+			return f.LastName
+		case "owner":
+			return f.Owner
+		case "source_id":
+			return f.SourceID
+		case "is_active":
+			if f.IsActive != nil {
+				return Str(strconv.FormatBool(*f.IsActive))
+			}
+		}
+		return nil
+	}
+	var out []DriftField
+	for _, name := range []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"} {
+		after := get(c.After, name)
+		if after == nil {
+			continue
+		}
+		out = append(out, DriftField{Field: name, Desired: after, Actual: get(c.Before, name)})
+	}
+	return out
+}
+
+func appliedValue(u AppliedUser, name string) *string {
+	switch name {
+	case "username":
+		return Str(u.Username)
+	case "email":
+		return Str(u.Email)
+	case "first_name":
+		return Str(u.FirstName)
+	case "last_name":
+		return Str(u.LastName)
+	case "is_active":
+		return Str(strconv.FormatBool(u.Active))
+	case "source_id":
+		return Str(u.SourceID)
+	}
+	if g, ok := strings.CutPrefix(name, membershipField); ok {
+		return memberValue(u.Groups, g)
+	}
+	return nil
+}
+
+func accountValue(a Account, name string) *string {
+	return appliedValue(AppliedUser{Username: a.Username, Email: a.Email, FirstName: a.FirstName, LastName: a.LastName, Active: a.Active, SourceID: a.SourceID, Groups: a.Groups}, name)
+}
+
+func memberValue(groups []string, g string) *string {
+	if slices.Contains(groups, g) {
+		return Str("member")
+	}
+	return Str("absent")
+}

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"sort"
+	"time"
+)
+
+// LastApplied is the last-applied view: what ldapsync wrote to the target
+// the last time it applied a plan, plus the apply journal. Package state
+// stores it; the engine reads and updates it.
+//
+// Missing holds the first time a plan observed an owned, active user
+// missing from the directory; it drives the grace period. BuildPlan never
+// writes state: the caller records the observations of a plan with
+// RecordMissing and saves the state (plan stays read-only with respect to
+// the target; the local state file is ldapsync's own).
+type LastApplied struct {
+	// Lineage identifies the state file's history; it never changes.
+	Lineage string `json:"lineage"`
+	// Serial grows by one with every apply.
+	Serial int64 `json:"serial"`
+	// Users is keyed by the join key (lower-case username).
+	Users map[string]AppliedUser `json:"users"`
+	// Missing maps a join key to the first time it was seen missing.
+	Missing map[string]time.Time `json:"missing,omitempty"`
+	// Plans is the apply journal, keyed by plan id.
+	Plans map[string]AppliedPlan `json:"plans"`
+}
+
+// AppliedUser is the last-applied record of one managed user.
+type AppliedUser struct {
+	TargetID  string   `json:"target_id"`
+	SourceID  string   `json:"source_id,omitempty"`
+	Username  string   `json:"username"`
+	Email     string   `json:"email"`
+	FirstName string   `json:"first_name"`
+	LastName  string   `json:"last_name"`
+	Active    bool     `json:"active"`
+	Groups    []string `json:"groups,omitempty"`
+}
+
+// Plan statuses in the apply journal.
+const (
+	PlanInProgress = "in_progress"
+	PlanIncomplete = "incomplete"
+	PlanApplied    = "applied"
+)
+
+// AppliedPlan is the journal of one plan's apply runs.
+type AppliedPlan struct {
+	// Status is in_progress, incomplete (some changes failed; re-running
+	// the plan resumes) or applied.
+	Status string `json:"status"`
+	// BaseSerial is the state serial the plan was made against.
+	BaseSerial int64 `json:"base_serial"`
+	// Serial is the state serial this plan's last apply run wrote.
+	Serial     int64     `json:"serial"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Outcomes maps a change id (ChangeID) to "done" or "failed: <error>".
+	Outcomes map[string]string `json:"outcomes"`
+}
+
+// StateStore loads and saves the last-applied view. package state
+// implements it over a local file. The caller holds the state lock for the
+// whole apply.
+type StateStore interface {
+	Load() (*LastApplied, error)
+	Save(*LastApplied) error
+}
+
+// NewLastApplied returns an empty last-applied view with the given lineage.
+func NewLastApplied(lineage string) *LastApplied {
+	return &LastApplied{Lineage: lineage, Users: map[string]AppliedUser{}, Plans: map[string]AppliedPlan{}}
+}
+
+// ChangeID identifies a change within a plan: a user can have both an
+// update and a deactivation, which share an address.
+func ChangeID(c Change) string { return string(c.Action) + " " + c.Address }
+
+// RecordMissing copies the first-missing observations of a plan (or drift
+// report) into la and reports whether anything changed. Keys no longer
+// missing are forgotten, so a user who comes back and leaves again starts
+// a new grace period. Call it after BuildPlan and save the state, holding
+// the state lock.
+func RecordMissing(la *LastApplied, missing map[string]time.Time) bool {
+	if la == nil {
+		return false
+	}
+	changed := false
+	for k := range la.Missing {
+		if _, ok := missing[k]; !ok {
+			delete(la.Missing, k)
+			changed = true
+		}
+	}
+	keys := make([]string, 0, len(missing))
+	for k := range missing {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if la.Missing == nil {
+			la.Missing = map[string]time.Time{}
+		}
+		if old, ok := la.Missing[k]; !ok || !old.Equal(missing[k]) {
+			la.Missing[k] = missing[k].UTC()
+			changed = true
+		}
+	}
+	return changed
+}
+
+func (la *LastApplied) ensure() {
+	if la.Users == nil {
+		la.Users = map[string]AppliedUser{}
+	}
+	if la.Plans == nil {
+		la.Plans = map[string]AppliedPlan{}
+	}
+}

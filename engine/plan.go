@@ -1,0 +1,278 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// FormatVersion is the plan file format, MAJOR.MINOR: minor bumps only add
+// fields; an unknown major is refused.
+const FormatVersion = "1.0"
+
+// Plan is a saved plan: the contract that apply executes exactly. Field
+// order is the file's order.
+type Plan struct {
+	FormatVersion string          `json:"format_version"`
+	PlanID        string          `json:"plan_id"`
+	ToolVersion   string          `json:"tool_version"`
+	CreatedAt     string          `json:"created_at"`
+	ExpiresAt     string          `json:"expires_at"`
+	ConfigDigest  string          `json:"config_digest"`
+	Target        TargetInfo      `json:"target"`
+	Sources       []SourceSummary `json:"sources"`
+	PriorState    *StateRef       `json:"prior_state"`
+	Policy        PlanPolicy      `json:"policy"`
+	Blocked       *Block          `json:"blocked,omitempty"`
+	Summary       Summary         `json:"summary"`
+	Changes       []Change        `json:"changes"`
+	Skipped       []Skipped       `json:"skipped"`
+	Conflicts     []Conflict      `json:"conflicts,omitempty"`
+	Warnings      []string        `json:"warnings"`
+	// Unmanaged lists active ftrack usernames without the ownership marker
+	// (informational; they are never changed).
+	Unmanaged []string `json:"unmanaged"`
+	Signature string   `json:"signature,omitempty"`
+	Checksum  string   `json:"checksum"`
+
+	// MissingSince holds the plan's first-missing observations for
+	// RecordMissing; it is not part of the file.
+	MissingSince map[string]time.Time `json:"-"`
+}
+
+// StateRef names the state a plan was made against.
+type StateRef struct {
+	Lineage string `json:"lineage"`
+	Serial  int64  `json:"serial"`
+}
+
+// PlanPolicy is the policy as written in the configuration, plus the
+// override that lifted a block (nil when none).
+type PlanPolicy struct {
+	Settings map[string]string
+	Override *string
+}
+
+// MarshalJSON writes the settings in sorted order, then "override".
+func (p PlanPolicy) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	keys := make([]string, 0, len(p.Settings))
+	for k := range p.Settings {
+		if k != "override" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		kb, _ := json.Marshal(k)
+		vb, _ := json.Marshal(p.Settings[k])
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+		b.WriteByte(',')
+	}
+	ob, _ := json.Marshal(p.Override)
+	b.WriteString(`"override":`)
+	b.Write(ob)
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *PlanPolicy) UnmarshalJSON(data []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	p.Settings = map[string]string{}
+	p.Override = nil
+	for k, raw := range m {
+		if k == "override" {
+			if err := json.Unmarshal(raw, &p.Override); err != nil {
+				return err
+			}
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			s = string(raw) // a later minor version may write non-strings
+		}
+		p.Settings[k] = s
+	}
+	return nil
+}
+
+// Block records why a safety policy blocks the plan.
+type Block struct {
+	Reasons []string `json:"reasons"`
+	// Overridden is true when the plan was made with -force.
+	Overridden bool `json:"overridden"`
+}
+
+// Summary counts the plan's changes per action.
+type Summary struct {
+	Create           int `json:"create"`
+	Update           int `json:"update"`
+	Deactivate       int `json:"deactivate"`
+	Reactivate       int `json:"reactivate"`
+	Adopt            int `json:"adopt"`
+	AddMembership    int `json:"add_membership"`
+	RemoveMembership int `json:"remove_membership"`
+	Unchanged        int `json:"unchanged"`
+	Skipped          int `json:"skipped"`
+}
+
+// add counts one change.
+func (s *Summary) add(a Action) {
+	switch a {
+	case ActionCreate:
+		s.Create++
+	case ActionUpdate:
+		s.Update++
+	case ActionDeactivate:
+		s.Deactivate++
+	case ActionReactivate:
+		s.Reactivate++
+	case ActionAdopt:
+		s.Adopt++
+	case ActionAddMembership:
+		s.AddMembership++
+	case ActionRemoveMembership:
+		s.RemoveMembership++
+	}
+}
+
+// Total is the number of changes (not unchanged or skipped).
+func (s Summary) Total() int {
+	return s.Create + s.Update + s.Deactivate + s.Reactivate + s.Adopt + s.AddMembership + s.RemoveMembership
+}
+
+// IsBlocked reports whether a safety policy blocks the plan (and no
+// override lifted it).
+func (p *Plan) IsBlocked() bool { return p.Blocked != nil && !p.Blocked.Overridden }
+
+// PlanRequest is the input of BuildPlan.
+type PlanRequest struct {
+	Sources []Source
+	Mapper  Mapper
+	Target  Target
+	Policy  Policy
+	// PolicyRaw is the policy block as written; nil derives it from Policy.
+	PolicyRaw map[string]string
+	// Prior is the last-applied view from state; nil when there is none.
+	Prior        *LastApplied
+	ConfigDigest string
+	ToolVersion  string
+	Now          time.Time
+	// ExpiresIn is how long the plan may be applied; 0 means 24h.
+	ExpiresIn time.Duration
+	// Force lifts a safety-policy block; the override is recorded.
+	Force bool
+	// Progress is called with a stage name and a count; may be nil.
+	Progress func(stage string, done int)
+	// NewID generates the plan id and the ids of created users; nil means
+	// random UUIDs. Tests inject a deterministic generator.
+	NewID func() string
+}
+
+// BuildPlan reads the sources and the target and returns the plan. It
+// writes nothing, neither to the target nor to state; see RecordMissing.
+func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
+	newID := req.NewID
+	if newID == nil {
+		newID = uuid.NewString
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.UTC().Truncate(time.Second)
+	exp := req.ExpiresIn
+	if exp <= 0 {
+		exp = 24 * time.Hour
+	}
+	v, err := collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress})
+	if err != nil {
+		return nil, err
+	}
+	planID := newID()
+	d := diff(v, req.Policy, req.Prior, now, newID)
+	raw := req.PolicyRaw
+	if raw == nil {
+		raw = policyRaw(req.Policy)
+	}
+	settings := make(map[string]string, len(raw))
+	for k, val := range raw {
+		settings[k] = val
+	}
+	p := &Plan{
+		FormatVersion: FormatVersion,
+		PlanID:        planID,
+		ToolVersion:   req.ToolVersion,
+		CreatedAt:     now.Format(time.RFC3339),
+		ExpiresAt:     now.Add(exp).Format(time.RFC3339),
+		ConfigDigest:  req.ConfigDigest,
+		Target:        req.Target.Info(),
+		Sources:       v.sources,
+		Policy:        PlanPolicy{Settings: settings},
+		Changes:       d.changes,
+		Skipped:       v.skipped,
+		Conflicts:     v.conflicts,
+		Warnings:      append(append([]string{}, v.warnings...), d.warnings...),
+		Unmanaged:     d.unmanaged,
+		MissingSince:  d.missing,
+	}
+	if req.Prior != nil {
+		p.PriorState = &StateRef{Lineage: req.Prior.Lineage, Serial: req.Prior.Serial}
+	}
+	for _, c := range p.Changes {
+		p.Summary.add(c.Action)
+	}
+	p.Summary.Unchanged = d.unchanged
+	p.Summary.Skipped = len(p.Skipped)
+	for _, c := range p.Conflicts {
+		p.Summary.Skipped += len(c.Entries)
+	}
+	if reasons := limitReasons(req.Policy, p.Summary, d.owned, len(v.desired)); len(reasons) > 0 {
+		p.Blocked = &Block{Reasons: reasons}
+		if req.Force {
+			p.Blocked.Overridden = true
+			p.Policy.Override = Str("force")
+		}
+	}
+	if p.Changes == nil {
+		p.Changes = []Change{}
+	}
+	if p.Skipped == nil {
+		p.Skipped = []Skipped{}
+	}
+	if p.Sources == nil {
+		p.Sources = []SourceSummary{}
+	}
+	if p.Warnings == nil {
+		p.Warnings = []string{}
+	}
+	if p.Unmanaged == nil {
+		p.Unmanaged = []string{}
+	}
+	return p, nil
+}
+
+func limitReasons(pol Policy, s Summary, owned, desired int) []string {
+	var out []string
+	if r := limitCheck("max_deactivations", pol.MaxDeactivations, s.Deactivate, "deactivations", owned, "managed users"); r != "" {
+		out = append(out, r)
+	}
+	if r := limitCheck("max_creates", pol.MaxCreates, s.Create, "creates", desired, "directory users"); r != "" {
+		out = append(out, r)
+	}
+	if r := limitCheck("max_updates", pol.MaxUpdates, s.Update+s.Adopt, "updates", owned, "managed users"); r != "" {
+		out = append(out, r)
+	}
+	return out
+}
