@@ -1,0 +1,412 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// world is a directory, an ftrack and a state, for apply tests.
+type world struct {
+	src    *fakeSource
+	mapper Mapper
+	target *fakeTarget
+	state  *memState
+	policy Policy
+	ids    func() string
+}
+
+func newWorld() *world {
+	return &world{
+		src: &fakeSource{name: "corp", entries: []Entry{
+			entry("alice", "asmith@example.com", "Alice", "Smith", "sid-a", "groups=Artists"),
+			entry("bob", "bob@example.com", "Bob", "Jones", "sid-b", "groups=Artists", "groups=Leads"),
+			disabled(entry("dave", "dave@example.com", "Dave", "D", "sid-d", "groups=Artists")),
+			entry("erin", "erin@example.com", "Erin", "E", "sid-e"),
+			entry("frank", "frank@example.com", "Frank", "F", "sid-f"),
+			entry("gina2", "gina@example.com", "Gina", "G", "sid-g"),
+		}},
+		mapper: &fakeMapper{name: "users", groups: true},
+		target: newTarget(
+			owned("id-a", "alice", "a.smith@old.example.com", "Alice", "Smith", "sid-a", "Artists", "Leads"),
+			owned("id-c", "carol", "carol@example.com", "Carol", "C", "sid-c", "Artists"),
+			owned("id-d", "dave", "dave@example.com", "Dave", "D", "sid-d", "Artists"),
+			func() Account { a := owned("id-e", "erin", "erin@example.com", "Erin", "E", "sid-e"); a.Active = false; return a }(),
+			Account{ID: "id-f", Username: "frank", Email: "frank@example.com", FirstName: "Frank", LastName: "F", Active: true},
+			owned("id-g", "gina", "gina@example.com", "Gina", "G", "sid-g"),
+			Account{ID: "id-z", Username: "zoe", Active: true},
+		),
+		state:  newMemState("lineage-1"),
+		policy: DefaultPolicy(),
+		ids:    seqID(),
+	}
+}
+
+func (w *world) plan(t *testing.T, now time.Time) *Plan {
+	t.Helper()
+	prior, err := w.state.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := planReq([]Source{w.src}, w.mapper, w.target, w.policy)
+	req.Prior, req.Now, req.NewID = prior, now, w.ids
+	p := mustPlan(t, req)
+	if RecordMissing(prior, p.MissingSince) {
+		if err := w.state.Save(prior); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every plan goes through the file format, as in real use.
+	data, err := MarshalPlan(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalPlan(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+func (w *world) applyReq(p *Plan) ApplyRequest {
+	return ApplyRequest{Plan: p, Target: w.target, State: w.state, ConfigDigest: "sha256:cfg", Now: clock.Add(time.Minute)}
+}
+
+func TestApplyRefusals(t *testing.T) {
+	cases := []struct {
+		name   string
+		reason string
+		msg    string
+		setup  func(w *world, p *Plan, req *ApplyRequest)
+	}{
+		{"format", "format_version", `"2.0"`, func(w *world, p *Plan, req *ApplyRequest) { p.FormatVersion = "2.0" }},
+		{"blocked", "blocked", "3 deactivations exceed max_deactivations = 1", func(w *world, p *Plan, req *ApplyRequest) {
+			p.Blocked = &Block{Reasons: []string{"3 deactivations exceed max_deactivations = 1"}}
+		}},
+		{"target", "target_mismatch", `ftrack "studio" at https://studio.example.test, but the configuration targets ftrack "studio" at https://other.example.test`,
+			func(w *world, p *Plan, req *ApplyRequest) { req.TargetInfo = TargetInfo{Type: "ftrack", Name: "studio", Endpoint: "https://other.example.test"} }},
+		{"config", "config_changed", "plan: sha256:cfg, now: sha256:new", func(w *world, p *Plan, req *ApplyRequest) { req.ConfigDigest = "sha256:new" }},
+		{"expired", "expired", "the plan expired at 2026-03-02T12:00:00Z", func(w *world, p *Plan, req *ApplyRequest) { req.Now = clock.Add(25 * time.Hour) }},
+		{"state moved on", "state_mismatch", "the plan expects no prior state", func(w *world, p *Plan, req *ApplyRequest) {
+			la, _ := w.state.Load()
+			la.Serial = 4
+			_ = w.state.Save(la)
+			w.state.saves = 0
+			p.PriorState = nil
+		}},
+		{"state serial", "state_mismatch", "lineage lineage-1 serial 3", func(w *world, p *Plan, req *ApplyRequest) {
+			la, _ := w.state.Load()
+			la.Serial = 4
+			_ = w.state.Save(la)
+			w.state.saves = 0
+			p.PriorState = &StateRef{Lineage: "lineage-1", Serial: 3}
+		}},
+		{"stale", "stale", `user.alice email is now "alice@hand.example.com", plan expected "a.smith@old.example.com"`, func(w *world, p *Plan, req *ApplyRequest) {
+			w.target.accounts["id-a"].Email = "alice@hand.example.com"
+		}},
+		{"stale deleted", "stale", "user.carol: account id-c no longer exists", func(w *world, p *Plan, req *ApplyRequest) {
+			delete(w.target.accounts, "id-c")
+		}},
+		{"stale created by hand", "stale", "user.bob now exists in ftrack (id id-hand)", func(w *world, p *Plan, req *ApplyRequest) {
+			w.target.accounts["id-hand"] = &Account{ID: "id-hand", Username: "Bob", Active: true}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld()
+			p := w.plan(t, clock)
+			req := w.applyReq(p)
+			w.state.saves = 0
+			tc.setup(w, p, &req)
+			rep, err := Apply(context.Background(), req)
+			if refusalReason(err) != tc.reason {
+				t.Fatalf("want refusal %s, got %v", tc.reason, err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("message %q does not say %q", err, tc.msg)
+			}
+			if rep != nil || w.target.calls != 0 || w.state.saves != 0 {
+				t.Errorf("refusal wrote something: report=%v execute calls=%d state saves=%d", rep, w.target.calls, w.state.saves)
+			}
+		})
+	}
+	t.Run("already applied", func(t *testing.T) {
+		w := newWorld()
+		p := w.plan(t, clock)
+		if _, err := Apply(context.Background(), w.applyReq(p)); err != nil {
+			t.Fatal(err)
+		}
+		calls := w.target.calls
+		_, err := Apply(context.Background(), w.applyReq(p))
+		if refusalReason(err) != "already_applied" || !strings.Contains(err.Error(), p.PlanID) {
+			t.Fatalf("second apply: %v", err)
+		}
+		if w.target.calls != calls {
+			t.Fatalf("second apply executed changes")
+		}
+	})
+	t.Run("forced block applies", func(t *testing.T) {
+		w := newWorld()
+		p := w.plan(t, clock)
+		p.Blocked = &Block{Reasons: []string{"x"}, Overridden: true}
+		if _, err := Apply(context.Background(), w.applyReq(p)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestApplySafeOrder(t *testing.T) {
+	w := newWorld()
+	p := w.plan(t, clock)
+	req := w.applyReq(p)
+	req.BatchSize = 2
+	rep, err := Apply(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq []Action
+	for _, b := range w.target.batches {
+		phase := -1
+		for _, id := range b {
+			a := Action(strings.Fields(id)[0])
+			seq = append(seq, a)
+			if phase >= 0 && actionPhase(a) != phase {
+				t.Errorf("batch %v spans two phases", b)
+			}
+			phase = actionPhase(a)
+		}
+	}
+	for i := 1; i < len(seq); i++ {
+		if actionPhase(seq[i]) < actionPhase(seq[i-1]) {
+			t.Fatalf("unsafe order: %v", seq)
+		}
+	}
+	if seq[0] != ActionDeactivate || seq[len(seq)-1] != ActionAddMembership {
+		t.Fatalf("order %v", seq)
+	}
+	if rep.Executed != rep.Planned || rep.Planned.Total() != len(p.Changes) || !rep.Complete {
+		t.Fatalf("report %+v", rep)
+	}
+	la, _ := w.state.Load()
+	if la.Serial != 1 || la.Lineage != "lineage-1" || la.Plans[p.PlanID].Status != PlanApplied {
+		t.Fatalf("state after apply: serial %d lineage %s plan %+v", la.Serial, la.Lineage, la.Plans[p.PlanID])
+	}
+	if len(la.Plans[p.PlanID].Outcomes) != len(p.Changes) {
+		t.Fatalf("journal has %d outcomes for %d changes", len(la.Plans[p.PlanID].Outcomes), len(p.Changes))
+	}
+	if u := la.Users["gina2"]; u.Username != "gina2" || u.TargetID != "id-g" {
+		t.Fatalf("renamed user's record: %+v (users %v)", u, la.Users)
+	}
+	if _, old := la.Users["gina"]; old {
+		t.Fatalf("old key of a renamed user kept")
+	}
+	if u := la.Users["bob"]; !u.Active || len(u.Groups) != 2 || u.Email != "bob@example.com" {
+		t.Fatalf("created user's record: %+v", u)
+	}
+}
+
+func TestApplyFailureIsolation(t *testing.T) {
+	w := newWorld()
+	p := w.plan(t, clock)
+	w.target.failAddr["user.alice"] = true
+	w.target.failAddr["user.bob"] = true // a create: its memberships are not attempted
+	var logged []string
+	req := w.applyReq(p)
+	req.Log = func(c Change, err error) {
+		if err != nil {
+			logged = append(logged, c.Address)
+		}
+	}
+	rep, err := Apply(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "4 of 10 changes failed") {
+		t.Fatalf("err = %v", err)
+	}
+	if rep.Failed.Update != 1 || rep.Failed.Create != 1 || rep.Failed.AddMembership != 2 || rep.Executed.Total() != 6 || len(rep.Failures) != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	if w.target.executed["add_membership membership.bob.Artists"] != 0 {
+		t.Fatalf("membership of a user whose create failed was attempted")
+	}
+	if len(logged) != 4 {
+		t.Fatalf("log saw failures %v", logged)
+	}
+	la, _ := w.state.Load()
+	if la.Plans[p.PlanID].Status != PlanIncomplete {
+		t.Fatalf("status %s", la.Plans[p.PlanID].Status)
+	}
+	// Fix the cause, re-run the same plan: only the failed ones run.
+	w.target.failAddr = map[string]bool{}
+	rep, err = Apply(context.Background(), w.applyReq(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Executed.Total() != 4 || rep.Skipped.Total() != 6 || !rep.Complete {
+		t.Fatalf("retry report %+v", rep)
+	}
+	for id, n := range w.target.executed {
+		if n != 1 {
+			t.Errorf("%s executed %d times", id, n)
+		}
+	}
+}
+
+func TestApplyMaxErrors(t *testing.T) {
+	w := newWorld()
+	p := w.plan(t, clock)
+	for _, c := range p.Changes {
+		w.target.failAddr[c.Address] = true
+	}
+	req := w.applyReq(p)
+	req.MaxErrors, req.BatchSize = 1, 1
+	rep, err := Apply(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "more than max_errors = 1") || !strings.Contains(err.Error(), "8 changes not attempted") {
+		t.Fatalf("err = %v", err)
+	}
+	if rep.Failed.Total() != 2 || w.target.calls != 2 {
+		t.Fatalf("failed %d, execute calls %d", rep.Failed.Total(), w.target.calls)
+	}
+}
+
+func TestApplyResume(t *testing.T) {
+	w := newWorld()
+	p := w.plan(t, clock)
+	total := len(p.Changes)
+	w.target.failAfter = 3 // the connection drops after 3 changes
+	req := w.applyReq(p)
+	req.BatchSize = 2
+	rep, err := Apply(context.Background(), req)
+	if err == nil || rep.Executed.Total() != 3 {
+		t.Fatalf("first run: err=%v report=%+v", err, rep)
+	}
+	w.target.failAfter = 0
+	rep, err = Apply(context.Background(), req)
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if rep.Executed.Total() != total-3 || rep.Skipped.Total() != 3 || rep.Planned.Total() != total {
+		t.Fatalf("resume report %+v", rep)
+	}
+	if len(w.target.executed) != total {
+		t.Fatalf("%d distinct changes executed, want %d", len(w.target.executed), total)
+	}
+	for id, n := range w.target.executed {
+		if n != 1 {
+			t.Errorf("%s executed %d times", id, n)
+		}
+	}
+	la, _ := w.state.Load()
+	if la.Plans[p.PlanID].Status != PlanApplied || la.Serial != 2 {
+		t.Fatalf("after resume: %+v serial %d", la.Plans[p.PlanID], la.Serial)
+	}
+	if _, err := Apply(context.Background(), req); refusalReason(err) != "already_applied" {
+		t.Fatalf("third run: %v", err)
+	}
+}
+
+// crashState fails every save after the first n, like a process killed
+// between executing a batch and journaling it.
+type crashState struct {
+	*memState
+	left int
+}
+
+func (s *crashState) Save(la *LastApplied) error {
+	if s.left == 0 {
+		return context.Canceled
+	}
+	s.left--
+	return s.memState.Save(la)
+}
+
+func TestApplyResumeAfterCrash(t *testing.T) {
+	w := newWorld()
+	p := w.plan(t, clock)
+	req := w.applyReq(p)
+	req.BatchSize = 4
+	req.State = &crashState{memState: w.state, left: 1} // journal in-progress, then die after batch 1
+	if _, err := Apply(context.Background(), req); err == nil {
+		t.Fatal("want an error from the failed save")
+	}
+	done := len(w.target.executed)
+	if done == 0 {
+		t.Fatal("setup: nothing executed")
+	}
+	req.State = w.state
+	rep, err := Apply(context.Background(), req)
+	if err != nil {
+		t.Fatalf("resume after crash: %v", err)
+	}
+	if rep.Skipped.Total() != done || rep.Executed.Total() != len(p.Changes)-done {
+		t.Fatalf("report %+v (done before crash %d)", rep, done)
+	}
+	for id, n := range w.target.executed {
+		if n != 1 {
+			t.Errorf("%s executed %d times", id, n)
+		}
+	}
+	la, _ := w.state.Load()
+	if u := la.Users["carol"]; u.TargetID != "id-c" || u.Active {
+		t.Fatalf("change done before the crash not recorded: %+v", u)
+	}
+}
+
+func TestConvergence(t *testing.T) {
+	w := newWorld()
+	w.policy.GracePeriod = 48 * time.Hour
+	now := clock
+	step := func(name string) {
+		t.Helper()
+		p := w.plan(t, now)
+		if _, err := Apply(context.Background(), ApplyRequest{Plan: p, Target: w.target, State: w.state, ConfigDigest: "sha256:cfg", Now: now}); err != nil {
+			t.Fatalf("%s: apply: %v", name, err)
+		}
+		again := w.plan(t, now)
+		if len(again.Changes) != 0 {
+			t.Fatalf("%s: plan after apply is not empty: %q", name, changeLines(again))
+		}
+	}
+	step("initial")
+	// carol was missing at the first plan, within the grace period.
+	if w.target.accounts["id-c"].Active != true {
+		t.Fatal("carol deactivated within the grace period")
+	}
+	// The directory moves on.
+	w.src.entries[0] = entry("alice", "alice@example.com", "Alicia", "Smith", "sid-a", "groups=Leads")
+	w.src.entries = append(w.src.entries[:1], w.src.entries[2:]...) // bob leaves
+	w.src.entries = append(w.src.entries, entry("hank", "hank@example.com", "Hank", "H", "sid-h", "groups=Artists"))
+	w.src.entries[2] = disabled(w.src.entries[2]) // erin disabled
+	now = now.Add(49 * time.Hour)
+	step("directory changed")
+	if a := w.target.accounts["id-c"]; a.Active {
+		t.Fatal("carol not deactivated after the grace period")
+	}
+	if a := w.target.accounts["id-a"]; a.FirstName != "Alicia" || strings.Join(a.Groups, ",") != "Leads" {
+		t.Fatalf("alice %+v", a)
+	}
+	// bob is still within his grace period.
+	var bob *Account
+	for _, a := range w.target.accounts {
+		if a.Username == "bob" {
+			bob = a
+		}
+	}
+	if bob == nil || !bob.Active {
+		t.Fatalf("bob %+v", bob)
+	}
+	now = now.Add(49 * time.Hour)
+	step("grace over")
+	if bob.Active {
+		t.Fatal("bob not deactivated after his grace period")
+	}
+	// bob comes back.
+	w.src.entries = append(w.src.entries, entry("bob", "bob@example.com", "Bob", "Jones", "sid-b"))
+	step("bob back")
+	if !bob.Active {
+		t.Fatal("bob not reactivated")
+	}
+	la, _ := w.state.Load()
+	if len(la.Missing) != 0 {
+		t.Fatalf("missing not cleared: %v", la.Missing)
+	}
+}
