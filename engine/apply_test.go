@@ -32,7 +32,11 @@ func newWorld() *world {
 			owned("id-a", "alice", "a.smith@old.example.com", "Alice", "Smith", "sid-a", "Artists", "Leads"),
 			owned("id-c", "carol", "carol@example.com", "Carol", "C", "sid-c", "Artists"),
 			owned("id-d", "dave", "dave@example.com", "Dave", "D", "sid-d", "Artists"),
-			func() Account { a := owned("id-e", "erin", "erin@example.com", "Erin", "E", "sid-e"); a.Active = false; return a }(),
+			func() Account {
+				a := owned("id-e", "erin", "erin@example.com", "Erin", "E", "sid-e")
+				a.Active = false
+				return a
+			}(),
 			Account{ID: "id-f", Username: "frank", Email: "frank@example.com", FirstName: "Frank", LastName: "F", Active: true},
 			owned("id-g", "gina", "gina@example.com", "Gina", "G", "sid-g"),
 			Account{ID: "id-z", Username: "zoe", Active: true},
@@ -85,7 +89,9 @@ func TestApplyRefusals(t *testing.T) {
 			p.Blocked = &Block{Reasons: []string{"3 deactivations exceed max_deactivations = 1"}}
 		}},
 		{"target", "target_mismatch", `ftrack "studio" at https://studio.example.test, but the configuration targets ftrack "studio" at https://other.example.test`,
-			func(w *world, p *Plan, req *ApplyRequest) { req.TargetInfo = TargetInfo{Type: "ftrack", Name: "studio", Endpoint: "https://other.example.test"} }},
+			func(w *world, p *Plan, req *ApplyRequest) {
+				req.TargetInfo = TargetInfo{Type: "ftrack", Name: "studio", Endpoint: "https://other.example.test"}
+			}},
 		{"config", "config_changed", "plan: sha256:cfg, now: sha256:new", func(w *world, p *Plan, req *ApplyRequest) { req.ConfigDigest = "sha256:new" }},
 		{"expired", "expired", "the plan expired at 2026-03-02T12:00:00Z", func(w *world, p *Plan, req *ApplyRequest) { req.Now = clock.Add(25 * time.Hour) }},
 		{"state moved on", "state_mismatch", "the plan expects no prior state", func(w *world, p *Plan, req *ApplyRequest) {

@@ -150,7 +150,11 @@ func TestDiffTable(t *testing.T) {
 					t.Errorf("membership of a new user must use the planned id")
 				}
 			}},
-		{name: "conflict across sources", entries: []Entry{alice, bob, func() Entry { e := entry("bob", "bob@b.example.com", "Bob", "B", "sid-other"); e.Source = "branch"; return e }()},
+		{name: "conflict across sources", entries: []Entry{alice, bob, func() Entry {
+			e := entry("bob", "bob@b.example.com", "Bob", "B", "sid-other")
+			e.Source = "branch"
+			return e
+		}()},
 			accounts: []Account{aliceAcct, bobAcct}, policy: def, want: []string{}, unchanged: 1, skipped: 2,
 			check: func(t *testing.T, p *Plan) {
 				if len(p.Conflicts) != 1 || p.Conflicts[0].Key != "bob" || len(p.Conflicts[0].Entries) != 2 {

@@ -31,7 +31,11 @@ func goldenCases() map[string]PlanRequest {
 		owned("id-a", "alice", "a.smith@old.example.com", "Alice", "Smith", "sid-a", "Artists", "Leads"),
 		owned("id-c", "carol", "carol@example.com", "Carol", "C", "sid-c", "Artists"),
 		owned("id-d", "dave", "dave@example.com", "Dave", "D", "sid-d", "Artists"),
-		func() Account { a := owned("id-e", "erin", "erin@example.com", "Erin", "E", "sid-e"); a.Active = false; return a }(),
+		func() Account {
+			a := owned("id-e", "erin", "erin@example.com", "Erin", "E", "sid-e")
+			a.Active = false
+			return a
+		}(),
 		{ID: "id-f", Username: "frank", Email: "frank@example.com", FirstName: "Frank", LastName: "F", Active: true},
 		owned("id-g", "gina", "gina@example.com", "Gina", "G", "sid-g"),
 		owned("id-h", "henry", "henry@example.com", "Henry", "H", "sid-h"),
