@@ -1,0 +1,269 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ldapsync/ldapsync/engine"
+)
+
+// Option adjusts how Load and LoadBytes resolve variables and the environment.
+type Option func(*loadOptions)
+
+type loadOptions struct {
+	vars     map[string]string
+	varFiles []string
+	env      func(string) (string, bool)
+}
+
+// WithVariables sets variable values as given with -var NAME=VALUE. Values
+// are strings, converted to the variable's declared type (number, bool, or
+// an HCL expression for collection types).
+func WithVariables(vars map[string]string) Option {
+	return func(o *loadOptions) {
+		if o.vars == nil {
+			o.vars = map[string]string{}
+		}
+		for k, v := range vars {
+			o.vars[k] = v
+		}
+	}
+}
+
+// WithVarFiles reads variable values from HCL files of `name = value`
+// lines, as given with -var-file; later files override earlier ones.
+func WithVarFiles(paths []string) Option {
+	return func(o *loadOptions) { o.varFiles = append(o.varFiles, paths...) }
+}
+
+// WithEnv replaces os.LookupEnv as the source of env() and of
+// LDAPSYNC_VAR_<name> values.
+func WithEnv(lookup func(string) (string, bool)) Option {
+	return func(o *loadOptions) { o.env = lookup }
+}
+
+// Block is a source or target block; its body stays undecoded for the
+// provider, which decodes it with Config.EvalContext.
+type Block struct {
+	// Type is the first label, e.g. "ldap" or "ftrack".
+	Type string
+	// Name is the second label.
+	Name string
+	// Body is the block's whole body.
+	Body hcl.Body
+	// DeclRange is the range of the block header.
+	DeclRange hcl.Range
+}
+
+// GroupsBlock is a groups block: LDAP group to ftrack group settings.
+type GroupsBlock struct {
+	Name string
+	// SourceName is the name of the source the groups are read from.
+	SourceName string
+	BaseDN     string
+	Filter     string
+	// MemberAttribute is the group attribute listing members (e.g. member).
+	MemberAttribute string
+	// Map maps a group DN, or "re:pattern" matched against the DN, to an
+	// ftrack group name.
+	Map map[string]string
+	// Nested follows nested group membership.
+	Nested bool
+	// CreateGroups creates missing ftrack groups.
+	CreateGroups bool
+	DeclRange    hcl.Range
+}
+
+// StateConfig is the state block.
+type StateConfig struct {
+	// Path is the state file path, resolved against the configuration
+	// file's directory when relative. Default "ldapsync.state.json".
+	Path string
+}
+
+// DefaultStatePath is the state file name used when there is no state block.
+const DefaultStatePath = "ldapsync.state.json"
+
+// Config is a loaded configuration.
+type Config struct {
+	// Path is the configuration file path as given.
+	Path string
+	// Digest is "sha256:<hex>" of the configuration file bytes as read.
+	Digest string
+	// Files holds the parsed files by name, for printing diagnostics.
+	Files map[string]*hcl.File
+	// Sources are the source blocks in file order.
+	Sources []*Block
+	// Target is the single target block.
+	Target *Block
+	// Mappings are the mapping blocks in file order.
+	Mappings []*Mapping
+	// Groups are the groups blocks in file order.
+	Groups []*GroupsBlock
+	// Policy is the policy block over engine.DefaultPolicy.
+	Policy engine.Policy
+	// PolicyRaw is the policy as written (attribute name -> value text).
+	PolicyRaw map[string]string
+	// State is the state block.
+	State StateConfig
+
+	dir       string
+	connCtx   *hcl.EvalContext
+	varSecret []string
+}
+
+// Load reads and decodes a configuration file. A path ending in .yaml or
+// .yml is read as the original script's YAML format. The returned Config
+// is non-nil whenever the file could be read, so that Files can be used to
+// print the diagnostics.
+func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return &Config{Path: path, Files: map[string]*hcl.File{}}, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read configuration",
+			Detail:   err.Error(),
+		}}
+	}
+	return LoadBytes(path, src, opts...)
+}
+
+// LoadBytes decodes configuration source; filename names it in diagnostics
+// and its directory anchors relative paths.
+func LoadBytes(filename string, src []byte, opts ...Option) (*Config, hcl.Diagnostics) {
+	o := &loadOptions{env: os.LookupEnv}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.env == nil {
+		o.env = os.LookupEnv
+	}
+	if isYAML(filename) {
+		return loadYAML(filename, src, o)
+	}
+	return loadHCL(filename, filename, src, src, nil, o)
+}
+
+func isYAML(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// Digest returns "sha256:<hex>" of b, the form of Config.Digest.
+func Digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// EvalContext returns the context for source and target bodies: var.*,
+// the function allow-list, env() and file().
+func (c *Config) EvalContext() *hcl.EvalContext {
+	return c.connCtx
+}
+
+// Secrets returns every secret value known: the values of sensitive
+// variables and of source/target attributes whose names suggest a secret
+// (containing "password", "key", "secret" or "token"). The list is sorted
+// longest first, so that a redactor replacing in order never leaves part
+// of a longer secret behind.
+func (c *Config) Secrets() []string {
+	set := map[string]bool{}
+	add := func(s string) {
+		if s != "" {
+			set[s] = true
+			if t := strings.TrimSpace(s); t != "" {
+				set[t] = true
+			}
+		}
+	}
+	for _, s := range c.varSecret {
+		add(s)
+	}
+	blocks := append([]*Block(nil), c.Sources...)
+	if c.Target != nil {
+		blocks = append(blocks, c.Target)
+	}
+	for _, b := range blocks {
+		body, ok := b.Body.(*hclsyntax.Body)
+		if !ok {
+			continue
+		}
+		walkBodyAttrs(body, func(a *hclsyntax.Attribute) {
+			if !secretName(a.Name) || c.connCtx == nil {
+				return
+			}
+			v, diags := a.Expr.Value(c.connCtx)
+			if diags.HasErrors() {
+				return
+			}
+			for _, s := range stringsIn(v) {
+				add(s)
+			}
+		})
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if len(out[i]) != len(out[j]) {
+			return len(out[i]) > len(out[j])
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"password", "key", "secret", "token"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func walkBodyAttrs(body *hclsyntax.Body, fn func(*hclsyntax.Attribute)) {
+	names := make([]string, 0, len(body.Attributes))
+	for n := range body.Attributes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fn(body.Attributes[n])
+	}
+	for _, b := range body.Blocks {
+		walkBodyAttrs(b.Body, fn)
+	}
+}
+
+// stringsIn returns the known, non-null string leaves of v.
+func stringsIn(v cty.Value) []string {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return []string{v.AsString()}
+	case ty.IsPrimitiveType():
+		return nil
+	case ty.IsCollectionType() || ty.IsTupleType() || ty.IsObjectType():
+		var out []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, stringsIn(e)...)
+		}
+		return out
+	}
+	return nil
+}

@@ -1,0 +1,29 @@
+// Package config loads ldapsync configuration files: the HCL language
+// described in DESIGN.md ("Configuration (HCL)") and, for the seed
+// workflow, the original script's YAML format, which is converted to the
+// equivalent HCL text and then parsed by the same loader.
+//
+// HCL and cty stay at this edge. Load hands callers plain Go values (the
+// policy, the state path, group settings) plus the pieces that must stay
+// unevaluated: source and target bodies, which the providers decode with
+// EvalContext, and mapping expressions, which Mapping.Map evaluates once
+// per directory entry with `entry` and `entry_values` in a child context.
+//
+// Decisions recorded here:
+//   - Variable values are taken, highest precedence first, from -var
+//     (WithVariables), -var-file (WithVarFiles), the environment variable
+//     LDAPSYNC_VAR_<name>, then the variable's default. A -var for an
+//     undeclared variable is an error; a var-file value for one is a warning.
+//   - env() and file() exist only in variable defaults and in source/target
+//     bodies; anywhere else they are errors at the call's range, found
+//     before anything is evaluated.
+//   - A mapping's source and target may be omitted when the configuration
+//     declares exactly one source or target.
+//   - Source names must be unique across source types, because a directory
+//     entry carries only its source's name.
+//   - An optional mapping field (first_name, last_name, full_name, groups)
+//     whose expression fails because a directory attribute it reads is
+//     absent is treated as empty; a required one (username, email) makes
+//     the entry skipped with "missing required attribute X".
+//   - PolicyRaw holds only the attributes written in the policy block.
+package config

@@ -1,0 +1,127 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// connectionOnly names the functions allowed only in variable defaults and
+// in source/target bodies.
+var connectionOnly = map[string]bool{"env": true, "file": true}
+
+// stdFunctions returns the allow-list of pure functions available
+// everywhere expressions are evaluated.
+func stdFunctions() map[string]function.Function {
+	return map[string]function.Function{
+		"lower":         stdlib.LowerFunc,
+		"upper":         stdlib.UpperFunc,
+		"trimspace":     stdlib.TrimSpaceFunc,
+		"replace":       stdlib.ReplaceFunc,
+		"regex":         stdlib.RegexFunc,
+		"regex_replace": stdlib.RegexReplaceFunc,
+		"split":         stdlib.SplitFunc,
+		"join":          stdlib.JoinFunc,
+		"format":        stdlib.FormatFunc,
+		"coalesce":      stdlib.CoalesceFunc,
+		"contains":      stdlib.ContainsFunc,
+		"length":        lengthFunc,
+		"concat":        stdlib.ConcatFunc,
+	}
+}
+
+// connectionFunctions returns the allow-list plus env() and file().
+// file() paths are relative to dir, the configuration file's directory.
+func connectionFunctions(dir string, lookup func(string) (string, bool)) map[string]function.Function {
+	fns := stdFunctions()
+	fns["env"] = envFunc(lookup)
+	fns["file"] = fileFunc(dir)
+	return fns
+}
+
+// functionNames lists the names of fns, sorted, for messages.
+func functionNames(fns map[string]function.Function) []string {
+	names := make([]string, 0, len(fns))
+	for n := range fns {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// lengthFunc is stdlib's length extended to strings (character count), as
+// Terraform users expect.
+var lengthFunc = function.New(&function.Spec{
+	Description: "Returns the number of characters in a string or elements in a collection.",
+	Params: []function.Parameter{
+		{Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true},
+	},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		ty := args[0].Type()
+		if ty == cty.String || ty.IsTupleType() || ty.IsListType() || ty.IsMapType() || ty.IsSetType() || ty.IsObjectType() || ty == cty.DynamicPseudoType {
+			return cty.Number, nil
+		}
+		return cty.NilType, fmt.Errorf("argument must be a string or a collection")
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v := args[0]
+		switch {
+		case v.Type() == cty.String:
+			return stdlib.Strlen(v)
+		case v.Type().IsObjectType():
+			return cty.NumberIntVal(int64(len(v.Type().AttributeTypes()))), nil
+		default:
+			return v.Length(), nil
+		}
+	},
+})
+
+func envFunc(lookup func(string) (string, bool)) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of an environment variable; an unset variable is an error.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			v, ok := lookup(name)
+			if !ok {
+				return cty.NilVal, fmt.Errorf("environment variable %q is not set", name)
+			}
+			return cty.StringVal(v), nil
+		},
+	})
+}
+
+func fileFunc(dir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the contents of a file, relative to the configuration file's directory.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				// The path is configuration, not a secret; the contents never appear.
+				return cty.NilVal, fmt.Errorf("read %s: %w", p, unwrapPathError(err))
+			}
+			return cty.StringVal(string(b)), nil
+		},
+	})
+}
+
+// unwrapPathError drops the *fs.PathError wrapper so the path is not
+// repeated in the message.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

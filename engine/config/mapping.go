@@ -1,0 +1,525 @@
+package config
+
+// Mapping evaluation: each directory entry becomes two objects in a child
+// EvalContext, `entry` (one string per attribute, null when absent; an
+// attribute with several values is an error because a single-valued field
+// cannot choose between them) and `entry_values` (every value as a list).
+// Only the attributes the expressions reference are looked up, matched
+// without case against Entry.Attrs.
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/ldapsync/ldapsync/engine"
+)
+
+var mappingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "source"}, {Name: "target"},
+	{Name: "username", Required: true}, {Name: "email", Required: true},
+	{Name: "first_name"}, {Name: "last_name"}, {Name: "full_name"},
+	{Name: "disabled"}, {Name: "groups"},
+}}
+
+// mappingFields are the evaluated attributes of a mapping, in evaluation order.
+var mappingFields = []string{"username", "email", "first_name", "last_name", "full_name", "disabled", "groups"}
+
+// Mapping is a mapping block: it implements engine.Mapper.
+type Mapping struct {
+	// SourceNames are the names of the sources the mapping reads, in
+	// precedence order (the first source wins a username conflict).
+	SourceNames []string
+	// TargetName is the name of the target the mapping writes.
+	TargetName string
+	// DeclRange is the range of the block header.
+	DeclRange hcl.Range
+
+	name string
+	// exprs holds the mapping's expressions by field name.
+	exprs map[string]hcl.Expression
+	// fieldAttrs lists the `entry.X` attributes each field reads.
+	fieldAttrs map[string][]string
+	// entryAttrs and valueAttrs are the names read via entry.X and
+	// entry_values.X, as written, de-duplicated without case.
+	entryAttrs []string
+	valueAttrs []string
+	ctx        *hcl.EvalContext
+}
+
+var _ engine.Mapper = (*Mapping)(nil)
+
+// Name returns the mapping's name, the ownership marker.
+func (m *Mapping) Name() string { return m.name }
+
+// MapsGroups reports whether the mapping has a groups expression.
+func (m *Mapping) MapsGroups() bool { return m.exprs["groups"] != nil }
+
+// HandlesSource reports whether the mapping reads the named source.
+func (m *Mapping) HandlesSource(name string) bool {
+	for _, s := range m.SourceNames {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Expression returns the mapping's expression for field (e.g. "email"),
+// or nil when the field is not mapped.
+func (m *Mapping) Expression(field string) hcl.Expression { return m.exprs[field] }
+
+// Attributes lists the directory attributes the mapping reads, sorted and
+// without the pseudo-attributes dn and id.
+func (m *Mapping) Attributes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, list := range [][]string{m.entryAttrs, m.valueAttrs} {
+		for _, a := range list {
+			k := strings.ToLower(a)
+			if k == "dn" || k == "id" || seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
+	content, diags := b.Body.Content(mappingSchema)
+	m := &Mapping{
+		name:       b.Labels[0],
+		DeclRange:  b.DefRange,
+		exprs:      map[string]hcl.Expression{},
+		fieldAttrs: map[string][]string{},
+		ctx:        l.exprCtx,
+	}
+	if a, ok := content.Attributes["source"]; ok {
+		names, d := l.sourceRefs(a.Expr)
+		diags = append(diags, d...)
+		m.SourceNames = names
+	} else if len(l.cfg.Sources) == 1 {
+		m.SourceNames = []string{l.cfg.Sources[0].Name}
+	} else if len(l.cfg.Sources) > 1 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing source",
+			Detail:   "With several sources, a mapping must say which it reads: source = source.TYPE.NAME or a list of them.",
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	if a, ok := content.Attributes["target"]; ok {
+		name, d := l.targetRef(a.Expr)
+		diags = append(diags, d...)
+		m.TargetName = name
+	} else if l.cfg.Target != nil {
+		m.TargetName = l.cfg.Target.Name
+	}
+
+	seenEntry, seenValues := map[string]bool{}, map[string]bool{}
+	for _, field := range mappingFields {
+		a, ok := content.Attributes[field]
+		if !ok {
+			continue
+		}
+		d := l.checkExpr(a.Expr, placeMapping)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		m.exprs[field] = a.Expr
+		for _, t := range a.Expr.Variables() {
+			name, ok := stepName(t, 1)
+			if !ok {
+				continue
+			}
+			switch t.RootName() {
+			case "entry":
+				m.fieldAttrs[field] = append(m.fieldAttrs[field], name)
+				if !seenEntry[name] {
+					seenEntry[name] = true
+					m.entryAttrs = append(m.entryAttrs, name)
+				}
+			case "entry_values":
+				if !seenValues[name] {
+					seenValues[name] = true
+					m.valueAttrs = append(m.valueAttrs, name)
+				}
+			}
+		}
+	}
+	sort.Strings(m.entryAttrs)
+	sort.Strings(m.valueAttrs)
+	return m, diags
+}
+
+// sourceRefs reads `source.TYPE.NAME` or a list of them, without evaluating.
+func (l *loader) sourceRefs(expr hcl.Expression) ([]string, hcl.Diagnostics) {
+	exprs := []hcl.Expression{expr}
+	if list, d := hcl.ExprList(expr); !d.HasErrors() {
+		exprs = list
+		if len(list) == 0 {
+			return nil, hcl.Diagnostics{attrError(expr, "Invalid source reference", "The list of sources is empty.")}
+		}
+	}
+	var diags hcl.Diagnostics
+	var names []string
+	seen := map[string]bool{}
+	for _, e := range exprs {
+		typ, name, d := blockRef(e, "source")
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		blk, ok := l.sources[typ+"."+name]
+		if !ok {
+			diags = append(diags, attrError(e, "Reference to undeclared source", fmt.Sprintf("No source %q %q is declared.", typ, name)))
+			continue
+		}
+		if seen[blk.Name] {
+			diags = append(diags, attrError(e, "Duplicate source reference", fmt.Sprintf("Source %q is listed twice.", blk.Name)))
+			continue
+		}
+		seen[blk.Name] = true
+		names = append(names, blk.Name)
+	}
+	return names, diags
+}
+
+func (l *loader) targetRef(expr hcl.Expression) (string, hcl.Diagnostics) {
+	typ, name, diags := blockRef(expr, "target")
+	if diags.HasErrors() {
+		return "", diags
+	}
+	t := l.cfg.Target
+	if t == nil || t.Type != typ || t.Name != name {
+		return "", hcl.Diagnostics{attrError(expr, "Reference to undeclared target", fmt.Sprintf("No target %q %q is declared.", typ, name))}
+	}
+	return name, nil
+}
+
+// blockRef parses a KIND.TYPE.NAME traversal.
+func blockRef(expr hcl.Expression, kind string) (typ, name string, diags hcl.Diagnostics) {
+	bad := hcl.Diagnostics{attrError(expr, fmt.Sprintf("Invalid %s reference", kind),
+		fmt.Sprintf("Expected a reference such as %s.TYPE.NAME, e.g. %s.", kind, map[string]string{"source": "source.ldap.corp", "target": "target.ftrack.studio"}[kind]))}
+	t, d := hcl.AbsTraversalForExpr(expr)
+	if d.HasErrors() || len(t) != 3 || t.RootName() != kind {
+		return "", "", bad
+	}
+	a, ok1 := t[1].(hcl.TraverseAttr)
+	b, ok2 := t[2].(hcl.TraverseAttr)
+	if !ok1 || !ok2 {
+		return "", "", bad
+	}
+	return a.Name, b.Name, nil
+}
+
+// Map evaluates the mapping for one directory entry. An error means the
+// entry is skipped; its message is the reason shown in the plan.
+func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
+	lookup := func(name string) []string {
+		if v, ok := e.Attrs[name]; ok {
+			return v
+		}
+		for k, v := range e.Attrs {
+			if strings.EqualFold(k, name) {
+				return v
+			}
+		}
+		return nil
+	}
+	absent := map[string]bool{}
+	entry := map[string]cty.Value{}
+	for _, name := range m.entryAttrs {
+		var vals []string
+		switch strings.ToLower(name) {
+		case "dn":
+			vals = nonEmpty(e.DN)
+		case "id":
+			vals = nonEmpty(e.StableID)
+		default:
+			vals = lookup(name)
+		}
+		switch len(vals) {
+		case 0:
+			absent[name] = true
+			entry[name] = cty.NullVal(cty.String)
+		case 1:
+			if !utf8.ValidString(vals[0]) {
+				return engine.User{}, fmt.Errorf("attribute %q is not valid UTF-8", name)
+			}
+			entry[name] = cty.StringVal(vals[0])
+		default:
+			return engine.User{}, fmt.Errorf("attribute %q has %d values", name, len(vals))
+		}
+	}
+	values := map[string]cty.Value{}
+	for _, name := range m.valueAttrs {
+		vals := lookup(name)
+		if len(vals) == 0 {
+			values[name] = cty.ListValEmpty(cty.String)
+			continue
+		}
+		list := make([]cty.Value, len(vals))
+		for i, s := range vals {
+			if !utf8.ValidString(s) {
+				return engine.User{}, fmt.Errorf("attribute %q is not valid UTF-8", name)
+			}
+			list[i] = cty.StringVal(s)
+		}
+		values[name] = cty.ListVal(list)
+	}
+	ctx := m.ctx.NewChild()
+	ctx.Variables = map[string]cty.Value{
+		"entry":        cty.ObjectVal(entry),
+		"entry_values": cty.ObjectVal(values),
+	}
+	ev := &mapEval{m: m, ctx: ctx, absent: absent}
+
+	u := engine.User{Source: e.Source, SourceID: e.StableID, DN: e.DN}
+	var err error
+	if u.Username, err = ev.required("username"); err != nil {
+		return engine.User{}, err
+	}
+	u.Key = strings.ToLower(u.Username)
+	if u.Email, err = ev.required("email"); err != nil {
+		return engine.User{}, err
+	}
+	if u.FirstName, err = ev.optional("first_name"); err != nil {
+		return engine.User{}, err
+	}
+	if u.LastName, err = ev.optional("last_name"); err != nil {
+		return engine.User{}, err
+	}
+	if m.exprs["full_name"] != nil && (m.exprs["first_name"] == nil || m.exprs["last_name"] == nil) {
+		full, err := ev.optional("full_name")
+		if err != nil {
+			return engine.User{}, err
+		}
+		first, last := splitFullName(full)
+		if m.exprs["first_name"] == nil {
+			u.FirstName = first
+		}
+		if m.exprs["last_name"] == nil {
+			u.LastName = last
+		}
+	}
+	u.Disabled, u.DisabledReason = e.Disabled, e.DisabledReason
+	if m.exprs["disabled"] != nil {
+		set, dis, err := ev.boolean("disabled")
+		if err != nil {
+			return engine.User{}, err
+		}
+		if set {
+			u.Disabled, u.DisabledReason = dis, ""
+			if dis {
+				u.DisabledReason = fmt.Sprintf("disabled expression of mapping %q is true", m.name)
+			}
+		}
+	}
+	if m.exprs["groups"] != nil {
+		if u.Groups, err = ev.groups(); err != nil {
+			return engine.User{}, err
+		}
+	}
+	return u, nil
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// splitFullName splits a full name at its last word: "Ada King Lovelace"
+// gives "Ada King" and "Lovelace"; a single word is a first name.
+func splitFullName(full string) (first, last string) {
+	words := strings.Fields(full)
+	switch len(words) {
+	case 0:
+		return "", ""
+	case 1:
+		return words[0], ""
+	}
+	return strings.Join(words[:len(words)-1], " "), words[len(words)-1]
+}
+
+// mapEval evaluates one entry's fields.
+type mapEval struct {
+	m      *Mapping
+	ctx    *hcl.EvalContext
+	absent map[string]bool
+}
+
+// missing lists the attributes field reads that the entry lacks.
+func (ev *mapEval) missing(field string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range ev.m.fieldAttrs[field] {
+		if ev.absent[a] && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (ev *mapEval) value(field string) (cty.Value, error) {
+	v, diags := ev.m.exprs[field].Value(ev.ctx)
+	if diags.HasErrors() {
+		return cty.NilVal, fmt.Errorf("%s: %s", field, conciseDiag(diags))
+	}
+	return v, nil
+}
+
+// str evaluates a string field; null reports isNull.
+func (ev *mapEval) str(field string) (s string, isNull bool, err error) {
+	v, err := ev.value(field)
+	if err != nil {
+		return "", false, err
+	}
+	if v.IsNull() {
+		return "", true, nil
+	}
+	sv, cerr := convert.Convert(v, cty.String)
+	if cerr != nil || !sv.IsKnown() {
+		return "", false, fmt.Errorf("%s: must be a string, not %s", field, v.Type().FriendlyName())
+	}
+	if sv.IsNull() {
+		return "", true, nil
+	}
+	s = sv.AsString()
+	if !utf8.ValidString(s) {
+		return "", false, fmt.Errorf("%s: not valid UTF-8", field)
+	}
+	return strings.TrimSpace(s), false, nil
+}
+
+func (ev *mapEval) required(field string) (string, error) {
+	s, isNull, err := ev.str(field)
+	if err == nil && !isNull && s != "" {
+		return s, nil
+	}
+	if miss := ev.missing(field); len(miss) == 1 {
+		return "", fmt.Errorf("missing required attribute %s", miss[0])
+	} else if len(miss) > 1 {
+		return "", fmt.Errorf("missing required attributes %s", strings.Join(miss, ", "))
+	}
+	switch {
+	case err != nil:
+		return "", err
+	case isNull:
+		return "", fmt.Errorf("%s evaluated to null", field)
+	}
+	return "", fmt.Errorf("%s is empty", field)
+}
+
+// optional evaluates a field that may be absent; an error caused by a
+// missing attribute gives "".
+func (ev *mapEval) optional(field string) (string, error) {
+	if ev.m.exprs[field] == nil {
+		return "", nil
+	}
+	s, _, err := ev.str(field)
+	if err != nil {
+		if len(ev.missing(field)) > 0 {
+			return "", nil
+		}
+		return "", err
+	}
+	return s, nil
+}
+
+// boolean evaluates a bool field; set is false when it evaluated to null.
+func (ev *mapEval) boolean(field string) (set, val bool, err error) {
+	v, err := ev.value(field)
+	if err != nil {
+		return false, false, err
+	}
+	if v.IsNull() {
+		return false, false, nil
+	}
+	bv, cerr := convert.Convert(v, cty.Bool)
+	if cerr != nil || bv.IsNull() || !bv.IsKnown() {
+		return false, false, fmt.Errorf("%s: must be true or false, not %s", field, v.Type().FriendlyName())
+	}
+	return true, bv.True(), nil
+}
+
+// groups evaluates the groups field into a sorted, de-duplicated list.
+func (ev *mapEval) groups() ([]string, error) {
+	out := []string{}
+	v, err := ev.value("groups")
+	if err != nil {
+		if len(ev.missing("groups")) > 0 {
+			return out, nil
+		}
+		return nil, err
+	}
+	if v.IsNull() {
+		return out, nil
+	}
+	ty := v.Type()
+	var elems []cty.Value
+	switch {
+	case ty == cty.String:
+		elems = []cty.Value{v}
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			elems = append(elems, e)
+		}
+	default:
+		return nil, fmt.Errorf("groups: must be a list of strings, not %s", ty.FriendlyName())
+	}
+	seen := map[string]bool{}
+	for _, e := range elems {
+		if e.IsNull() {
+			continue
+		}
+		sv, cerr := convert.Convert(e, cty.String)
+		if cerr != nil || sv.IsNull() || !sv.IsKnown() {
+			return nil, fmt.Errorf("groups: must be a list of strings, not a list with %s", e.Type().FriendlyName())
+		}
+		s := strings.TrimSpace(sv.AsString())
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("groups: not valid UTF-8")
+		}
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// conciseDiag renders the first error of diags on one short line.
+func conciseDiag(diags hcl.Diagnostics) string {
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msg := d.Detail
+		if msg == "" {
+			msg = d.Summary
+		}
+		msg = strings.Join(strings.Fields(msg), " ")
+		msg = strings.TrimSuffix(msg, ".")
+		if len(msg) > 200 {
+			msg = msg[:197] + "..."
+		}
+		return msg
+	}
+	return "evaluation failed"
+}

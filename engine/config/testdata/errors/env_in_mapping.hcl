@@ -1,0 +1,21 @@
+source "ldap" "corp" {
+  url           = "ldaps://ldap.example.com"
+  bind_dn       = "cn=reader,dc=example,dc=com"
+  bind_password = "pw"
+  base_dn       = "ou=users,dc=example,dc=com"
+}
+
+target "ftrack" "studio" {
+  server_url = "https://studio.ftrackapp.com"
+  api_user   = "admin"
+  api_key    = env("FTRACK_API_KEY")
+}
+
+mapping "users" {
+  username = lower(entry.uid)
+  email    = format("%s@%s", entry.uid, env("MAIL_DOMAIN")) # ERROR: env() is allowed only in variable defaults
+}
+
+policy {
+  protect = [file("protected.txt")] # ERROR: Function file() not allowed here
+}
