@@ -229,7 +229,11 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		}
 		idx.record(c, byID)
 	}
+	if !resume {
+		RecordMissing(la, p.MissingSince)
+	}
 	la.Plans[p.PlanID] = rec
+	prunePlans(la, p.PlanID)
 	if err := req.State.Save(la); err != nil {
 		return rep, fmt.Errorf("apply: saving state before the first change: %w", err)
 	}
@@ -329,6 +333,34 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		return rep, fmt.Errorf("%d of %d changes failed; run apply again with the same plan to retry them (changes already done are skipped)", failed, len(changes))
 	}
 	return rep, nil
+}
+
+// keepApplied is how many applied plans the journal keeps; older ones can
+// no longer be applied anyway (the serial moved on).
+const keepApplied = 50
+
+// prunePlans forgets the oldest applied plans beyond keepApplied; plans
+// not finished are kept so that they can resume.
+func prunePlans(la *LastApplied, current string) {
+	var ids []string
+	for id, r := range la.Plans {
+		if r.Status == PlanApplied && id != current {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) <= keepApplied {
+		return
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := la.Plans[ids[i]], la.Plans[ids[j]]
+		if a.Serial != b.Serial {
+			return a.Serial > b.Serial
+		}
+		return ids[i] < ids[j]
+	})
+	for _, id := range ids[keepApplied:] {
+		delete(la.Plans, id)
+	}
 }
 
 // baseMatches reports whether the state is the one the plan was made

@@ -416,3 +416,26 @@ func TestConvergence(t *testing.T) {
 		t.Fatalf("missing not cleared: %v", la.Missing)
 	}
 }
+
+func TestGraceClockRecordedByApply(t *testing.T) {
+	w := newWorld()
+	w.policy.GracePeriod = 24 * time.Hour
+	prior, _ := w.state.Load()
+	req := planReq([]Source{w.src}, w.mapper, w.target, w.policy)
+	req.Prior = prior
+	p := mustPlan(t, req) // the caller does not call RecordMissing
+	if _, err := Apply(context.Background(), w.applyReq(p)); err != nil {
+		t.Fatal(err)
+	}
+	la, _ := w.state.Load()
+	if got := la.Missing["carol"]; !got.Equal(clock) {
+		t.Fatalf("apply did not record the grace clock: %v", la.Missing)
+	}
+	// A day later the next plan deactivates carol.
+	req = planReq([]Source{w.src}, w.mapper, w.target, w.policy)
+	req.Prior, req.Now = la, clock.Add(25*time.Hour)
+	p = mustPlan(t, req)
+	if got := changeLines(p); len(got) != 1 || got[0] != "deactivate user.carol" {
+		t.Fatalf("after the grace period: %q", got)
+	}
+}

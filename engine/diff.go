@@ -166,7 +166,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		if n > 0 {
 			what = fmt.Sprintf("directory returned only %d users", n)
 		}
-		return nil, fmt.Errorf("%s (%d entries skipped); refusing to plan — min_source_users = %d: an empty or partial directory answer must never read as \"everyone left\"; check the source's base_dn and filter", what, len(v.skipped), r.Policy.MinSourceUsers)
+		return nil, fmt.Errorf("%s; refusing to plan — min_source_users = %d: an empty or partial directory answer must never read as \"everyone left\" (%d entries skipped); check the sources' base_dn and filter", what, r.Policy.MinSourceUsers, len(v.skipped))
 	}
 
 	// Duplicates: group by key.

@@ -36,12 +36,13 @@ type Plan struct {
 	// Unmanaged lists active ftrack usernames without the ownership marker
 	// (informational; they are never changed).
 	Unmanaged []string `json:"unmanaged"`
-	Signature string   `json:"signature,omitempty"`
-	Checksum  string   `json:"checksum"`
-
-	// MissingSince holds the plan's first-missing observations for
-	// RecordMissing; it is not part of the file.
-	MissingSince map[string]time.Time `json:"-"`
+	// MissingSince holds the first time each owned, active user missing
+	// from the directory was observed (the grace-period clock). The caller
+	// records it in state with RecordMissing after plan; apply records it
+	// too.
+	MissingSince map[string]time.Time `json:"missing_since,omitempty"`
+	Signature    string               `json:"signature,omitempty"`
+	Checksum     string               `json:"checksum"`
 }
 
 // StateRef names the state a plan was made against.
@@ -253,6 +254,9 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	}
 	if p.Sources == nil {
 		p.Sources = []SourceSummary{}
+	}
+	if len(p.MissingSince) == 0 {
+		p.MissingSince = nil
 	}
 	if p.Warnings == nil {
 		p.Warnings = []string{}

@@ -138,7 +138,6 @@ func TestPlanFileIntegrity(t *testing.T) {
 	if err != nil {
 		t.Fatalf("round trip: %v", err)
 	}
-	p.MissingSince = nil
 	if !reflect.DeepEqual(back, p) {
 		t.Fatalf("round trip differs:\n%+v\n%+v", back, p)
 	}
