@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// benchWorld is n directory users and n ftrack accounts, a tenth of them
+// differing.
+func benchWorld(n int) ([]Source, *fakeTarget) {
+	src := &fakeSource{name: "corp"}
+	var accts []Account
+	for i := range n {
+		uid := fmt.Sprintf("user%05d", i)
+		src.entries = append(src.entries, entry(uid, uid+"@example.com", "First", "Last", "sid-"+uid, "groups=Artists"))
+		email := uid + "@example.com"
+		if i%10 == 0 {
+			email = uid + "@old.example.com"
+		}
+		accts = append(accts, owned("id-"+uid, uid, email, "First", "Last", "sid-"+uid, "Artists"))
+	}
+	return []Source{src}, newTarget(accts...)
+}
+
+func BenchmarkBuildPlan10k(b *testing.B) {
+	srcs, tgt := benchWorld(10000)
+	m := &fakeMapper{name: "users", groups: true}
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := BuildPlan(context.Background(), planReq(srcs, m, tgt, DefaultPolicy()))
+		if err != nil || p.Summary.Update != 1000 {
+			b.Fatalf("%v %+v", err, p.Summary)
+		}
+	}
+}
+
+func BenchmarkMarshalUnmarshalPlan10k(b *testing.B) {
+	srcs, tgt := benchWorld(10000)
+	p, err := BuildPlan(context.Background(), planReq(srcs, &fakeMapper{name: "users", groups: true}, tgt, DefaultPolicy()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		data, err := MarshalPlan(p, []byte("k"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := UnmarshalPlan(data, []byte("k")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
