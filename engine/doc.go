@@ -10,4 +10,26 @@
 //
 // Fixed terms: desired (from sources and mappings), actual (ftrack now),
 // last-applied (from state).
+//
+// Decisions where the design is silent:
+//
+//   - Directory users that are disabled and have no ftrack account are
+//     never created.
+//   - An owned account whose directory entry was skipped (mapping error,
+//     duplicate username, conflict between sources) is never deactivated
+//     as missing; a warning says why.
+//   - Managed groups are those the mapper declares (optional GroupLister)
+//     or else every group some desired user maps to; memberships in other
+//     groups are never touched.
+//   - The grace-period clock (first time an owned user was seen missing)
+//     is written to the plan as missing_since; the caller records it in
+//     state after plan with RecordMissing, and apply records it too.
+//     Plan never writes to the target.
+//   - A plan made against a state with serial 0 (nothing applied yet)
+//     applies to any state that still has serial 0, whatever its lineage
+//     (a new state file gets its lineage on first save).
+//   - Apply's serial grows once per apply run; the journal keeps the last
+//     50 applied plans and every unfinished one.
+//   - Unmanaged accounts exclude protected ones: protect service and admin
+//     accounts to keep drift quiet.
 package engine
