@@ -516,8 +516,8 @@ func conciseDiag(diags hcl.Diagnostics) string {
 		}
 		msg = strings.Join(strings.Fields(msg), " ")
 		msg = strings.TrimSuffix(msg, ".")
-		if len(msg) > 200 {
-			msg = msg[:197] + "..."
+		if r := []rune(msg); len(r) > 200 {
+			msg = string(r[:197]) + "..."
 		}
 		return msg
 	}
