@@ -1,0 +1,344 @@
+package ldap
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/ldapsync/ldapsync/engine"
+)
+
+// Source reads user entries from one LDAP directory. It implements
+// engine.Source. A Source is safe for concurrent use; every Read opens its
+// own connection.
+type Source struct {
+	name   string
+	set    Settings
+	preset Preset
+	tls    *tls.Config
+	host   string
+	addr   string
+	ldaps  bool
+	warns  []string
+	now    func() time.Time
+
+	mu   sync.Mutex
+	last ReadStats
+}
+
+// ReadStats counts what the last completed Read saw.
+type ReadStats struct {
+	// Entries is the number of entries passed to the callback.
+	Entries int
+	// Referrals is the number of search result references ignored.
+	Referrals int
+	// Pages is the number of paged-search round trips.
+	Pages int
+}
+
+var _ engine.Source = (*Source)(nil)
+
+// New checks the settings, fills in the preset's defaults and returns the
+// source called name. It does not connect.
+func New(name string, s Settings) (*Source, error) {
+	set, p, err := s.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("source %q: %w", name, err)
+	}
+	if _, err := ldap.CompileFilter(set.Filter); err != nil {
+		return nil, fmt.Errorf("source %q: filter %q: %w", name, set.Filter, err)
+	}
+	u, _ := parseURL(set.URL) // checked by withDefaults
+	src := &Source{name: name, set: set, preset: p, host: u.Hostname(), ldaps: u.Scheme == "ldaps", now: time.Now}
+	port := u.Port()
+	switch {
+	case port != "":
+	case src.ldaps:
+		port = ldap.DefaultLdapsPort
+	default:
+		port = ldap.DefaultLdapPort
+	}
+	src.addr = net.JoinHostPort(src.host, port)
+	if src.ldaps || set.StartTLS {
+		cfg := &tls.Config{ServerName: src.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: set.InsecureSkipVerify} //nolint:gosec // opt-in
+		if set.CACertFile != "" {
+			pem, err := os.ReadFile(set.CACertFile)
+			if err != nil {
+				return nil, fmt.Errorf("source %q: ca_cert_file: %w", name, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("source %q: ca_cert_file %q holds no PEM certificate", name, set.CACertFile)
+			}
+			cfg.RootCAs = pool
+		}
+		src.tls = cfg
+		if set.InsecureSkipVerify {
+			src.warns = append(src.warns, fmt.Sprintf("source %q: insecure_skip_verify is set: the server certificate is not verified", name))
+		}
+	} else if set.BindPassword != "" {
+		src.warns = append(src.warns, fmt.Sprintf("source %q: insecure_allow_plaintext is set: the bind password is sent unencrypted over %s", name, set.URL))
+	}
+	return src, nil
+}
+
+// Info names the source.
+func (s *Source) Info() engine.SourceInfo { return engine.SourceInfo{Type: "ldap", Name: s.name} }
+
+// Warnings returns the security warnings of the settings (plaintext
+// password, unverified certificate), for the CLI to print.
+func (s *Source) Warnings() []string { return append([]string(nil), s.warns...) }
+
+// Settings returns the effective settings, defaults filled in. The bind
+// password is included: do not print it.
+func (s *Source) Settings() Settings { return s.set }
+
+// Preset returns the schema preset in effect.
+func (s *Source) Preset() Preset { return s.preset }
+
+// LastRead returns the counters of the last successful Read.
+func (s *Source) LastRead() ReadStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// errorf wraps err with the source name.
+func (s *Source) errorf(format string, args ...any) error {
+	return fmt.Errorf("source %q: "+format, append([]any{s.name}, args...)...)
+}
+
+// connect dials, sets up TLS and binds. The caller closes the connection.
+func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+	defer cancel()
+	d := net.Dialer{Timeout: s.set.Timeout}
+	raw, err := d.DialContext(dctx, "tcp", s.addr)
+	if err != nil {
+		return nil, s.errorf("connect %s: %w", s.set.URL, err)
+	}
+	if s.ldaps {
+		tc := tls.Client(raw, s.tls)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			raw.Close()
+			return nil, s.errorf("connect %s: TLS handshake: %w%s", s.set.URL, err, tlsHint(err.Error()))
+		}
+		raw = tc
+	}
+	conn := ldap.NewConn(raw, s.ldaps)
+	conn.Start()
+	conn.SetTimeout(s.set.Timeout)
+	stop := context.AfterFunc(dctx, func() { conn.Close() })
+	defer stop()
+	fail := func(err error) (*ldap.Conn, error) {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, s.errorf("connect %s: %w", s.set.URL, ctx.Err())
+		}
+		return nil, err
+	}
+	if s.set.StartTLS {
+		if err := conn.StartTLS(s.tls); err != nil {
+			var le *ldap.Error
+			if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
+				return fail(s.errorf("StartTLS on %s refused by the server (%w); use ldaps:// or enable TLS on the server", s.set.URL, err))
+			}
+			return fail(s.errorf("StartTLS on %s: %w%s", s.set.URL, err, tlsHint(err.Error())))
+		}
+	}
+	if s.set.BindDN != "" {
+		if err := conn.Bind(s.set.BindDN, s.set.BindPassword); err != nil {
+			return fail(s.errorf("bind as %q: %w", s.set.BindDN, err))
+		}
+	}
+	return conn, nil
+}
+
+func tlsHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "unknown authority"):
+		return " (the server certificate is not signed by a CA in ca_cert_file or the system pool)"
+	case strings.Contains(msg, "certificate is valid for"), strings.Contains(msg, "doesn't contain any IP SANs"):
+		return " (the URL's host name is not in the server certificate's subject alternative names)"
+	}
+	return ""
+}
+
+// Read streams every entry under the base DN that matches the filter. attrs
+// are the attributes the mappings need; the stable id attribute and the
+// preset's disabled-rule attributes are always requested too. Any failure is
+// an error: the caller never sees a partial directory as complete. An error
+// returned by fn stops the read and is returned unchanged.
+func (s *Source) Read(ctx context.Context, attrs []string, fn func(engine.Entry) error) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	// Pages are bounded by our own per-page context, not go-ldap's request
+	// timeout: that one drops responses a slow consumer has not taken yet.
+	conn.SetTimeout(0)
+
+	want := map[string][]string{} // lower-case name -> requested spellings
+	var request []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if l := strings.ToLower(a); !seen[l] {
+			seen[l] = true
+			request = append(request, a)
+		}
+	}
+	for _, a := range attrs {
+		l := strings.ToLower(a)
+		if !containsString(want[l], a) {
+			want[l] = append(want[l], a)
+		}
+		add(a)
+	}
+	add(s.set.IDAttribute)
+	disabledAttrs := map[string]bool{}
+	for _, a := range s.preset.DisabledAttributes {
+		add(a)
+		disabledAttrs[strings.ToLower(a)] = true
+	}
+	idAttr := strings.ToLower(s.set.IDAttribute)
+
+	stats := ReadStats{}
+	paging := ldap.NewControlPaging(uint32(s.set.PageSize))
+	for {
+		stats.Pages++
+		pctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+		req := ldap.NewSearchRequest(s.set.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			0, 0, false, s.set.Filter, request, []ldap.Control{paging})
+		// The buffer holds a whole page, so go-ldap's reader never waits on us.
+		resp := conn.SearchAsync(pctx, req, s.set.PageSize+64)
+		var cookie []byte
+		for resp.Next() {
+			e := resp.Entry()
+			if e == nil {
+				if resp.Referral() != "" {
+					stats.Referrals++
+				}
+				if c, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
+					cookie = c.Cookie
+				}
+				continue
+			}
+			entry, err := s.convert(e, want, idAttr, disabledAttrs)
+			if err != nil {
+				cancel()
+				return err
+			}
+			if err := fn(entry); err != nil {
+				cancel()
+				return err
+			}
+			stats.Entries++
+		}
+		rerr, pageErr := resp.Err(), pctx.Err()
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return s.errorf("read cancelled after %d entries: %w", stats.Entries, ctx.Err())
+		case rerr != nil:
+			return s.searchError(rerr, stats.Entries)
+		case pageErr != nil:
+			return s.errorf("search %q: no complete answer within %s (page %d, after %d entries); raise timeout", s.set.BaseDN, s.set.Timeout, stats.Pages, stats.Entries)
+		case conn.IsClosing():
+			return s.errorf("search %q: connection closed after %d entries", s.set.BaseDN, stats.Entries)
+		}
+		if len(cookie) == 0 {
+			break
+		}
+		paging.SetCookie(cookie)
+	}
+	s.mu.Lock()
+	s.last = stats
+	s.mu.Unlock()
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// searchError turns a failed search into an error that names the fix.
+func (s *Source) searchError(err error, n int) error {
+	var le *ldap.Error
+	if errors.As(err, &le) {
+		switch le.ResultCode {
+		case ldap.LDAPResultSizeLimitExceeded:
+			who := s.set.BindDN
+			if who == "" {
+				who = "anonymous"
+			}
+			return s.errorf("search %q: size limit exceeded (result code 4) after %d entries: the server caps how many entries %s may read; "+
+				"raise that limit (OpenLDAP: olcLimits: dn.exact=\"%s\" size=unlimited, or size.prtotal=unlimited; "+
+				"Active Directory: MaxPageSize, and keep page_size <= 1000). A partial directory is never used: %w",
+				s.set.BaseDN, n, who, s.set.BindDN, err)
+		case ldap.LDAPResultTimeLimitExceeded:
+			return s.errorf("search %q: time limit exceeded (result code 3) after %d entries: raise the server's time limit for the bind account "+
+				"(OpenLDAP: olcLimits ... time=unlimited or olcTimeLimit; Active Directory: MaxQueryDuration) or narrow base_dn/filter: %w",
+				s.set.BaseDN, n, err)
+		case ldap.LDAPResultNoSuchObject:
+			return s.errorf("search %q: base DN not found or not visible to the bind account (result code 32): %w", s.set.BaseDN, err)
+		case ldap.ErrorNetwork:
+			return s.errorf("search %q: connection lost after %d entries: %w", s.set.BaseDN, n, err)
+		}
+	}
+	return s.errorf("search %q after %d entries: %w", s.set.BaseDN, n, err)
+}
+
+// convert copies one wire entry into an engine.Entry.
+func (s *Source) convert(e *ldap.Entry, want map[string][]string, idAttr string, disabledAttrs map[string]bool) (engine.Entry, error) {
+	out := engine.Entry{Source: s.name, DN: e.DN, Attrs: make(map[string][]string, len(want))}
+	var dis map[string][]string
+	for _, a := range e.Attributes {
+		l := strings.ToLower(a.Name)
+		spellings := want[l]
+		if len(spellings) == 0 && l != idAttr && !disabledAttrs[l] {
+			continue
+		}
+		vals := make([]string, len(a.ByteValues))
+		for i, b := range a.ByteValues {
+			vals[i] = textValue(a.Name, b)
+		}
+		for i, sp := range spellings {
+			if i == 0 {
+				out.Attrs[sp] = vals
+			} else {
+				out.Attrs[sp] = append([]string(nil), vals...)
+			}
+		}
+		if l == idAttr && len(vals) > 0 {
+			out.StableID = vals[0]
+		}
+		if disabledAttrs[l] {
+			if dis == nil {
+				dis = map[string][]string{}
+			}
+			dis[a.Name] = vals
+		}
+	}
+	if out.StableID == "" {
+		return out, s.errorf("entry %q has no %s (its stable id): check schema/id_attribute and that the bind account may read that attribute", e.DN, s.set.IDAttribute)
+	}
+	out.Disabled, out.DisabledReason = s.preset.Disabled(dis, s.now())
+	return out, nil
+}
