@@ -1,0 +1,221 @@
+package ftracktest
+
+// The store keeps entities as flat attribute maps (scalar attributes only;
+// relations are resolved at query time from foreign keys). Batches are made
+// atomic with an undo log: every mutation records the previous row, and a
+// failed batch replays the log backwards. Unique constraints (case-folded
+// usernames, membership pairs) are kept in indexes updated by the same two
+// primitives (set, del), so undo keeps them consistent too.
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+type row = map[string]any
+
+type undoEntry struct {
+	typ, key string
+	prev     row // nil: the row did not exist
+}
+
+type store struct {
+	rows   map[string]map[string]row // type -> pk key -> row
+	unique map[int]map[string]string // constraint index -> folded value -> pk key
+	undo   []undoEntry
+	track  bool
+}
+
+func newStore() *store {
+	s := &store{rows: map[string]map[string]row{}, unique: map[int]map[string]string{}}
+	for i := range uniqueConstraints {
+		s.unique[i] = map[string]string{}
+	}
+	return s
+}
+
+// pkKey encodes primary-key values as a map key.
+func pkKey(vals []any) string {
+	data, _ := json.Marshal(vals)
+	return string(data)
+}
+
+func rowPK(sc *schema, r row) []any {
+	vals := make([]any, len(sc.PrimaryKey))
+	for i, k := range sc.PrimaryKey {
+		vals[i] = r[k]
+	}
+	return vals
+}
+
+func (s *store) get(typ, key string) row {
+	return s.rows[typ][key]
+}
+
+// uniqueValue returns the index value of r for constraint c, or ok=false if
+// some attribute is unset (NULLs never collide).
+func uniqueValue(c uniqueConstraint, r row) (string, bool) {
+	parts := make([]string, len(c.Attrs))
+	for i, a := range c.Attrs {
+		v, ok := r[a].(string)
+		if !ok {
+			return "", false
+		}
+		if c.Fold {
+			v = strings.ToLower(v)
+		}
+		parts[i] = v
+	}
+	data, _ := json.Marshal(parts)
+	return string(data), true
+}
+
+// conflict reports the constraint r would violate if stored under key.
+func (s *store) conflict(typ, key string, r row) (uniqueConstraint, bool) {
+	for i, c := range uniqueConstraints {
+		if c.Type != typ {
+			continue
+		}
+		if v, ok := uniqueValue(c, r); ok {
+			if other, taken := s.unique[i][v]; taken && other != key {
+				return c, true
+			}
+		}
+	}
+	return uniqueConstraint{}, false
+}
+
+func (s *store) unindex(typ, key string, r row) {
+	for i, c := range uniqueConstraints {
+		if c.Type != typ {
+			continue
+		}
+		if v, ok := uniqueValue(c, r); ok && s.unique[i][v] == key {
+			delete(s.unique[i], v)
+		}
+	}
+}
+
+func (s *store) index(typ, key string, r row) {
+	for i, c := range uniqueConstraints {
+		if c.Type != typ {
+			continue
+		}
+		if v, ok := uniqueValue(c, r); ok {
+			s.unique[i][v] = key
+		}
+	}
+}
+
+// set stores r (owned by the store from now on) under typ/key.
+func (s *store) set(typ, key string, r row) {
+	m := s.rows[typ]
+	if m == nil {
+		m = map[string]row{}
+		s.rows[typ] = m
+	}
+	prev := m[key]
+	if s.track {
+		s.undo = append(s.undo, undoEntry{typ, key, prev})
+	}
+	if prev != nil {
+		s.unindex(typ, key, prev)
+	}
+	m[key] = r
+	s.index(typ, key, r)
+}
+
+func (s *store) del(typ, key string) {
+	m := s.rows[typ]
+	prev := m[key]
+	if prev == nil {
+		return
+	}
+	if s.track {
+		s.undo = append(s.undo, undoEntry{typ, key, prev})
+	}
+	s.unindex(typ, key, prev)
+	delete(m, key)
+}
+
+// begin starts recording undo information for a batch.
+func (s *store) begin() {
+	s.undo = s.undo[:0]
+	s.track = true
+}
+
+// commit forgets the undo log.
+func (s *store) commit() {
+	s.undo = s.undo[:0]
+	s.track = false
+}
+
+// rollback restores the state at begin.
+func (s *store) rollback() {
+	s.track = false
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		u := s.undo[i]
+		if cur := s.rows[u.typ][u.key]; cur != nil {
+			s.unindex(u.typ, u.key, cur)
+			delete(s.rows[u.typ], u.key)
+		}
+		if u.prev != nil {
+			s.set(u.typ, u.key, u.prev)
+		}
+	}
+	s.undo = s.undo[:0]
+}
+
+// sortedKeys returns the pk keys of typ in primary-key order.
+func (s *store) sortedKeys(sc *schema, typ string) []string {
+	m := s.rows[typ]
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return comparePK(rowPK(sc, m[keys[i]]), rowPK(sc, m[keys[j]])) < 0
+	})
+	return keys
+}
+
+func comparePK(a, b []any) int {
+	for i := range a {
+		if c := compareValues(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// copyRow deep-copies a row (values are JSON scalars or decoded JSON).
+func copyRow(r row) row {
+	if r == nil {
+		return nil
+	}
+	out := make(row, len(r))
+	for k, v := range r {
+		out[k] = deepCopy(v)
+	}
+	return out
+}
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
+	default:
+		return v
+	}
+}
