@@ -1,0 +1,140 @@
+// Command ftrack-emulator serves the ftracktest ftrack API emulator on a
+// loopback address for demos and manual tests.
+//
+//	ftrack-emulator -listen 127.0.0.1:0 -api-user USER -api-key KEY [-data FILE]
+//
+// It prints "ftrack emulator listening on http://HOST:PORT" (and writes the
+// URL to -url-file if given), loads -data at start when the file exists and
+// saves it atomically on SIGINT/SIGTERM before exiting 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ftrack-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (port 0 picks a free port)")
+	apiUser := fs.String("api-user", "", "API user every request must send in ftrack-user (required)")
+	apiKey := fs.String("api-key", "", "API key every request must send in ftrack-api-key (required; or env FTRACK_EMULATOR_API_KEY)")
+	dataPath := fs.String("data", "", "JSON data file: loaded at start if present, saved on shutdown")
+	urlFile := fs.String("url-file", "", "write the base URL to this file once listening")
+	version := fs.String("version", "", "version reported by query_server_information (default \"dev\")")
+	latency := fs.Duration("latency", 0, "latency added to every request")
+	rateEvery := fs.Int("rate-limit-every", 0, "answer every Nth request with 429")
+	retryAfter := fs.Duration("retry-after", time.Second, "Retry-After announced with 429 (rounded up to seconds; negative sends 0)")
+	errorRate := fs.Float64("error-rate", 0, "fraction of requests answered 503")
+	seed := fs.Int64("seed", 1, "seed for -error-rate")
+	dropAfter := fs.Int("drop-after-operations", 0, "drop the connection once after this many operations (batch applied)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *apiKey == "" {
+		*apiKey = os.Getenv("FTRACK_EMULATOR_API_KEY")
+	}
+	if *apiUser == "" || *apiKey == "" {
+		fmt.Fprintln(stderr, "ftrack-emulator: -api-user and -api-key are required")
+		return 2
+	}
+	if *errorRate < 0 || *errorRate > 1 {
+		fmt.Fprintln(stderr, "ftrack-emulator: -error-rate must be between 0 and 1")
+		return 2
+	}
+
+	emu := ftracktest.New(ftracktest.Options{APIUser: *apiUser, APIKey: *apiKey, Version: *version})
+	emu.SetFaults(ftracktest.Faults{
+		Latency:             *latency,
+		RateLimitEvery:      *rateEvery,
+		RetryAfter:          *retryAfter,
+		ErrorRate:           *errorRate,
+		Seed:                *seed,
+		DropAfterOperations: *dropAfter,
+	})
+	if *dataPath != "" {
+		if _, err := os.Stat(*dataPath); err == nil {
+			if err := emu.Load(*dataPath); err != nil {
+				fmt.Fprintf(stderr, "ftrack-emulator: %v\n", err)
+				return 1
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "ftrack-emulator: data file: %v\n", err)
+			return 1
+		}
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "ftrack-emulator: listen %s: %v\n", *listen, err)
+		return 1
+	}
+	url := "http://" + ln.Addr().String()
+	if *urlFile != "" {
+		if err := writeAtomic(*urlFile, []byte(url+"\n")); err != nil {
+			fmt.Fprintf(stderr, "ftrack-emulator: url file: %v\n", err)
+			ln.Close()
+			return 1
+		}
+	}
+	fmt.Fprintf(stdout, "ftrack emulator listening on %s\n", url)
+
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		fmt.Fprintf(stderr, "ftrack-emulator: serve: %v\n", err)
+		code = 1
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	if *dataPath != "" {
+		if err := emu.Save(*dataPath); err != nil {
+			fmt.Fprintf(stderr, "ftrack-emulator: %v\n", err)
+			return 1
+		}
+	}
+	return code
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

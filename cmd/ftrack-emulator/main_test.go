@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestBinary builds the command, starts it on a random port, creates a user
+// over HTTP, stops it with SIGTERM and checks the saved data file; a second
+// run loads the file back.
+func TestBinary(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ftrack-emulator")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dataFile := filepath.Join(dir, "data.json")
+	urlFile := filepath.Join(dir, "url")
+
+	start := func() (*exec.Cmd, string) {
+		cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y", "-data", dataFile, "-url-file", urlFile)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading banner: %v", err)
+		}
+		const prefix = "ftrack emulator listening on "
+		if !strings.HasPrefix(line, prefix) {
+			t.Fatalf("banner %q", line)
+		}
+		url := strings.TrimSpace(strings.TrimPrefix(line, prefix))
+		fromFile, err := os.ReadFile(urlFile)
+		if err != nil || strings.TrimSpace(string(fromFile)) != url {
+			t.Fatalf("url file %q (%v), banner URL %q", fromFile, err, url)
+		}
+		go func() { _, _ = io.Copy(io.Discard, stdout) }()
+		return cmd, url
+	}
+	send := func(url, body string) []any {
+		req, _ := http.NewRequest(http.MethodPost, url+"/api", bytes.NewBufferString(body))
+		req.Header.Set("ftrack-user", "admin")
+		req.Header.Set("ftrack-api-key", "k3y")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("request: %v", err)
+		}
+		defer resp.Body.Close()
+		var out []any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status %d, decode: %v", resp.StatusCode, err)
+		}
+		return out
+	}
+	stop := func(cmd *exec.Cmd) {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("exit: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("emulator did not exit after SIGTERM")
+		}
+	}
+
+	cmd, url := start()
+	send(url, `[{"action":"create","entity_type":"User","entity_data":{"username":"jane.doe","is_active":true}}]`)
+	stop(cmd)
+
+	data, err := os.ReadFile(dataFile)
+	if err != nil {
+		t.Fatalf("data file: %v", err)
+	}
+	var df struct {
+		Entities map[string][]map[string]any `json:"entities"`
+	}
+	if err := json.Unmarshal(data, &df); err != nil {
+		t.Fatalf("data file: %v", err)
+	}
+	users := df.Entities["User"]
+	if len(users) != 1 || users[0]["username"] != "jane.doe" || users[0]["is_active"] != true {
+		t.Fatalf("saved users %v", users)
+	}
+
+	cmd, url = start()
+	out := send(url, `[{"action":"query","expression":"select username from User"}]`)
+	rows := out[0].(map[string]any)["data"].([]any)
+	if len(rows) != 1 || rows[0].(map[string]any)["username"] != "jane.doe" {
+		t.Fatalf("after reload: %v", rows)
+	}
+	stop(cmd)
+}
+
+func TestFlagsRequireCredentials(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"-listen", "127.0.0.1:0"}, io.Discard, &stderr); code != 2 {
+		t.Fatalf("exit code %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "-api-user") {
+		t.Fatalf("stderr %q", stderr.String())
+	}
+}
