@@ -1,0 +1,709 @@
+package ftrack
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Default client settings.
+const (
+	DefaultTimeout     = 60 * time.Second
+	DefaultMaxRetries  = 8
+	DefaultPageSize    = 500
+	maxResponseBytes   = 256 << 20
+	errorBodyPrefixLen = 200
+)
+
+// RetryPolicy bounds the retries of one request.
+type RetryPolicy struct {
+	// MaxRetries is the number of retries after the first attempt; 0 means
+	// DefaultMaxRetries, a negative value means none.
+	MaxRetries int
+	// InitialInterval is the first backoff delay (default 250ms).
+	InitialInterval time.Duration
+	// MaxInterval caps one delay (default 30s).
+	MaxInterval time.Duration
+	// MaxElapsedTime caps the total time spent retrying (default 3m).
+	MaxElapsedTime time.Duration
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxRetries == 0 {
+		p.MaxRetries = DefaultMaxRetries
+	}
+	if p.MaxRetries < 0 {
+		p.MaxRetries = 0
+	}
+	if p.InitialInterval <= 0 {
+		p.InitialInterval = 250 * time.Millisecond
+	}
+	if p.MaxInterval <= 0 {
+		p.MaxInterval = 30 * time.Second
+	}
+	if p.MaxInterval < p.InitialInterval {
+		p.MaxInterval = p.InitialInterval
+	}
+	if p.MaxElapsedTime <= 0 {
+		p.MaxElapsedTime = 3 * time.Minute
+	}
+	return p
+}
+
+// Options configures a Client.
+type Options struct {
+	// ServerURL is the ftrack site, e.g. "https://studio.ftrackapp.com".
+	ServerURL string
+	// APIUser and APIKey authenticate every request.
+	APIUser string
+	APIKey  string
+	// InsecureAllowHTTP permits plain http to a non-loopback host.
+	InsecureAllowHTTP bool
+	// CACertFile is an optional PEM file of extra trusted CAs.
+	CACertFile string
+	// Timeout bounds one HTTP exchange (default 60s).
+	Timeout time.Duration
+	// Retry bounds retries.
+	Retry RetryPolicy
+	// PageSize is the number of rows per query page (default 500).
+	PageSize int
+	// MaxConns is the number of connections kept open to the server.
+	MaxConns int
+}
+
+// Stats counts the client's traffic.
+type Stats struct {
+	// Requests is the number of HTTP requests sent, retries included.
+	Requests int64
+	// Operations is the number of operations sent, retries included.
+	Operations int64
+	// Retries is the number of repeated attempts.
+	Retries int64
+}
+
+// Client talks to one ftrack server. It is safe for concurrent use.
+type Client struct {
+	endpoint string
+	user     string
+	key      string
+	http     *http.Client
+	retry    RetryPolicy
+	pageSize int
+
+	requests, operations, retries atomic.Int64
+}
+
+// CheckServerURL parses a server URL and enforces https, except for
+// loopback hosts or when insecureAllowHTTP is set. It returns the URL
+// without a trailing slash.
+func CheckServerURL(raw string, insecureAllowHTTP bool) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "", fmt.Errorf("server_url %q is not a valid URL: %w", raw, err)
+	}
+	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("server_url %q must be an absolute http(s) URL such as \"https://studio.ftrackapp.com\"", raw)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("server_url must not contain credentials; use api_user and api_key")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("server_url %q must not have a query or fragment", raw)
+	}
+	if u.Scheme == "http" && !insecureAllowHTTP && !isLoopback(u.Hostname()) {
+		return "", fmt.Errorf("server_url %q uses plain http: https is required (http is allowed only for loopback hosts, or with insecure_allow_http = true)", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NewClient checks the options and returns a client.
+func NewClient(o Options) (*Client, error) {
+	base, err := CheckServerURL(o.ServerURL, o.InsecureAllowHTTP)
+	if err != nil {
+		return nil, err
+	}
+	if o.APIUser == "" {
+		return nil, errors.New("api_user must not be empty")
+	}
+	if o.APIKey == "" {
+		return nil, errors.New("api_key must not be empty")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 4
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = o.MaxConns
+	tr.Proxy = nil // loopback tests and explicit servers only; no ambient proxies
+	if o.CACertFile != "" {
+		pem, err := os.ReadFile(o.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_cert_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_cert_file %q: no PEM certificates found", o.CACertFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &Client{
+		endpoint: base + "/api",
+		user:     o.APIUser,
+		key:      o.APIKey,
+		http:     &http.Client{Transport: tr, Timeout: o.Timeout},
+		retry:    o.Retry.withDefaults(),
+		pageSize: o.PageSize,
+	}, nil
+}
+
+// Stats returns the traffic counters.
+func (c *Client) Stats() Stats {
+	return Stats{Requests: c.requests.Load(), Operations: c.operations.Load(), Retries: c.retries.Load()}
+}
+
+// Operation is one element of a batch.
+type Operation struct {
+	Action     string         `json:"action"`
+	Expression string         `json:"expression,omitempty"`
+	EntityType string         `json:"entity_type,omitempty"`
+	EntityKey  []string       `json:"entity_key,omitempty"`
+	EntityData map[string]any `json:"entity_data,omitempty"`
+}
+
+// QueryOp returns a query operation.
+func QueryOp(expr string) Operation { return Operation{Action: "query", Expression: expr} }
+
+// CreateOp returns a create operation in the Python client's form: the
+// primary key (generated by the caller) is both entity_key and part of
+// entity_data, so a repeated create is recognisable.
+func CreateOp(entityType string, key []string, data map[string]any) Operation {
+	d := make(map[string]any, len(data)+2)
+	for k, v := range data {
+		d[k] = v
+	}
+	for i, k := range PrimaryKey(entityType) {
+		if i < len(key) {
+			d[k] = key[i]
+		}
+	}
+	d["__entity_type__"] = entityType
+	return Operation{Action: "create", EntityType: entityType, EntityKey: key, EntityData: d}
+}
+
+// UpdateOp returns an update of the entity with primary key values key.
+func UpdateOp(entityType string, key []string, data map[string]any) Operation {
+	d := make(map[string]any, len(data)+1)
+	for k, v := range data {
+		d[k] = v
+	}
+	d["__entity_type__"] = entityType
+	return Operation{Action: "update", EntityType: entityType, EntityKey: key, EntityData: d}
+}
+
+// DeleteOp returns a delete of the entity with primary key values key.
+func DeleteOp(entityType string, key []string) Operation {
+	return Operation{Action: "delete", EntityType: entityType, EntityKey: key}
+}
+
+func isRead(op Operation) bool {
+	switch op.Action {
+	case "query", "query_schemas", "query_server_information":
+		return true
+	}
+	return false
+}
+
+// redact removes the API key from server-supplied text.
+func (c *Client) redact(s string) string {
+	if c.key != "" && len(c.key) >= 4 {
+		s = strings.ReplaceAll(s, c.key, "[redacted]")
+	}
+	return s
+}
+
+// send performs one HTTP exchange and returns the raw response elements.
+func (c *Client) send(ctx context.Context, ops []Operation) ([]json.RawMessage, error) {
+	body, err := json.Marshal(ops)
+	if err != nil {
+		return nil, fmt.Errorf("ftrack: encoding request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("ftrack: building request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("ftrack-user", c.user)
+	req.Header.Set("ftrack-api-key", c.key)
+	req.Header.Set("ftrack-strict-api", "true")
+	c.requests.Add(1)
+	c.operations.Add(int64(len(ops)))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &transportError{errors.New(c.redact(err.Error()))}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &transportError{fmt.Errorf("reading response (HTTP %d): %s", resp.StatusCode, c.redact(err.Error()))}
+	}
+	if len(data) > maxResponseBytes {
+		return nil, fmt.Errorf("ftrack: response larger than %d bytes", maxResponseBytes)
+	}
+	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return c.parse(resp.StatusCode, retryAfter, data, len(ops))
+}
+
+// parse interprets a response body: an exception object is an error
+// whatever the status; anything but a same-length JSON array is an error.
+func (c *Client) parse(status int, retryAfter time.Duration, data []byte, n int) ([]json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var obj struct {
+			Exception *string         `json:"exception"`
+			Content   any             `json:"content"`
+			ErrorCode any             `json:"error_code"`
+			Detail    json.RawMessage `json:"detail"`
+		}
+		if err := json.Unmarshal(trimmed, &obj); err == nil {
+			switch {
+			case obj.Exception != nil:
+				return nil, &APIError{Exception: c.redact(*obj.Exception), Content: c.redact(textOf(obj.Content)),
+					ErrorCode: c.redact(textOf(obj.ErrorCode)), Status: status, RetryAfter: retryAfter}
+			case obj.Detail != nil:
+				return nil, &APIError{Exception: "ValidationError", Content: c.redact(string(obj.Detail)), Status: status, RetryAfter: retryAfter}
+			}
+		}
+	}
+	if len(trimmed) > 0 && trimmed[0] == '[' && status < 300 {
+		var elems []json.RawMessage
+		if err := json.Unmarshal(trimmed, &elems); err == nil {
+			if len(elems) != n {
+				return nil, fmt.Errorf("ftrack: protocol error: %d operations sent, %d results received", n, len(elems))
+			}
+			return elems, nil
+		}
+	}
+	return nil, &HTTPError{Status: status, BodyPrefix: c.redact(prefix(trimmed, errorBodyPrefixLen)), RetryAfter: retryAfter}
+}
+
+func textOf(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	default:
+		b, _ := json.Marshal(t)
+		return string(b)
+	}
+}
+
+func prefix(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	b = b[:n]
+	for len(b) > 0 && !utf8.Valid(b) {
+		b = b[:len(b)-1]
+	}
+	return string(b) + "…"
+}
+
+// retrier paces the attempts of one request.
+type retrier struct {
+	c       *Client
+	b       *backoff.ExponentialBackOff
+	start   time.Time
+	attempt int
+}
+
+func (c *Client) newRetrier() *retrier {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = c.retry.InitialInterval
+	b.MaxInterval = c.retry.MaxInterval
+	b.MaxElapsedTime = c.retry.MaxElapsedTime
+	b.RandomizationFactor = 0.5
+	b.Multiplier = 2
+	b.Reset()
+	return &retrier{c: c, b: b, start: time.Now()}
+}
+
+// wait sleeps before the next attempt; it returns false when the attempts
+// or the time are used up (or ctx is done).
+func (r *retrier) wait(ctx context.Context, retryAfter time.Duration) bool {
+	if r.attempt >= r.c.retry.MaxRetries {
+		return false
+	}
+	d := r.b.NextBackOff()
+	if d == backoff.Stop {
+		return false
+	}
+	if retryAfter > d {
+		d = retryAfter
+	}
+	if time.Since(r.start)+d > r.c.retry.MaxElapsedTime {
+		return false
+	}
+	r.attempt++
+	r.c.retries.Add(1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Call sends a batch and returns one raw result per operation. A batch of
+// reads is retried on any transient failure; a batch with writes goes
+// through Write's safe retry.
+func (c *Client) Call(ctx context.Context, ops []Operation) ([]json.RawMessage, error) {
+	for _, op := range ops {
+		if !isRead(op) {
+			return c.Write(ctx, ops)
+		}
+	}
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	r := c.newRetrier()
+	for {
+		res, err := c.send(ctx, ops)
+		if err == nil {
+			return res, nil
+		}
+		kind, after := classify(err)
+		if kind == noRetry || !r.wait(ctx, after) {
+			return nil, c.giveUp(ctx, r, err)
+		}
+	}
+}
+
+func (c *Client) giveUp(ctx context.Context, r *retrier, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+	}
+	if r.attempt > 0 {
+		return fmt.Errorf("after %d attempts: %w", r.attempt+1, err)
+	}
+	return err
+}
+
+// Write sends a batch of creates, updates and deletes. A 429 is resent as
+// is. After an unclear failure (dropped connection, 502/503/504, timeout)
+// it first reads back which operations already took effect and resends only
+// the rest; the result of an operation found already applied is nil. A
+// clean rejection (an exception body) is returned at once.
+func (c *Client) Write(ctx context.Context, ops []Operation) ([]json.RawMessage, error) {
+	results := make([]json.RawMessage, len(ops))
+	idx := make([]int, len(ops)) // position in ops of each pending op
+	for i := range idx {
+		idx[i] = i
+	}
+	pending := ops
+	r := c.newRetrier()
+	for len(pending) > 0 {
+		res, err := c.send(ctx, pending)
+		if err == nil {
+			for i, v := range res {
+				results[idx[i]] = v
+			}
+			return results, nil
+		}
+		kind, after := classify(err)
+		if kind == noRetry || !r.wait(ctx, after) {
+			return nil, c.giveUp(ctx, r, err)
+		}
+		if kind != retryUnclear {
+			continue
+		}
+		applied, verr := c.applied(ctx, pending)
+		if verr != nil {
+			return nil, fmt.Errorf("%w (and checking what was applied failed: %v)", err, verr)
+		}
+		var np []Operation
+		var ni []int
+		for i, op := range pending {
+			if !applied[i] {
+				np = append(np, op)
+				ni = append(ni, idx[i])
+			}
+		}
+		pending, idx = np, ni
+	}
+	return results, nil
+}
+
+// applied reads back which of ops already took effect: a create whose key
+// exists, a delete whose key is gone, an update whose values are all in
+// place. Key values must be interpolation-safe, or it fails.
+func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
+	type group struct {
+		keys  [][]string
+		attrs map[string]bool
+	}
+	groups := map[string]*group{}
+	var types []string
+	for _, op := range ops {
+		if isRead(op) {
+			continue
+		}
+		pk := PrimaryKey(op.EntityType)
+		if len(op.EntityKey) != len(pk) {
+			return nil, fmt.Errorf("cannot verify %s %s: entity_key has %d values, primary key %v", op.Action, op.EntityType, len(op.EntityKey), pk)
+		}
+		g := groups[op.EntityType]
+		if g == nil {
+			g = &group{attrs: map[string]bool{}}
+			groups[op.EntityType] = g
+			types = append(types, op.EntityType)
+		}
+		g.keys = append(g.keys, op.EntityKey)
+		if op.Action == "update" {
+			for k := range op.EntityData {
+				if k != "__entity_type__" {
+					g.attrs[k] = true
+				}
+			}
+		}
+	}
+	found := map[string]Entity{}
+	for _, typ := range types {
+		g := groups[typ]
+		pk := PrimaryKey(typ)
+		proj := append([]string(nil), pk...)
+		for _, a := range sortedKeys(g.attrs) {
+			if !contains(pk, a) {
+				proj = append(proj, a)
+			}
+		}
+		for _, a := range proj {
+			if !safeRE.MatchString(a) {
+				return nil, fmt.Errorf("cannot verify %s: attribute %q", typ, a)
+			}
+		}
+		const chunk = 100
+		for start := 0; start < len(g.keys); start += chunk {
+			keys := g.keys[start:min(start+chunk, len(g.keys))]
+			var crit []string
+			for i, a := range pk {
+				vals := map[string]bool{}
+				for _, k := range keys {
+					vals[k[i]] = true
+				}
+				cr, err := In(a, sortedKeys(vals))
+				if err != nil {
+					return nil, fmt.Errorf("cannot verify %s: %w", typ, err)
+				}
+				crit = append(crit, cr)
+			}
+			rows, err := c.QueryMany(ctx, PagedQuery{
+				Expression: "select " + strings.Join(proj, ", ") + " from " + typ + " where " + strings.Join(crit, " and "),
+				OrderBy:    strings.Join(pk, ", "),
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range rows[0] {
+				found[keyOf(typ, e)] = e
+			}
+		}
+	}
+	out := make([]bool, len(ops))
+	for i, op := range ops {
+		if isRead(op) {
+			continue
+		}
+		e, exists := found[op.EntityType+"\x00"+strings.Join(op.EntityKey, "\x00")]
+		switch op.Action {
+		case "create":
+			out[i] = exists
+		case "delete":
+			out[i] = !exists
+		case "update":
+			ok := exists
+			for k, v := range op.EntityData {
+				if k != "__entity_type__" && ok {
+					ok = sameValue(e[k], v)
+				}
+			}
+			out[i] = ok
+		}
+	}
+	return out, nil
+}
+
+func keyOf(typ string, e Entity) string {
+	parts := []string{typ}
+	for _, k := range PrimaryKey(typ) {
+		parts = append(parts, fmt.Sprint(e[k]))
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// sameValue compares a decoded value with one we sent, by JSON form.
+func sameValue(got, want any) bool {
+	a, err1 := json.Marshal(got)
+	b, err2 := json.Marshal(want)
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
+}
+
+// PagedQuery is one query to read completely, page by page.
+type PagedQuery struct {
+	// Expression is "select ... from Type [where ...]" without order,
+	// offset or limit.
+	Expression string
+	// OrderBy is the stable order for paging (default "id").
+	OrderBy string
+}
+
+// Query reads every row of expr (paged, ordered by id).
+func (c *Client) Query(ctx context.Context, expr string) ([]Entity, error) {
+	res, err := c.QueryMany(ctx, PagedQuery{Expression: expr})
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// QueryMany reads several queries completely. Their pages travel together:
+// each request carries the next page of every query not finished yet. A
+// query ends when metadata.next.offset is null or missing, or a page is empty.
+func (c *Client) QueryMany(ctx context.Context, qs ...PagedQuery) ([][]Entity, error) {
+	out := make([][]Entity, len(qs))
+	offsets := make([]int, len(qs))
+	active := make([]int, len(qs))
+	for i := range qs {
+		active[i] = i
+	}
+	for len(active) > 0 {
+		ops := make([]Operation, len(active))
+		for j, i := range active {
+			order := qs[i].OrderBy
+			if order == "" {
+				order = "id"
+			}
+			ops[j] = QueryOp(fmt.Sprintf("%s order by %s offset %d limit %d", qs[i].Expression, order, offsets[i], c.pageSize))
+		}
+		raw, err := c.Call(ctx, ops)
+		if err != nil {
+			return nil, fmt.Errorf("ftrack: query: %w", err)
+		}
+		vals, err := decodeValues(raw)
+		if err != nil {
+			return nil, err
+		}
+		var next []int
+		for j, i := range active {
+			rows, nextOffset, err := queryResult(vals[j])
+			if err != nil {
+				return nil, fmt.Errorf("ftrack: query %q: %w", qs[i].Expression, err)
+			}
+			out[i] = append(out[i], rows...)
+			if len(rows) == 0 || nextOffset < 0 {
+				continue
+			}
+			if nextOffset <= offsets[i] {
+				return nil, fmt.Errorf("ftrack: query %q: server returned next offset %d after offset %d", qs[i].Expression, nextOffset, offsets[i])
+			}
+			offsets[i] = nextOffset
+			next = append(next, i)
+		}
+		active = next
+	}
+	return out, nil
+}
+
+// queryResult reads {"action":"query","data":[...],"metadata":{"next":{"offset":N}}};
+// next is -1 when there is no next page.
+func queryResult(v any) (rows []Entity, next int, err error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, 0, fmt.Errorf("unexpected query result %T", v)
+	}
+	data, ok := m["data"].([]any)
+	if !ok && m["data"] != nil {
+		return nil, 0, fmt.Errorf("query result data is %T, not a list", m["data"])
+	}
+	for _, d := range data {
+		e, ok := d.(Entity)
+		if !ok {
+			mm, isMap := d.(map[string]any)
+			if !isMap {
+				return nil, 0, fmt.Errorf("query row is %T, not an entity", d)
+			}
+			e = Entity(mm)
+		}
+		rows = append(rows, e)
+	}
+	next = -1
+	if md, ok := m["metadata"].(map[string]any); ok {
+		if nx, ok := md["next"].(map[string]any); ok {
+			if n, ok := nx["offset"].(json.Number); ok {
+				if i, err := n.Int64(); err == nil {
+					next = int(i)
+				}
+			}
+		}
+	}
+	return rows, next, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

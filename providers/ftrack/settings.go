@@ -1,0 +1,159 @@
+package ftrack
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// Settings are the attributes of a `target "ftrack" "NAME" { ... }` block.
+type Settings struct {
+	// ServerURL is the ftrack site; https unless loopback or InsecureAllowHTTP.
+	ServerURL string
+	// APIUser and APIKey authenticate every request.
+	APIUser string
+	APIKey  string
+	// BatchSize is the number of operations per request (default 100).
+	BatchSize int
+	// Parallelism is the number of requests in flight (default 4).
+	Parallelism int
+	// InsecureAllowHTTP permits plain http to a non-loopback host.
+	InsecureAllowHTTP bool
+	// CACertFile is an optional PEM file of extra trusted CAs.
+	CACertFile string
+	// Timeout bounds one HTTP exchange (default 60s).
+	Timeout time.Duration
+	// MaxRetries bounds the retries of one request: 0 means the default
+	// (8), a negative value none (max_retries = 0 in HCL decodes to -1).
+	MaxRetries int
+	// CreateGroups creates missing groups for add_membership (default true
+	// when decoded from HCL).
+	CreateGroups bool
+	// RetryInitialInterval is the first retry delay (default 250ms); not
+	// settable from HCL.
+	RetryInitialInterval time.Duration
+	// RetryMaxElapsed caps the time spent retrying one request (default
+	// 3m); not settable from HCL.
+	RetryMaxElapsed time.Duration
+	// PageSize is the number of rows per query page (default 500); not
+	// settable from HCL.
+	PageSize int
+}
+
+var settingsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "server_url", Required: true},
+	{Name: "api_user", Required: true},
+	{Name: "api_key", Required: true},
+	{Name: "batch_size"},
+	{Name: "parallelism"},
+	{Name: "insecure_allow_http"},
+	{Name: "ca_cert_file"},
+	{Name: "timeout"},
+	{Name: "max_retries"},
+	{Name: "create_groups"},
+}}
+
+// DecodeSettings decodes the body of a target "ftrack" block. Unknown
+// attributes, missing required ones and values of the wrong type are errors
+// at their source ranges; api_key must be a string (a number is refused so
+// that a key is never silently reformatted).
+func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnostics) {
+	s := Settings{BatchSize: 100, Parallelism: 4, Timeout: DefaultTimeout, MaxRetries: DefaultMaxRetries, CreateGroups: true}
+	content, diags := body.Content(settingsSchema)
+	if content == nil {
+		return s, diags
+	}
+	attrs := content.Attributes
+	bad := func(a *hcl.Attribute, summary, detail string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.Expr.Range().Ptr(), Expression: a.Expr, EvalContext: ectx})
+	}
+	eval := func(name string, want cty.Type, strict bool) (cty.Value, *hcl.Attribute, bool) {
+		a, ok := attrs[name]
+		if !ok {
+			return cty.NilVal, nil, false
+		}
+		v, d := a.Expr.Value(ectx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return cty.NilVal, a, false
+		}
+		v, _ = v.UnmarkDeep()
+		if v.IsNull() || !v.IsKnown() {
+			bad(a, "Invalid ftrack setting", fmt.Sprintf("%s must not be null.", name))
+			return cty.NilVal, a, false
+		}
+		if strict && !v.Type().Equals(want) {
+			bad(a, "Invalid ftrack setting", fmt.Sprintf("%s must be a %s, not a %s.", name, want.FriendlyName(), v.Type().FriendlyName()))
+			return cty.NilVal, a, false
+		}
+		cv, err := convert.Convert(v, want)
+		if err != nil {
+			bad(a, "Invalid ftrack setting", fmt.Sprintf("%s must be a %s.", name, want.FriendlyName()))
+			return cty.NilVal, a, false
+		}
+		return cv, a, true
+	}
+	str := func(name string, strict bool, dst *string) *hcl.Attribute {
+		v, a, ok := eval(name, cty.String, strict)
+		if ok {
+			*dst = v.AsString()
+		}
+		return a
+	}
+	integer := func(name string, lo int, dst *int) {
+		v, a, ok := eval(name, cty.Number, false)
+		if !ok {
+			return
+		}
+		bf := v.AsBigFloat()
+		n, acc := bf.Int64()
+		if !bf.IsInt() || acc != 0 || n < int64(lo) || n > 100000 {
+			bad(a, "Invalid ftrack setting", fmt.Sprintf("%s must be a whole number between %d and 100000.", name, lo))
+			return
+		}
+		*dst = int(n)
+	}
+	boolean := func(name string, dst *bool) {
+		if v, _, ok := eval(name, cty.Bool, false); ok {
+			*dst = v.True()
+		}
+	}
+
+	boolean("insecure_allow_http", &s.InsecureAllowHTTP)
+	if a := str("server_url", true, &s.ServerURL); a != nil && s.ServerURL != "" {
+		if _, err := CheckServerURL(s.ServerURL, s.InsecureAllowHTTP); err != nil {
+			bad(a, "Invalid ftrack server_url", err.Error())
+		}
+	}
+	if a := str("api_user", true, &s.APIUser); a != nil && strings.TrimSpace(s.APIUser) == "" && !diags.HasErrors() {
+		bad(a, "Invalid ftrack setting", "api_user must not be empty.")
+	}
+	if a := str("api_key", true, &s.APIKey); a != nil && s.APIKey == "" && !diags.HasErrors() {
+		bad(a, "Invalid ftrack setting", "api_key must not be empty.")
+	}
+	integer("batch_size", 1, &s.BatchSize)
+	integer("parallelism", 1, &s.Parallelism)
+	integer("max_retries", 0, &s.MaxRetries)
+	if s.MaxRetries == 0 {
+		s.MaxRetries = -1 // explicit 0: no retries
+		if _, set := attrs["max_retries"]; !set {
+			s.MaxRetries = DefaultMaxRetries
+		}
+	}
+	str("ca_cert_file", false, &s.CACertFile)
+	boolean("create_groups", &s.CreateGroups)
+	var timeout string
+	if a := str("timeout", true, &timeout); a != nil && timeout != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(timeout))
+		if err != nil || d <= 0 {
+			bad(a, "Invalid ftrack setting", `timeout must be a positive duration such as "30s" or "2m".`)
+		} else {
+			s.Timeout = d
+		}
+	}
+	return s, diags
+}

@@ -1,0 +1,612 @@
+package ftrack
+
+// Execute works in four steps. (1) It resolves the group names that
+// membership changes need (one read of all groups, cached; missing groups
+// are created when create_groups allows). (2) It reads the current state of
+// every user the changes touch (user row, ldapsync metadata, memberships)
+// by id, so that every change is planned as "make it so" against what is
+// there: a create whose id exists, a membership already present or already
+// gone, a value already in place all plan to nothing. (3) Changes are
+// grouped per user (keeping their order) and those groups are packed into
+// requests of at most BatchSize operations; up to Parallelism requests run
+// at once. (4) A request rejected as a whole is split in two and each half
+// retried in order, down to the single change at fault, so one broken user
+// never blocks the others. Transient failures are the client's business
+// (Client.Write): it retries safely, re-reading what was applied.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/ldapsync/ldapsync/engine"
+)
+
+// Metadata keys of the ownership marker.
+const (
+	MetaOwner    = "ldapsync.owner"
+	MetaSourceID = "ldapsync.source_id"
+)
+
+// Target is the ftrack engine.Target.
+type Target struct {
+	name     string
+	endpoint string
+	s        Settings
+	client   *Client
+
+	mu     sync.Mutex
+	groups map[string]string // group name -> id (first by id when names repeat)
+}
+
+var _ engine.Target = (*Target)(nil)
+
+// NewTarget checks the settings and returns the target; it does not
+// contact the server.
+func NewTarget(name string, s Settings) (*Target, error) {
+	if s.BatchSize <= 0 {
+		s.BatchSize = 100
+	}
+	if s.Parallelism <= 0 {
+		s.Parallelism = 4
+	}
+	c, err := NewClient(Options{
+		ServerURL: s.ServerURL, APIUser: s.APIUser, APIKey: s.APIKey,
+		InsecureAllowHTTP: s.InsecureAllowHTTP, CACertFile: s.CACertFile, Timeout: s.Timeout,
+		Retry:    RetryPolicy{MaxRetries: s.MaxRetries, InitialInterval: s.RetryInitialInterval, MaxElapsedTime: s.RetryMaxElapsed},
+		PageSize: s.PageSize, MaxConns: s.Parallelism,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	base, _ := CheckServerURL(s.ServerURL, s.InsecureAllowHTTP)
+	return &Target{name: name, endpoint: base, s: s, client: c}, nil
+}
+
+// Info names the target; Endpoint is the server URL.
+func (t *Target) Info() engine.TargetInfo {
+	return engine.TargetInfo{Type: "ftrack", Name: t.name, Endpoint: t.endpoint}
+}
+
+// Client returns the underlying API client.
+func (t *Target) Client() *Client { return t.client }
+
+// Stats returns the client's traffic counters.
+func (t *Target) Stats() Stats { return t.client.Stats() }
+
+const (
+	userProjection = "id, username, email, first_name, last_name, is_active"
+	metaCriterion  = `key in ("` + MetaOwner + `", "` + MetaSourceID + `")`
+)
+
+// ReadAccounts reads all users, the ldapsync metadata, memberships and
+// groups with flat paged queries and joins them.
+func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
+	res, err := t.client.QueryMany(ctx,
+		PagedQuery{Expression: "select " + userProjection + " from User"},
+		PagedQuery{Expression: "select parent_id, key, value, parent_type from Metadata where " + metaCriterion, OrderBy: "parent_id, key"},
+		PagedQuery{Expression: "select id, user_id, group_id from Membership"},
+		PagedQuery{Expression: "select id, name from Group"},
+	)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: reading accounts: %w", t.name, err)
+	}
+	users, metas, members, groups := res[0], res[1], res[2], res[3]
+	groupName := map[string]string{}
+	for _, g := range groups {
+		groupName[g.String("id")] = g.String("name")
+	}
+	t.setGroups(groups)
+	accts := make([]engine.Account, 0, len(users))
+	byID := map[string]int{}
+	for _, u := range users {
+		active, _ := u.Bool("is_active")
+		byID[u.String("id")] = len(accts)
+		accts = append(accts, engine.Account{
+			ID: u.String("id"), Username: u.String("username"), Email: u.String("email"),
+			FirstName: u.String("first_name"), LastName: u.String("last_name"), Active: active,
+		})
+	}
+	for _, m := range metas {
+		if pt := m.String("parent_type"); pt != "" && pt != "User" {
+			continue
+		}
+		i, ok := byID[m.String("parent_id")]
+		if !ok {
+			continue
+		}
+		switch m.String("key") {
+		case MetaOwner:
+			accts[i].Owner = m.String("value")
+		case MetaSourceID:
+			accts[i].SourceID = m.String("value")
+		}
+	}
+	for _, m := range members { // ordered by id: the first membership per group name wins
+		i, ok := byID[m.String("user_id")]
+		name, gok := groupName[m.String("group_id")]
+		if !ok || !gok {
+			continue
+		}
+		a := &accts[i]
+		if a.Memberships == nil {
+			a.Memberships = map[string]string{}
+		}
+		if _, dup := a.Memberships[name]; !dup {
+			a.Memberships[name] = m.String("id")
+			a.Groups = append(a.Groups, name)
+		}
+	}
+	for i := range accts {
+		sort.Strings(accts[i].Groups)
+	}
+	sort.SliceStable(accts, func(i, j int) bool {
+		a, b := strings.ToLower(accts[i].Username), strings.ToLower(accts[j].Username)
+		if a != b {
+			return a < b
+		}
+		return accts[i].ID < accts[j].ID
+	})
+	return accts, nil
+}
+
+func (t *Target) setGroups(groups []Entity) {
+	m := map[string]string{}
+	for _, g := range groups { // ordered by id
+		if _, dup := m[g.String("name")]; !dup {
+			m[g.String("name")] = g.String("id")
+		}
+	}
+	t.mu.Lock()
+	t.groups = m
+	t.mu.Unlock()
+}
+
+// resolveGroups returns group name -> id for names; missing names in
+// create are created when CreateGroups is set. Names that cannot be
+// resolved get an error in errs (names only used for removal are left out
+// of both maps: nothing to remove).
+func (t *Target) resolveGroups(ctx context.Context, names []string, create map[string]bool) (map[string]string, map[string]error) {
+	ids, errs := map[string]string{}, map[string]error{}
+	lookup := func() (missing []string) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for _, n := range names {
+			if id, ok := t.groups[n]; ok {
+				ids[n] = id
+			} else {
+				missing = append(missing, n)
+			}
+		}
+		return missing
+	}
+	missing := lookup()
+	if len(missing) == 0 {
+		return ids, errs
+	}
+	groups, err := t.client.Query(ctx, "select id, name from Group")
+	if err != nil {
+		for _, n := range missing {
+			errs[n] = fmt.Errorf("reading groups: %w", err)
+		}
+		return ids, errs
+	}
+	t.setGroups(groups)
+	var toCreate []string
+	for _, n := range lookup() {
+		switch {
+		case !create[n]:
+		case !t.s.CreateGroups:
+			errs[n] = fmt.Errorf("group %q does not exist in ftrack (create_groups = false): %w", n, ErrNotFound)
+		default:
+			toCreate = append(toCreate, n)
+		}
+	}
+	for _, n := range toCreate {
+		id := uuid.NewString()
+		op := CreateOp("Group", []string{id}, map[string]any{"name": n, "local": false})
+		if _, err := t.client.Write(ctx, []Operation{op}); err != nil {
+			errs[n] = fmt.Errorf("creating group %q: %w", n, err)
+			continue
+		}
+		ids[n] = id
+		t.mu.Lock()
+		if _, ok := t.groups[n]; !ok {
+			t.groups[n] = id
+		}
+		t.mu.Unlock()
+	}
+	return ids, errs
+}
+
+// userState is what ftrack holds for one user, as far as changes need it.
+type userState struct {
+	exists      bool
+	fields      map[string]any    // username, email, first_name, last_name, is_active
+	meta        map[string]string // ldapsync metadata key -> value
+	memberships map[string]string // membership id -> group id
+}
+
+func (st *userState) membershipOf(groupID string) string {
+	ids := make([]string, 0, len(st.memberships))
+	for id, g := range st.memberships {
+		if g == groupID {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	if len(ids) == 0 {
+		return ""
+	}
+	return ids[0]
+}
+
+// readState reads users, their ldapsync metadata and memberships by id.
+func (t *Target) readState(ctx context.Context, ids []string) (map[string]*userState, error) {
+	states := map[string]*userState{}
+	for _, id := range ids {
+		states[id] = &userState{fields: map[string]any{}, meta: map[string]string{}, memberships: map[string]string{}}
+	}
+	const chunk = 100
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		byID, err1 := In("id", part)
+		byParent, err2 := In("parent_id", part)
+		byUser, err3 := In("user_id", part)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, err
+		}
+		res, err := t.client.QueryMany(ctx,
+			PagedQuery{Expression: "select " + userProjection + " from User where " + byID},
+			PagedQuery{Expression: "select parent_id, key, value, parent_type from Metadata where " + byParent + " and " + metaCriterion, OrderBy: "parent_id, key"},
+			PagedQuery{Expression: "select id, user_id, group_id from Membership where " + byUser},
+		)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range res[0] {
+			if st := states[u.String("id")]; st != nil {
+				st.exists = true
+				for _, k := range []string{"username", "email", "first_name", "last_name", "is_active"} {
+					st.fields[k] = u[k]
+				}
+			}
+		}
+		for _, m := range res[1] {
+			if pt := m.String("parent_type"); pt != "" && pt != "User" {
+				continue
+			}
+			if st := states[m.String("parent_id")]; st != nil {
+				st.meta[m.String("key")] = m.String("value")
+			}
+		}
+		for _, m := range res[2] {
+			if st := states[m.String("user_id")]; st != nil {
+				st.memberships[m.String("id")] = m.String("group_id")
+			}
+		}
+	}
+	return states, nil
+}
+
+// unit is one change with its planned operations.
+type unit struct {
+	idx int
+	ops []Operation
+}
+
+// Execute carries out changes; see the file comment for how.
+func (t *Target) Execute(ctx context.Context, changes []engine.Change) []engine.Result {
+	results := make([]engine.Result, len(changes))
+	for i, c := range changes {
+		results[i].Address = c.Address
+	}
+	fail := func(i int, err error) {
+		results[i].Err = fmt.Errorf("%s %s: %w", changes[i].Action, changes[i].Address, err)
+	}
+
+	// (1) groups
+	var groupNames []string
+	create := map[string]bool{}
+	seen := map[string]bool{}
+	for _, c := range changes {
+		if c.Action == engine.ActionAddMembership || c.Action == engine.ActionRemoveMembership {
+			if !seen[c.Group] {
+				seen[c.Group] = true
+				groupNames = append(groupNames, c.Group)
+			}
+			if c.Action == engine.ActionAddMembership {
+				create[c.Group] = true
+			}
+		}
+	}
+	var groupIDs map[string]string
+	var groupErrs map[string]error
+	if len(groupNames) > 0 {
+		groupIDs, groupErrs = t.resolveGroups(ctx, groupNames, create)
+	}
+
+	// (2) state of the users touched
+	var ids []string
+	idSeen := map[string]bool{}
+	for i, c := range changes {
+		if !IsID(c.TargetID) {
+			fail(i, fmt.Errorf("target id %q is not an ftrack id", c.TargetID))
+			continue
+		}
+		if !idSeen[c.TargetID] {
+			idSeen[c.TargetID] = true
+			ids = append(ids, c.TargetID)
+		}
+	}
+	states, err := t.readState(ctx, ids)
+	if err != nil {
+		for i := range changes {
+			if results[i].Err == nil {
+				fail(i, fmt.Errorf("reading current state: %w", err))
+			}
+		}
+		return results
+	}
+
+	// (3) plan and pack, per user in order
+	chains := map[string][]unit{}
+	var order []string
+	for i, c := range changes {
+		if results[i].Err != nil {
+			continue
+		}
+		ops, err := planChange(c, states[c.TargetID], groupIDs, groupErrs)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		if len(ops) == 0 {
+			continue // already done
+		}
+		if _, ok := chains[c.TargetID]; !ok {
+			order = append(order, c.TargetID)
+		}
+		chains[c.TargetID] = append(chains[c.TargetID], unit{idx: i, ops: ops})
+	}
+	jobs := packJobs(order, chains, t.s.BatchSize)
+
+	// (4) run
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, t.s.Parallelism)
+	var rmu sync.Mutex
+	setErr := func(i int, err error) {
+		rmu.Lock()
+		fail(i, err)
+		rmu.Unlock()
+	}
+	for _, job := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(job [][]unit) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, pack := range job {
+				t.runPack(ctx, pack, setErr)
+			}
+		}(job)
+	}
+	wg.Wait()
+	return results
+}
+
+// packJobs packs per-user chains into requests of at most batch operations.
+// A job is a sequence of requests run in order; a chain longer than one
+// request gets a job of its own, so a user's changes always stay in order.
+func packJobs(order []string, chains map[string][]unit, batch int) [][][]unit {
+	var jobs [][][]unit
+	var cur []unit
+	n := 0
+	flush := func() {
+		if len(cur) > 0 {
+			jobs = append(jobs, [][]unit{cur})
+			cur, n = nil, 0
+		}
+	}
+	for _, key := range order {
+		chain := chains[key]
+		total := 0
+		for _, u := range chain {
+			total += len(u.ops)
+		}
+		if total > batch {
+			flush()
+			var job [][]unit
+			var pack []unit
+			pn := 0
+			for _, u := range chain {
+				if pn > 0 && pn+len(u.ops) > batch {
+					job = append(job, pack)
+					pack, pn = nil, 0
+				}
+				pack = append(pack, u)
+				pn += len(u.ops)
+			}
+			job = append(job, pack)
+			jobs = append(jobs, job)
+			continue
+		}
+		if n+total > batch {
+			flush()
+		}
+		cur = append(cur, chain...)
+		n += total
+	}
+	flush()
+	return jobs
+}
+
+// runPack sends one request; when the server rejects it as a whole, it
+// splits the pack in two and runs the halves in order.
+func (t *Target) runPack(ctx context.Context, pack []unit, setErr func(int, error)) {
+	var ops []Operation
+	for _, u := range pack {
+		ops = append(ops, u.ops...)
+	}
+	_, err := t.client.Write(ctx, ops)
+	if err == nil {
+		return
+	}
+	if len(pack) == 1 || !IsRejection(err) {
+		for _, u := range pack {
+			setErr(u.idx, err)
+		}
+		return
+	}
+	half := len(pack) / 2
+	t.runPack(ctx, pack[:half], setErr)
+	t.runPack(ctx, pack[half:], setErr)
+}
+
+// planChange returns the operations that bring ftrack to the change's After
+// state from st (updated as if they had run); none when already there.
+func planChange(c engine.Change, st *userState, groupIDs map[string]string, groupErrs map[string]error) ([]Operation, error) {
+	id := c.TargetID
+	a := c.After
+	if a == nil {
+		a = &engine.Fields{}
+	}
+	var ops []Operation
+	switch c.Action {
+	case engine.ActionCreate:
+		if !st.exists {
+			if a.Username == nil || *a.Username == "" {
+				return nil, errors.New("create without a username")
+			}
+			data := map[string]any{}
+			for k, v := range fieldValues(a) {
+				data[k] = v
+			}
+			if _, ok := data["is_active"]; !ok {
+				data["is_active"] = true
+			}
+			ops = append(ops, CreateOp("User", []string{id}, data))
+			st.exists = true
+			for k, v := range data {
+				st.fields[k] = v
+			}
+		} else {
+			ops = append(ops, fieldOps(id, a, st)...)
+		}
+		ops = append(ops, metaOps(id, a, st)...)
+	case engine.ActionUpdate, engine.ActionAdopt:
+		if !st.exists {
+			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
+		}
+		if c.Action == engine.ActionAdopt && (a.Owner == nil || *a.Owner == "") {
+			return nil, errors.New("adopt without an owner")
+		}
+		ops = append(ops, fieldOps(id, a, st)...)
+		ops = append(ops, metaOps(id, a, st)...)
+	case engine.ActionDeactivate, engine.ActionReactivate:
+		if !st.exists {
+			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
+		}
+		want := c.Action == engine.ActionReactivate
+		if a.IsActive != nil {
+			want = *a.IsActive
+		}
+		ops = append(ops, fieldOps(id, &engine.Fields{IsActive: &want}, st)...)
+	case engine.ActionAddMembership:
+		if err := groupErrs[c.Group]; err != nil {
+			return nil, err
+		}
+		gid, ok := groupIDs[c.Group]
+		if !ok {
+			return nil, fmt.Errorf("group %q could not be resolved", c.Group)
+		}
+		if !st.exists {
+			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
+		}
+		if st.membershipOf(gid) != "" {
+			return nil, nil
+		}
+		mid := uuid.NewString()
+		ops = append(ops, CreateOp("Membership", []string{mid}, map[string]any{"user_id": id, "group_id": gid}))
+		st.memberships[mid] = gid
+	case engine.ActionRemoveMembership:
+		mid := ""
+		if _, ok := st.memberships[c.MembershipID]; ok && c.MembershipID != "" {
+			mid = c.MembershipID
+		} else if gid, ok := groupIDs[c.Group]; ok {
+			mid = st.membershipOf(gid)
+		}
+		if mid == "" {
+			return nil, nil // already gone
+		}
+		ops = append(ops, DeleteOp("Membership", []string{mid}))
+		delete(st.memberships, mid)
+	default:
+		return nil, fmt.Errorf("unsupported action %q", c.Action)
+	}
+	return ops, nil
+}
+
+// fieldValues returns the User attributes set in f.
+func fieldValues(f *engine.Fields) map[string]any {
+	m := map[string]any{}
+	if f.Username != nil {
+		m["username"] = *f.Username
+	}
+	if f.Email != nil {
+		m["email"] = *f.Email
+	}
+	if f.FirstName != nil {
+		m["first_name"] = *f.FirstName
+	}
+	if f.LastName != nil {
+		m["last_name"] = *f.LastName
+	}
+	if f.IsActive != nil {
+		m["is_active"] = *f.IsActive
+	}
+	return m
+}
+
+// fieldOps updates the User attributes of f that differ from st.
+func fieldOps(id string, f *engine.Fields, st *userState) []Operation {
+	data := map[string]any{}
+	for k, v := range fieldValues(f) {
+		if !sameValue(st.fields[k], v) {
+			data[k] = v
+			st.fields[k] = v
+		}
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	return []Operation{UpdateOp("User", []string{id}, data)}
+}
+
+// metaOps writes the ownership marker values set in f that differ from st.
+func metaOps(id string, f *engine.Fields, st *userState) []Operation {
+	var ops []Operation
+	put := func(key string, v *string) {
+		if v == nil || *v == "" {
+			return
+		}
+		cur, ok := st.meta[key]
+		switch {
+		case !ok:
+			ops = append(ops, CreateOp("Metadata", []string{id, key}, map[string]any{"value": *v, "parent_type": "User"}))
+		case cur != *v:
+			ops = append(ops, UpdateOp("Metadata", []string{id, key}, map[string]any{"value": *v}))
+		default:
+			return
+		}
+		st.meta[key] = *v
+	}
+	put(MetaOwner, f.Owner)
+	put(MetaSourceID, f.SourceID)
+	return ops
+}
