@@ -508,7 +508,8 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 			}
 		}
 	}
-	found := map[string]Entity{}
+	var qs []PagedQuery
+	var qtypes []string
 	for _, typ := range types {
 		g := groups[typ]
 		pk := PrimaryKey(typ)
@@ -538,15 +539,22 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 				}
 				crit = append(crit, cr)
 			}
-			rows, err := c.QueryMany(ctx, PagedQuery{
+			qs = append(qs, PagedQuery{
 				Expression: "select " + strings.Join(proj, ", ") + " from " + typ + " where " + strings.Join(crit, " and "),
 				OrderBy:    strings.Join(pk, ", "),
 			})
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range rows[0] {
-				found[keyOf(typ, e)] = e
+			qtypes = append(qtypes, typ)
+		}
+	}
+	found := map[string]Entity{}
+	if len(qs) > 0 {
+		res, err := c.QueryMany(ctx, qs...)
+		if err != nil {
+			return nil, err
+		}
+		for i, rows := range res {
+			for _, e := range rows {
+				found[keyOf(qtypes[i], e)] = e
 			}
 		}
 	}
