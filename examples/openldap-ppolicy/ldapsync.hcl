@@ -5,12 +5,18 @@ variable "ldap_password" {
   sensitive   = true
 }
 
+variable "ca_cert_file" {
+  description = "PEM file with the CA that signed the LDAP server's certificate"
+  type        = string
+  default     = "/etc/ssl/certs/example-ca.pem"
+}
+
 source "ldap" "corp" {
   # ldap:// on port 389, upgraded with StartTLS before the bind. Without
   # start_tls = true a bind password over ldap:// is refused.
   url          = "ldap://ldap.example.com:389"
   start_tls    = true
-  ca_cert_file = "/etc/ssl/certs/example-ca.pem"
+  ca_cert_file = var.ca_cert_file
 
   bind_dn       = "cn=ldapsync,ou=system,dc=example,dc=com"
   bind_password = var.ldap_password
