@@ -25,10 +25,11 @@ type store struct {
 	unique map[int]map[string]string // constraint index -> folded value -> pk key
 	undo   []undoEntry
 	track  bool
+	sorted map[string][]string // type -> pk keys in primary-key order (cache)
 }
 
 func newStore() *store {
-	s := &store{rows: map[string]map[string]row{}, unique: map[int]map[string]string{}}
+	s := &store{rows: map[string]map[string]row{}, unique: map[int]map[string]string{}, sorted: map[string][]string{}}
 	for i := range uniqueConstraints {
 		s.unique[i] = map[string]string{}
 	}
@@ -121,6 +122,8 @@ func (s *store) set(typ, key string, r row) {
 	}
 	if prev != nil {
 		s.unindex(typ, key, prev)
+	} else {
+		delete(s.sorted, typ)
 	}
 	m[key] = r
 	s.index(typ, key, r)
@@ -137,6 +140,7 @@ func (s *store) del(typ, key string) {
 	}
 	s.unindex(typ, key, prev)
 	delete(m, key)
+	delete(s.sorted, typ)
 }
 
 // begin starts recording undo information for a batch.
@@ -159,6 +163,7 @@ func (s *store) rollback() {
 		if cur := s.rows[u.typ][u.key]; cur != nil {
 			s.unindex(u.typ, u.key, cur)
 			delete(s.rows[u.typ], u.key)
+			delete(s.sorted, u.typ)
 		}
 		if u.prev != nil {
 			s.set(u.typ, u.key, u.prev)
@@ -167,8 +172,12 @@ func (s *store) rollback() {
 	s.undo = s.undo[:0]
 }
 
-// sortedKeys returns the pk keys of typ in primary-key order.
+// sortedKeys returns the pk keys of typ in primary-key order. The slice is
+// cached until a row is added or removed; callers must not modify it.
 func (s *store) sortedKeys(sc *schema, typ string) []string {
+	if keys, ok := s.sorted[typ]; ok {
+		return keys
+	}
 	m := s.rows[typ]
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -177,6 +186,7 @@ func (s *store) sortedKeys(sc *schema, typ string) []string {
 	sort.Slice(keys, func(i, j int) bool {
 		return comparePK(rowPK(sc, m[keys[i]]), rowPK(sc, m[keys[j]])) < 0
 	})
+	s.sorted[typ] = keys
 	return keys
 }
 
