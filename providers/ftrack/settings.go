@@ -69,7 +69,7 @@ func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnos
 	}
 	attrs := content.Attributes
 	bad := func(a *hcl.Attribute, summary, detail string) {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.Expr.Range().Ptr(), Expression: a.Expr, EvalContext: ectx})
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.Expr.Range().Ptr()}) // no Expression: a printer would show the values (secrets) it refers to
 	}
 	eval := func(name string, want cty.Type, strict bool) (cty.Value, *hcl.Attribute, bool) {
 		a, ok := attrs[name]

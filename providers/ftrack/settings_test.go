@@ -1,0 +1,114 @@
+package ftrack
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+func decode(t *testing.T, src string) (Settings, hcl.Diagnostics) {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "main.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
+		"key": cty.StringVal("k-123").Mark("sensitive"),
+	})}}
+	return DecodeSettings(f.Body, ectx)
+}
+
+func TestDecodeSettings(t *testing.T) {
+	s, diags := decode(t, `
+server_url = "https://studio.ftrackapp.com"
+api_user   = "admin"
+api_key    = var.key
+batch_size = 50
+parallelism = 8
+timeout    = "30s"
+max_retries = 3
+ca_cert_file = "/etc/ssl/ca.pem"
+create_groups = false
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := Settings{ServerURL: "https://studio.ftrackapp.com", APIUser: "admin", APIKey: "k-123", BatchSize: 50, Parallelism: 8,
+		Timeout: 30 * time.Second, MaxRetries: 3, CACertFile: "/etc/ssl/ca.pem", CreateGroups: false}
+	if s != want {
+		t.Fatalf("got %+v\nwant %+v", s, want)
+	}
+	s, diags = decode(t, `
+server_url = "http://127.0.0.1:8080"
+api_user   = "admin"
+api_key    = "k"
+`)
+	if diags.HasErrors() || !s.CreateGroups || s.BatchSize != 100 || s.Parallelism != 4 || s.Timeout != DefaultTimeout || s.MaxRetries != DefaultMaxRetries {
+		t.Fatalf("defaults: %+v %v", s, diags)
+	}
+	s, diags = decode(t, `
+server_url = "http://ftrack.internal"
+api_user   = "admin"
+api_key    = "k"
+insecure_allow_http = true
+max_retries = 0
+`)
+	if diags.HasErrors() || !s.InsecureAllowHTTP || s.MaxRetries != -1 {
+		t.Fatalf("insecure: %+v %v", s, diags)
+	}
+}
+
+func TestDecodeSettingsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, src, want string
+		line          int
+	}{
+		{"unknown attribute", `server_url = "https://x.example"
+api_user = "a"
+api_key = "k"
+api_token = "t"`, `An argument named "api_token" is not expected here`, 4},
+		{"missing server_url", `api_user = "a"
+api_key = "k"`, `The argument "server_url" is required`, 0},
+		{"numeric api_key", `server_url = "https://x.example"
+api_user = "a"
+api_key = 12345`, "api_key must be a string", 3},
+		{"plain http", `server_url = "http://ftrack.example.com"
+api_user = "a"
+api_key = "k"`, "https is required", 1},
+		{"bad timeout", `server_url = "https://x.example"
+api_user = "a"
+api_key = "k"
+timeout = "soon"`, "timeout must be a positive duration", 4},
+		{"bad batch", `server_url = "https://x.example"
+api_user = "a"
+api_key = "k"
+batch_size = 0`, "batch_size must be a whole number", 4},
+		{"empty key", `server_url = "https://x.example"
+api_user = "a"
+api_key = ""`, "api_key must not be empty", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, diags := decode(t, tc.src)
+			if !diags.HasErrors() {
+				t.Fatal("no error")
+			}
+			d := diags[0]
+			if !strings.Contains(d.Summary+" "+d.Detail, tc.want) {
+				t.Fatalf("got %q / %q, want %q", d.Summary, d.Detail, tc.want)
+			}
+			if d.Subject == nil || d.Subject.Filename != "main.hcl" {
+				t.Fatalf("no range: %+v", d)
+			}
+			if tc.line > 0 && d.Subject.Start.Line != tc.line {
+				t.Fatalf("error at line %d, want %d", d.Subject.Start.Line, tc.line)
+			}
+			if strings.Contains(diags.Error(), "k-123") {
+				t.Fatal("diagnostics show the key")
+			}
+		})
+	}
+}
