@@ -65,7 +65,7 @@ max_retries = 0
 func TestDecodeSettingsErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, src, want string
-		line          int
+		line            int
 	}{
 		{"unknown attribute", `server_url = "https://x.example"
 api_user = "a"
