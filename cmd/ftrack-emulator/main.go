@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	errorRate := fs.Float64("error-rate", 0, "fraction of requests answered 503")
 	seed := fs.Int64("seed", 1, "seed for -error-rate")
 	dropAfter := fs.Int("drop-after-operations", 0, "drop the connection once after this many operations (batch applied)")
+	verbose := fs.Bool("verbose", false, "log one line per request to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -62,7 +64,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	emu := ftracktest.New(ftracktest.Options{APIUser: *apiUser, APIKey: *apiKey, Version: *version})
+	opts := ftracktest.Options{APIUser: *apiUser, APIKey: *apiKey, Version: *version}
+	if *verbose {
+		logger := log.New(stderr, "ftrack-emulator: ", log.LstdFlags)
+		opts.Log = logger.Printf
+	}
+	emu := ftracktest.New(opts)
 	emu.SetFaults(ftracktest.Faults{
 		Latency:             *latency,
 		RateLimitEvery:      *rateEvery,

@@ -20,16 +20,21 @@
 //   - "is" / "=" string comparisons are case-sensitive; "like" is
 //     case-insensitive with % as the only wildcard;
 //   - rate-limited requests get 429 + Retry-After and the exception
-//     "RateLimitError"; injected failures get 503 and "ServiceUnavailable".
+//     "RateLimitError"; injected failures get 503 and "ServiceUnavailable";
+//   - authentication compares the headers with Options only: the API user
+//     need not exist as a User entity (so it never shows up in queries).
 package ftracktest
 
 import (
+	"bufio"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,6 +54,9 @@ type Options struct {
 	// Version is reported by query_server_information (default "dev",
 	// as in the recorded fixture; the Python client accepts "dev").
 	Version string
+	// Log, when set, receives one line per request (method, path, status,
+	// duration; never headers or credentials).
+	Log func(format string, args ...any)
 }
 
 // Faults configures injected failures. The zero value injects nothing.
@@ -71,7 +79,8 @@ type Faults struct {
 	// then the connection is closed without an answer, once.
 	DropAfterOperations int
 	// FailOperation, when it returns non-nil for an operation, fails the
-	// batch with that exception (the whole batch is rolled back).
+	// batch with that exception (the whole batch is rolled back). It runs
+	// with the emulator locked and must not call the Emulator.
 	FailOperation func(op map[string]any) *APIError
 }
 
@@ -222,6 +231,18 @@ func (e *Emulator) Entities(entityType string) []map[string]any {
 
 // ServeHTTP implements http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.opts.Log != nil {
+		rec := &statusRecorder{ResponseWriter: w}
+		start := time.Now()
+		defer func() {
+			status := "dropped"
+			if rec.status != 0 {
+				status = strconv.Itoa(rec.status)
+			}
+			e.opts.Log("%s %s %s %s", r.Method, r.URL.Path, status, time.Since(start).Round(time.Microsecond))
+		}()
+		w = rec
+	}
 	if r.URL.Path != "/api" {
 		writeJSON(w, http.StatusNotFound, &APIError{Exception: ExcNotFound, Content: "No such endpoint; the API is served at POST /api."})
 		return
@@ -605,4 +626,24 @@ func (e *Emulator) Load(path string) error {
 		}
 	}
 	return nil
+}
+
+// statusRecorder remembers the status written (0: none, e.g. dropped).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Hijack passes through to the underlying writer (used to drop connections).
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijacking not supported")
+	}
+	return hj.Hijack()
 }

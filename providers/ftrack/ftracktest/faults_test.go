@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -95,7 +97,14 @@ func TestFaultErrorRate(t *testing.T) {
 }
 
 func TestFaultDropAfterOperations(t *testing.T) {
-	s := newTestServer(t)
+	var mu sync.Mutex
+	var lines []string
+	s := NewServer(Options{APIUser: testUser, APIKey: testKey, Log: func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+	}})
+	t.Cleanup(s.Close)
 	s.Emulator.SetFaults(Faults{DropAfterOperations: 3})
 	batch := func(i int) string {
 		return fmt.Sprintf(`[{"action":"create","entity_type":"User","entity_data":{"username":"a%d"}},{"action":"create","entity_type":"User","entity_data":{"username":"b%d"}}]`, i, i)
@@ -117,6 +126,31 @@ func TestFaultDropAfterOperations(t *testing.T) {
 	}
 	if st := s.Emulator.Stats(); st.Dropped != 1 {
 		t.Errorf("Dropped = %d", st.Dropped)
+	}
+	// The handler logs after answering, so wait for the three lines.
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		got = append([]string(nil), lines...)
+		mu.Unlock()
+		if len(got) >= 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	counts := map[string]int{}
+	for _, l := range got {
+		f := strings.Fields(l)
+		if len(f) != 4 || f[0] != "POST" || f[1] != "/api" {
+			t.Errorf("log line %q", l)
+			continue
+		}
+		counts[f[2]]++
+		if strings.Contains(l, testKey) {
+			t.Errorf("log line leaks the key: %q", l)
+		}
+	}
+	if len(got) != 3 || counts["200"] != 2 || counts["dropped"] != 1 {
+		t.Errorf("log lines %q", got)
 	}
 }
 
