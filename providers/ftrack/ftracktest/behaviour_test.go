@@ -465,3 +465,34 @@ func TestLoadSaveRoundTrip(t *testing.T) {
 		t.Error("Load of a missing file succeeded")
 	}
 }
+
+// No served type has a datetime attribute yet; check the generic path that
+// would carry one (decode, normalise to naive UTC, encode as __type__).
+func TestDatetimeValues(t *testing.T) {
+	sc := &schema{ID: "X", Properties: map[string]property{"at": {Type: "string", Format: "date-time"}, "on": {Type: "string", Format: "date"}}}
+	for in, want := range map[string]string{
+		"2024-01-02T03:04:05":        "2024-01-02T03:04:05",
+		"2024-01-02T03:04:05.123Z":   "2024-01-02T03:04:05.123",
+		"2024-01-02T05:04:05+02:00":  "2024-01-02T03:04:05",
+		"2024-01-02T03:04:05.000001": "2024-01-02T03:04:05.000001",
+	} {
+		got, err := normalizeValue(sc, "at", map[string]any{"__type__": "datetime", "value": in})
+		if err != nil || got != want {
+			t.Errorf("%s: %v %v, want %s", in, got, err, want)
+		}
+		enc := encodeValue(sc.Properties["at"], got)
+		if m, ok := enc.(map[string]any); !ok || m["__type__"] != "datetime" || m["value"] != want {
+			t.Errorf("encode %v", enc)
+		}
+	}
+	if _, err := normalizeValue(sc, "at", "yesterday"); err == nil {
+		t.Error("accepted a bad datetime")
+	}
+	got, err := normalizeValue(sc, "on", map[string]any{"__type__": "date", "value": "2024-02-29"})
+	if err != nil || got != "2024-02-29" {
+		t.Errorf("date: %v %v", got, err)
+	}
+	if m := encodeValue(sc.Properties["on"], got).(map[string]any); m["__type__"] != "date" {
+		t.Errorf("date encoding %v", m)
+	}
+}
