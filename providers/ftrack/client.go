@@ -24,9 +24,13 @@ import (
 
 // Default client settings.
 const (
-	DefaultTimeout     = 60 * time.Second
-	DefaultMaxRetries  = 8
-	DefaultPageSize    = 500
+	// DefaultTimeout bounds one HTTP exchange.
+	DefaultTimeout = 60 * time.Second
+	// DefaultMaxRetries is the number of retries after a first attempt.
+	DefaultMaxRetries = 8
+	// DefaultPageSize is the number of rows per query page.
+	DefaultPageSize = 500
+
 	maxResponseBytes   = 256 << 20
 	errorBodyPrefixLen = 200
 )
@@ -195,10 +199,15 @@ func (c *Client) Stats() Stats {
 
 // Operation is one element of a batch.
 type Operation struct {
-	Action     string         `json:"action"`
-	Expression string         `json:"expression,omitempty"`
-	EntityType string         `json:"entity_type,omitempty"`
-	EntityKey  []string       `json:"entity_key,omitempty"`
+	// Action is "query", "create", "update", "delete", ...
+	Action string `json:"action"`
+	// Expression is the query expression of a query.
+	Expression string `json:"expression,omitempty"`
+	// EntityType is the type written to, e.g. "User".
+	EntityType string `json:"entity_type,omitempty"`
+	// EntityKey holds the primary-key values in primary-key order.
+	EntityKey []string `json:"entity_key,omitempty"`
+	// EntityData holds the attributes written, with __entity_type__.
 	EntityData map[string]any `json:"entity_data,omitempty"`
 }
 

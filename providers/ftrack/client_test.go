@@ -437,3 +437,20 @@ func TestQuoteAllowList(t *testing.T) {
 		t.Error("In accepted a hostile attribute name")
 	}
 }
+
+func TestTimeoutIsRetriedThenReported(t *testing.T) {
+	s := newServer(t)
+	s.Emulator.SetFaults(ftracktest.Faults{Latency: 200 * time.Millisecond})
+	c, err := NewClient(Options{ServerURL: s.URL, APIUser: testUser, APIKey: testKey, Timeout: 20 * time.Millisecond,
+		Retry: RetryPolicy{MaxRetries: 2, InitialInterval: time.Millisecond, MaxElapsedTime: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Write(context.Background(), []Operation{CreateOp("User", []string{uuid.NewString()}, map[string]any{"username": "slow", "is_active": true})})
+	if err == nil || !strings.Contains(err.Error(), "Timeout") || strings.Contains(err.Error(), testKey) {
+		t.Fatalf("timeout: %v", err)
+	}
+	if got := c.Stats().Retries; got < 2 { // the write's retries, plus the verification read's
+		t.Fatalf("%d retries, want at least 2", got)
+	}
+}

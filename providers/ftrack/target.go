@@ -29,7 +29,9 @@ import (
 
 // Metadata keys of the ownership marker.
 const (
-	MetaOwner    = "ldapsync.owner"
+	// MetaOwner holds the name of the mapping that owns the user.
+	MetaOwner = "ldapsync.owner"
+	// MetaSourceID holds the directory's stable id of the user.
 	MetaSourceID = "ldapsync.source_id"
 )
 
@@ -540,6 +542,8 @@ func planChange(c engine.Change, st *userState, groupIDs map[string]string, grou
 			mid = c.MembershipID
 		} else if gid, ok := groupIDs[c.Group]; ok {
 			mid = st.membershipOf(gid)
+		} else if err := groupErrs[c.Group]; err != nil {
+			return nil, err // the groups could not be read: "gone" is unknown
 		}
 		if mid == "" {
 			return nil, nil // already gone
