@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ldapsync/ldapsync/engine"
+)
+
+// applyArgs are the settings of one `ldapsync apply` run.
+type applyArgs struct {
+	globalArgs
+	PlanPath    string
+	LockTimeout time.Duration
+	MaxErrors   int
+}
+
+func applyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "apply",
+		Usage:     "execute exactly the changes of a saved plan",
+		ArgsUsage: "plan.json",
+		Description: `apply executes a plan saved by 'ldapsync plan -out'. The saved plan is the
+approval: there is no prompt and no re-planning. Before writing anything
+apply refuses a plan that was edited, signed with another key, made for
+another target or configuration, expired, already applied, or whose users
+changed in ftrack since it was made. Re-running the same plan after an
+interruption finishes the rest without doing anything twice.
+
+Examples:
+   ldapsync apply plan.json
+   LDAPSYNC_PLAN_KEY=... ldapsync apply -lock-timeout 2m plan.json`,
+		Flags: append(commonFlags(),
+			&cli.DurationFlag{Name: "lock-timeout", Value: 30 * time.Second, Usage: "how long to wait for the state lock"},
+			&cli.IntFlag{Name: "max-errors", Value: -1, Usage: "stop after this many failed changes (default: the policy's max_errors)"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cli.Exit("Error: apply needs exactly one argument: the plan file saved by 'ldapsync plan -out'", exitError)
+			}
+			return runApply(c, applyArgs{globalArgs: parseGlobalArgs(c), PlanPath: c.Args().First(), LockTimeout: c.Duration("lock-timeout"), MaxErrors: c.Int("max-errors")})
+		},
+	}
+}
+
+func runApply(c *cli.Context, args applyArgs) error {
+	ws, err := openWorkspace(c, args.globalArgs)
+	if err != nil {
+		return err
+	}
+	defer ws.logClose()
+	data, err := os.ReadFile(args.PlanPath)
+	if err != nil {
+		return err
+	}
+	plan, err := engine.UnmarshalPlan(data, planKey())
+	if err != nil {
+		ws.log.Error("apply refused", "plan", args.PlanPath, "error", err.Error())
+		return err
+	}
+	return applyPlan(c, ws, plan, args.LockTimeout, args.MaxErrors)
+}
+
+// applyPlan executes a verified plan: shared by apply and sync.
+func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, lockTimeout time.Duration, maxErrors int) error {
+	store, err := ws.openState()
+	if err != nil {
+		return err
+	}
+	unlock, err := store.Lock(c.Context, lockTimeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if maxErrors < 0 {
+		maxErrors = ws.cfg.Policy.MaxErrors
+	}
+	prog := newProgress(c.App.ErrWriter, ws.args.NoColor)
+	defer prog.Finish()
+	ws.log.Info("apply", "plan_id", plan.PlanID, "summary", planSummaryLine(plan))
+	report, err := engine.Apply(c.Context, engine.ApplyRequest{
+		Plan:         plan,
+		Target:       ws.target,
+		State:        store,
+		ConfigDigest: ws.cfg.Digest,
+		TargetInfo:   ws.target.Info(),
+		Now:          time.Now().UTC(),
+		MaxErrors:    maxErrors,
+		Progress:     func(done, total int) { prog.Counted("applying", done, total) },
+		Log: func(ch engine.Change, cerr error) {
+			attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Reason, "target_id", ch.TargetID}
+			for _, f := range diffFields(ch) {
+				attrs = append(attrs, f.name+".before", f.before, f.name+".after", f.after)
+			}
+			if cerr != nil {
+				ws.log.Error("change failed", append(attrs, "error", cerr.Error())...)
+			} else {
+				ws.log.Info("change applied", attrs...)
+			}
+		},
+	})
+	prog.Finish()
+	if report != nil {
+		renderApplyReport(newRenderer(c.App.Writer, useColor(ws.args.NoColor, c.App.Writer)), report)
+		ws.log.Info("apply finished", "plan_id", plan.PlanID, "executed", report.Executed.Total(), "failed", report.Failed.Total(), "already_done", report.Skipped.Total())
+	}
+	if err != nil {
+		ws.log.Error("apply failed", "plan_id", plan.PlanID, "error", err.Error())
+		return err
+	}
+	return nil
+}
+
+func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
+	for _, f := range rep.Failures {
+		r.printf("  %s %s: %s\n", r.red.Sprint("✗"), f.Address, f.Err)
+	}
+	line := fmt.Sprintf("Apply complete: %d of %d planned changes executed (%d created, %d updated, %d deactivated, %d reactivated, %d adopted, %d memberships added, %d removed)",
+		rep.Executed.Total(), rep.Planned.Total(),
+		rep.Executed.Create, rep.Executed.Update, rep.Executed.Deactivate, rep.Executed.Reactivate, rep.Executed.Adopt, rep.Executed.AddMembership, rep.Executed.RemoveMembership)
+	if n := rep.Skipped.Total(); n > 0 {
+		line += fmt.Sprintf(", %d already done", n)
+	}
+	if n := rep.Failed.Total(); n > 0 {
+		r.printf("%s\n", r.red.Sprintf("%s, %d FAILED.", line, n))
+		return
+	}
+	r.printf("%s\n", r.green.Sprint(line+"."))
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ldapsync/ldapsync/engine"
+	"github.com/ldapsync/ldapsync/state"
+)
+
+// planArgs are the settings of one `ldapsync plan` run.
+type planArgs struct {
+	globalArgs
+	Out              string
+	Markdown         string
+	JSON             bool
+	DetailedExitcode bool
+	Force            bool
+	ExpiresIn        time.Duration
+}
+
+func planCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "plan",
+		Usage: "read the directory and ftrack and save the changes as a plan",
+		Description: `plan reads every source and the target, applies the mappings and policies,
+and shows what apply would do. With -out it saves the plan as JSON for a
+later 'ldapsync apply'; with -markdown it writes a pull-request comment.
+Nothing is written to ftrack.
+
+Examples:
+   ldapsync plan
+   ldapsync plan -out plan.json -markdown plan.md
+   ldapsync plan -detailed-exitcode    # 0 no changes, 2 changes, 3 blocked
+
+With LDAPSYNC_PLAN_KEY set the plan is signed (HMAC-SHA256) and apply
+verifies the signature.`,
+		Flags: append(commonFlags(),
+			&cli.StringFlag{Name: "out", Usage: "write the plan as JSON to `FILE`"},
+			&cli.StringFlag{Name: "markdown", Usage: "write the plan as Markdown to `FILE` (for a pull-request comment)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the plan as JSON on stdout instead of text"},
+			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when there are no changes, 2 when there are, 3 when blocked"},
+			&cli.BoolFlag{Name: "force", Usage: "lift a safety-policy block; the override is recorded in the plan"},
+			&cli.DurationFlag{Name: "expires-in", Value: 24 * time.Hour, Usage: "how long the saved plan may be applied"},
+		),
+		Action: func(c *cli.Context) error {
+			return runPlan(c, planArgs{
+				globalArgs:       parseGlobalArgs(c),
+				Out:              c.String("out"),
+				Markdown:         c.String("markdown"),
+				JSON:             c.Bool("json"),
+				DetailedExitcode: c.Bool("detailed-exitcode"),
+				Force:            c.Bool("force"),
+				ExpiresIn:        c.Duration("expires-in"),
+			})
+		},
+	}
+}
+
+// planKey returns the plan signing key from LDAPSYNC_PLAN_KEY, or nil.
+func planKey() []byte {
+	if k := os.Getenv("LDAPSYNC_PLAN_KEY"); k != "" {
+		return []byte(k)
+	}
+	return nil
+}
+
+// makePlan builds a plan for the workspace: shared by plan and sync.
+func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration) (*engine.Plan, error) {
+	store, err := ws.openState()
+	if err != nil {
+		return nil, err
+	}
+	prior, err := store.Load()
+	if err != nil {
+		return nil, err
+	}
+	prog := newProgress(c.App.ErrWriter, ws.args.NoColor)
+	defer prog.Finish()
+	plan, err := engine.BuildPlan(c.Context, engine.PlanRequest{
+		Sources:      ws.sources,
+		Mapper:       ws.mapper,
+		Target:       ws.target,
+		Policy:       ws.cfg.Policy,
+		PolicyRaw:    ws.cfg.PolicyRaw,
+		Prior:        prior,
+		ConfigDigest: ws.cfg.Digest,
+		ToolVersion:  version,
+		Now:          time.Now().UTC(),
+		ExpiresIn:    expiresIn,
+		Force:        force,
+		Progress:     prog.Stage,
+	})
+	if err != nil {
+		ws.log.Error("plan failed", "error", err.Error())
+		return nil, err
+	}
+	plan.Warnings = append(append([]string{}, ws.warnings...), plan.Warnings...)
+	logPlan(ws, plan)
+	if err := recordMissing(c, store, plan); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// recordMissing starts the grace-period clock: plan never writes to the
+// target, but it records in the local state when it first saw a managed
+// user missing. The serial does not change, so saved plans stay valid.
+func recordMissing(c *cli.Context, store *state.Store, plan *engine.Plan) error {
+	unlock, err := store.Lock(c.Context, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	la, err := store.Load()
+	if err != nil {
+		return err
+	}
+	if engine.RecordMissing(la, plan.MissingSince) {
+		return store.Save(la)
+	}
+	return nil
+}
+
+func logPlan(ws *workspace, p *engine.Plan) {
+	for _, s := range p.Sources {
+		ws.log.Info("source read", "source", s.Name, "type", s.Type, "entries", s.Entries)
+	}
+	for _, s := range p.Skipped {
+		ws.log.Warn("entry skipped", "source", s.Source, "dn", s.DN, "reason", s.Reason)
+	}
+	for _, w := range p.Warnings {
+		ws.log.Warn("warning", "message", w)
+	}
+	ws.log.Info("plan", "plan_id", p.PlanID, "summary", planSummaryLine(p), "blocked", p.IsBlocked())
+}
+
+func runPlan(c *cli.Context, args planArgs) error {
+	ws, err := openWorkspace(c, args.globalArgs)
+	if err != nil {
+		return err
+	}
+	defer ws.logClose()
+	plan, err := makePlan(c, ws, args.Force, args.ExpiresIn)
+	if err != nil {
+		return err
+	}
+	data, err := engine.MarshalPlan(plan, planKey())
+	if err != nil {
+		return err
+	}
+	if args.Out != "" {
+		if err := writeFileAtomic(args.Out, data, 0o644); err != nil {
+			return fmt.Errorf("writing plan: %w", err)
+		}
+	}
+	if args.Markdown != "" {
+		if err := writeFileAtomic(args.Markdown, []byte(planMarkdown(plan)), 0o644); err != nil {
+			return fmt.Errorf("writing markdown: %w", err)
+		}
+	}
+	out := c.App.Writer
+	if args.JSON {
+		if _, err := out.Write(data); err != nil {
+			return err
+		}
+	} else {
+		r := newRenderer(out, useColor(args.NoColor, out))
+		r.Plan(plan)
+		if args.Out != "" {
+			r.printf("\nSaved the plan to %s. Apply exactly this plan with:\n    ldapsync apply %s\n", args.Out, args.Out)
+		}
+	}
+	return planExit(plan, args.DetailedExitcode)
+}
+
+// planExit maps a plan to the exit code: 3 when blocked, 2 with
+// -detailed-exitcode when there are changes.
+func planExit(p *engine.Plan, detailed bool) error {
+	if p.IsBlocked() {
+		return cli.Exit("Error: the plan is blocked by a safety policy; review it, then re-run plan with -force to override.", exitBlocked)
+	}
+	if detailed && len(p.Changes) > 0 {
+		return cli.Exit("", exitChanges)
+	}
+	return nil
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,259 @@
+package main
+
+// The renderer is the only place that knows about colors. Plans, apply
+// reports and drift reports are rendered as colored text for people at a
+// terminal, as Markdown for pull-request comments, and as JSON for tools.
+// Groups are shown in the order apply executes them, most dangerous first,
+// so a reviewer sees deactivations before anything else.
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/mattn/go-isatty"
+
+	"github.com/ldapsync/ldapsync/engine"
+)
+
+// useColor reports whether output to w should be colored: not with
+// -no-color, not with NO_COLOR set, and only on a terminal.
+func useColor(noColor bool, w io.Writer) bool {
+	if noColor || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// renderer writes human-readable output, colored or not.
+type renderer struct {
+	w                              io.Writer
+	green, yellow, red, cyan, bold *color.Color
+	faint, magenta                 *color.Color
+}
+
+func newRenderer(w io.Writer, colored bool) *renderer {
+	mk := func(attrs ...color.Attribute) *color.Color {
+		c := color.New(attrs...)
+		if colored {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+		return c
+	}
+	return &renderer{
+		w:       w,
+		green:   mk(color.FgGreen),
+		yellow:  mk(color.FgYellow),
+		red:     mk(color.FgRed),
+		cyan:    mk(color.FgCyan),
+		magenta: mk(color.FgMagenta),
+		bold:    mk(color.Bold),
+		faint:   mk(color.Faint),
+	}
+}
+
+// actionStyle is how one action is shown.
+type actionStyle struct {
+	symbol string
+	verb   string
+	title  string
+}
+
+var actionStyles = map[engine.Action]actionStyle{
+	engine.ActionDeactivate:       {"-", "will be deactivated", "Deactivations"},
+	engine.ActionRemoveMembership: {"-", "will be removed", "Membership removals"},
+	engine.ActionUpdate:           {"~", "will be updated", "Updates"},
+	engine.ActionReactivate:       {"↺", "will be reactivated", "Reactivations"},
+	engine.ActionAdopt:            {"&", "will be adopted", "Adoptions"},
+	engine.ActionCreate:           {"+", "will be created", "Creates"},
+	engine.ActionAddMembership:    {"+", "will be added", "Membership additions"},
+}
+
+// actionOrder is the order groups are shown in: apply's execution order.
+var actionOrder = []engine.Action{
+	engine.ActionDeactivate, engine.ActionRemoveMembership,
+	engine.ActionUpdate, engine.ActionReactivate, engine.ActionAdopt,
+	engine.ActionCreate, engine.ActionAddMembership,
+}
+
+func (r *renderer) colorFor(a engine.Action) *color.Color {
+	switch a {
+	case engine.ActionCreate, engine.ActionAddMembership:
+		return r.green
+	case engine.ActionDeactivate, engine.ActionRemoveMembership:
+		return r.red
+	case engine.ActionReactivate:
+		return r.cyan
+	case engine.ActionAdopt:
+		return r.magenta
+	default:
+		return r.yellow
+	}
+}
+
+// groupChanges splits changes by action, in display order.
+func groupChanges(changes []engine.Change) map[engine.Action][]engine.Change {
+	g := map[engine.Action][]engine.Change{}
+	for _, c := range changes {
+		g[c.Action] = append(g[c.Action], c)
+	}
+	for _, list := range g {
+		sort.SliceStable(list, func(i, j int) bool { return list[i].Address < list[j].Address })
+	}
+	return g
+}
+
+// fieldDiff is one line of a change's detail: a field with its before and after.
+type fieldDiff struct {
+	name          string
+	before, after string
+	hasBefore     bool
+	hasAfter      bool
+}
+
+func fieldValues(f *engine.Fields) map[string]string {
+	m := map[string]string{}
+	if f == nil {
+		return m
+	}
+	q := func(s *string) string { return fmt.Sprintf("%q", *s) }
+	if f.Username != nil {
+		m["username"] = q(f.Username)
+	}
+	if f.Email != nil {
+		m["email"] = q(f.Email)
+	}
+	if f.FirstName != nil {
+		m["first_name"] = q(f.FirstName)
+	}
+	if f.LastName != nil {
+		m["last_name"] = q(f.LastName)
+	}
+	if f.IsActive != nil {
+		m["is_active"] = fmt.Sprint(*f.IsActive)
+	}
+	if f.Owner != nil {
+		m["owner"] = q(f.Owner)
+	}
+	if f.SourceID != nil {
+		m["source_id"] = q(f.SourceID)
+	}
+	return m
+}
+
+var fieldOrder = []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}
+
+func diffFields(c engine.Change) []fieldDiff {
+	before, after := fieldValues(c.Before), fieldValues(c.After)
+	var out []fieldDiff
+	for _, name := range fieldOrder {
+		b, hb := before[name]
+		a, ha := after[name]
+		if !hb && !ha {
+			continue
+		}
+		out = append(out, fieldDiff{name: name, before: b, after: a, hasBefore: hb, hasAfter: ha})
+	}
+	return out
+}
+
+func (r *renderer) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
+
+// describe names the object of a change for humans.
+func describe(c engine.Change) string {
+	if c.Group != "" {
+		return fmt.Sprintf("%s (user %s, group %q)", c.Address, c.Key, c.Group)
+	}
+	return c.Address
+}
+
+// Plan renders a plan as text.
+func (r *renderer) Plan(p *engine.Plan) {
+	if len(p.Changes) == 0 {
+		r.printf("%s ftrack matches the directory.\n", r.green.Sprint("No changes."))
+	} else {
+		r.printf("ldapsync will perform the following actions, in this order:\n")
+		groups := groupChanges(p.Changes)
+		for _, a := range actionOrder {
+			list := groups[a]
+			if len(list) == 0 {
+				continue
+			}
+			st := actionStyles[a]
+			col := r.colorFor(a)
+			r.printf("\n%s\n", r.bold.Sprintf("%s (%d)", st.title, len(list)))
+			for _, c := range list {
+				r.printf("  %s %s %s %s\n", col.Sprint(st.symbol), r.bold.Sprint(describe(c)), st.verb, r.faint.Sprintf("(%s)", c.Reason))
+				for _, d := range diffFields(c) {
+					switch {
+					case d.hasBefore && d.hasAfter:
+						r.printf("      %-12s %s → %s\n", d.name+":", r.red.Sprint(d.before), col.Sprint(d.after))
+					case d.hasAfter:
+						r.printf("      %-12s %s\n", d.name+":", col.Sprint(d.after))
+					default:
+						r.printf("      %-12s %s\n", d.name+":", d.before)
+					}
+				}
+			}
+		}
+	}
+	if len(p.Skipped) > 0 {
+		r.printf("\n%s\n", r.bold.Sprintf("Skipped directory entries (%d)", len(p.Skipped)))
+		for _, s := range p.Skipped {
+			r.printf("  %s %s: %s\n", r.yellow.Sprint("!"), s.DN, s.Reason)
+		}
+	}
+	if len(p.Warnings) > 0 {
+		r.printf("\n%s\n", r.bold.Sprint("Warnings"))
+		for _, w := range p.Warnings {
+			r.printf("  %s %s\n", r.yellow.Sprint("!"), w)
+		}
+	}
+	r.printf("\n%s\n", r.bold.Sprint(planSummaryLine(p)))
+	if p.Blocked != nil && len(p.Blocked.Reasons) > 0 {
+		if p.IsBlocked() {
+			r.printf("\n%s\n", r.red.Sprint("This plan is BLOCKED by a safety policy and cannot be applied:"))
+		} else {
+			r.printf("\n%s\n", r.yellow.Sprint("Safety limits were exceeded and overridden with -force:"))
+		}
+		for _, reason := range p.Blocked.Reasons {
+			r.printf("  - %s\n", reason)
+		}
+	}
+}
+
+// planSummaryLine is the one-line summary: "Plan: 3 to create, 2 to update, 1 to deactivate."
+func planSummaryLine(p *engine.Plan) string {
+	s := p.Summary
+	parts := []string{
+		fmt.Sprintf("%d to create", s.Create),
+		fmt.Sprintf("%d to update", s.Update),
+		fmt.Sprintf("%d to deactivate", s.Deactivate),
+	}
+	if s.Reactivate > 0 {
+		parts = append(parts, fmt.Sprintf("%d to reactivate", s.Reactivate))
+	}
+	if s.Adopt > 0 {
+		parts = append(parts, fmt.Sprintf("%d to adopt", s.Adopt))
+	}
+	if s.AddMembership+s.RemoveMembership > 0 {
+		parts = append(parts, fmt.Sprintf("%d memberships to add, %d to remove", s.AddMembership, s.RemoveMembership))
+	}
+	line := "Plan: " + strings.Join(parts, ", ") + "."
+	switch {
+	case s.Skipped == 1:
+		line += " 1 directory entry skipped."
+	case s.Skipped > 1:
+		line += fmt.Sprintf(" %d directory entries skipped.", s.Skipped)
+	}
+	return line
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ldapsync/ldapsync/engine"
+	"github.com/ldapsync/ldapsync/engine/config"
+	"github.com/ldapsync/ldapsync/providers/ftrack"
+	"github.com/ldapsync/ldapsync/providers/ldap"
+	"github.com/ldapsync/ldapsync/state"
+)
+
+// workspace is a loaded configuration with its providers wired up: what
+// plan, apply, drift and sync work on.
+type workspace struct {
+	args     globalArgs
+	cfg      *config.Config
+	sources  []engine.Source
+	target   engine.Target
+	mapper   *config.Mapping
+	warnings []string
+	log      *slog.Logger
+	logClose func() error
+	stateAt  string
+}
+
+// loadConfig reads the configuration and prints diagnostics on failure.
+func loadConfig(args globalArgs, stderr io.Writer) (*config.Config, error) {
+	vars := map[string]string{}
+	for _, kv := range args.Vars {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, cli.Exit(fmt.Sprintf("Error: -var %q: expected NAME=VALUE", kv), exitError)
+		}
+		vars[name] = value
+	}
+	cfg, diags := config.Load(args.ConfigPath, config.WithVariables(vars), config.WithVarFiles(args.VarFiles))
+	if diags.HasErrors() {
+		var files map[string]*hcl.File
+		if cfg != nil {
+			files = cfg.Files
+		}
+		_ = config.WriteDiagnostics(stderr, files, diags, useColor(args.NoColor, stderr))
+		return nil, cli.Exit("", exitError)
+	}
+	return cfg, nil
+}
+
+// openWorkspace loads the configuration and builds the providers it names.
+func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
+	stderr := c.App.ErrWriter
+	cfg, err := loadConfig(args, stderr)
+	if err != nil {
+		return nil, err
+	}
+	ws := &workspace{args: args, cfg: cfg, logClose: func() error { return nil }}
+	var diags hcl.Diagnostics
+	byName := map[string]engine.Source{}
+	for _, b := range cfg.Sources {
+		switch b.Type {
+		case "ldap":
+			settings, d := ldap.DecodeSettings(b.Body, cfg.EvalContext())
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			src, err := ldap.New(b.Name, settings)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid LDAP source", Detail: err.Error(), Subject: b.DeclRange.Ptr()})
+				continue
+			}
+			ws.warnings = append(ws.warnings, src.Warnings()...)
+			byName[b.Name] = src
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported source type", Detail: fmt.Sprintf("source type %q is not supported; use \"ldap\".", b.Type), Subject: b.DeclRange.Ptr()})
+		}
+	}
+	if b := cfg.Target; b != nil {
+		switch b.Type {
+		case "ftrack":
+			settings, d := ftrack.DecodeSettings(b.Body, cfg.EvalContext())
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				t, err := ftrack.NewTarget(b.Name, settings)
+				if err != nil {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ftrack target", Detail: err.Error(), Subject: b.DeclRange.Ptr()})
+				} else {
+					ws.target = t
+				}
+			}
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported target type", Detail: fmt.Sprintf("target type %q is not supported; use \"ftrack\".", b.Type), Subject: b.DeclRange.Ptr()})
+		}
+	}
+	if len(cfg.Mappings) != 1 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Exactly one mapping block is supported", Detail: fmt.Sprintf("found %d mapping blocks", len(cfg.Mappings))})
+	} else {
+		ws.mapper = cfg.Mappings[0]
+		for _, name := range ws.mapper.SourceNames {
+			if src, ok := byName[name]; ok {
+				ws.sources = append(ws.sources, src)
+			}
+		}
+	}
+	if diags.HasErrors() {
+		_ = config.WriteDiagnostics(stderr, cfg.Files, diags, useColor(args.NoColor, stderr))
+		return nil, cli.Exit("", exitError)
+	}
+	ws.stateAt = cfg.State.Path
+	if err := ws.openLog(c.Command.Name); err != nil {
+		return nil, err
+	}
+	return ws, nil
+}
+
+// openState opens the state file named in the configuration.
+func (ws *workspace) openState() (*state.Store, error) {
+	return state.Open(ws.stateAt)
+}
+
+// openLog starts the audit log when -log-file is given. Every string that
+// reaches the log passes through the redactor, so secrets never appear.
+func (ws *workspace) openLog(command string) error {
+	if ws.args.LogFile == "" {
+		ws.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(ws.args.LogFile), 0o755); err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	f, err := os.OpenFile(ws.args.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	w := &redactingWriter{w: f, secrets: ws.cfg.Secrets()}
+	var h slog.Handler
+	switch ws.args.LogFormat {
+	case "json":
+		h = slog.NewJSONHandler(w, nil)
+	case "text", "":
+		h = slog.NewTextHandler(w, nil)
+	default:
+		f.Close()
+		return cli.Exit(fmt.Sprintf("Error: -log-format %q: use text or json", ws.args.LogFormat), exitError)
+	}
+	ws.log = slog.New(h).With("run", command)
+	ws.logClose = f.Close
+	ws.log.Info("start", "command", command, "config", ws.cfg.Path, "config_digest", ws.cfg.Digest, "version", version)
+	return nil
+}
+
+// redactingWriter replaces every known secret value with "(sensitive)".
+type redactingWriter struct {
+	w       io.Writer
+	secrets []string
+}
+
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	s := string(p)
+	for _, secret := range r.secrets {
+		if len(secret) >= 3 {
+			s = strings.ReplaceAll(s, secret, "(sensitive)")
+		}
+	}
+	if _, err := io.WriteString(r.w, s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
