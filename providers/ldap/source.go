@@ -261,6 +261,9 @@ func (s *Source) Read(ctx context.Context, attrs []string, fn func(engine.Entry)
 		if len(cookie) == 0 {
 			break
 		}
+		if string(cookie) == string(paging.Cookie) {
+			return s.errorf("search %q: the server returned the same paged-results cookie twice (page %d); refusing to loop", s.set.BaseDN, stats.Pages)
+		}
 		paging.SetCookie(cookie)
 	}
 	s.mu.Lock()
