@@ -1,0 +1,11 @@
+// Package ldaptest provides LDAP servers for tests, benchmarks and the demo:
+//
+//   - StartSlapd / StartSlapdProcess run a private OpenLDAP slapd (the real
+//     thing: schema, ppolicy, memberof, size limits, TLS) in a temporary
+//     directory on free loopback ports, with helpers to add, modify, rename
+//     and bulk-load entries.
+//   - NewMemDirectory is a small in-process directory on gldap that needs
+//     nothing installed, for `make demo` and fast tests.
+//   - GenerateUsers writes test users (non-ASCII names, every 20th locked)
+//     as LDIF; ParseLDIF reads LDIF content and change records.
+package ldaptest
