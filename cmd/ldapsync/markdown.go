@@ -105,19 +105,43 @@ func planMarkdown(p *engine.Plan) string {
 }
 
 // appendWithinLimit adds sections in order while the whole stays under
-// markdownLimit; sections that do not fit are named in a closing note.
+// markdownLimit. The first section that does not fit is cut at a line
+// boundary (its <details> element closed again); what was left out is
+// counted in a closing note.
 func appendWithinLimit(b *strings.Builder, sections []string, footer string) string {
 	const noteRoom = 300
-	cut := 0
+	cutLines := 0
+	full := false
 	for _, s := range sections {
-		if cut > 0 || b.Len()+len(s)+len(footer)+noteRoom > markdownLimit {
-			cut++
+		if full {
+			cutLines += strings.Count(s, "\n")
 			continue
 		}
-		b.WriteString(s)
+		if b.Len()+len(s)+len(footer)+noteRoom <= markdownLimit {
+			b.WriteString(s)
+			continue
+		}
+		full = true
+		closing := ""
+		if strings.HasPrefix(s, "<details>") {
+			closing = "\n</details>\n\n"
+		}
+		lines := strings.SplitAfter(s, "\n")
+		kept := 0
+		for _, line := range lines {
+			if b.Len()+len(line)+len(closing)+len(footer)+noteRoom > markdownLimit {
+				break
+			}
+			b.WriteString(line)
+			kept++
+		}
+		cutLines += len(lines) - kept
+		if kept > 0 {
+			b.WriteString(closing)
+		}
 	}
-	if cut > 0 {
-		fmt.Fprintf(b, "_%d section(s) were left out to stay under %d characters; run `ldapsync show plan.json` for the full plan._\n\n", cut, markdownLimit)
+	if cutLines > 0 {
+		fmt.Fprintf(b, "_%d more line(s) were left out to keep this comment under %d characters; run `ldapsync show plan.json` for the full plan._\n\n", cutLines, markdownLimit)
 	}
 	b.WriteString(footer)
 	return b.String()

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ldapsync/ldapsync/engine"
+)
+
+// bigPlan returns a plan with n creates and one deactivation.
+func bigPlan(n int) *engine.Plan {
+	p := &engine.Plan{PlanID: "p", Target: engine.TargetInfo{Type: "ftrack", Name: "studio"}}
+	p.Changes = append(p.Changes, engine.Change{Address: "user.leaver", Action: engine.ActionDeactivate, Reason: "missing_from_directory", Key: "leaver",
+		Before: &engine.Fields{IsActive: engine.Bool(true)}, After: &engine.Fields{IsActive: engine.Bool(false)}})
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("user%06d", i)
+		p.Changes = append(p.Changes, engine.Change{Address: "user." + key, Action: engine.ActionCreate, Reason: "new_in_directory", Key: key,
+			After: &engine.Fields{Username: engine.Str(key), Email: engine.Str(key + "@example.com")}})
+	}
+	p.Summary.Create = n
+	p.Summary.Deactivate = 1
+	return p
+}
+
+func TestPlanMarkdownStaysUnderLimitAndKeepsDeactivationsFirst(t *testing.T) {
+	md := planMarkdown(bigPlan(5000))
+	if len(md) > markdownLimit {
+		t.Fatalf("markdown is %d characters, limit %d", len(md), markdownLimit)
+	}
+	if !strings.Contains(md, "left out") {
+		t.Errorf("a cut plan must say what was left out")
+	}
+	deact := strings.Index(md, "### Deactivations (1)")
+	creates := strings.Index(md, "Creates (5000)")
+	if deact < 0 || creates < 0 || deact > creates {
+		t.Errorf("deactivations must come before creates (deactivations at %d, creates at %d)", deact, creates)
+	}
+	if strings.Count(md, "<details>") != strings.Count(md, "</details>") {
+		t.Errorf("unbalanced <details> elements")
+	}
+	if !strings.HasSuffix(strings.TrimSpace(md), "**Plan: 5000 to create, 0 to update, 1 to deactivate.**") {
+		t.Errorf("the summary line must close the comment; got tail %q", md[len(md)-120:])
+	}
+}
+
+func TestPlanMarkdownSmallPlanIsComplete(t *testing.T) {
+	md := planMarkdown(bigPlan(3))
+	if strings.Contains(md, "left out") {
+		t.Errorf("a small plan must not be cut")
+	}
+	for _, want := range []string{"user000000", "user000002", "| 3 | 0 | 1 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
