@@ -156,7 +156,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 
 	accounts, err := req.Target.ReadAccounts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("apply: target %q: read accounts: %w", ti.Name, err)
+		return nil, namedError("target", ti.Name, err)
 	}
 	byID := map[string]*Account{}
 	byKey := map[string]*Account{}

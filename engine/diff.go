@@ -154,7 +154,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("source %q: %w", info.Name, err)
+			return nil, namedError("source", info.Name, err)
 		}
 		progress(stage, entries)
 		sort.Slice(users, func(i, j int) bool { return userLess(users[i], users[j]) })
@@ -246,7 +246,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	accounts, err := r.Target.ReadAccounts(ctx)
 	if err != nil {
 		ti := r.Target.Info()
-		return nil, fmt.Errorf("target %q: read accounts: %w", ti.Name, err)
+		return nil, namedError("target", ti.Name, err)
 	}
 	progress("reading target", len(accounts))
 	for _, a := range accounts {
@@ -605,4 +605,14 @@ func sortChanges(cs []Change) {
 		}
 		return cs[i].Address < cs[j].Address
 	})
+}
+
+// namedError prefixes err with the provider's kind and name unless the
+// provider already did, so messages never say `source "corp": source "corp":`.
+func namedError(kind, name string, err error) error {
+	prefix := fmt.Sprintf("%s %q: ", kind, name)
+	if strings.HasPrefix(err.Error(), prefix) {
+		return err
+	}
+	return fmt.Errorf("%s%w", prefix, err)
 }

@@ -75,8 +75,13 @@ type DriftReport struct {
 	MissingSince map[string]time.Time `json:"-"`
 }
 
-// HasDrift reports whether any item was found.
-func (r *DriftReport) HasDrift() bool { return len(r.Items) > 0 }
+// HasDrift reports whether a managed user drifted: a pending or an
+// out-of-band item. Unmanaged accounts are reported but are not drift —
+// ldapsync never changes them, so they would alert forever; list them in
+// policy.protect to keep them out of the report.
+func (r *DriftReport) HasDrift() bool {
+	return r.Count(DriftPending)+r.Count(DriftOutOfBand) > 0
+}
 
 // Count returns the number of items of a kind.
 func (r *DriftReport) Count(k DriftKind) int {

@@ -171,8 +171,13 @@ func runPlan(c *cli.Context, args planArgs) error {
 	} else {
 		r := newRenderer(out, useColor(args.NoColor, out))
 		r.Plan(plan)
-		if args.Out != "" {
+		switch {
+		case args.Out != "" && plan.IsBlocked():
+			r.printf("\nSaved the blocked plan to %s for review; apply will refuse it.\n", args.Out)
+		case args.Out != "" && len(plan.Changes) > 0:
 			r.printf("\nSaved the plan to %s. Apply exactly this plan with:\n    ldapsync apply %s\n", args.Out, args.Out)
+		case args.Out != "":
+			r.printf("\nSaved the plan to %s.\n", args.Out)
 		}
 	}
 	return planExit(plan, args.DetailedExitcode)

@@ -72,6 +72,7 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 			if d.HasErrors() {
 				continue
 			}
+			settings.CACertFile = relativeToConfig(cfg.Path, settings.CACertFile)
 			src, err := ldap.New(b.Name, settings)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid LDAP source", Detail: err.Error(), Subject: b.DeclRange.Ptr()})
@@ -89,6 +90,7 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 			settings, d := ftrack.DecodeSettings(b.Body, cfg.EvalContext())
 			diags = append(diags, d...)
 			if !d.HasErrors() {
+				settings.CACertFile = relativeToConfig(cfg.Path, settings.CACertFile)
 				t, err := ftrack.NewTarget(b.Name, settings)
 				if err != nil {
 					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ftrack target", Detail: err.Error(), Subject: b.DeclRange.Ptr()})
@@ -174,4 +176,13 @@ func (r *redactingWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// relativeToConfig resolves a relative file path against the directory of
+// the configuration file, as file() and state.path are.
+func relativeToConfig(configPath, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(configPath), p)
 }

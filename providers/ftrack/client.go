@@ -167,7 +167,7 @@ func NewClient(o Options) (*Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = o.MaxConns
-	tr.Proxy = nil // loopback tests and explicit servers only; no ambient proxies
+	tr.Proxy = http.ProxyFromEnvironment // HTTPS_PROXY/NO_PROXY; loopback is never proxied
 	if o.CACertFile != "" {
 		pem, err := os.ReadFile(o.CACertFile)
 		if err != nil {
