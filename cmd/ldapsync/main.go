@@ -85,6 +85,7 @@ changes like Terraform does.
 			fmtCommand(),
 			convertCommand(),
 			versionCommand(),
+			completionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and picks exit codes
 	}
