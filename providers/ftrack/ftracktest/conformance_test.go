@@ -19,13 +19,18 @@ import (
 
 func fixturesDir(t *testing.T) string {
 	t.Helper()
+	// The recorded responses live outside the repository (they are not ours
+	// to copy). When LDAPSYNC_FTRACK_FIXTURES names them (.ci/run does when
+	// they are present) they are required; otherwise they are looked for
+	// beside the checkout and the test is skipped, saying so, if absent.
 	dir := os.Getenv("LDAPSYNC_FTRACK_FIXTURES")
+	required := dir != ""
 	if dir == "" {
 		dir = filepath.Join("..", "..", "..", "..", "shared", "ftrack-fixtures")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "query_server_information.json")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ftrack fixtures not found in %s (set LDAPSYNC_FTRACK_FIXTURES): %v", dir, err)
+		if required {
+			t.Fatalf("ftrack fixtures not found in %s (LDAPSYNC_FTRACK_FIXTURES): %v", dir, err)
 		}
 		t.Skipf("ftrack fixtures not found in %s (set LDAPSYNC_FTRACK_FIXTURES); skipping conformance test", dir)
 	}
