@@ -1,0 +1,564 @@
+package main
+
+// The script tests run the real ldapsync command, as its own process,
+// against a private OpenLDAP slapd (ldaps, with its own CA) and the ftrack
+// emulator over HTTP. Each testdata/script/*.txtar file proves one
+// behaviour; the custom commands below seed and inspect both sides.
+//
+// Every script gets its own slapd and emulator (startup is well under a
+// second), a random bind password and a random API key, exported as
+// LDAP_URL, LDAP_CA, LDAP_BIND_DN, LDAP_BIND_PASSWORD, LDAP_BASE_DN,
+// FTRACK_URL and FTRACK_API_KEY for the scripts' configurations.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
+	"github.com/ldapsync/ldapsync/providers/ldap/ldaptest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"ldapsync": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+	})
+}
+
+// Values stored in testscript.Env.Values for the custom commands.
+type scriptKey string
+
+const (
+	keySlapd  scriptKey = "slapd"
+	keyFtrack scriptKey = "ftrack"
+)
+
+func TestScripts(t *testing.T) {
+	requireSlapd(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		Setup:               setupScript,
+		Cmds:                scriptCmds,
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+	})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// setupScript starts the script's slapd and ftrack emulator.
+func setupScript(env *testscript.Env) error {
+	dir, err := os.MkdirTemp("", "ldapsync-script-slapd-")
+	if err != nil {
+		return err
+	}
+	s, err := ldaptest.StartSlapdProcess(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return fmt.Errorf("start slapd: %w", err)
+	}
+	env.Defer(func() {
+		_ = s.Stop()
+		_ = os.RemoveAll(dir)
+	})
+	bindPassword := "bindpw-" + randomHex(8)
+	if err := s.ApplyLDIF(fmt.Sprintf("dn: %s\nchangetype: modify\nreplace: userPassword\nuserPassword: %s\n", s.SyncDN, bindPassword)); err != nil {
+		return fmt.Errorf("set sync password: %w", err)
+	}
+	apiKey := "apikey-" + randomHex(12)
+	srv := ftracktest.NewServer(ftracktest.Options{APIUser: "admin", APIKey: apiKey})
+	env.Defer(srv.Close)
+	env.Values[keySlapd] = s
+	env.Values[keyFtrack] = srv
+	env.Setenv("LDAP_URL", s.LDAPSURL)
+	env.Setenv("LDAP_CA", s.CACertFile)
+	env.Setenv("LDAP_BIND_DN", s.SyncDN)
+	env.Setenv("LDAP_BIND_PASSWORD", bindPassword)
+	env.Setenv("LDAP_BASE_DN", ldaptest.UsersDN)
+	env.Setenv("FTRACK_URL", srv.URL)
+	env.Setenv("FTRACK_API_KEY", apiKey)
+	env.Setenv("NO_COLOR", "1")
+	return nil
+}
+
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"ldap-modify":    cmdLDAPModify,
+	"ftrack-put":     cmdFtrackPut,
+	"ftrack-edit":    cmdFtrackEdit,
+	"ftrack-user":    cmdFtrackUser,
+	"ftrack-count":   cmdFtrackCount,
+	"ftrack-faults":  cmdFtrackFaults,
+	"ftrack-dump":    cmdFtrackDump,
+	"ftrack-second":  cmdFtrackSecond,
+	"plan-edit":      cmdPlanEdit,
+	"json-field":     cmdJSONField,
+	"envsubst":       cmdEnvsubst,
+	"no-secrets":     cmdNoSecrets,
+	"grep-count":     cmdGrepCount,
+	"ldap-load-many": cmdLDAPLoadMany,
+}
+
+func slapdOf(ts *testscript.TestScript) *ldaptest.Slapd {
+	return ts.Value(keySlapd).(*ldaptest.Slapd)
+}
+
+func ftrackOf(ts *testscript.TestScript) *ftracktest.Server {
+	return ts.Value(keyFtrack).(*ftracktest.Server)
+}
+
+// ldap-modify FILE applies LDIF records (content records or changetype
+// add/modify/delete/modrdn) as the root DN.
+func cmdLDAPModify(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: ldap-modify FILE")
+	}
+	err := slapdOf(ts).ApplyLDIF(ts.ReadFile(args[0]))
+	if neg {
+		if err == nil {
+			ts.Fatalf("ldap-modify %s succeeded unexpectedly", args[0])
+		}
+		return
+	}
+	ts.Check(err)
+}
+
+// ldap-load-many N [first] adds N generated inetOrgPerson users
+// userNNNNNN (none of them locked) online.
+func cmdLDAPLoadMany(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: ldap-load-many N [first]")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	first := 1
+	if len(args) == 2 {
+		first, err = strconv.Atoi(args[1])
+		ts.Check(err)
+	}
+	ts.Check(slapdOf(ts).ApplyLDIF(plainUsersLDIF(first, n)))
+}
+
+// plainUsersLDIF returns n inetOrgPerson users numbered from first, none
+// of them locked, with ASCII names.
+func plainUsersLDIF(first, n int) string {
+	var b strings.Builder
+	for i := first; i < first+n; i++ {
+		uid := fmt.Sprintf("user%06d", i)
+		fmt.Fprintf(&b, "dn: uid=%s,%s\nobjectClass: inetOrgPerson\nuid: %s\ncn: User %d\ngivenName: User\nsn: Number%d\nmail: %s@example.com\n\n",
+			uid, ldaptest.UsersDN, uid, i, i, uid)
+	}
+	return b.String()
+}
+
+// ftrack-put TYPE JSON seeds an entity in the emulator.
+func cmdFtrackPut(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: ftrack-put TYPE JSON")
+	}
+	var data map[string]any
+	ts.Check(json.Unmarshal([]byte(args[1]), &data))
+	err := ftrackOf(ts).Emulator.Put(args[0], data)
+	if neg {
+		if err == nil {
+			ts.Fatalf("ftrack-put succeeded unexpectedly")
+		}
+		return
+	}
+	if err != nil {
+		ts.Fatalf("ftrack-put %s: %v", args[0], err)
+	}
+}
+
+// fieldValue parses a command-line value: true/false become booleans.
+func fieldValue(v string) any {
+	switch v {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return v
+}
+
+// ftrack-edit USERNAME field=value... updates a user through the
+// emulator's HTTP API, as an administrator in the ftrack web UI would.
+func cmdFtrackEdit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: ftrack-edit USERNAME field=value...")
+	}
+	srv := ftrackOf(ts)
+	u := findUser(srv.Emulator, args[0])
+	if u == nil {
+		ts.Fatalf("no ftrack user %q", args[0])
+	}
+	data := map[string]any{"__entity_type__": "User"}
+	for _, kv := range args[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("ftrack-edit: %q is not field=value", kv)
+		}
+		data[k] = fieldValue(v)
+	}
+	body, err := json.Marshal([]map[string]any{{
+		"action": "update", "entity_type": "User", "entity_key": []string{fmt.Sprint(u["id"])},
+		"entity_data": data,
+	}})
+	ts.Check(err)
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api", bytes.NewReader(body))
+	ts.Check(err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ftrack-user", "admin")
+	req.Header.Set("ftrack-api-key", ts.Getenv("FTRACK_API_KEY"))
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || bytes.Contains(reply, []byte(`"exception"`)) {
+		ts.Fatalf("ftrack update: %s: %s", resp.Status, reply)
+	}
+}
+
+func findUser(e *ftracktest.Emulator, username string) map[string]any {
+	for _, u := range e.Entities("User") {
+		if strings.EqualFold(fmt.Sprint(u["username"]), username) {
+			return u
+		}
+	}
+	return nil
+}
+
+// userView is a user with its ldapsync metadata as plain fields
+// ("owner", "source_id") and its group names ("groups", comma-separated).
+func userViews(e *ftracktest.Emulator) []map[string]string {
+	meta := map[string]map[string]string{}
+	for _, m := range e.Entities("Metadata") {
+		id := fmt.Sprint(m["parent_id"])
+		if meta[id] == nil {
+			meta[id] = map[string]string{}
+		}
+		switch m["key"] {
+		case "ldapsync.owner":
+			meta[id]["owner"] = fmt.Sprint(m["value"])
+		case "ldapsync.source_id":
+			meta[id]["source_id"] = fmt.Sprint(m["value"])
+		}
+	}
+	var out []map[string]string
+	for _, u := range e.Entities("User") {
+		v := map[string]string{}
+		for k, val := range u {
+			if val == nil {
+				continue
+			}
+			v[k] = fmt.Sprint(val)
+		}
+		v["owner"] = meta[fmt.Sprint(u["id"])]["owner"]
+		v["source_id"] = meta[fmt.Sprint(u["id"])]["source_id"]
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i]["username"] < out[j]["username"] })
+	return out
+}
+
+// ftrack-user USERNAME [field=value...] asserts that the user exists with
+// those values (owner and source_id are the ldapsync metadata). Negated:
+// the user does not exist, or (with fields) some field differs.
+func cmdFtrackUser(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: ftrack-user USERNAME [field=value...]")
+	}
+	var user map[string]string
+	for _, v := range userViews(ftrackOf(ts).Emulator) {
+		if v["username"] == args[0] {
+			user = v
+		}
+	}
+	var mismatch []string
+	if user == nil {
+		mismatch = append(mismatch, "no such user")
+	} else {
+		for _, kv := range args[1:] {
+			k, want, ok := strings.Cut(kv, "=")
+			if !ok {
+				ts.Fatalf("ftrack-user: %q is not field=value", kv)
+			}
+			if got := user[k]; got != want {
+				mismatch = append(mismatch, fmt.Sprintf("%s is %q, want %q", k, got, want))
+			}
+		}
+	}
+	switch {
+	case neg && len(mismatch) == 0:
+		ts.Fatalf("ftrack user %s matches %v unexpectedly", args[0], args[1:])
+	case !neg && len(mismatch) > 0:
+		ts.Fatalf("ftrack user %s: %s", args[0], strings.Join(mismatch, "; "))
+	}
+}
+
+// ftrack-count TYPE [field=value...] N asserts how many entities of TYPE
+// match every filter. TYPE "User" filters also see owner and source_id.
+func cmdFtrackCount(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: ftrack-count TYPE [field=value...] N")
+	}
+	want, err := strconv.Atoi(args[len(args)-1])
+	ts.Check(err)
+	e := ftrackOf(ts).Emulator
+	var rows []map[string]string
+	if args[0] == "User" {
+		rows = userViews(e)
+	} else {
+		for _, ent := range e.Entities(args[0]) {
+			v := map[string]string{}
+			for k, val := range ent {
+				v[k] = fmt.Sprint(val)
+			}
+			rows = append(rows, v)
+		}
+	}
+	n := 0
+rows:
+	for _, r := range rows {
+		for _, kv := range args[1 : len(args)-1] {
+			k, v, _ := strings.Cut(kv, "=")
+			if r[k] != v {
+				continue rows
+			}
+		}
+		n++
+	}
+	if (n == want) == neg {
+		ts.Fatalf("ftrack-count %s: %d match, want %s%d", strings.Join(args[:len(args)-1], " "), n, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+// ftrack-faults [latency=D] [ratelimit=N] [errorrate=F] [seed=N]
+// [drop=N] sets the emulator's injected faults; no arguments clears them.
+func cmdFtrackFaults(ts *testscript.TestScript, neg bool, args []string) {
+	var f ftracktest.Faults
+	for _, kv := range args {
+		k, v, _ := strings.Cut(kv, "=")
+		var err error
+		switch k {
+		case "latency":
+			f.Latency, err = time.ParseDuration(v)
+		case "ratelimit":
+			f.RateLimitEvery, err = strconv.Atoi(v)
+		case "errorrate":
+			f.ErrorRate, err = strconv.ParseFloat(v, 64)
+		case "seed":
+			f.Seed, err = strconv.ParseInt(v, 10, 64)
+		case "drop":
+			f.DropAfterOperations, err = strconv.Atoi(v)
+		default:
+			ts.Fatalf("ftrack-faults: unknown fault %q", k)
+		}
+		ts.Check(err)
+	}
+	ftrackOf(ts).Emulator.SetFaults(f)
+}
+
+// ftrack-dump FILE writes every User, Metadata, Group and Membership as
+// sorted JSON, so that `cmp` can prove that nothing changed.
+func cmdFtrackDump(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: ftrack-dump FILE")
+	}
+	e := ftrackOf(ts).Emulator
+	dump := map[string]any{}
+	for _, typ := range []string{"User", "Metadata", "Group", "Membership"} {
+		dump[typ] = e.Entities(typ)
+	}
+	data, err := json.MarshalIndent(dump, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), append(data, '\n'), 0o644))
+}
+
+// ftrack-second starts another emulator with the same API key and
+// exports its URL as FTRACK_URL2.
+func cmdFtrackSecond(ts *testscript.TestScript, neg bool, args []string) {
+	srv := ftracktest.NewServer(ftracktest.Options{APIUser: "admin", APIKey: ts.Getenv("FTRACK_API_KEY")})
+	ts.Defer(srv.Close)
+	ts.Setenv("FTRACK_URL2", srv.URL)
+}
+
+// jsonPath walks a dotted path (object keys and array indexes).
+func jsonPath(ts *testscript.TestScript, root any, path string) (parent any, last string, v any) {
+	parts := strings.Split(path, ".")
+	cur := root
+	for i, p := range parts {
+		parent, last = cur, p
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[p]
+		case []any:
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n >= len(c) {
+				ts.Fatalf("json path %s: no element %q", path, p)
+			}
+			cur = c[n]
+		default:
+			if i < len(parts) {
+				ts.Fatalf("json path %s: %q is not an object or array", path, strings.Join(parts[:i], "."))
+			}
+		}
+	}
+	return parent, last, cur
+}
+
+// parseValue reads a command-line value as JSON when it is JSON, else as
+// a string.
+func parseValue(s string) any {
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err == nil {
+		return v
+	}
+	return s
+}
+
+// plan-edit FILE PATH VALUE sets the value at a dotted path of a JSON
+// file (VALUE is JSON, or else a string), as a hand edit would.
+func cmdPlanEdit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: plan-edit FILE PATH VALUE")
+	}
+	var root any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &root))
+	parent, last, _ := jsonPath(ts, root, args[1])
+	switch p := parent.(type) {
+	case map[string]any:
+		p[last] = parseValue(args[2])
+	case []any:
+		n, _ := strconv.Atoi(last)
+		p[n] = parseValue(args[2])
+	}
+	data, err := json.MarshalIndent(root, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
+}
+
+// json-field FILE PATH WANT asserts the value at a dotted path; WANT is
+// compared as JSON (strings may be written bare).
+func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: json-field FILE PATH WANT")
+	}
+	var root any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &root))
+	_, _, got := jsonPath(ts, root, args[1])
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(parseValue(args[2]))
+	if bytes.Equal(gj, wj) == neg {
+		ts.Fatalf("%s: %s is %s, want %s%s", args[0], args[1], gj, map[bool]string{true: "not ", false: ""}[neg], wj)
+	}
+}
+
+var envRef = regexp.MustCompile(`\$[A-Z_][A-Z0-9_]*`)
+
+// envsubst FILE replaces $NAME references in FILE with the environment's
+// values (for the seed YAML, which has no env()).
+func cmdEnvsubst(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: envsubst FILE")
+	}
+	out := envRef.ReplaceAllStringFunc(ts.ReadFile(args[0]), func(ref string) string { return ts.Getenv(ref[1:]) })
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(out), 0o644))
+}
+
+// no-secrets [FILE...] asserts that neither the bind password nor the API
+// key appears in the files, the last command's stdout and stderr, or any
+// plan, state or log file in the work directory.
+func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("no-secrets does not support negation")
+	}
+	secrets := []string{ts.Getenv("LDAP_BIND_PASSWORD"), ts.Getenv("FTRACK_API_KEY")}
+	check := func(name, content string) {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(content, s) {
+				ts.Fatalf("%s contains a secret", name)
+			}
+		}
+	}
+	check("stdout", ts.ReadFile("stdout"))
+	check("stderr", ts.ReadFile("stderr"))
+	files := append([]string{}, args...)
+	work := ts.Getenv("WORK")
+	entries, err := os.ReadDir(work)
+	ts.Check(err)
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() && (strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".md") || strings.HasSuffix(n, ".log") || strings.HasSuffix(n, ".jsonl")) {
+			files = append(files, n)
+		}
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(ts.MkAbs(f))
+		ts.Check(err)
+		check(f, string(data))
+	}
+}
+
+// grep-count PATTERN FILE N asserts how many lines of FILE match PATTERN.
+func cmdGrepCount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: grep-count PATTERN FILE N")
+	}
+	re, err := regexp.Compile(args[0])
+	ts.Check(err)
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	var content string
+	switch args[1] {
+	case "stdout", "stderr":
+		content = ts.ReadFile(args[1])
+	default:
+		content = ts.ReadFile(args[1])
+	}
+	n := 0
+	for _, line := range strings.Split(content, "\n") {
+		if re.MatchString(line) {
+			n++
+		}
+	}
+	if n != want {
+		ts.Fatalf("grep-count %q %s: %d lines match, want %d", args[0], args[1], n, want)
+	}
+}
+
+// requireSlapd skips the test when OpenLDAP is not installed, or fails it
+// when the CI environment variable is set.
+func requireSlapd(t testing.TB) {
+	t.Helper()
+	for _, tool := range []string{"slapd", "slapadd"} {
+		if _, err := exec.LookPath(tool); err == nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("/usr/sbin", tool)); err == nil {
+			continue
+		}
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s (CI is set, so this is a failure)", ldaptest.InstallHint)
+		}
+		t.Skip(ldaptest.InstallHint)
+	}
+}
