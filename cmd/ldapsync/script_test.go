@@ -115,6 +115,17 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"no-secrets":     cmdNoSecrets,
 	"grep-count":     cmdGrepCount,
 	"ldap-load-many": cmdLDAPLoadMany,
+	"sleep":          cmdSleep,
+}
+
+// sleep DURATION waits, for expiry and grace-period scripts.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
 
 func slapdOf(ts *testscript.TestScript) *ldaptest.Slapd {
