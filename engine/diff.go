@@ -27,9 +27,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // GroupLister is an optional Mapper method: the ftrack groups the
@@ -75,6 +77,8 @@ type view struct {
 	conflicts     []Conflict
 	warnings      []string
 	sources       []SourceSummary
+	// precedence notes which source won an entry read through several.
+	precedence []string
 }
 
 // readRequest is what collect needs.
@@ -84,7 +88,28 @@ type readRequest struct {
 	Target   Target
 	Policy   Policy
 	Progress func(stage string, done int)
+	// Groups are the groups blocks whose memberships are added to the
+	// desired users (see groups.go).
+	Groups []GroupSpec
 }
+
+// maxFieldLen is the longest username, email or name accepted from the
+// directory, in characters; a longer value skips the entry instead of
+// failing at apply time.
+const maxFieldLen = 1024
+
+// fieldTooLong names the first mapped field longer than maxFieldLen.
+func fieldTooLong(u User) error {
+	for _, f := range []struct{ name, v string }{{"username", u.Username}, {"email", u.Email}, {"first_name", u.FirstName}, {"last_name", u.LastName}} {
+		if n := utf8.RuneCountInString(f.v); n > maxFieldLen {
+			return fmt.Errorf("%s is %d characters long (at most %d are accepted)", f.name, n, maxFieldLen)
+		}
+	}
+	return nil
+}
+
+// maxPrecedenceNotes caps the precedence warnings listed one by one.
+const maxPrecedenceNotes = 10
 
 func collect(ctx context.Context, r readRequest) (*view, error) {
 	if r.Mapper == nil || r.Target == nil {
@@ -110,8 +135,12 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	}
 	attrs := r.Mapper.Attributes()
 	var all []User
+	rank := map[string]int{} // source name -> precedence (lower wins)
 	for _, src := range r.Sources {
 		info := src.Info()
+		if _, ok := rank[info.Name]; !ok {
+			rank[info.Name] = len(rank)
+		}
 		stage := "reading source " + info.Name
 		entries := 0
 		var users []User
@@ -126,6 +155,9 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 			u, err := r.Mapper.Map(e)
 			if err == nil && strings.TrimSpace(u.Username) == "" && strings.TrimSpace(u.Key) == "" {
 				err = fmt.Errorf("username is empty")
+			}
+			if err == nil {
+				err = fieldTooLong(u)
 			}
 			if err != nil {
 				v.skipped = append(v.skipped, Skipped{Source: e.Source, DN: e.DN, Reason: err.Error()})
@@ -199,6 +231,32 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 				multiSource = true
 			}
 		}
+		if multiSource && sameSourceID(us) {
+			// The same directory entry reached through several sources
+			// (overlapping bases or filters): the source declared first wins.
+			win := us[0]
+			var others []string
+			for _, u := range us[1:] {
+				if rank[u.Source] < rank[win.Source] || rank[u.Source] == rank[win.Source] && u.DN < win.DN {
+					win = u
+				}
+			}
+			for _, u := range us {
+				if u.Source != win.Source && !slices.Contains(others, u.Source) {
+					others = append(others, u.Source)
+				}
+			}
+			sort.Strings(others)
+			delete(v.heldKeys, k)
+			if e := firstNonEmpty(prot.match(win.Username), prot.match(k)); e != "" {
+				protected[k] = e
+				v.heldKeys[k] = "protected"
+				continue
+			}
+			v.precedence = append(v.precedence, fmt.Sprintf("user.%s: the same entry (stable id %s) is in sources %q and %s; source %q takes precedence", k, win.SourceID, win.Source, quoteAll(others), win.Source))
+			v.desired = append(v.desired, win)
+			continue
+		}
 		if multiSource {
 			c := Conflict{Key: k, Reason: "username claimed by entries of more than one source; none is applied"}
 			for _, u := range us {
@@ -217,6 +275,13 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 			v.skipped = append(v.skipped, Skipped{Source: u.Source, DN: u.DN, Reason: fmt.Sprintf("duplicate username %q (%d entries map to it)", k, len(us))})
 		}
 	}
+	for i, w := range v.precedence {
+		if i == maxPrecedenceNotes {
+			v.warnings = append(v.warnings, fmt.Sprintf("… and %d more entries read through several sources; the source declared first takes precedence", len(v.precedence)-i))
+			break
+		}
+		v.warnings = append(v.warnings, w)
+	}
 	sort.Slice(v.skipped, func(i, j int) bool {
 		a, b := v.skipped[i], v.skipped[j]
 		if a.Source != b.Source {
@@ -228,6 +293,12 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		return a.Reason < b.Reason
 	})
 
+	if len(r.Groups) > 0 {
+		v.mapsGroups = true
+		if err := applyGroups(ctx, v, r.Groups, r.Sources); err != nil {
+			return nil, err
+		}
+	}
 	if v.mapsGroups {
 		if gl, ok := r.Mapper.(GroupLister); ok {
 			for _, g := range gl.ManagedGroups() {
@@ -272,6 +343,25 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		return v.accounts[i].ID < v.accounts[j].ID
 	})
 	return v, nil
+}
+
+// sameSourceID reports whether every user carries the same non-empty
+// stable id.
+func sameSourceID(us []User) bool {
+	for _, u := range us {
+		if u.SourceID == "" || u.SourceID != us[0].SourceID {
+			return false
+		}
+	}
+	return true
+}
+
+func quoteAll(s []string) string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return strings.Join(q, ", ")
 }
 
 func userLess(a, b User) bool {

@@ -32,4 +32,18 @@
 //     50 applied plans and every unfinished one.
 //   - Unmanaged accounts exclude protected ones: protect service and admin
 //     accounts to keep drift quiet.
+//   - Several sources feed one mapping in declared order. The same
+//     username with the same stable id from two sources is one directory
+//     entry read twice (overlapping bases or filters): the source declared
+//     first wins and a warning says so. The same username with different
+//     stable ids is a conflict: listed in the plan, neither entry applied.
+//   - Groups blocks (GroupSpec) are read after the users through the
+//     optional GroupReader interface of their source; their mapped ftrack
+//     names are merged into User.Groups with the mapping's own groups
+//     expression, and every name a groups block maps to (or names by DN)
+//     is a managed group. Members that are not users of the mapping are
+//     ignored and counted in a warning; nested groups are walked with
+//     cycle detection. See groups.go.
+//   - A mapped username, email or name longer than 1024 characters skips
+//     the entry (reason in the plan) instead of failing at apply time.
 package engine

@@ -32,6 +32,8 @@ type DriftRequest struct {
 	Prior    *LastApplied
 	Now      time.Time
 	Progress func(stage string, done int)
+	// Groups are the groups blocks, as in PlanRequest.
+	Groups []GroupSpec
 }
 
 // DriftKind classifies a drift item.
@@ -102,7 +104,7 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 		now = time.Now()
 	}
 	now = now.UTC().Truncate(time.Second)
-	v, err := collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress})
+	v, err := collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups})
 	if err != nil {
 		return nil, err
 	}

@@ -176,6 +176,9 @@ type PlanRequest struct {
 	Force bool
 	// Progress is called with a stage name and a count; may be nil.
 	Progress func(stage string, done int)
+	// Groups are the groups blocks: directory groups whose members get
+	// the mapped ftrack group names (see GroupSpec).
+	Groups []GroupSpec
 	// NewID generates the plan id and the ids of created users; nil means
 	// random UUIDs. Tests inject a deterministic generator.
 	NewID func() string
@@ -197,7 +200,7 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	if exp <= 0 {
 		exp = 24 * time.Hour
 	}
-	v, err := collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress})
+	v, err := collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups})
 	if err != nil {
 		return nil, err
 	}

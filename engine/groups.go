@@ -1,0 +1,355 @@
+package engine
+
+// Directory groups → ftrack group memberships.
+//
+// A groups block (GroupSpec) names a source that can read groups
+// (GroupReader). After every source has been read and mapped, each spec's
+// groups are read, mapped to ftrack group names by its rules, and every
+// desired user who is a member (directly, or through nested groups when
+// Nested is set) gets those names added to User.Groups, merged with what
+// the mapping's own groups expression produced.
+//
+// DNs are never compared as strings: the provider turns every DN into a
+// key (parsed, attribute types and values case-folded, escapes
+// normalised) with GroupReader.DNKey, and the engine compares keys only.
+// Nesting is resolved per mapped group with a breadth-first walk and a
+// visited set, so a cycle (A contains B contains A) ends the walk instead
+// of looping; cycles are reported once as a warning. Members that are
+// neither a desired user nor (with nesting) a group read by the spec are
+// ignored and counted in a warning.
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// GroupRule maps directory groups to one ftrack group name.
+type GroupRule struct {
+	// Match is a group DN (compared parsed and case-folded), or
+	// "re:PATTERN", a regular expression matched against the group's name
+	// (its cn).
+	Match string
+	// Name is the ftrack group name. With a pattern, $1, ${1} and ${name}
+	// expand the pattern's captures (regexp.Expand syntax).
+	Name string
+}
+
+// GroupSpec is one groups block of the configuration, as plain data.
+type GroupSpec struct {
+	// Name is the groups block's name, for messages.
+	Name string
+	// Source is the name of the source the groups are read from.
+	Source string
+	// BaseDN is where the groups are searched.
+	BaseDN string
+	// Filter selects the group entries; empty means the provider's default
+	// (every groupOfNames, groupOfUniqueNames, posixGroup and AD group).
+	Filter string
+	// MemberAttribute says how membership is recorded: "member" (the
+	// default), "uniqueMember", "memberUid" (posixGroup: usernames, matched
+	// against the users' join keys) or "memberOf" (read from the user
+	// entries, and from the group entries for nesting).
+	MemberAttribute string
+	// Nested follows groups that are members of groups.
+	Nested bool
+	// Rules map groups to ftrack names; a group matching several rules is
+	// mapped to every name. No rules at all maps every group to its own name.
+	Rules []GroupRule
+	// CreateGroups creates missing ftrack groups; the caller passes it to
+	// the target.
+	CreateGroups bool
+}
+
+// GroupEntry is one directory group as read by a GroupReader.
+type GroupEntry struct {
+	// DN is the group's DN as the server returned it.
+	DN string
+	// Key is the normalised DN (GroupReader.DNKey of DN).
+	Key string
+	// Name is the group's name (cn, else its first RDN value).
+	Name string
+	// MemberKeys are the normalised DNs of the members (users or groups).
+	MemberKeys []string
+	// MemberUIDs are memberUid values (usernames), for posixGroup.
+	MemberUIDs []string
+}
+
+// GroupReader is an optional Source interface: a source that can read
+// groups for a GroupSpec.
+type GroupReader interface {
+	// ReadGroups streams every group the spec selects, with every member
+	// (range retrieval and paging are the provider's business). A partial
+	// read is an error.
+	ReadGroups(ctx context.Context, spec GroupSpec, fn func(GroupEntry) error) error
+	// DNKey returns the normalised form of a DN used to compare DNs.
+	DNKey(dn string) (string, error)
+}
+
+// groupRules are a spec's compiled rules.
+type groupRules struct {
+	byKey    map[string][]string // DN key -> names
+	patterns []groupPattern
+	identity bool
+}
+
+type groupPattern struct {
+	re   *regexp.Regexp
+	name string
+}
+
+func compileGroupRules(spec GroupSpec, gr GroupReader) (*groupRules, error) {
+	r := &groupRules{byKey: map[string][]string{}, identity: len(spec.Rules) == 0}
+	rules := append([]GroupRule(nil), spec.Rules...)
+	sort.Slice(rules, func(i, j int) bool {
+		if rules[i].Match != rules[j].Match {
+			return rules[i].Match < rules[j].Match
+		}
+		return rules[i].Name < rules[j].Name
+	})
+	for _, rule := range rules {
+		if strings.TrimSpace(rule.Name) == "" {
+			return nil, fmt.Errorf("groups %q: map[%q] is an empty group name", spec.Name, rule.Match)
+		}
+		if pat, ok := strings.CutPrefix(rule.Match, "re:"); ok {
+			re, err := regexp.Compile(pat)
+			if err != nil {
+				return nil, fmt.Errorf("groups %q: map pattern %q: %w", spec.Name, pat, err)
+			}
+			r.patterns = append(r.patterns, groupPattern{re: re, name: rule.Name})
+			continue
+		}
+		key, err := gr.DNKey(rule.Match)
+		if err != nil {
+			return nil, fmt.Errorf("groups %q: map key %q is neither a DN nor a re: pattern: %w", spec.Name, rule.Match, err)
+		}
+		r.byKey[key] = append(r.byKey[key], rule.Name)
+	}
+	return r, nil
+}
+
+// names returns the ftrack names group g maps to, sorted and unique.
+func (r *groupRules) names(g *GroupEntry) []string {
+	var out []string
+	if r.identity {
+		if n := strings.TrimSpace(g.Name); n != "" {
+			out = append(out, n)
+		}
+	}
+	out = append(out, r.byKey[g.Key]...)
+	for _, p := range r.patterns {
+		m := p.re.FindStringSubmatchIndex(g.Name)
+		if m == nil {
+			continue
+		}
+		if n := strings.TrimSpace(string(p.re.ExpandString(nil, p.name, g.Name, m))); n != "" {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return sortedUnique(out)
+}
+
+// applyGroups reads every spec's groups and adds the mapped ftrack group
+// names to the desired users. It also marks the names as managed.
+func applyGroups(ctx context.Context, v *view, specs []GroupSpec, sources []Source) error {
+	byName := map[string]Source{}
+	for _, s := range sources {
+		byName[s.Info().Name] = s
+	}
+	for _, spec := range specs {
+		src, ok := byName[spec.Source]
+		if !ok {
+			return fmt.Errorf("groups %q: source %q is not one of the mapping's sources", spec.Name, spec.Source)
+		}
+		gr, ok := src.(GroupReader)
+		if !ok {
+			return fmt.Errorf("groups %q: source %q cannot read groups", spec.Name, spec.Source)
+		}
+		if err := applySpec(ctx, v, spec, gr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) error {
+	rules, err := compileGroupRules(spec, gr)
+	if err != nil {
+		return err
+	}
+	groups := map[string]*GroupEntry{}
+	err = gr.ReadGroups(ctx, spec, func(g GroupEntry) error {
+		if prev, dup := groups[g.Key]; dup {
+			prev.MemberKeys = append(prev.MemberKeys, g.MemberKeys...)
+			prev.MemberUIDs = append(prev.MemberUIDs, g.MemberUIDs...)
+			return nil
+		}
+		groups[g.Key] = &g
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("groups %q: source %q: %w", spec.Name, spec.Source, err)
+	}
+	// Index the desired users by DN key and by join key.
+	byDN := map[string]int{}
+	byUID := map[string]int{}
+	for i, u := range v.desired {
+		byUID[u.Key] = i
+		if u.DN == "" {
+			continue
+		}
+		if k, err := gr.DNKey(u.DN); err == nil {
+			byDN[k] = i
+		}
+	}
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	add := map[int][]string{}
+	unknown := map[string]bool{}
+	notFollowed := map[string]bool{}
+	mapped := 0
+	for _, k := range keys {
+		g := groups[k]
+		names := rules.names(g)
+		if len(names) == 0 {
+			continue
+		}
+		mapped++
+		for _, n := range names {
+			v.managedGroups[n] = true
+		}
+		members := map[int]bool{}
+		visited := map[string]bool{k: true}
+		queue := []*GroupEntry{g}
+		for len(queue) > 0 {
+			cur := queue[0]
+			queue = queue[1:]
+			for _, uid := range cur.MemberUIDs {
+				if i, ok := byUID[strings.ToLower(strings.TrimSpace(uid))]; ok {
+					members[i] = true
+				} else {
+					unknown["memberUid "+uid] = true
+				}
+			}
+			for _, mk := range cur.MemberKeys {
+				if i, ok := byDN[mk]; ok {
+					members[i] = true
+					continue
+				}
+				if sub, isGroup := groups[mk]; isGroup {
+					if !spec.Nested {
+						notFollowed[mk] = true
+						continue
+					}
+					if !visited[mk] {
+						visited[mk] = true
+						queue = append(queue, sub)
+					}
+					continue
+				}
+				unknown[mk] = true
+			}
+		}
+		for i := range members {
+			add[i] = append(add[i], names...)
+		}
+	}
+	// DN rules naming a group that was not read manage their ftrack group
+	// all the same (its memberships are removed), and say so.
+	var missing []string
+	for k, names := range rules.byKey {
+		if _, ok := groups[k]; !ok {
+			for _, n := range names {
+				v.managedGroups[n] = true
+			}
+			missing = append(missing, k)
+		}
+	}
+	sort.Strings(missing)
+	for _, k := range missing {
+		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: mapped group %s was not found under %s (its ftrack group %s keeps no members)", spec.Name, k, spec.BaseDN, strings.Join(rules.byKey[k], ", ")))
+	}
+	for i, names := range add {
+		v.desired[i].Groups = sortedUnique(append(v.desired[i].Groups, names...))
+	}
+	if n := len(unknown); n > 0 {
+		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: %d members of mapped groups are not users of mapping %q and were ignored (first: %s)", spec.Name, n, v.mapper, firstKey(unknown)))
+	}
+	if n := len(notFollowed); n > 0 {
+		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: %d nested groups were not followed because nested = false (first: %s)", spec.Name, n, firstKey(notFollowed)))
+	}
+	if spec.Nested {
+		if cyc := findCycle(groups, keys); cyc != nil {
+			v.warnings = append(v.warnings, fmt.Sprintf("groups %q: nested groups form a cycle (%s); each member is counted once", spec.Name, strings.Join(cyc, " → ")))
+		}
+	}
+	if mapped == 0 && len(groups) > 0 {
+		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: none of the %d groups read matches the map", spec.Name, len(groups)))
+	}
+	return nil
+}
+
+func firstKey(m map[string]bool) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys[0]
+}
+
+// findCycle returns one cycle of the group-in-group graph (the first, in
+// key order), as a path that starts and ends with the same key, or nil.
+func findCycle(groups map[string]*GroupEntry, keys []string) []string {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var found []string
+	var visit func(k string) bool
+	visit = func(k string) bool {
+		color[k] = grey
+		stack = append(stack, k)
+		members := append([]string(nil), groups[k].MemberKeys...)
+		sort.Strings(members)
+		for _, m := range members {
+			if _, isGroup := groups[m]; !isGroup {
+				continue
+			}
+			switch color[m] {
+			case grey:
+				for i, s := range stack {
+					if s == m {
+						found = append(append([]string(nil), stack[i:]...), m)
+						return true
+					}
+				}
+			case white:
+				if visit(m) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[k] = black
+		return false
+	}
+	for _, k := range keys {
+		if color[k] == white && visit(k) {
+			return found
+		}
+	}
+	return nil
+}
