@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -116,6 +117,28 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"grep-count":     cmdGrepCount,
 	"ldap-load-many": cmdLDAPLoadMany,
 	"sleep":          cmdSleep,
+	"exitcode":       cmdExitcode,
+}
+
+// exitcode N COMMAND ARGS... runs COMMAND like exec and asserts that it
+// exits with status N (exec alone only tells zero from non-zero).
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N COMMAND ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
 }
 
 // sleep DURATION waits, for expiry and grace-period scripts.
