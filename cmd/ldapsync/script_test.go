@@ -118,6 +118,29 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"ldap-load-many": cmdLDAPLoadMany,
 	"sleep":          cmdSleep,
 	"exitcode":       cmdExitcode,
+	"order":          cmdOrder,
+}
+
+// order FILE REGEXP... asserts that the regular expressions first match
+// FILE at increasing offsets, in the order given.
+func cmdOrder(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: order FILE REGEXP REGEXP...")
+	}
+	content := ts.ReadFile(args[0])
+	last, lastPat := -1, ""
+	for _, pat := range args[1:] {
+		re, err := regexp.Compile(pat)
+		ts.Check(err)
+		loc := re.FindStringIndex(content)
+		if loc == nil {
+			ts.Fatalf("%s: no match for %q", args[0], pat)
+		}
+		if loc[0] <= last {
+			ts.Fatalf("%s: %q appears before %q", args[0], pat, lastPat)
+		}
+		last, lastPat = loc[0], pat
+	}
 }
 
 // exitcode N COMMAND ARGS... runs COMMAND like exec and asserts that it
