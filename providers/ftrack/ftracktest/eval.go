@@ -18,6 +18,7 @@ package ftracktest
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -612,6 +613,9 @@ func encodeValue(p property, v any) any {
 	return deepCopy(v)
 }
 
+// pagingRE matches the offset and limit clauses that end a query.
+var pagingRE = regexp.MustCompile(`(?i)(\s+(offset|limit)\s+\d+)+\s*$`)
+
 // runQuery executes a query operation and builds its result element.
 func (e *Emulator) runQuery(expression string, dedupe bool) (map[string]any, *APIError) {
 	ast, err := parseQuery(expression)
@@ -619,9 +623,20 @@ func (e *Emulator) runQuery(expression string, dedupe bool) (map[string]any, *AP
 		return nil, err
 	}
 	q := e.newQctx()
-	rows, sc, err := e.evalQuery(ast, q)
-	if err != nil {
-		return nil, err
+	// Paging clients repeat the same query with another offset: the
+	// evaluated rows are cached per store generation under the expression
+	// without its paging clauses.
+	key := pagingRE.ReplaceAllString(expression, "")
+	var rows []ent
+	var sc *schema
+	if c, ok := e.store.cachedRows(key); ok {
+		rows, sc = c.rows, c.sc
+	} else {
+		rows, sc, err = e.evalQuery(ast, q)
+		if err != nil {
+			return nil, err
+		}
+		e.store.cacheRows(key, rows, sc)
 	}
 	total := len(rows)
 	start := ast.Offset

@@ -26,10 +26,40 @@ type store struct {
 	undo   []undoEntry
 	track  bool
 	sorted map[string][]string // type -> pk keys in primary-key order (cache)
+	// gen counts mutations; qcache holds evaluated queries (filtered and
+	// sorted, before paging) of the current generation, so that reading a
+	// large result page by page costs one evaluation, not one per page.
+	gen    uint64
+	qcache map[string]cachedQuery
+}
+
+// cachedQuery is an evaluated query of store generation gen.
+type cachedQuery struct {
+	gen  uint64
+	rows []ent
+	sc   *schema
+}
+
+// cachedRows returns the evaluated rows cached under key for the current
+// generation.
+func (s *store) cachedRows(key string) (cachedQuery, bool) {
+	c, ok := s.qcache[key]
+	return c, ok && c.gen == s.gen
+}
+
+// cacheRows caches evaluated rows under key, dropping entries of older
+// generations.
+func (s *store) cacheRows(key string, rows []ent, sc *schema) {
+	for k, c := range s.qcache {
+		if c.gen != s.gen || len(s.qcache) >= 16 {
+			delete(s.qcache, k)
+		}
+	}
+	s.qcache[key] = cachedQuery{gen: s.gen, rows: rows, sc: sc}
 }
 
 func newStore() *store {
-	s := &store{rows: map[string]map[string]row{}, unique: map[int]map[string]string{}, sorted: map[string][]string{}}
+	s := &store{rows: map[string]map[string]row{}, unique: map[int]map[string]string{}, sorted: map[string][]string{}, qcache: map[string]cachedQuery{}}
 	for i := range uniqueConstraints {
 		s.unique[i] = map[string]string{}
 	}
@@ -117,6 +147,7 @@ func (s *store) set(typ, key string, r row) {
 		s.rows[typ] = m
 	}
 	prev := m[key]
+	s.gen++
 	if s.track {
 		s.undo = append(s.undo, undoEntry{typ, key, prev})
 	}
@@ -135,6 +166,7 @@ func (s *store) del(typ, key string) {
 	if prev == nil {
 		return
 	}
+	s.gen++
 	if s.track {
 		s.undo = append(s.undo, undoEntry{typ, key, prev})
 	}
@@ -158,6 +190,7 @@ func (s *store) commit() {
 // rollback restores the state at begin.
 func (s *store) rollback() {
 	s.track = false
+	s.gen++
 	for i := len(s.undo) - 1; i >= 0; i-- {
 		u := s.undo[i]
 		if cur := s.rows[u.typ][u.key]; cur != nil {
