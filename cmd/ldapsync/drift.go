@@ -65,6 +65,7 @@ func runDrift(c *cli.Context, args driftArgs) error {
 		Prior:    prior,
 		Now:      time.Now().UTC(),
 		Progress: prog.Stage,
+		Groups:   ws.cfg.GroupSpecs(),
 	})
 	prog.Finish()
 	if err != nil {

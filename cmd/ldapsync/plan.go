@@ -94,6 +94,7 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 		ExpiresIn:    expiresIn,
 		Force:        force,
 		Progress:     prog.Stage,
+		Groups:       ws.cfg.GroupSpecs(),
 	})
 	if err != nil {
 		ws.log.Error("plan failed", "error", err.Error())

@@ -89,6 +89,9 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 		case "ftrack":
 			settings, d := ftrack.DecodeSettings(b.Body, cfg.EvalContext())
 			diags = append(diags, d...)
+			if create, set := cfg.CreateGroups(); set {
+				settings.CreateGroups = create // a groups block's create_groups overrides the target's
+			}
 			if !d.HasErrors() {
 				settings.CACertFile = relativeToConfig(cfg.Path, settings.CACertFile)
 				t, err := ftrack.NewTarget(b.Name, settings)

@@ -72,14 +72,18 @@ type GroupsBlock struct {
 	Filter     string
 	// MemberAttribute is the group attribute listing members (e.g. member).
 	MemberAttribute string
-	// Map maps a group DN, or "re:pattern" matched against the DN, to an
-	// ftrack group name.
+	// Map maps a group DN (compared parsed and case-folded), or
+	// "re:pattern" matched against the group's name (cn), to an ftrack
+	// group name; "$1" in the name expands a pattern's capture. An empty
+	// map maps every group to its own name.
 	Map map[string]string
 	// Nested follows nested group membership.
 	Nested bool
 	// CreateGroups creates missing ftrack groups.
 	CreateGroups bool
-	DeclRange    hcl.Range
+	// CreateGroupsSet is true when the block sets create_groups.
+	CreateGroupsSet bool
+	DeclRange       hcl.Range
 }
 
 // StateConfig is the state block.

@@ -26,4 +26,33 @@
 //     absent is treated as empty; a required one (username, email) makes
 //     the entry skipped with "missing required attribute X".
 //   - PolicyRaw holds only the attributes written in the policy block.
+//   - A mapping that lists several sources gives them precedence in that
+//     order (see Mapping.SourceNames).
+//
+// The groups block turns directory groups into ftrack group memberships
+// (GroupSpecs hands it to the engine as engine.GroupSpec):
+//
+//	groups "studio" {
+//	  source           = source.ldap.corp   # optional with one source
+//	  base_dn          = "ou=groups,dc=example,dc=com"
+//	  filter           = "(objectClass=groupOfNames)"  # default: every groupOfNames,
+//	                                        # groupOfUniqueNames, posixGroup, AD group
+//	  member_attribute = "member"           # member (default), uniqueMember,
+//	                                        # memberUid (posixGroup: usernames), or
+//	                                        # memberOf (read from the user entries)
+//	  nested           = true               # follow groups in groups (cycles are safe)
+//	  create_groups    = true               # create missing ftrack groups
+//	  map = {
+//	    "cn=artists,ou=groups,dc=example,dc=com" = "Artists"  # a DN, compared parsed
+//	    "re:^ftrack-(.+)$"                       = "$1"       # a pattern on the group's cn
+//	  }
+//	}
+//
+// A group matching several map entries gives every name; an empty map
+// gives every group its own cn. The names are merged with the mapping's
+// own groups expression; every name a groups block maps to is managed (a
+// user who leaves the directory group leaves the ftrack group). Members
+// that are not users of the mapping are ignored and counted in a plan
+// warning. create_groups in any groups block overrides the target's
+// create_groups; when blocks disagree, false wins.
 package config

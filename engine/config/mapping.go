@@ -33,7 +33,9 @@ var mappingFields = []string{"username", "email", "first_name", "last_name", "fu
 // Mapping is a mapping block: it implements engine.Mapper.
 type Mapping struct {
 	// SourceNames are the names of the sources the mapping reads, in
-	// precedence order (the first source wins a username conflict).
+	// precedence order: an entry read through several sources (the same
+	// stable id) is taken from the first; the same username with different
+	// stable ids is a conflict, and neither entry is applied.
 	SourceNames []string
 	// TargetName is the name of the target the mapping writes.
 	TargetName string

@@ -239,6 +239,7 @@ func (l *loader) decodeGroups(b *hcl.Block) (*GroupsBlock, hcl.Diagnostics) {
 	strAttr("member_attribute", &g.MemberAttribute)
 	boolAttr("nested", &g.Nested)
 	boolAttr("create_groups", &g.CreateGroups)
+	_, g.CreateGroupsSet = content.Attributes["create_groups"]
 	if a, ok := content.Attributes["map"]; ok {
 		v, d := l.evalSetting(a.Expr)
 		diags = append(diags, d...)

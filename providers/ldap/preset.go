@@ -208,9 +208,19 @@ func FormatSID(b []byte) (string, bool) {
 	return sb.String(), true
 }
 
+// binaryAttrs are attributes whose values are binary by definition; their
+// values are rendered as hex when they are not valid UTF-8.
+var binaryAttrs = map[string]bool{
+	"jpegphoto": true, "photo": true, "thumbnailphoto": true, "audio": true,
+	"usercertificate": true, "cacertificate": true, "usersmimecertificate": true, "userpkcs12": true,
+	"objectguid": true, "objectsid": true, "sidhistory": true, "msexchmailboxguid": true,
+}
+
 // textValue renders an attribute value as text: objectGUID and objectSid in
-// their canonical forms, other values as is when they are valid UTF-8 and
-// as hex otherwise.
+// their canonical forms, binary attributes as hex when they are not valid
+// UTF-8, and every other value as is. A text attribute holding invalid
+// UTF-8 is passed on unchanged, so that the mapping reports the entry as
+// skipped ("not valid UTF-8") instead of mapping a hex string as a name.
 func textValue(attr string, raw []byte) string {
 	switch {
 	case strings.EqualFold(attr, "objectGUID"):
@@ -222,7 +232,8 @@ func textValue(attr string, raw []byte) string {
 			return s
 		}
 	}
-	if utf8.Valid(raw) {
+	l := strings.ToLower(attr)
+	if utf8.Valid(raw) || !binaryAttrs[l] && !strings.HasSuffix(l, ";binary") {
 		return string(raw)
 	}
 	return hex.EncodeToString(raw)

@@ -90,6 +90,9 @@ func TestFormatGUIDAndSID(t *testing.T) {
 	if got := textValue("photo", []byte{0xff, 0x00}); got != "ff00" {
 		t.Errorf("textValue(binary) = %q", got)
 	}
+	if got := textValue("sn", []byte{'M', 0xfc, 'l'}); got != "M\xfcl" {
+		t.Errorf("textValue(invalid UTF-8 text) = %q, want the raw bytes", got)
+	}
 	if got := textValue("sn", []byte("Müller")); got != "Müller" {
 		t.Errorf("textValue(utf8) = %q", got)
 	}

@@ -11,6 +11,15 @@ package ldaptest
 // sequence number of the last entry sent, so a page boundary survives
 // concurrent adds and deletes.
 //
+// WithActiveDirectory makes the directory answer the way Active Directory
+// does where a sync tool can tell: objectGUID (16 raw bytes, generated from
+// the DN when the LDIF has none) instead of entryUUID, memberOf returned
+// like an ordinary attribute, and range retrieval: an attribute with more
+// than MaxValRange values comes back as "member;range=0-1499" with the
+// first values only, and "member;range=1500-*" (or "1500-2999") asks for
+// the next slice, the last one named "…-*". userAccountControl bit tests
+// (1.2.840.113556.1.4.803/804) work in filters in either mode.
+//
 // gldap's Server.Stop waits for every client connection to end, so clients
 // connect to a small TCP relay in front of the gldap listener; Stop closes
 // the relayed connections first and gldap then stops at once.
@@ -68,6 +77,8 @@ type memConfig struct {
 	accounts    map[string]string // normalised DN -> password
 	requireBind bool
 	sizeLimit   int
+	ad          bool
+	maxValRange int
 }
 
 // MemOption configures NewMemDirectory.
@@ -90,6 +101,35 @@ func WithRequireBind() MemOption { return func(c *memConfig) { c.requireBind = t
 // WithSizeLimit caps every search at n entries in total, paged or not, and
 // then answers result code 4, like slapd's default limit of 500.
 func WithSizeLimit(n int) MemOption { return func(c *memConfig) { c.sizeLimit = n } }
+
+// DefaultMaxValRange is Active Directory's default MaxValRange (Windows
+// Server 2003 and later).
+const DefaultMaxValRange = 1500
+
+// WithActiveDirectory answers like Active Directory: binary objectGUID
+// instead of entryUUID, memberOf as an ordinary attribute, and range
+// retrieval of attributes with more than maxValRange values (0 means
+// DefaultMaxValRange).
+func WithActiveDirectory(maxValRange int) MemOption {
+	return func(c *memConfig) {
+		c.ad = true
+		c.maxValRange = maxValRange
+		if c.maxValRange <= 0 {
+			c.maxValRange = DefaultMaxValRange
+		}
+	}
+}
+
+// ObjectGUID returns the objectGUID that WithActiveDirectory generates for
+// an entry without one: 16 bytes derived from the DN.
+func ObjectGUID(dn string) []byte {
+	rdns, err := normalizeDN(dn)
+	if err != nil {
+		return nil
+	}
+	id := uuid.NewSHA1(uuidNamespace, []byte(strings.Join(rdns, ",")+"#guid"))
+	return id[:]
+}
 
 // MemDirectory is an in-memory LDAP server for demos and tests.
 type MemDirectory struct {
@@ -192,7 +232,11 @@ func (d *MemDirectory) addLocked(r Record) error {
 	for _, a := range r.Attrs {
 		e.attrs = append(e.attrs, Attribute{Name: a.Name, Values: slices.Clone(a.Values)})
 	}
-	if id := e.get("entryUUID"); len(id) > 0 {
+	if d.cfg.ad {
+		if len(e.get("objectGUID")) == 0 {
+			e.attrs = append(e.attrs, Attribute{Name: "objectGUID", Values: []string{string(ObjectGUID(r.DN))}})
+		}
+	} else if id := e.get("entryUUID"); len(id) > 0 {
 		d.uuids[strings.ToLower(id[0])] = true
 	} else {
 		var id uuid.UUID
@@ -614,6 +658,7 @@ func (d *MemDirectory) find(m *gldap.SearchMessage, filter *ber.Packet, paging *
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	sel := newSelector(m.Attributes)
+	sel.ad, sel.maxValRange = d.cfg.ad, d.cfg.maxValRange
 	if m.BaseDN == "" && m.Scope == gldap.BaseObject {
 		return []outEntry{d.rootDSE(sel)}, gldap.ResultSuccess, "", nil
 	}
@@ -683,6 +728,9 @@ func (d *MemDirectory) rootDSE(sel selector) outEntry {
 type selector struct {
 	all, allOperational, none bool
 	names                     []string
+	// ad and maxValRange: Active Directory mode (see WithActiveDirectory).
+	ad          bool
+	maxValRange int
 }
 
 func newSelector(attrs []string) selector {
@@ -707,7 +755,7 @@ func newSelector(attrs []string) selector {
 
 func (s selector) wants(name string) bool {
 	l := strings.ToLower(name)
-	if operational[l] {
+	if operational[l] && !(s.ad && l == "memberof") {
 		if s.allOperational {
 			return true
 		}
@@ -733,13 +781,63 @@ func (s selector) pick(e *memEntry, mo *memberOfIndex) []Attribute {
 			hasMemberOf = true
 		}
 		if s.wants(a.Name) {
-			out = append(out, Attribute{Name: a.Name, Values: slices.Clone(a.Values)})
+			out = append(out, s.firstRange(a))
 		}
+		out = append(out, s.requestedRanges(a)...)
 	}
 	if !hasMemberOf && mo != nil && s.wants("memberOf") {
 		if groups := mo.of(e); len(groups) > 0 {
 			out = append(out, Attribute{Name: "memberOf", Values: groups})
 		}
+	}
+	return out
+}
+
+// firstRange returns a, or in AD mode its first MaxValRange values named
+// "attr;range=0-N" when it has more.
+func (s selector) firstRange(a Attribute) Attribute {
+	if !s.ad || len(a.Values) <= s.maxValRange {
+		return Attribute{Name: a.Name, Values: slices.Clone(a.Values)}
+	}
+	return Attribute{Name: fmt.Sprintf("%s;range=0-%d", a.Name, s.maxValRange-1), Values: slices.Clone(a.Values[:s.maxValRange])}
+}
+
+// requestedRanges answers "attr;range=LO-HI" and "attr;range=LO-*" requests
+// for a in AD mode: at most MaxValRange values from LO, the last slice
+// named "LO-*". A request starting past the last value returns nothing.
+func (s selector) requestedRanges(a Attribute) []Attribute {
+	if !s.ad {
+		return nil
+	}
+	var out []Attribute
+	for _, n := range s.names {
+		base, rng, ok := strings.Cut(n, ";")
+		if !ok || !strings.EqualFold(base, a.Name) {
+			continue
+		}
+		spec, ok := strings.CutPrefix(strings.ToLower(rng), "range=")
+		if !ok {
+			continue
+		}
+		loS, hiS, ok := strings.Cut(spec, "-")
+		lo, err := strconv.Atoi(loS)
+		if !ok || err != nil || lo < 0 || lo >= len(a.Values) {
+			continue
+		}
+		end := lo + s.maxValRange - 1
+		if hiS != "*" {
+			hi, err := strconv.Atoi(hiS)
+			if err != nil || hi < lo {
+				continue
+			}
+			end = min(end, hi)
+		}
+		name := fmt.Sprintf("%s;range=%d-%d", a.Name, lo, end)
+		if end >= len(a.Values)-1 {
+			end = len(a.Values) - 1
+			name = fmt.Sprintf("%s;range=%d-*", a.Name, lo)
+		}
+		out = append(out, Attribute{Name: name, Values: slices.Clone(a.Values[lo : end+1])})
 	}
 	return out
 }
