@@ -26,6 +26,7 @@ type store struct {
 	undo   []undoEntry
 	track  bool
 	sorted map[string][]string // type -> pk keys in primary-key order (cache)
+	added  map[string][]string // type -> keys created since sorted was built
 	// gen counts mutations; qcache holds evaluated queries (filtered and
 	// sorted, before paging) of the current generation, so that reading a
 	// large result page by page costs one evaluation, not one per page.
@@ -59,7 +60,7 @@ func (s *store) cacheRows(key string, rows []ent, sc *schema) {
 }
 
 func newStore() *store {
-	s := &store{rows: map[string]map[string]row{}, unique: map[int]map[string]string{}, sorted: map[string][]string{}, qcache: map[string]cachedQuery{}}
+	s := &store{rows: map[string]map[string]row{}, unique: map[int]map[string]string{}, sorted: map[string][]string{}, added: map[string][]string{}, qcache: map[string]cachedQuery{}}
 	for i := range uniqueConstraints {
 		s.unique[i] = map[string]string{}
 	}
@@ -151,12 +152,12 @@ func (s *store) set(typ, key string, r row) {
 	if s.track {
 		s.undo = append(s.undo, undoEntry{typ, key, prev})
 	}
+	m[key] = r
 	if prev != nil {
 		s.unindex(typ, key, prev)
 	} else {
-		delete(s.sorted, typ)
+		s.sortedInsert(typ, key)
 	}
-	m[key] = r
 	s.index(typ, key, r)
 }
 
@@ -171,8 +172,24 @@ func (s *store) del(typ, key string) {
 		s.undo = append(s.undo, undoEntry{typ, key, prev})
 	}
 	s.unindex(typ, key, prev)
+	s.sortedRemove(typ)
 	delete(m, key)
+}
+
+// sortedInsert notes a new row key of typ for the cached key order, if
+// there is one: the next sortedKeys merges the new keys in (sorting only
+// them) instead of re-sorting every row, which a bulk create would
+// otherwise cost once per query.
+func (s *store) sortedInsert(typ, key string) {
+	if _, ok := s.sorted[typ]; ok {
+		s.added[typ] = append(s.added[typ], key)
+	}
+}
+
+// sortedRemove forgets the cached key order of typ.
+func (s *store) sortedRemove(typ string) {
 	delete(s.sorted, typ)
+	delete(s.added, typ)
 }
 
 // begin starts recording undo information for a batch.
@@ -196,7 +213,7 @@ func (s *store) rollback() {
 		if cur := s.rows[u.typ][u.key]; cur != nil {
 			s.unindex(u.typ, u.key, cur)
 			delete(s.rows[u.typ], u.key)
-			delete(s.sorted, u.typ)
+			s.sortedRemove(u.typ)
 		}
 		if u.prev != nil {
 			s.set(u.typ, u.key, u.prev)
@@ -208,10 +225,25 @@ func (s *store) rollback() {
 // sortedKeys returns the pk keys of typ in primary-key order. The slice is
 // cached until a row is added or removed; callers must not modify it.
 func (s *store) sortedKeys(sc *schema, typ string) []string {
-	if keys, ok := s.sorted[typ]; ok {
-		return keys
-	}
 	m := s.rows[typ]
+	less := func(a, b string) bool { return comparePK(rowPK(sc, m[a]), rowPK(sc, m[b])) < 0 }
+	if keys, ok := s.sorted[typ]; ok {
+		add := s.added[typ]
+		if len(add) == 0 {
+			return keys
+		}
+		sort.Slice(add, func(i, j int) bool { return less(add[i], add[j]) })
+		out := make([]string, 0, len(keys)+len(add))
+		for _, k := range add {
+			i := sort.Search(len(keys), func(i int) bool { return less(k, keys[i]) })
+			out = append(append(out, keys[:i]...), k)
+			keys = keys[i:]
+		}
+		out = append(out, keys...)
+		s.sorted[typ] = out
+		delete(s.added, typ)
+		return out
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
