@@ -200,7 +200,9 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	if exp <= 0 {
 		exp = 24 * time.Hour
 	}
-	v, err := collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups})
+	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups})
+	})
 	if err != nil {
 		return nil, err
 	}
