@@ -41,6 +41,13 @@ type GroupLister interface {
 	ManagedGroups() []string
 }
 
+// ReadWarner is an optional Source method: warnings about the last Read
+// that are not about one entry (e.g. referrals that were not followed).
+// collect adds them to the plan's warnings after each Read.
+type ReadWarner interface {
+	ReadWarnings() []string
+}
+
 // Conflict is a username claimed by entries of different sources; none of
 // them is applied until the directory is fixed.
 type Conflict struct {
@@ -189,6 +196,9 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 			return nil, namedError("source", info.Name, err)
 		}
 		progress(stage, entries)
+		if rw, ok := src.(ReadWarner); ok {
+			v.warnings = append(v.warnings, rw.ReadWarnings()...)
+		}
 		sort.Slice(users, func(i, j int) bool { return userLess(users[i], users[j]) })
 		v.sources = append(v.sources, SourceSummary{Type: info.Type, Name: info.Name, Entries: entries, Digest: digestUsers(users)})
 		all = append(all, users...)

@@ -112,6 +112,17 @@ func (s *Source) LastRead() ReadStats {
 	return s.last
 }
 
+// ReadWarnings returns the warnings of the last successful Read: search
+// result references (referrals) that were not followed. It implements
+// engine.ReadWarner.
+func (s *Source) ReadWarnings() []string {
+	st := s.LastRead()
+	if st.Referrals == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("source %q: %d search result references (referrals) under %q were not followed; their entries are not read (set base_dn to the subtree that holds the users)", s.name, st.Referrals, s.set.BaseDN)}
+}
+
 // errorf wraps err with the source name.
 func (s *Source) errorf(format string, args ...any) error {
 	return fmt.Errorf("source %q: "+format, append([]any{s.name}, args...)...)

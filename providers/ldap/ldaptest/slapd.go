@@ -104,7 +104,9 @@ func WithoutTLS() SlapdOption { return func(c *slapdConfig) { c.tls = false } }
 // WithTestSchema adds a small schema with the 389-ds/FreeIPA attributes
 // nsAccountLock, nsUniqueId and ipaUniqueID as user attributes of the
 // auxiliary objectClass ldapsyncTestAccount, so the 389ds and freeipa
-// presets can be tested on OpenLDAP.
+// presets can be tested on OpenLDAP. It also has ldapsyncRawName, an octet
+// string that slapd does not check, for values that are not valid UTF-8
+// (as servers without schema checking return them).
 func WithTestSchema() SlapdOption { return func(c *slapdConfig) { c.testSchema = true } }
 
 // WithLDIF bulk-loads LDIF content records with slapadd before the first
@@ -513,7 +515,8 @@ cn: ldapsynctest
 olcAttributeTypes: ( 1.3.6.1.4.1.99999.77.1.1 NAME 'nsAccountLock' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 olcAttributeTypes: ( 1.3.6.1.4.1.99999.77.1.2 NAME 'nsUniqueId' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 olcAttributeTypes: ( 1.3.6.1.4.1.99999.77.1.3 NAME 'ipaUniqueID' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
-olcObjectClasses: ( 1.3.6.1.4.1.99999.77.2.1 NAME 'ldapsyncTestAccount' SUP top AUXILIARY MAY ( nsAccountLock $ nsUniqueId $ ipaUniqueID ) )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.77.1.4 NAME 'ldapsyncRawName' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 )
+olcObjectClasses: ( 1.3.6.1.4.1.99999.77.2.1 NAME 'ldapsyncTestAccount' SUP top AUXILIARY MAY ( nsAccountLock $ nsUniqueId $ ipaUniqueID $ ldapsyncRawName ) )
 `
 
 func (s *Slapd) writeConfig() error {
