@@ -629,6 +629,22 @@ func (c *Client) Query(ctx context.Context, expr string) ([]Entity, error) {
 // query ends when metadata.next.offset is null or missing, or a page is empty.
 func (c *Client) QueryMany(ctx context.Context, qs ...PagedQuery) ([][]Entity, error) {
 	out := make([][]Entity, len(qs))
+	err := c.QueryPages(ctx, func(i int, rows []Entity) error {
+		out[i] = append(out[i], rows...)
+		return nil
+	}, qs...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// QueryPages reads several queries like QueryMany but hands each page to
+// fn as it arrives (i is the query's index in qs; pages of one query come
+// in order) instead of keeping every row: a caller that converts rows into
+// its own compact values holds one page of decoded entities at a time. An
+// error from fn stops the read and is returned.
+func (c *Client) QueryPages(ctx context.Context, fn func(i int, rows []Entity) error, qs ...PagedQuery) error {
 	offsets := make([]int, len(qs))
 	active := make([]int, len(qs))
 	for i := range qs {
@@ -645,31 +661,35 @@ func (c *Client) QueryMany(ctx context.Context, qs ...PagedQuery) ([][]Entity, e
 		}
 		raw, err := c.Call(ctx, ops)
 		if err != nil {
-			return nil, fmt.Errorf("ftrack: query: %w", err)
+			return fmt.Errorf("ftrack: query: %w", err)
 		}
 		vals, err := decodeValues(raw)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var next []int
 		for j, i := range active {
 			rows, nextOffset, err := queryResult(vals[j])
 			if err != nil {
-				return nil, fmt.Errorf("ftrack: query %q: %w", qs[i].Expression, err)
+				return fmt.Errorf("ftrack: query %q: %w", qs[i].Expression, err)
 			}
-			out[i] = append(out[i], rows...)
+			if len(rows) > 0 {
+				if err := fn(i, rows); err != nil {
+					return err
+				}
+			}
 			if len(rows) == 0 || nextOffset < 0 {
 				continue
 			}
 			if nextOffset <= offsets[i] {
-				return nil, fmt.Errorf("ftrack: query %q: server returned next offset %d after offset %d", qs[i].Expression, nextOffset, offsets[i])
+				return fmt.Errorf("ftrack: query %q: server returned next offset %d after offset %d", qs[i].Expression, nextOffset, offsets[i])
 			}
 			offsets[i] = nextOffset
 			next = append(next, i)
 		}
 		active = next
 	}
-	return out, nil
+	return nil
 }
 
 // queryResult reads {"action":"query","data":[...],"metadata":{"next":{"offset":N}}};

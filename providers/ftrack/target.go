@@ -87,9 +87,44 @@ const (
 )
 
 // ReadAccounts reads all users, the ldapsync metadata, memberships and
-// groups with flat paged queries and joins them.
+// groups with flat paged queries and joins them. Pages are converted as
+// they arrive (QueryPages), so only compact rows are kept, never the
+// decoded entities of a whole site.
 func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
-	res, err := t.client.QueryMany(ctx,
+	type meta struct{ parent, key, value string }
+	type member struct{ id, user, group string }
+	var (
+		accts   []engine.Account
+		metas   []meta
+		members []member
+		groups  []Entity
+	)
+	err := t.client.QueryPages(ctx, func(q int, rows []Entity) error {
+		switch q {
+		case 0:
+			for _, u := range rows {
+				active, _ := u.Bool("is_active")
+				accts = append(accts, engine.Account{
+					ID: u.String("id"), Username: u.String("username"), Email: u.String("email"),
+					FirstName: u.String("first_name"), LastName: u.String("last_name"), Active: active,
+				})
+			}
+		case 1:
+			for _, m := range rows {
+				if pt := m.String("parent_type"); pt != "" && pt != "User" {
+					continue
+				}
+				metas = append(metas, meta{m.String("parent_id"), m.String("key"), m.String("value")})
+			}
+		case 2:
+			for _, m := range rows {
+				members = append(members, member{m.String("id"), m.String("user_id"), m.String("group_id")})
+			}
+		case 3:
+			groups = append(groups, rows...)
+		}
+		return nil
+	},
 		PagedQuery{Expression: "select " + userProjection + " from User"},
 		PagedQuery{Expression: "select parent_id, key, value, parent_type from Metadata where " + metaCriterion, OrderBy: "parent_id, key"},
 		PagedQuery{Expression: "select id, user_id, group_id from Membership"},
@@ -98,40 +133,33 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target %q: reading accounts: %w", t.name, err)
 	}
-	users, metas, members, groups := res[0], res[1], res[2], res[3]
 	groupName := map[string]string{}
 	for _, g := range groups {
 		groupName[g.String("id")] = g.String("name")
 	}
 	t.setGroups(groups)
-	accts := make([]engine.Account, 0, len(users))
-	byID := map[string]int{}
-	for _, u := range users {
-		active, _ := u.Bool("is_active")
-		byID[u.String("id")] = len(accts)
-		accts = append(accts, engine.Account{
-			ID: u.String("id"), Username: u.String("username"), Email: u.String("email"),
-			FirstName: u.String("first_name"), LastName: u.String("last_name"), Active: active,
-		})
+	if accts == nil {
+		accts = []engine.Account{}
+	}
+	byID := make(map[string]int, len(accts))
+	for i := range accts {
+		byID[accts[i].ID] = i
 	}
 	for _, m := range metas {
-		if pt := m.String("parent_type"); pt != "" && pt != "User" {
-			continue
-		}
-		i, ok := byID[m.String("parent_id")]
+		i, ok := byID[m.parent]
 		if !ok {
 			continue
 		}
-		switch m.String("key") {
+		switch m.key {
 		case MetaOwner:
-			accts[i].Owner = m.String("value")
+			accts[i].Owner = m.value
 		case MetaSourceID:
-			accts[i].SourceID = m.String("value")
+			accts[i].SourceID = m.value
 		}
 	}
 	for _, m := range members { // ordered by id: the first membership per group name wins
-		i, ok := byID[m.String("user_id")]
-		name, gok := groupName[m.String("group_id")]
+		i, ok := byID[m.user]
+		name, gok := groupName[m.group]
 		if !ok || !gok {
 			continue
 		}
@@ -140,21 +168,33 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			a.Memberships = map[string]string{}
 		}
 		if _, dup := a.Memberships[name]; !dup {
-			a.Memberships[name] = m.String("id")
+			a.Memberships[name] = m.id
 			a.Groups = append(a.Groups, name)
 		}
 	}
 	for i := range accts {
 		sort.Strings(accts[i].Groups)
 	}
-	sort.SliceStable(accts, func(i, j int) bool {
-		a, b := strings.ToLower(accts[i].Username), strings.ToLower(accts[j].Username)
-		if a != b {
-			return a < b
+	lower := make([]string, len(accts))
+	for i := range accts {
+		lower[i] = strings.ToLower(accts[i].Username)
+	}
+	idx := make([]int, len(accts))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := idx[i], idx[j]
+		if lower[a] != lower[b] {
+			return lower[a] < lower[b]
 		}
-		return accts[i].ID < accts[j].ID
+		return accts[a].ID < accts[b].ID
 	})
-	return accts, nil
+	out := make([]engine.Account, len(accts))
+	for i, k := range idx {
+		out[i] = accts[k]
+	}
+	return out, nil
 }
 
 func (t *Target) setGroups(groups []Entity) {
