@@ -292,7 +292,7 @@ func (st *userState) membershipOf(groupID string) string {
 func (t *Target) readState(ctx context.Context, ids []string) (map[string]*userState, error) {
 	states := map[string]*userState{}
 	for _, id := range ids {
-		states[id] = &userState{fields: map[string]any{}, meta: map[string]string{}, memberships: map[string]string{}}
+		states[id] = newUserState()
 	}
 	const chunk = 100
 	for start := 0; start < len(ids); start += chunk {
@@ -373,20 +373,34 @@ func (t *Target) Execute(ctx context.Context, changes []engine.Change) []engine.
 		groupIDs, groupErrs = t.resolveGroups(ctx, groupNames, create)
 	}
 
-	// (2) state of the users touched
+	// (2) state of the users touched. A user this call creates (with the id
+	// the plan generated) is assumed absent and not read: apply has just
+	// classified the create as pending against a fresh read of ftrack. Should
+	// the assumption be wrong, the server rejects the create (the id exists)
+	// and step 5 reads the user and plans again.
 	var ids []string
 	idSeen := map[string]bool{}
+	assumed := map[string]bool{}
 	for i, c := range changes {
 		if !IsID(c.TargetID) {
 			fail(i, fmt.Errorf("target id %q is not an ftrack id", c.TargetID))
 			continue
+		}
+		if c.Action == engine.ActionCreate && !idSeen[c.TargetID] {
+			assumed[c.TargetID] = true
 		}
 		if !idSeen[c.TargetID] {
 			idSeen[c.TargetID] = true
 			ids = append(ids, c.TargetID)
 		}
 	}
-	states, err := t.readState(ctx, ids)
+	var readIDs []string
+	for _, id := range ids {
+		if !assumed[id] {
+			readIDs = append(readIDs, id)
+		}
+	}
+	states, err := t.readState(ctx, readIDs)
 	if err != nil {
 		for i := range changes {
 			if results[i].Err == nil {
@@ -395,14 +409,63 @@ func (t *Target) Execute(ctx context.Context, changes []engine.Change) []engine.
 		}
 		return results
 	}
+	for id := range assumed {
+		states[id] = newUserState()
+	}
 
-	// (3) plan and pack, per user in order
+	// (3) plan and pack, (4) run
+	var all []int
+	for i := range changes {
+		if results[i].Err == nil {
+			all = append(all, i)
+		}
+	}
+	t.planAndRun(ctx, changes, all, states, groupIDs, groupErrs, fail, false)
+
+	// (5) a request the server rejected is not split on the first pass:
+	// its users are read (verify before resending), planned again against
+	// what ftrack holds (a create whose id exists is done, or only what is
+	// missing is written), and run again, now splitting a rejected request
+	// down to the change at fault.
+	var again []int
+	var againIDs []string
+	retry := map[string]bool{}
+	for _, i := range all {
+		if id := changes[i].TargetID; results[i].Err != nil && IsRejection(results[i].Err) && !retry[id] {
+			retry[id] = true
+			againIDs = append(againIDs, id)
+		}
+	}
+	if len(againIDs) == 0 {
+		return results
+	}
+	fresh, err := t.readState(ctx, againIDs)
+	if err != nil {
+		return results // the first errors stand
+	}
+	for _, i := range all {
+		if retry[changes[i].TargetID] {
+			results[i].Err = nil
+			again = append(again, i)
+		}
+	}
+	t.planAndRun(ctx, changes, again, fresh, groupIDs, groupErrs, fail, true)
+	return results
+}
+
+func newUserState() *userState {
+	return &userState{fields: map[string]any{}, meta: map[string]string{}, memberships: map[string]string{}}
+}
+
+// planAndRun plans the changes at idxs (per user, in order) against
+// states, packs them into requests and runs them; failures go to fail.
+// With split, a request rejected as a whole is split (see runPack).
+func (t *Target) planAndRun(ctx context.Context, changes []engine.Change, idxs []int, states map[string]*userState,
+	groupIDs map[string]string, groupErrs map[string]error, fail func(int, error), split bool) {
 	chains := map[string][]unit{}
 	var order []string
-	for i, c := range changes {
-		if results[i].Err != nil {
-			continue
-		}
+	for _, i := range idxs {
+		c := changes[i]
 		ops, err := planChange(c, states[c.TargetID], groupIDs, groupErrs)
 		if err != nil {
 			fail(i, err)
@@ -418,7 +481,6 @@ func (t *Target) Execute(ctx context.Context, changes []engine.Change) []engine.
 	}
 	jobs := packJobs(order, chains, t.s.BatchSize)
 
-	// (4) run
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, t.s.Parallelism)
 	var rmu sync.Mutex
@@ -434,12 +496,11 @@ func (t *Target) Execute(ctx context.Context, changes []engine.Change) []engine.
 			defer wg.Done()
 			defer func() { <-sem }()
 			for _, pack := range job {
-				t.runPack(ctx, pack, setErr)
+				t.runPack(ctx, pack, setErr, split)
 			}
 		}(job)
 	}
 	wg.Wait()
-	return results
 }
 
 // packJobs packs per-user chains into requests of at most batch operations.
@@ -488,9 +549,9 @@ func packJobs(order []string, chains map[string][]unit, batch int) [][][]unit {
 	return jobs
 }
 
-// runPack sends one request; when the server rejects it as a whole, it
-// splits the pack in two and runs the halves in order.
-func (t *Target) runPack(ctx context.Context, pack []unit, setErr func(int, error)) {
+// runPack sends one request; when the server rejects it as a whole and
+// split is set, it splits the pack in two and runs the halves in order.
+func (t *Target) runPack(ctx context.Context, pack []unit, setErr func(int, error), split bool) {
 	var ops []Operation
 	for _, u := range pack {
 		ops = append(ops, u.ops...)
@@ -499,15 +560,15 @@ func (t *Target) runPack(ctx context.Context, pack []unit, setErr func(int, erro
 	if err == nil {
 		return
 	}
-	if len(pack) == 1 || !IsRejection(err) {
+	if !split || len(pack) == 1 || !IsRejection(err) {
 		for _, u := range pack {
 			setErr(u.idx, err)
 		}
 		return
 	}
 	half := len(pack) / 2
-	t.runPack(ctx, pack[:half], setErr)
-	t.runPack(ctx, pack[half:], setErr)
+	t.runPack(ctx, pack[:half], setErr, split)
+	t.runPack(ctx, pack[half:], setErr, split)
 }
 
 // planChange returns the operations that bring ftrack to the change's After

@@ -117,11 +117,18 @@ func TestExecuteUnderFaults(t *testing.T) {
 			t.Fatalf("account %s:\n got %+v\nwant %+v", a.Username, a, want[a.ID])
 		}
 	}
-	// Re-running the same creates is a no-op that succeeds.
-	before := s.Emulator.Stats().Actions["create"]
+	// Re-running the same creates is a no-op that succeeds: the creates,
+	// sent without a pre-read, are rejected as a whole (their ids exist),
+	// then the users are read and found done. Nothing is stored twice and
+	// the requests stay few (no splitting down to single users).
+	requests := s.Emulator.Stats().Requests
 	requireOK(t, tg.Execute(ctx, creates[:50]), creates[:50])
-	if s.Emulator.Stats().Actions["create"] != before {
-		t.Fatal("re-run of applied creates sent creates")
+	st = s.Emulator.Stats()
+	if users, meta := len(s.Emulator.Entities("User")), len(s.Emulator.Entities("Metadata")); users != n || meta != 2*n {
+		t.Fatalf("after the re-run: %d users, %d metadata rows, want %d and %d", users, meta, n, 2*n)
+	}
+	if sent := st.Requests - requests; sent > 4 {
+		t.Fatalf("re-run of 50 applied creates took %d requests", sent)
 	}
 }
 
@@ -217,11 +224,17 @@ func TestMembershipsAndOwnership(t *testing.T) {
 		addMem(carol, "Artists"),
 	}
 	requireOK(t, tg.Execute(ctx, changes), changes)
-	// Again: everything is already done.
-	creates := s.Emulator.Stats().Actions["create"]
+	// Again: everything is already done and nothing new is stored (the
+	// create is sent without a pre-read, rejected as a duplicate, then
+	// verified and found done).
+	stored := func() string {
+		return fmt.Sprint(len(s.Emulator.Entities("User")), len(s.Emulator.Entities("Metadata")),
+			len(s.Emulator.Entities("Membership")), len(s.Emulator.Entities("Group")))
+	}
+	before := stored()
 	requireOK(t, tg.Execute(ctx, changes), changes)
-	if got := s.Emulator.Stats().Actions["create"]; got != creates {
-		t.Fatalf("repeat sent %d more creates", got-creates)
+	if after := stored(); after != before {
+		t.Fatalf("repeat changed what is stored: users, metadata, memberships, groups %s -> %s", before, after)
 	}
 
 	accts, err := tg.ReadAccounts(ctx)
@@ -388,5 +401,48 @@ func TestExecuteRefusesBadTargetID(t *testing.T) {
 	res := tg.Execute(context.Background(), []engine.Change{c})
 	if res[0].Err == nil || len(s.Emulator.Entities("User")) != 0 {
 		t.Fatalf("bad id accepted: %v", res[0].Err)
+	}
+}
+
+// TestCreateOfExistingID: a create whose id already exists (an earlier,
+// interrupted run made it) counts as done and only what is missing is
+// written, also when it shares a request with creates that are new.
+func TestCreateOfExistingID(t *testing.T) {
+	s := newServer(t)
+	tg := newTarget(t, s.URL)
+	ctx := context.Background()
+	var changes []engine.Change
+	for i := range 6 {
+		changes = append(changes, createChange(fmt.Sprintf("u%d", i), fmt.Sprintf("u%d", i), fmt.Sprintf("sid-%d", i)))
+	}
+	// u2 exists completely; u4 exists without its ownership marker.
+	for _, i := range []int{2, 4} {
+		c := changes[i]
+		if err := s.Emulator.Put("User", map[string]any{"id": c.TargetID, "username": *c.After.Username, "email": *c.After.Email,
+			"first_name": *c.After.FirstName, "last_name": *c.After.LastName, "is_active": true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{MetaOwner, MetaSourceID} {
+		v := map[string]string{MetaOwner: "users", MetaSourceID: "sid-2"}[k]
+		if err := s.Emulator.Put("Metadata", map[string]any{"parent_id": changes[2].TargetID, "key": k, "value": v, "parent_type": "User"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	requireOK(t, tg.Execute(ctx, changes), changes)
+	accts, err := tg.ReadAccounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accts) != 6 {
+		t.Fatalf("%d accounts, want 6: %+v", len(accts), accts)
+	}
+	for i, a := range accts {
+		if a.ID != changes[i].TargetID || a.Owner != "users" || a.SourceID != fmt.Sprintf("sid-%d", i) || !a.Active {
+			t.Errorf("account %d: %+v", i, a)
+		}
+	}
+	if n := len(s.Emulator.Entities("Metadata")); n != 12 {
+		t.Errorf("%d metadata rows, want 12", n)
 	}
 }
