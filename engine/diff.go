@@ -205,7 +205,10 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	}
 	if n := len(all); n < r.Policy.MinSourceUsers || n == 0 && r.Policy.MinSourceUsers > 0 {
 		what := fmt.Sprintf("directory returned %d users", n)
-		if n > 0 {
+		switch {
+		case n == 1:
+			what = "directory returned only 1 user"
+		case n > 1:
 			what = fmt.Sprintf("directory returned only %d users", n)
 		}
 		return nil, fmt.Errorf("%s; refusing to plan — min_source_users = %d: an empty or partial directory answer must never read as \"everyone left\" (%d entries skipped); check the sources' base_dn and filter", what, r.Policy.MinSourceUsers, len(v.skipped))

@@ -114,7 +114,7 @@ func fieldView(s *string) string {
 // Drift renders a drift report as text.
 func (r *renderer) Drift(rep *engine.DriftReport) {
 	if !rep.HasDrift() {
-		r.printf("%s ftrack matches the directory and the last apply.\n", r.green.Sprint("No drift."))
+		r.printf("%s Managed users in ftrack match the directory and the last apply.\n", r.green.Sprint("No drift."))
 	}
 	for _, k := range driftKinds {
 		var items []engine.DriftItem

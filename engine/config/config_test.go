@@ -226,3 +226,32 @@ func TestFormatIdempotent(t *testing.T) {
 		}
 	}
 }
+
+func TestDiagnosticsNeverPrintSecretValues(t *testing.T) {
+	src := []byte("ldap:\n  server_url: \"ldaps://ldap.example.com\"\n  bind_pasword: \"hunter2-secret\"\n  base_dn: \"dc=example,dc=com\"\nftrack: { server_url: \"https://x.example.com\", api_key: \"k-123456\", api_user: \"admin\" }\n")
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := Load(path)
+	if !diags.HasErrors() {
+		t.Fatal("a misspelled key must be an error")
+	}
+	var files map[string]*hcl.File
+	if cfg != nil {
+		files = cfg.Files
+	}
+	var buf bytes.Buffer
+	if err := WriteDiagnostics(&buf, files, diags, false); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "bind_pasword") {
+		t.Errorf("the diagnostic should still name the key:\n%s", out)
+	}
+	for _, secret := range []string{"hunter2-secret", "k-123456"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("diagnostic output contains the secret %q:\n%s", secret, out)
+		}
+	}
+}

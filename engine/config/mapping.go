@@ -342,8 +342,18 @@ func nonEmpty(s string) []string {
 	return []string{s}
 }
 
-// splitFullName splits a full name at its last word: "Ada King Lovelace"
-// gives "Ada King" and "Lovelace"; a single word is a first name.
+// nameParticles start a family name: "Carla de la Cruz" is Carla + de la Cruz.
+var nameParticles = map[string]bool{
+	"al": true, "bin": true, "da": true, "das": true, "de": true, "del": true, "della": true,
+	"der": true, "di": true, "dos": true, "du": true, "la": true, "le": true, "ten": true,
+	"ter": true, "van": true, "von": true, "zu": true,
+}
+
+// splitFullName splits a full name into first and last name. The family
+// name starts at the first lower-case particle after the first word
+// ("Carla de la Cruz" → "Carla", "de la Cruz"; "Ludwig van Beethoven" →
+// "Ludwig", "van Beethoven"); without one it is the last word ("Ada King
+// Lovelace" → "Ada King", "Lovelace"). A single word is a first name.
 func splitFullName(full string) (first, last string) {
 	words := strings.Fields(full)
 	switch len(words) {
@@ -351,6 +361,11 @@ func splitFullName(full string) (first, last string) {
 		return "", ""
 	case 1:
 		return words[0], ""
+	}
+	for i := 1; i < len(words)-1; i++ {
+		if nameParticles[words[i]] {
+			return strings.Join(words[:i], " "), strings.Join(words[i:], " ")
+		}
 	}
 	return strings.Join(words[:len(words)-1], " "), words[len(words)-1]
 }

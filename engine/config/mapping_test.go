@@ -238,3 +238,20 @@ mapping "users" {
 		}
 	}
 }
+
+func TestSplitFullName(t *testing.T) {
+	for _, tc := range []struct{ full, first, last string }{
+		{"Ada King Lovelace", "Ada King", "Lovelace"},
+		{"Carla de la Cruz", "Carla", "de la Cruz"},
+		{"Ludwig van Beethoven", "Ludwig", "van Beethoven"},
+		{"Anna Maria Smith", "Anna Maria", "Smith"},
+		{"  Cher  ", "Cher", ""},
+		{"Van Morrison", "Van", "Morrison"},
+		{"", "", ""},
+	} {
+		first, last := splitFullName(tc.full)
+		if first != tc.first || last != tc.last {
+			t.Errorf("splitFullName(%q) = %q, %q; want %q, %q", tc.full, first, last, tc.first, tc.last)
+		}
+	}
+}

@@ -170,7 +170,7 @@ func TestSeedUnknownKeys(t *testing.T) {
 	if err := WriteDiagnostics(&buf, cfg.Files, diags, false); err != nil {
 		t.Fatal(err)
 	}
-	if out := buf.String(); !strings.Contains(out, path+":4:3:") || !strings.Contains(out, "4:   bind_passwd: secret") {
+	if out := buf.String(); !strings.Contains(out, path+":4:3:") || !strings.Contains(out, "4:   bind_passwd: ******") {
 		t.Errorf("output:\n%s", out)
 	}
 }
