@@ -158,7 +158,7 @@ func (ws *workspace) openLog(command string) error {
 	}
 	ws.log = slog.New(h).With("run", command)
 	ws.logClose = f.Close
-	ws.log.Info("start", "command", command, "config", ws.cfg.Path, "config_digest", ws.cfg.Digest, "version", version)
+	ws.log.Info("start", "command", command, "args", strings.Join(os.Args[1:], " "), "config", ws.cfg.Path, "config_digest", ws.cfg.Digest, "version", version)
 	return nil
 }
 
