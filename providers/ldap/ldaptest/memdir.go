@@ -79,6 +79,7 @@ type memConfig struct {
 	sizeLimit   int
 	ad          bool
 	maxValRange int
+	timeLimit   int
 }
 
 // MemOption configures NewMemDirectory.
@@ -101,6 +102,11 @@ func WithRequireBind() MemOption { return func(c *memConfig) { c.requireBind = t
 // WithSizeLimit caps every search at n entries in total, paged or not, and
 // then answers result code 4, like slapd's default limit of 500.
 func WithSizeLimit(n int) MemOption { return func(c *memConfig) { c.sizeLimit = n } }
+
+// WithTimeLimitAfter answers every search with result code 3
+// (timeLimitExceeded) once n entries have been sent in total, paged or not,
+// the way a server whose time limit runs out mid-search does.
+func WithTimeLimitAfter(n int) MemOption { return func(c *memConfig) { c.timeLimit = n } }
 
 // DefaultMaxValRange is Active Directory's default MaxValRange (Windows
 // Server 2003 and later).
@@ -696,6 +702,9 @@ func (d *MemDirectory) find(m *gldap.SearchMessage, filter *ber.Packet, paging *
 		}
 		if limit > 0 && before+len(out) >= limit {
 			return out, gldap.ResultSizeLimitExceeded, "", nil
+		}
+		if d.cfg.timeLimit > 0 && before+len(out) >= d.cfg.timeLimit {
+			return out, gldap.ResultTimeLimitExceeded, "", nil
 		}
 		if pageSize > 0 && len(out) == pageSize {
 			return out, gldap.ResultSuccess, "", []byte(strconv.FormatUint(out[len(out)-1].seq, 10))
