@@ -75,6 +75,14 @@ func (t *Target) Info() engine.TargetInfo {
 	return engine.TargetInfo{Type: "ftrack", Name: t.name, Endpoint: t.endpoint}
 }
 
+// ExecuteBatchHint is how many changes one Execute call should get to keep
+// every connection busy: Execute waits for all its requests before it
+// returns, so a call of only a request or two per connection leaves most
+// of them idle at its end, and apply saves its state after every call.
+// It is BatchSize × Parallelism × 5 (at least 100): with the usual three
+// operations per created user, fifteen full rounds of requests.
+func (t *Target) ExecuteBatchHint() int { return max(100, t.s.BatchSize*t.s.Parallelism*5) }
+
 // Client returns the underlying API client.
 func (t *Target) Client() *Client { return t.client }
 
