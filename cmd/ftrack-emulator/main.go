@@ -19,11 +19,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
+	"github.com/ldapsync/ldapsync/state"
 )
 
 func main() {
@@ -97,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	url := "http://" + ln.Addr().String()
 	if *urlFile != "" {
-		if err := writeAtomic(*urlFile, []byte(url+"\n")); err != nil {
+		if err := state.WriteFile(*urlFile, []byte(url+"\n"), 0o644); err != nil {
 			fmt.Fprintf(stderr, "ftrack-emulator: url file: %v\n", err)
 			ln.Close()
 			return 1
@@ -128,20 +128,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ldapsync/ldapsync/engine/config"
+	"github.com/ldapsync/ldapsync/state"
 )
 
 func fmtCommand() *cli.Command {
@@ -43,7 +44,7 @@ Examples:
 				unformatted++
 				fmt.Fprintln(c.App.Writer, path)
 				if !c.Bool("check") {
-					if err := writeFileAtomic(path, out, 0o644); err != nil {
+					if err := state.WriteFile(path, out, 0o644); err != nil {
 						return err
 					}
 				}

@@ -155,12 +155,12 @@ func runPlan(c *cli.Context, args planArgs) error {
 		return err
 	}
 	if args.Out != "" {
-		if err := writeFileAtomic(args.Out, data, 0o644); err != nil {
+		if err := state.WriteFile(args.Out, data, 0o644); err != nil {
 			return fmt.Errorf("writing plan: %w", err)
 		}
 	}
 	if args.Markdown != "" {
-		if err := writeFileAtomic(args.Markdown, []byte(planMarkdown(plan)), 0o644); err != nil {
+		if err := state.WriteFile(args.Markdown, []byte(planMarkdown(plan)), 0o644); err != nil {
 			return fmt.Errorf("writing markdown: %w", err)
 		}
 	}
