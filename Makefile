@@ -42,8 +42,15 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: build
+# bench runs the hot-path micro-benchmarks, then the scale benchmark
+# (cmd/ldapsync BenchmarkScale: the real binary against a slapadd-loaded
+# slapd and the ftrack emulator at 10k and 100k users; a few minutes). It
+# prints a table of times, peak RSS and ratios (never pass/fail) and
+# writes $(BIN)/bench/results.json. LDAPSYNC_SCALE_N, _RUNS, _APPLY_N,
+# _SERIAL=0 and _PROFILE=DIR (pprof of every run) tune it.
+bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./providers/...
+	$(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 60m ./cmd/ldapsync
 
 clean:
 	rm -rf $(BIN)

@@ -44,4 +44,3 @@ func lowerASCII(s string) string {
 	}
 	return string(out)
 }
-
