@@ -513,6 +513,9 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 			u.Groups = append(u.Groups, c.Group)
 			sort.Strings(u.Groups)
 		}
+		if i, found := slices.BinarySearch(ix.la.ManagedGroups, c.Group); !found {
+			ix.la.ManagedGroups = slices.Insert(ix.la.ManagedGroups, i, c.Group)
+		}
 	case ActionRemoveMembership:
 		u.Groups = slices.DeleteFunc(u.Groups, func(g string) bool { return g == c.Group })
 		if len(u.Groups) == 0 {

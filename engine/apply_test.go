@@ -439,3 +439,44 @@ func TestGraceClockRecordedByApply(t *testing.T) {
 		t.Fatalf("after the grace period: %q", got)
 	}
 }
+
+// TestLastMemberLeavingAGroupRemovesItsMemberships: a group ldapsync added
+// members to stays managed after no directory user maps to it any more, so
+// the leftover ftrack memberships are removed, not kept forever.
+func TestLastMemberLeavingAGroupRemovesItsMemberships(t *testing.T) {
+	src := &fakeSource{name: "corp", entries: []Entry{
+		entry("alice", "alice@example.com", "Alice", "A", "sid-a", "groups=Artists", "groups=Comp"),
+		entry("bob", "bob@example.com", "Bob", "B", "sid-b", "groups=Artists"),
+	}}
+	target := newTarget(Account{ID: "id-z", Username: "zoe", Active: true, Groups: []string{"Comp"}})
+	state := newMemState("lineage-1")
+	mapper := &fakeMapper{name: "users", groups: true}
+	ids := seqID()
+	run := func() *Plan {
+		t.Helper()
+		prior, _ := state.Load()
+		req := planReq([]Source{src}, mapper, target, DefaultPolicy())
+		req.Prior = prior
+		req.NewID = ids
+		p := mustPlan(t, req)
+		if _, err := Apply(context.Background(), ApplyRequest{Plan: p, Target: target, State: state, ConfigDigest: "sha256:cfg", Now: clock}); err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		return p
+	}
+	run()
+	if la, _ := state.Load(); strings.Join(la.ManagedGroups, ",") != "Artists,Comp" {
+		t.Fatalf("managed groups recorded = %v", la.ManagedGroups)
+	}
+	// alice leaves the Comp group; nobody in the directory maps to it now.
+	src.entries[0] = entry("alice", "alice@example.com", "Alice", "A", "sid-a", "groups=Artists")
+	p := run()
+	if got := strings.Join(changeLines(p), "; "); got != "remove_membership membership.alice.Comp" {
+		t.Fatalf("changes = %q, want alice's Comp membership removed", got)
+	}
+	for _, a := range target.accounts {
+		if a.Username == "zoe" && strings.Join(a.Groups, ",") != "Comp" {
+			t.Fatalf("an unowned user's membership was touched: %v", a.Groups)
+		}
+	}
+}

@@ -17,7 +17,9 @@ package engine
 //
 // Group rule: when the mapper maps groups, the managed groups are those the
 // mapper declares (optional ManagedGroups method) or, failing that, every
-// group some desired user maps to. A managed user's membership in a managed
+// group some desired user maps to — plus every group an earlier apply added
+// members to (LastApplied.ManagedGroups), so a group whose last directory
+// member left does not keep its ftrack memberships forever. A managed user's membership in a managed
 // group follows the directory exactly; groups outside that set are never
 // touched.
 
@@ -98,6 +100,8 @@ type readRequest struct {
 	// Groups are the groups blocks whose memberships are added to the
 	// desired users (see groups.go).
 	Groups []GroupSpec
+	// Prior is the last-applied view; its managed groups stay managed.
+	Prior *LastApplied
 }
 
 // maxFieldLen is the longest username, email or name accepted from the
@@ -322,6 +326,11 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 				for _, g := range u.Groups {
 					v.managedGroups[g] = true
 				}
+			}
+		}
+		if r.Prior != nil {
+			for _, g := range r.Prior.ManagedGroups {
+				v.managedGroups[g] = true
 			}
 		}
 	}

@@ -23,6 +23,11 @@ type LastApplied struct {
 	Users map[string]AppliedUser `json:"users"`
 	// Missing maps a join key to the first time it was seen missing.
 	Missing map[string]time.Time `json:"missing,omitempty"`
+	// ManagedGroups are the ftrack groups ldapsync has added members to,
+	// sorted. They stay managed after the last directory member leaves, so
+	// the remaining memberships of managed users are removed rather than
+	// left behind forever.
+	ManagedGroups []string `json:"managed_groups,omitempty"`
 	// Plans is the apply journal, keyed by plan id.
 	Plans map[string]AppliedPlan `json:"plans"`
 }

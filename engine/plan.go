@@ -201,7 +201,7 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		exp = 24 * time.Hour
 	}
 	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups})
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, Prior: req.Prior})
 	})
 	if err != nil {
 		return nil, err
