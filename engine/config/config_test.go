@@ -92,7 +92,7 @@ func TestFullConfig(t *testing.T) {
 	g := cfg.Groups[0]
 	if g.Name != "studio" || g.SourceName != "corp" || g.BaseDN != "ou=groups,dc=example,dc=com" || g.MemberAttribute != "member" ||
 		!g.Nested || g.CreateGroups || g.Filter != "(objectClass=groupOfNames)" ||
-		!reflect.DeepEqual(g.Map, map[string]string{"cn=artists,ou=groups,dc=example,dc=com": "Artists", "re:^cn=proj-": "Projects"}) {
+		!reflect.DeepEqual(g.Map, map[string]string{"cn=artists,ou=groups,dc=example,dc=com": "Artists", "re:^proj-(.*)$": "Project $1"}) {
 		t.Errorf("groups = %+v", g)
 	}
 

@@ -58,7 +58,7 @@ groups "studio" {
   nested           = true
   map = {
     "cn=artists,ou=groups,dc=example,dc=com" = "Artists"
-    "re:^cn=proj-"                           = "Projects"
+    "re:^proj-(.*)$"                         = "Project $1"
   }
 }
 
