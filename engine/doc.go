@@ -19,8 +19,10 @@
 //     duplicate username, conflict between sources) is never deactivated
 //     as missing; a warning says why.
 //   - Managed groups are those the mapper declares (optional GroupLister)
-//     or else every group some desired user maps to; memberships in other
-//     groups are never touched.
+//     or else every group some desired user maps to, plus every group an
+//     earlier apply added members to (LastApplied.ManagedGroups), so the
+//     last member leaving a directory group removes the leftover ftrack
+//     memberships; memberships in other groups are never touched.
 //   - The grace-period clock (first time an owned user was seen missing)
 //     is written to the plan as missing_since; the caller records it in
 //     state after plan with RecordMissing, and apply records it too.
@@ -31,7 +33,9 @@
 //   - Apply's serial grows once per apply run; the journal keeps the last
 //     50 applied plans and every unfinished one.
 //   - Unmanaged accounts exclude protected ones: protect service and admin
-//     accounts to keep drift quiet.
+//     accounts to keep drift quiet. Unmanaged accounts are reported by
+//     drift but are not drift (DriftReport.HasDrift): ldapsync never
+//     changes them, so they would alert forever.
 //   - Several sources feed one mapping in declared order. The same
 //     username with the same stable id from two sources is one directory
 //     entry read twice (overlapping bases or filters): the source declared
