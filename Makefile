@@ -49,6 +49,7 @@ lint:
 # writes $(BIN)/bench/results.json. LDAPSYNC_SCALE_N, _RUNS, _APPLY_N,
 # _SERIAL=0 and _PROFILE=DIR (pprof of every run) tune it.
 bench: build test-deps
+	@[ -x /usr/bin/time ] || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; } || echo "GNU time is missing: peak RSS falls back to rusage (overstated)" >&2
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./providers/...
 	$(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 60m ./cmd/ldapsync
 
