@@ -255,7 +255,7 @@ func TestLimits(t *testing.T) {
 	if !p.IsBlocked() || len(p.Blocked.Reasons) != 1 || p.Blocked.Reasons[0] != "1 creates exceed max_creates = 0" {
 		t.Fatalf("count limits: %+v", p.Blocked)
 	}
-	for _, bad := range []string{"x", "-1", "120%"} {
+	for _, bad := range []string{"x", "-1", "120%", "NaN%", "nan%"} {
 		if _, err := ParseLimit(bad); err == nil {
 			t.Errorf("ParseLimit(%q) accepted", bad)
 		}

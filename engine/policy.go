@@ -78,7 +78,7 @@ func ParseLimit(s string) (Limit, error) {
 	}
 	if v, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || f < 0 || f > 100 {
+		if err != nil || math.IsNaN(f) || f < 0 || f > 100 {
 			return Limit{}, fmt.Errorf("limit %q: want a count like 10 or a percentage like 5%%", s)
 		}
 		return Limit{Raw: s, Percent: true, Value: f}, nil
