@@ -193,7 +193,12 @@ func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) err
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("groups %q: source %q: %w", spec.Name, spec.Source, err)
+		// Providers name their source (and often the block) already.
+		err = namedError("source", spec.Source, err)
+		if !strings.Contains(err.Error(), fmt.Sprintf("groups %q: ", spec.Name)) {
+			err = fmt.Errorf("groups %q: %w", spec.Name, err)
+		}
+		return err
 	}
 	// Index the desired users by DN key and by join key.
 	byDN := map[string]int{}

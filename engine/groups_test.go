@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -223,5 +224,23 @@ func TestEnormousValueIsSkipped(t *testing.T) {
 	}
 	if !slices.Equal(changeLines(p), []string{"create user.bob"}) {
 		t.Errorf("changes = %v", changeLines(p))
+	}
+}
+
+// failingGroupSource fails its group read the way providers/ldap does: the
+// message already names the source and the groups block.
+type failingGroupSource struct{ groupSource }
+
+func (s *failingGroupSource) ReadGroups(context.Context, GroupSpec, func(GroupEntry) error) error {
+	return fmt.Errorf(`source "corp": groups "studio": filter "(x": unexpected end`)
+}
+
+func TestGroupsReadErrorIsNamedOnce(t *testing.T) {
+	src := &failingGroupSource{groupSource{fakeSource: fakeSource{name: "corp", entries: []Entry{entry("bob", "bob@example.com", "Bob", "B", "sid-b")}}}}
+	req := planReq([]Source{src}, &fakeMapper{name: "users"}, newTarget(), DefaultPolicy())
+	req.Groups = []GroupSpec{{Name: "studio", Source: "corp"}}
+	_, err := BuildPlan(context.Background(), req)
+	if err == nil || err.Error() != `source "corp": groups "studio": filter "(x": unexpected end` {
+		t.Fatalf("error = %v", err)
 	}
 }
