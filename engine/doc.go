@@ -47,7 +47,8 @@
 //     expression, and every name a groups block maps to (or names by DN)
 //     is a managed group. Members that are not users of the mapping are
 //     ignored and counted in a warning; nested groups are walked with
-//     cycle detection. See groups.go.
+//     cycle detection. A groups block whose read returns no groups at
+//     all is an error, never "everyone left the groups". See groups.go.
 //   - A mapped username, email or name longer than 1024 characters skips
 //     the entry (reason in the plan) instead of failing at apply time.
 package engine

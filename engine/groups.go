@@ -200,6 +200,16 @@ func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) err
 		}
 		return err
 	}
+	if len(groups) == 0 {
+		// Like min_source_users for users: an empty answer (a wrong base_dn
+		// or filter, a server hiccup) must never read as "every member left
+		// every group" and remove the managed memberships.
+		where := ""
+		if spec.BaseDN != "" {
+			where = " under " + spec.BaseDN
+		}
+		return fmt.Errorf("groups %q: source %q returned no groups%s; refusing to plan — an empty answer must never read as \"everyone left the groups\"; check the block's base_dn and filter", spec.Name, spec.Source, where)
+	}
 	// Index the desired users by DN key and by join key.
 	byDN := map[string]int{}
 	byUID := map[string]int{}
@@ -297,7 +307,7 @@ func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) err
 			v.warnings = append(v.warnings, fmt.Sprintf("groups %q: nested groups form a cycle (%s); each member is counted once", spec.Name, strings.Join(cyc, " → ")))
 		}
 	}
-	if mapped == 0 && len(groups) > 0 {
+	if mapped == 0 {
 		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: none of the %d groups read matches the map", spec.Name, len(groups)))
 	}
 	return nil

@@ -227,6 +227,20 @@ func TestEnormousValueIsSkipped(t *testing.T) {
 	}
 }
 
+func TestGroupsEmptyAnswerIsAnError(t *testing.T) {
+	// bob was made a member of Artists by an earlier apply; a groups read
+	// that returns nothing must not remove him (or anyone) from it.
+	src := &groupSource{fakeSource: fakeSource{name: "corp", entries: []Entry{entry("bob", "bob@example.com", "Bob", "B", "sid-b")}}}
+	req := planReq([]Source{src}, &fakeMapper{name: "users"}, newTarget(owned("id-b", "bob", "bob@example.com", "Bob", "B", "sid-b", "Artists")), DefaultPolicy())
+	req.Prior = NewLastApplied("l")
+	req.Prior.ManagedGroups = []string{"Artists"}
+	req.Groups = []GroupSpec{{Name: "studio", Source: "corp", BaseDN: "ou=grups,dc=example,dc=com", Rules: []GroupRule{{Match: "re:.*", Name: "Artists"}}}}
+	_, err := BuildPlan(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), `groups "studio": source "corp" returned no groups under ou=grups,dc=example,dc=com; refusing to plan`) {
+		t.Fatalf("empty groups answer: %v", err)
+	}
+}
+
 // failingGroupSource fails its group read the way providers/ldap does: the
 // message already names the source and the groups block.
 type failingGroupSource struct{ groupSource }
