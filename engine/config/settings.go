@@ -192,7 +192,7 @@ func (l *loader) decodeGroups(b *hcl.Block) (*GroupsBlock, hcl.Diagnostics) {
 		}
 	} else if len(l.cfg.Sources) == 1 {
 		g.SourceName = l.cfg.Sources[0].Name
-	} else {
+	} else if len(l.cfg.Sources) > 1 {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Missing source",
