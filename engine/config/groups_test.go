@@ -83,3 +83,32 @@ func TestGroupsCreateGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupsMapErrorsInKeyOrder checks that the map's bad entries are
+// reported in key order on every load, not in map iteration order.
+func TestGroupsMapErrorsInKeyOrder(t *testing.T) {
+	src := groupsBase + `
+groups "teams" {
+  source  = source.ldap.staff
+  base_dn = "ou=groups,dc=example,dc=com"
+  map = {
+    "re:(a" = "A"
+    "re:(b" = "B"
+    "re:(c" = "C"
+    "re:(d" = "D"
+  }
+}
+`
+	for range 20 {
+		_, diags := LoadBytes("/tmp/ldapsync.hcl", []byte(src), WithEnv(testEnv(nil)))
+		var got []string
+		for _, d := range diags {
+			if d.Summary == "Invalid group pattern" {
+				got = append(got, d.Detail[:4])
+			}
+		}
+		if want := []string{`"(a"`, `"(b"`, `"(c"`, `"(d"`}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("pattern errors in order %v, want %v", got, want)
+		}
+	}
+}

@@ -248,7 +248,9 @@ func (l *loader) decodeGroups(b *hcl.Block) (*GroupsBlock, hcl.Diagnostics) {
 			if err != nil || mv.IsNull() {
 				diags = append(diags, attrError(a.Expr, "Invalid value", `map must map group DNs (or "re:" patterns) to ftrack group names.`))
 			} else {
-				for k, e := range mv.AsValueMap() {
+				entries := mv.AsValueMap()
+				for _, k := range sortedKeys(entries) {
+					e := entries[k]
 					if pat, isRe := strings.CutPrefix(k, "re:"); isRe {
 						if _, err := regexp.Compile(pat); err != nil {
 							diags = append(diags, attrError(a.Expr, "Invalid group pattern", fmt.Sprintf("%q is not a valid regular expression: %v.", pat, err)))
