@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -145,7 +149,7 @@ func (ws *workspace) openLog(command string) error {
 	if err != nil {
 		return fmt.Errorf("log file: %w", err)
 	}
-	w := &redactingWriter{w: f, secrets: ws.cfg.Secrets()}
+	w := newRedactingWriter(f, ws.cfg.Secrets())
 	var h slog.Handler
 	switch ws.args.LogFormat {
 	case "json":
@@ -163,17 +167,51 @@ func (ws *workspace) openLog(command string) error {
 }
 
 // redactingWriter replaces every known secret value with "(sensitive)".
+// The log handlers escape strings (JSON: " and \ and control characters;
+// text: a quoted value), so a secret holding such characters reaches the
+// writer in an escaped form: each secret is matched as written and in the
+// forms both handlers give it.
 type redactingWriter struct {
 	w       io.Writer
-	secrets []string
+	secrets []string // longest first, so a secret that contains another goes whole
+}
+
+// newRedactingWriter returns a writer that redacts secrets (and their
+// escaped forms) from everything written to w. Secrets shorter than three
+// characters are left alone: redacting them would mangle ordinary text.
+func newRedactingWriter(w io.Writer, secrets []string) *redactingWriter {
+	seen := map[string]bool{}
+	var forms []string
+	for _, secret := range secrets {
+		if len(secret) < 3 {
+			continue
+		}
+		for _, f := range []string{secret, jsonEscaped(secret, false), jsonEscaped(secret, true), strings.Trim(strconv.Quote(secret), `"`)} {
+			if !seen[f] {
+				seen[f] = true
+				forms = append(forms, f)
+			}
+		}
+	}
+	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	return &redactingWriter{w: w, secrets: forms}
+}
+
+// jsonEscaped returns s as it stands inside a JSON string, with or without
+// encoding/json's HTML escaping (slog's JSON handler does not escape HTML).
+func jsonEscaped(s string, html bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(html)
+	_ = enc.Encode(s) // a string always encodes
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
 }
 
 func (r *redactingWriter) Write(p []byte) (int, error) {
 	s := string(p)
 	for _, secret := range r.secrets {
-		if len(secret) >= 3 {
-			s = strings.ReplaceAll(s, secret, "(sensitive)")
-		}
+		s = strings.ReplaceAll(s, secret, "(sensitive)")
 	}
 	if _, err := io.WriteString(r.w, s); err != nil {
 		return 0, err
