@@ -1,10 +1,6 @@
 package config
 
-import (
-	"sort"
-
-	"github.com/ldapsync/ldapsync/engine"
-)
+import "github.com/ldapsync/ldapsync/engine"
 
 // GroupSpecs returns the groups blocks as engine.GroupSpec values, in file
 // order, with their map rules sorted by key.
@@ -22,12 +18,7 @@ func (g *GroupsBlock) Spec() engine.GroupSpec {
 		Name: g.Name, Source: g.SourceName, BaseDN: g.BaseDN, Filter: g.Filter,
 		MemberAttribute: g.MemberAttribute, Nested: g.Nested, CreateGroups: g.CreateGroups,
 	}
-	keys := make([]string, 0, len(g.Map))
-	for k := range g.Map {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(g.Map) {
 		s.Rules = append(s.Rules, engine.GroupRule{Match: k, Name: g.Map[k]})
 	}
 	return s
