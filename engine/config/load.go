@@ -139,12 +139,7 @@ func loadHCL(name, cfgPath string, src, digestSrc []byte, extra map[string]*hcl.
 		switch b.Type {
 		case "mapping":
 			if prev, ok := mappingNames[b.Labels[0]]; ok {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Duplicate mapping block",
-					Detail:   fmt.Sprintf("A mapping named %q was already declared at %s.", b.Labels[0], prev),
-					Subject:  b.DefRange.Ptr(),
-				})
+				diags = append(diags, duplicateNamedBlock("A mapping", b, prev))
 				continue
 			}
 			mappingNames[b.Labels[0]] = b.DefRange
@@ -155,12 +150,7 @@ func loadHCL(name, cfgPath string, src, digestSrc []byte, extra map[string]*hcl.
 			}
 		case "groups":
 			if prev, ok := groupNames[b.Labels[0]]; ok {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Duplicate groups block",
-					Detail:   fmt.Sprintf("A groups block named %q was already declared at %s.", b.Labels[0], prev),
-					Subject:  b.DefRange.Ptr(),
-				})
+				diags = append(diags, duplicateNamedBlock("A groups block", b, prev))
 				continue
 			}
 			groupNames[b.Labels[0]] = b.DefRange
@@ -208,6 +198,17 @@ func duplicateBlock(typ string, prev, b *hcl.Block) *hcl.Diagnostic {
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Duplicate %s block", typ),
 		Detail:   fmt.Sprintf("Only one %s block is allowed; the first is at %s.", typ, prev.DefRange),
+		Subject:  b.DefRange.Ptr(),
+	}
+}
+
+// duplicateNamedBlock reports a second block with the same name as an
+// earlier one, declared at prev; what names the kind ("A mapping").
+func duplicateNamedBlock(what string, b *hcl.Block, prev hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Duplicate %s block", b.Type),
+		Detail:   fmt.Sprintf("%s named %q was already declared at %s.", what, b.Labels[0], prev),
 		Subject:  b.DefRange.Ptr(),
 	}
 }
