@@ -16,6 +16,7 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -41,11 +42,19 @@ type DriftKind string
 
 // The drift kinds.
 const (
-	DriftPending    DriftKind = "pending"
-	DriftOutOfBand  DriftKind = "out_of_band"
-	DriftUnmanaged  DriftKind = "unmanaged"
-	membershipField           = "membership:"
+	DriftPending   DriftKind = "pending"
+	DriftOutOfBand DriftKind = "out_of_band"
+	DriftUnmanaged DriftKind = "unmanaged"
 )
+
+// membershipField prefixes the field name of a group membership
+// ("membership:Artists").
+const membershipField = "membership:"
+
+// userFields are the user fields a change can touch, in report order; the
+// ownership marker (owner, source_id) comes last and is not compared for
+// out-of-band edits.
+var userFields = []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}
 
 // DriftField is one field's three views; nil means not applicable.
 type DriftField struct {
@@ -126,6 +135,10 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 		}
 	}
 	reported := map[string]bool{} // target id + field
+	var managedGroups []string
+	if v.mapsGroups {
+		managedGroups = slices.Sorted(maps.Keys(v.managedGroups))
+	}
 	for _, c := range append(append([]Change{}, d.changes...), d.deferred...) {
 		l, hasL := last[c.TargetID]
 		pend := DriftItem{Key: c.Key, Kind: DriftPending, Action: c.Action, Reason: c.Reason}
@@ -154,24 +167,17 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 			continue
 		}
 		it := DriftItem{Key: strings.ToLower(a.Username), Kind: DriftOutOfBand, Reason: "edited in ftrack since the last apply"}
-		for _, name := range []string{"username", "email", "first_name", "last_name", "is_active"} {
+		for _, name := range userFields[:len(userFields)-2] {
 			act, la := accountValue(a, name), appliedValue(l, name)
 			if !eqPtr(act, la) && !reported[a.ID+" "+name] {
 				it.Fields = append(it.Fields, DriftField{Field: name, Actual: act, LastApplied: la})
 			}
 		}
-		if v.mapsGroups {
-			groups := make([]string, 0, len(v.managedGroups))
-			for g := range v.managedGroups {
-				groups = append(groups, g)
-			}
-			sort.Strings(groups)
-			for _, g := range groups {
-				name := membershipField + g
-				act, la := memberValue(a.Groups, g), memberValue(l.Groups, g)
-				if !eqPtr(act, la) && !reported[a.ID+" "+name] {
-					it.Fields = append(it.Fields, DriftField{Field: name, Actual: act, LastApplied: la})
-				}
+		for _, g := range managedGroups {
+			name := membershipField + g
+			act, la := memberValue(a.Groups, g), memberValue(l.Groups, g)
+			if !eqPtr(act, la) && !reported[a.ID+" "+name] {
+				it.Fields = append(it.Fields, DriftField{Field: name, Actual: act, LastApplied: la})
 			}
 		}
 		if len(it.Fields) > 0 {
@@ -205,7 +211,7 @@ func eqPtr(a, b *string) bool {
 }
 
 func fieldRank(name string) int {
-	i := slices.Index([]string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}, name)
+	i := slices.Index(userFields, name)
 	if i < 0 {
 		return 100
 	}
@@ -246,7 +252,7 @@ func changeFields(c Change) []DriftField {
 		return nil
 	}
 	var out []DriftField
-	for _, name := range []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"} {
+	for _, name := range userFields {
 		after := get(c.After, name)
 		if after == nil {
 			continue
