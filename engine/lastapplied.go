@@ -62,7 +62,8 @@ type AppliedPlan struct {
 	Serial     int64     `json:"serial"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
-	// Outcomes maps a change id (ChangeID) to "done" or "failed: <error>".
+	// Outcomes maps a change id (ChangeID) to "done", "already_done" (found
+	// done by an earlier, interrupted run) or "failed: <error>".
 	Outcomes map[string]string `json:"outcomes"`
 }
 
@@ -104,10 +105,10 @@ func RecordMissing(la *LastApplied, missing map[string]time.Time) bool {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	if la.Missing == nil && len(keys) > 0 {
+		la.Missing = map[string]time.Time{}
+	}
 	for _, k := range keys {
-		if la.Missing == nil {
-			la.Missing = map[string]time.Time{}
-		}
 		if old, ok := la.Missing[k]; !ok || !old.Equal(missing[k]) {
 			la.Missing[k] = missing[k].UTC()
 			changed = true
@@ -116,6 +117,7 @@ func RecordMissing(la *LastApplied, missing map[string]time.Time) bool {
 	return changed
 }
 
+// ensure makes the maps a state file may lack non-nil.
 func (la *LastApplied) ensure() {
 	if la.Users == nil {
 		la.Users = map[string]AppliedUser{}
