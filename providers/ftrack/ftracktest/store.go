@@ -244,13 +244,21 @@ func (s *store) sortedKeys(sc *schema, typ string) []string {
 		delete(s.added, typ)
 		return out
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	// A full sort: take each row's primary key once, not twice per
+	// comparison (rowPK allocates).
+	type keyed struct {
+		key string
+		pk  []any
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		return comparePK(rowPK(sc, m[keys[i]]), rowPK(sc, m[keys[j]])) < 0
-	})
+	ks := make([]keyed, 0, len(m))
+	for k, r := range m {
+		ks = append(ks, keyed{k, rowPK(sc, r)})
+	}
+	sort.Slice(ks, func(i, j int) bool { return comparePK(ks[i].pk, ks[j].pk) < 0 })
+	keys := make([]string, len(ks))
+	for i, k := range ks {
+		keys[i] = k.key
+	}
 	s.sorted[typ] = keys
 	return keys
 }
