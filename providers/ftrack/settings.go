@@ -155,5 +155,18 @@ func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnos
 			s.Timeout = d
 		}
 	}
-	return s, diags
+	return s, withoutValues(diags)
+}
+
+// withoutValues drops the expression and evaluation context from
+// diagnostics: with them, hcl's diagnostic printer shows the values of the
+// variables an expression refers to ("with var.key as ..."), and these
+// settings hold the API key.
+func withoutValues(diags hcl.Diagnostics) hcl.Diagnostics {
+	for i, d := range diags {
+		c := *d
+		c.Expression, c.EvalContext = nil, nil
+		diags[i] = &c
+	}
+	return diags
 }

@@ -112,3 +112,33 @@ api_key = ""`, "api_key must not be empty", 3},
 		})
 	}
 }
+
+// TestDecodeSettingsDiagnosticsHideValues: a bad expression that refers to
+// a variable holding the API key must not make hcl's printer show it.
+func TestDecodeSettingsDiagnosticsHideValues(t *testing.T) {
+	f, diags := hclsyntax.ParseConfig([]byte(`
+server_url = "https://studio.ftrackapp.com"
+api_user   = "admin"
+api_key    = var.plain_key + 1
+`), "main.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
+		"plain_key": cty.StringVal("k-unmarked-456"),
+	})}}
+	_, diags = DecodeSettings(f.Body, ectx)
+	if !diags.HasErrors() {
+		t.Fatal("a string plus a number must be an error")
+	}
+	var out strings.Builder
+	if err := hcl.NewDiagnosticTextWriter(&out, nil, 0, false).WriteDiagnostics(diags); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Invalid operand") {
+		t.Errorf("diagnostic does not describe the error:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "k-unmarked-456") {
+		t.Errorf("diagnostic shows the API key:\n%s", out.String())
+	}
+}

@@ -124,7 +124,20 @@ func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnos
 			diags = append(diags, attrDiag(a, "Plaintext password refused", err.Error()+"."))
 		}
 	}
-	return s, diags
+	return s, withoutValues(diags)
+}
+
+// withoutValues drops the expression and evaluation context from
+// diagnostics: with them, hcl's diagnostic printer shows the values of the
+// variables an expression refers to ("with var.ldap_password as ..."),
+// and these settings hold the bind password.
+func withoutValues(diags hcl.Diagnostics) hcl.Diagnostics {
+	for i, d := range diags {
+		c := *d
+		c.Expression, c.EvalContext = nil, nil
+		diags[i] = &c
+	}
+	return diags
 }
 
 func attrDiag(a *hcl.Attribute, summary, detail string) *hcl.Diagnostic {

@@ -109,3 +109,27 @@ func TestNewDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeSettingsDiagnosticsHideValues: a bad expression that refers to
+// the password must not make hcl's printer show the password's value.
+func TestDecodeSettingsDiagnosticsHideValues(t *testing.T) {
+	_, diags := decode(t, `source "ldap" "corp" {
+  url           = "ldaps://ldap.example.com"
+  bind_dn       = "cn=reader,dc=example,dc=com"
+  bind_password = var.pw + 1
+  base_dn       = "ou=users,dc=example,dc=com"
+}`)
+	if !diags.HasErrors() {
+		t.Fatal("a string plus a number must be an error")
+	}
+	var out strings.Builder
+	if err := hcl.NewDiagnosticTextWriter(&out, nil, 0, false).WriteDiagnostics(diags); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Invalid operand") {
+		t.Errorf("diagnostic does not describe the error:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "s3cret") {
+		t.Errorf("diagnostic shows the bind password:\n%s", out.String())
+	}
+}
