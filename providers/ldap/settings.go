@@ -69,27 +69,22 @@ func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnos
 		return s, diags
 	}
 	attrs := content.Attributes
-	str := func(name string, dst *string) {
+	decode := func(name string, dst any) {
 		if a, ok := attrs[name]; ok {
 			diags = append(diags, gohcl.DecodeExpression(a.Expr, ectx, dst)...)
 		}
 	}
-	boolean := func(name string, dst *bool) {
-		if a, ok := attrs[name]; ok {
-			diags = append(diags, gohcl.DecodeExpression(a.Expr, ectx, dst)...)
-		}
-	}
-	str("url", &s.URL)
-	str("ca_cert_file", &s.CACertFile)
-	str("bind_dn", &s.BindDN)
-	str("bind_password", &s.BindPassword)
-	str("base_dn", &s.BaseDN)
-	str("filter", &s.Filter)
-	str("schema", &s.Schema)
-	str("id_attribute", &s.IDAttribute)
-	boolean("start_tls", &s.StartTLS)
-	boolean("insecure_allow_plaintext", &s.InsecureAllowPlaintext)
-	boolean("insecure_skip_verify", &s.InsecureSkipVerify)
+	decode("url", &s.URL)
+	decode("ca_cert_file", &s.CACertFile)
+	decode("bind_dn", &s.BindDN)
+	decode("bind_password", &s.BindPassword)
+	decode("base_dn", &s.BaseDN)
+	decode("filter", &s.Filter)
+	decode("schema", &s.Schema)
+	decode("id_attribute", &s.IDAttribute)
+	decode("start_tls", &s.StartTLS)
+	decode("insecure_allow_plaintext", &s.InsecureAllowPlaintext)
+	decode("insecure_skip_verify", &s.InsecureSkipVerify)
 	if a, ok := attrs["page_size"]; ok {
 		d := gohcl.DecodeExpression(a.Expr, ectx, &s.PageSize)
 		diags = append(diags, d...)
