@@ -50,7 +50,7 @@ Examples:
 				}
 			}
 			if c.Bool("check") && unformatted > 0 {
-				return cli.Exit(fmt.Sprintf("Error: %d file(s) are not formatted; run ldapsync fmt", unformatted), exitBlocked)
+				return cli.Exit(fmt.Sprintf("Error: %d file(s) are not formatted; run ldapsync fmt", unformatted), exitUnformatted)
 			}
 			return nil
 		},

@@ -52,7 +52,11 @@ func loadConfig(args globalArgs, stderr io.Writer) (*config.Config, error) {
 		if cfg != nil {
 			files = cfg.Files
 		}
-		_ = config.WriteDiagnostics(stderr, files, diags, useColor(args.NoColor, stderr))
+		var secrets []string
+		if cfg != nil {
+			secrets = cfg.Secrets()
+		}
+		writeDiagnostics(stderr, files, diags, secrets, useColor(args.NoColor, stderr))
 		return nil, cli.Exit("", exitError)
 	}
 	return cfg, nil
@@ -120,7 +124,7 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 		}
 	}
 	if diags.HasErrors() {
-		_ = config.WriteDiagnostics(stderr, cfg.Files, diags, useColor(args.NoColor, stderr))
+		writeDiagnostics(stderr, cfg.Files, diags, cfg.Secrets(), useColor(args.NoColor, stderr))
 		return nil, cli.Exit("", exitError)
 	}
 	ws.stateAt = cfg.State.Path
@@ -226,4 +230,13 @@ func relativeToConfig(configPath, p string) string {
 		return p
 	}
 	return filepath.Join(filepath.Dir(configPath), p)
+}
+
+// writeDiagnostics prints configuration diagnostics with every known secret
+// value redacted: a diagnostic may quote a source line, and a sensitive
+// variable's value can stand on a line whose setting name looks harmless.
+func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, secrets []string, color bool) {
+	var buf bytes.Buffer
+	_ = config.WriteDiagnostics(&buf, files, diags, color)
+	_, _ = newRedactingWriter(w, secrets).Write(buf.Bytes())
 }

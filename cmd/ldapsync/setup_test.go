@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // TestRedactingWriterEscapedSecrets logs secrets that the JSON and text
@@ -52,5 +55,25 @@ func TestRedactingWriterShortSecrets(t *testing.T) {
 	}
 	if buf.String() != "table\n" {
 		t.Errorf("got %q, want the line unchanged", buf.String())
+	}
+}
+
+// TestDiagnosticsRedactKnownSecrets: a diagnostic that quotes a source line
+// holding a sensitive value under a harmless-looking name prints no secret.
+func TestDiagnosticsRedactKnownSecrets(t *testing.T) {
+	src := []byte("reader = \"hunter2-xyz\"\n")
+	f, diags := hclsyntax.ParseConfig(src, "secrets.tfvars", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	rng := hcl.Range{Filename: "secrets.tfvars", Start: hcl.Pos{Line: 1, Column: 1, Byte: 0}, End: hcl.Pos{Line: 1, Column: 7, Byte: 6}}
+	d := hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Something about reader", Subject: &rng}}
+	var out bytes.Buffer
+	writeDiagnostics(&out, map[string]*hcl.File{"secrets.tfvars": f}, d, []string{"hunter2-xyz"}, false)
+	if !strings.Contains(out.String(), "secrets.tfvars:1:1") {
+		t.Fatalf("diagnostic not printed:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "hunter2-xyz") {
+		t.Errorf("diagnostic output contains the secret:\n%s", out.String())
 	}
 }

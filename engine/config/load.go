@@ -287,11 +287,22 @@ func (l *loader) checkTraversal(t hcl.Traversal, place exprPlace) hcl.Diagnostic
 				Subject:  &rng,
 			}}
 		}
-		if _, ok := l.vars[name]; !ok {
+		v, ok := l.vars[name]
+		if !ok {
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Reference to undeclared input variable",
 				Detail:   fmt.Sprintf("An input variable named %q has not been declared; add a variable %q block.", name, name),
+				Subject:  &rng,
+			}}
+		}
+		if v.sensitive && place != placeConnection {
+			// Mapped values, policy and state settings are written into plans,
+			// state files and logs; a secret must never get there.
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Sensitive variable not allowed here",
+				Detail:   fmt.Sprintf("var.%s is sensitive; it may be used only in source and target connection settings, because values here end up in plans, state files and logs.", name),
 				Subject:  &rng,
 			}}
 		}

@@ -170,3 +170,14 @@ func withoutValues(diags hcl.Diagnostics) hcl.Diagnostics {
 	}
 	return diags
 }
+
+// String describes the settings with the API key redacted, so a stray %v
+// never prints it.
+func (s Settings) String() string {
+	c := s
+	if c.APIKey != "" {
+		c.APIKey = "(sensitive)"
+	}
+	type plain Settings // drops this method, so fmt does not recurse
+	return fmt.Sprintf("%+v", plain(c))
+}

@@ -1,6 +1,7 @@
 package ftrack
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,14 @@ api_key    = var.plain_key + 1
 	}
 	if strings.Contains(out.String(), "k-unmarked-456") {
 		t.Errorf("diagnostic shows the API key:\n%s", out.String())
+	}
+}
+
+func TestSettingsStringRedactsAPIKey(t *testing.T) {
+	s := Settings{ServerURL: "https://x.example.com", APIUser: "admin", APIKey: "k-hunter2-secret"}
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%s", &s)} {
+		if strings.Contains(out, "k-hunter2-secret") || !strings.Contains(out, "https://x.example.com") {
+			t.Errorf("settings printed as %q", out)
+		}
 	}
 }

@@ -272,7 +272,7 @@ func (s *Source) readRange(ctx context.Context, conn *ldap.Conn, dn, attr string
 		case ctx.Err() != nil:
 			return nil, s.errorf("group %q: range retrieval cancelled: %w", dn, ctx.Err())
 		case rerr != nil:
-			return nil, s.searchError(rerr, 0)
+			return nil, s.searchBaseError(dn, rerr, len(out))
 		case perr != nil:
 			return nil, s.errorf("group %q: no answer to range retrieval within %s; raise timeout", dn, s.set.Timeout)
 		case !found:

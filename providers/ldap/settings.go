@@ -228,3 +228,14 @@ func (s Settings) withDefaults() (Settings, Preset, error) {
 	}
 	return s, p, nil
 }
+
+// String describes the settings with the bind password redacted, so a
+// stray %v never prints it.
+func (s Settings) String() string {
+	c := s
+	if c.BindPassword != "" {
+		c.BindPassword = "(sensitive)"
+	}
+	type plain Settings // drops this method, so fmt does not recurse
+	return fmt.Sprintf("%+v", plain(c))
+}

@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,14 @@ func TestDecodeSettingsDiagnosticsHideValues(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "s3cret") {
 		t.Errorf("diagnostic shows the bind password:\n%s", out.String())
+	}
+}
+
+func TestSettingsStringRedactsPassword(t *testing.T) {
+	s := Settings{URL: "ldaps://x", BindDN: "cn=r", BindPassword: "hunter2-secret"}
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%s", &s)} {
+		if strings.Contains(out, "hunter2-secret") || !strings.Contains(out, "ldaps://x") {
+			t.Errorf("settings printed as %q", out)
+		}
 	}
 }
