@@ -28,6 +28,9 @@ const (
 	exitError   = 1
 	exitChanges = 2
 	exitBlocked = 3
+	// exitUnformatted is `fmt -check` finding unformatted files: 3, as
+	// terraform fmt -check does, so CI habits carry over.
+	exitUnformatted = 3
 )
 
 func main() {
