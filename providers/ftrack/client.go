@@ -613,6 +613,9 @@ type PagedQuery struct {
 	Expression string
 	// OrderBy is the stable order for paging (default "id").
 	OrderBy string
+	// flat, when set, decodes this query's pages without building
+	// entities (flat.go); fn then never sees this query's rows.
+	flat flatDecoder
 }
 
 // Query reads every row of expr (paged, ordered by id).
@@ -663,11 +666,34 @@ func (c *Client) QueryPages(ctx context.Context, fn func(i int, rows []Entity) e
 		if err != nil {
 			return fmt.Errorf("ftrack: query: %w", err)
 		}
+		var next []int
+		advance := func(i, rows, nextOffset int) error {
+			if rows == 0 || nextOffset < 0 {
+				return nil
+			}
+			if nextOffset <= offsets[i] {
+				return fmt.Errorf("ftrack: query %q: server returned next offset %d after offset %d", qs[i].Expression, nextOffset, offsets[i])
+			}
+			offsets[i] = nextOffset
+			next = append(next, i)
+			return nil
+		}
+		if flat, ok := decodeFlatPages(qs, active, raw); ok {
+			for j, i := range active {
+				if flat[j].rows > 0 {
+					flat[j].commit()
+				}
+				if err := advance(i, flat[j].rows, flat[j].next); err != nil {
+					return err
+				}
+			}
+			active = next
+			continue
+		}
 		vals, err := decodeValues(raw)
 		if err != nil {
 			return err
 		}
-		var next []int
 		for j, i := range active {
 			rows, nextOffset, err := queryResult(vals[j])
 			if err != nil {
@@ -678,18 +704,37 @@ func (c *Client) QueryPages(ctx context.Context, fn func(i int, rows []Entity) e
 					return err
 				}
 			}
-			if len(rows) == 0 || nextOffset < 0 {
-				continue
+			if err := advance(i, len(rows), nextOffset); err != nil {
+				return err
 			}
-			if nextOffset <= offsets[i] {
-				return fmt.Errorf("ftrack: query %q: server returned next offset %d after offset %d", qs[i].Expression, nextOffset, offsets[i])
-			}
-			offsets[i] = nextOffset
-			next = append(next, i)
 		}
 		active = next
 	}
 	return nil
+}
+
+// flatPage is one query's page decoded by its flat decoder.
+type flatPage struct {
+	rows, next int
+	commit     func()
+}
+
+// decodeFlatPages decodes a response with the queries' flat decoders;
+// ok is false when some query has none or some page needs the general
+// decoder, and then no rows have been handed over.
+func decodeFlatPages(qs []PagedQuery, active []int, raw []json.RawMessage) ([]flatPage, bool) {
+	out := make([]flatPage, len(active))
+	for j, i := range active {
+		if qs[i].flat == nil || noFlatDecode {
+			return nil, false
+		}
+		rows, next, commit, ok := qs[i].flat(raw[j])
+		if !ok {
+			return nil, false
+		}
+		out[j] = flatPage{rows, next, commit}
+	}
+	return out, true
 }
 
 // queryResult reads {"action":"query","data":[...],"metadata":{"next":{"offset":N}}};

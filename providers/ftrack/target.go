@@ -133,10 +133,28 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		}
 		return nil
 	},
-		PagedQuery{Expression: "select " + userProjection + " from User"},
-		PagedQuery{Expression: "select parent_id, key, value, parent_type from Metadata where " + metaCriterion, OrderBy: "parent_id, key"},
-		PagedQuery{Expression: "select id, user_id, group_id from Membership"},
-		PagedQuery{Expression: "select id, name from Group"},
+		PagedQuery{Expression: "select " + userProjection + " from User", flat: flatUsers(&accts)},
+		PagedQuery{Expression: "select parent_id, key, value, parent_type from Metadata where " + metaCriterion, OrderBy: "parent_id, key",
+			flat: flatRows(func(r *metaRow) bool { return r.ParentID.set && r.Key.set && r.Value.set && r.ParentType.set }, func(rows []metaRow) {
+				for _, m := range rows {
+					if pt := m.ParentType.s; pt != "" && pt != "User" {
+						continue
+					}
+					metas = append(metas, meta{m.ParentID.s, m.Key.s, m.Value.s})
+				}
+			})},
+		PagedQuery{Expression: "select id, user_id, group_id from Membership",
+			flat: flatRows(func(r *memberRow) bool { return r.ID.set && r.UserID.set && r.GroupID.set }, func(rows []memberRow) {
+				for _, m := range rows {
+					members = append(members, member{m.ID.s, m.UserID.s, m.GroupID.s})
+				}
+			})},
+		PagedQuery{Expression: "select id, name from Group",
+			flat: flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(rows []groupRow) {
+				for _, g := range rows {
+					groups = append(groups, Entity{"id": g.ID.s, "name": g.Name.s})
+				}
+			})},
 	)
 	if err != nil {
 		return nil, fmt.Errorf("target %q: reading accounts: %w", t.name, err)
