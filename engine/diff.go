@@ -205,7 +205,11 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		}
 		sort.Slice(users, func(i, j int) bool { return userLess(users[i], users[j]) })
 		v.sources = append(v.sources, SourceSummary{Type: info.Type, Name: info.Name, Entries: entries, Digest: digestUsers(users)})
-		all = append(all, users...)
+		if all == nil {
+			all = users // one source: no copy
+		} else {
+			all = append(all, users...)
+		}
 	}
 	if n := len(all); n < r.Policy.MinSourceUsers || n == 0 && r.Policy.MinSourceUsers > 0 {
 		what := fmt.Sprintf("directory returned %d users", n)
@@ -218,19 +222,25 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		return nil, fmt.Errorf("%s; refusing to plan — min_source_users = %d: an empty or partial directory answer must never read as \"everyone left\" (%d entries skipped); check the sources' base_dn and filter", what, r.Policy.MinSourceUsers, len(v.skipped))
 	}
 
-	// Duplicates: group by key.
+	// Duplicates: group by key. A stable sort by key makes each key's
+	// users one run of all, in source order (each source is sorted by key
+	// already, so one source costs a check, not a sort); this replaces a
+	// map of per-key copies, which at 100k users held a third copy of
+	// every user. desired is compacted into all's own array: each run
+	// appends at most one user, at an index no later than the run's
+	// start, and only after the run has been read.
 	protected := map[string]string{} // key -> protect entry
-	byKey := map[string][]User{}
-	for _, u := range all {
-		byKey[u.Key] = append(byKey[u.Key], u)
+	if !sort.SliceIsSorted(all, func(i, j int) bool { return all[i].Key < all[j].Key }) {
+		sort.SliceStable(all, func(i, j int) bool { return all[i].Key < all[j].Key })
 	}
-	keys := make([]string, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		us := byKey[k]
+	v.desired = all[:0]
+	for start := 0; start < len(all); {
+		end := start + 1
+		for end < len(all) && all[end].Key == all[start].Key {
+			end++
+		}
+		us, k := all[start:end], all[start].Key
+		start = end
 		if len(us) == 1 {
 			u := us[0]
 			if e := firstNonEmpty(prot.match(u.Username), prot.match(k)); e != "" {
@@ -342,12 +352,23 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		return nil, namedError("target", ti.Name, err)
 	}
 	progress("reading target", len(accounts))
-	for _, a := range accounts {
+	// v.accounts shares the target's slice until an account is left out or
+	// it needs sorting: the engine never writes into the target's result.
+	aliased := true
+	for i, a := range accounts {
 		if e := prot.match(a.Username); e != "" {
 			protected[strings.ToLower(a.Username)] = e
+			if aliased {
+				v.accounts, aliased = append(make([]Account, 0, len(accounts)), accounts[:i]...), false
+			}
 			continue
 		}
-		v.accounts = append(v.accounts, a)
+		if !aliased {
+			v.accounts = append(v.accounts, a)
+		}
+	}
+	if aliased {
+		v.accounts = accounts
 	}
 	pkeys := make([]string, 0, len(protected))
 	for k := range protected {
@@ -357,13 +378,19 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	for _, k := range pkeys {
 		v.warnings = append(v.warnings, fmt.Sprintf("user.%s is protected by policy.protect %q: not changed", k, protected[k]))
 	}
-	sort.Slice(v.accounts, func(i, j int) bool {
+	accountLess := func(i, j int) bool {
 		a, b := strings.ToLower(v.accounts[i].Username), strings.ToLower(v.accounts[j].Username)
 		if a != b {
 			return a < b
 		}
 		return v.accounts[i].ID < v.accounts[j].ID
-	})
+	}
+	if !sort.SliceIsSorted(v.accounts, accountLess) { // the ftrack target returns them sorted
+		if aliased {
+			v.accounts = slices.Clone(v.accounts)
+		}
+		sort.Slice(v.accounts, accountLess)
+	}
 	return v, nil
 }
 
