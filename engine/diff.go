@@ -199,6 +199,11 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		if err != nil {
 			return nil, namedError("source", info.Name, err)
 		}
+		if entries == 0 && r.Policy.MinSourceUsers > 0 {
+			// With several sources the total may still pass min_source_users;
+			// one empty answer must not read as "everyone in it left".
+			return nil, fmt.Errorf("source %q returned no entries; refusing to plan — an empty directory answer must never read as \"everyone left\"; check its base_dn and filter (set min_source_users = 0 to allow an empty source)", info.Name)
+		}
 		progress(stage, entries)
 		if rw, ok := src.(ReadWarner); ok {
 			v.warnings = append(v.warnings, rw.ReadWarnings()...)
@@ -211,7 +216,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 			all = append(all, users...)
 		}
 	}
-	if n := len(all); n < r.Policy.MinSourceUsers || n == 0 && r.Policy.MinSourceUsers > 0 {
+	if n := len(all); n < r.Policy.MinSourceUsers {
 		what := fmt.Sprintf("directory returned %d users", n)
 		switch {
 		case n == 1:
@@ -230,6 +235,16 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	// appends at most one user, at an index no later than the run's
 	// start, and only after the run has been read.
 	protected := map[string]string{} // key -> protect entry
+	// holdProtected takes a protected desired user out of the diff.
+	holdProtected := func(u User, k string) bool {
+		e := firstNonEmpty(prot.match(u.Username), prot.match(k))
+		if e == "" {
+			return false
+		}
+		protected[k] = e
+		v.heldKeys[k] = "protected"
+		return true
+	}
 	if !sort.SliceIsSorted(all, func(i, j int) bool { return all[i].Key < all[j].Key }) {
 		sort.SliceStable(all, func(i, j int) bool { return all[i].Key < all[j].Key })
 	}
@@ -243,9 +258,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		start = end
 		if len(us) == 1 {
 			u := us[0]
-			if e := firstNonEmpty(prot.match(u.Username), prot.match(k)); e != "" {
-				protected[k] = e
-				v.heldKeys[k] = "protected"
+			if holdProtected(u, k) {
 				continue
 			}
 			v.desired = append(v.desired, u)
@@ -275,9 +288,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 			}
 			sort.Strings(others)
 			delete(v.heldKeys, k)
-			if e := firstNonEmpty(prot.match(win.Username), prot.match(k)); e != "" {
-				protected[k] = e
-				v.heldKeys[k] = "protected"
+			if holdProtected(win, k) {
 				continue
 			}
 			v.precedence = append(v.precedence, fmt.Sprintf("user.%s: the same entry (stable id %s) is in sources %q and %s; source %q takes precedence", k, win.SourceID, win.Source, quoteAll(others), win.Source))

@@ -208,8 +208,15 @@ func TestDiffTable(t *testing.T) {
 func TestMinSourceUsers(t *testing.T) {
 	tgt := newTarget(owned("id-a", "alice", "alice@example.com", "Alice", "Smith", "sid-a"))
 	_, err := BuildPlan(context.Background(), planReq([]Source{&fakeSource{name: "corp"}}, &fakeMapper{name: "users"}, tgt, DefaultPolicy()))
-	if err == nil || !strings.Contains(err.Error(), "directory returned 0 users; refusing to plan") {
+	if err == nil || !strings.Contains(err.Error(), `source "corp" returned no entries; refusing to plan`) {
 		t.Fatalf("empty directory: err = %v", err)
+	}
+	// One of two sources answers empty: the total passes min_source_users,
+	// but the empty source must not read as "everyone in it left".
+	twoSources := []Source{&fakeSource{name: "staff", entries: []Entry{entry("alice", "alice@example.com", "Alice", "Smith", "sid-a")}}, &fakeSource{name: "freelance"}}
+	_, err = BuildPlan(context.Background(), planReq(twoSources, &fakeMapper{name: "users"}, tgt, DefaultPolicy()))
+	if err == nil || !strings.Contains(err.Error(), `source "freelance" returned no entries`) {
+		t.Fatalf("one empty source of two: err = %v", err)
 	}
 	pol := DefaultPolicy()
 	pol.MinSourceUsers = 3
