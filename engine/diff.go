@@ -487,17 +487,17 @@ func diff(v *view, pol Policy, prior *LastApplied, now time.Time, newID func() s
 	for i := range v.accounts {
 		a := &v.accounts[i]
 		k := strings.ToLower(a.Username)
+		if a.Owner == v.mapper {
+			res.owned++ // every owned account counts toward the limits' base
+		}
 		if other, dup := byKey[k]; dup {
 			res.warnings = append(res.warnings, fmt.Sprintf("user.%s: ftrack has more than one account with this username (%s, %s); not changed", k, other.ID, a.ID))
 			v.heldKeys[k] = "duplicate account"
 			continue
 		}
 		byKey[k] = a
-		if a.Owner == v.mapper {
-			res.owned++
-			if a.SourceID != "" {
-				ownedBySID[a.SourceID] = a
-			}
+		if a.Owner == v.mapper && a.SourceID != "" {
+			ownedBySID[a.SourceID] = a
 		}
 	}
 	desiredKeys := map[string]bool{}
@@ -565,12 +565,12 @@ func diff(v *view, pol Policy, prior *LastApplied, now time.Time, newID func() s
 			continue
 		}
 		if why, held := v.heldKeys[k]; held {
-			if why != "protected" {
+			if why != "protected" && why != "duplicate account" { // those were reported already
 				res.warnings = append(res.warnings, fmt.Sprintf("user.%s: directory entries for this username were skipped (%s); not deactivated", k, why))
 			}
 			continue
 		}
-		if dn, held := v.heldSIDs[a.SourceID]; held && a.SourceID != "" {
+		if dn, held := v.heldSIDs[a.SourceID]; held { // heldSIDs has no empty key
 			res.warnings = append(res.warnings, fmt.Sprintf("user.%s: its directory entry %s could not be mapped (see skipped); not deactivated", k, dn))
 			continue
 		}

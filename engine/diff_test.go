@@ -283,3 +283,36 @@ func TestSourceSummaryDigest(t *testing.T) {
 		t.Fatalf("digest ignores a changed email")
 	}
 }
+
+// TestDuplicateFtrackAccounts: two ftrack accounts with one username are
+// never changed, reported once, and still count toward the limits' base.
+func TestDuplicateFtrackAccounts(t *testing.T) {
+	tgt := newTarget(
+		owned("id-a", "alice", "alice@example.com", "Alice", "Smith", "sid-a"),
+		owned("id-b", "bob", "bob@example.com", "Bob", "Jones", "sid-b"),
+		owned("id-d1", "dup", "dup@example.com", "D", "One", "sid-d1"),
+		owned("id-d2", "DUP", "dup2@example.com", "D", "Two", "sid-d2"),
+	)
+	pol := DefaultPolicy()
+	pol.MaxDeactivations, _ = ParseLimit("20%")
+	src := []Source{&fakeSource{name: "corp", entries: []Entry{entry("alice", "alice@example.com", "Alice", "Smith", "sid-a")}}}
+	p := mustPlan(t, planReq(src, &fakeMapper{name: "users"}, tgt, pol))
+	if got := strings.Join(changeLines(p), "; "); got != "deactivate user.bob" {
+		t.Fatalf("changes = %q, want only bob deactivated", got)
+	}
+	n := 0
+	for _, w := range p.Warnings {
+		if strings.Contains(w, "user.dup") {
+			n++
+			if !strings.Contains(w, "more than one account") {
+				t.Errorf("misleading warning for the duplicate accounts: %q", w)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d warnings about user.dup, want exactly one: %q", n, p.Warnings)
+	}
+	if p.Blocked == nil || len(p.Blocked.Reasons) != 1 || !strings.Contains(p.Blocked.Reasons[0], "of 4 managed users") {
+		t.Errorf("limit base must count all 4 owned accounts: %+v", p.Blocked)
+	}
+}
