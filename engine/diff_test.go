@@ -259,7 +259,7 @@ func TestLimits(t *testing.T) {
 	pol.MaxDeactivations, _ = ParseLimit("3")
 	pol.MaxCreates, _ = ParseLimit("0")
 	p = mustPlan(t, planReq([]Source{&fakeSource{name: "corp", entries: append(entries, entry("new", "n@example.com", "N", "N", "sid-n"))}}, &fakeMapper{name: "users"}, newTarget(accts...), pol))
-	if !p.IsBlocked() || len(p.Blocked.Reasons) != 1 || p.Blocked.Reasons[0] != "1 creates exceed max_creates = 0" {
+	if !p.IsBlocked() || len(p.Blocked.Reasons) != 1 || p.Blocked.Reasons[0] != "1 create exceeds max_creates = 0" {
 		t.Fatalf("count limits: %+v", p.Blocked)
 	}
 	for _, bad := range []string{"x", "-1", "120%", "NaN%", "nan%"} {

@@ -56,15 +56,19 @@ func limitCheck(name string, l Limit, n int, what string, base int, baseNoun str
 	if l.Raw == "" || n == 0 {
 		return ""
 	}
+	count := fmt.Sprintf("%d %s exceed", n, what)
+	if n == 1 { // "1 deactivation exceeds"
+		count = fmt.Sprintf("1 %s exceeds", strings.TrimSuffix(what, "s"))
+	}
 	if l.Percent {
 		allowed := int(math.Floor(l.Value / 100 * float64(base)))
 		if n > allowed {
-			return fmt.Sprintf("%d %s exceed %s = %s (%d of %d %s)", n, what, name, l.Raw, allowed, base, baseNoun)
+			return fmt.Sprintf("%s %s = %s (%d of %d %s)", count, name, l.Raw, allowed, base, baseNoun)
 		}
 		return ""
 	}
 	if n > l.Count {
-		return fmt.Sprintf("%d %s exceed %s = %s", n, what, name, l.Raw)
+		return fmt.Sprintf("%s %s = %s", count, name, l.Raw)
 	}
 	return ""
 }
