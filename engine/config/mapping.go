@@ -231,12 +231,19 @@ func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 		if v, ok := e.Attrs[name]; ok {
 			return v
 		}
-		for k, v := range e.Attrs {
-			if strings.EqualFold(k, name) {
-				return v
+		// Attribute names match without case; should an entry hold two
+		// spellings, the first in byte order wins, so the result never
+		// depends on map iteration order.
+		var found string
+		for k := range e.Attrs {
+			if strings.EqualFold(k, name) && (found == "" || k < found) {
+				found = k
 			}
 		}
-		return nil
+		if found == "" {
+			return nil
+		}
+		return e.Attrs[found]
 	}
 	absent := map[string]bool{}
 	entry := map[string]cty.Value{}
