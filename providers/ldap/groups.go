@@ -123,7 +123,7 @@ func (s *Source) ReadGroups(ctx context.Context, spec engine.GroupSpec, fn func(
 		next int
 	}
 	var later []pending
-	err = s.pagedSearch(ctx, conn, base, filter, []string{"cn", attr}, func(e *ldap.Entry) error {
+	_, err = s.pagedSearch(ctx, conn, base, filter, []string{"cn", attr}, func(e *ldap.Entry) error {
 		g, err := groupEntry(e)
 		if err != nil {
 			return err
@@ -272,7 +272,7 @@ func (s *Source) readRange(ctx context.Context, conn *ldap.Conn, dn, attr string
 		case ctx.Err() != nil:
 			return nil, s.errorf("group %q: range retrieval cancelled: %w", dn, ctx.Err())
 		case rerr != nil:
-			return nil, s.searchBaseError(dn, rerr, len(out))
+			return nil, s.searchError(dn, rerr, len(out))
 		case perr != nil:
 			return nil, s.errorf("group %q: no answer to range retrieval within %s; raise timeout", dn, s.set.Timeout)
 		case !found:
@@ -295,7 +295,7 @@ func (s *Source) readMemberOf(ctx context.Context, conn *ldap.Conn, base, filter
 	groups := map[string]*engine.GroupEntry{}
 	type edge struct{ parent, child string }
 	var edges []edge
-	err := s.pagedSearch(ctx, conn, base, filter, []string{"cn", "memberOf"}, func(e *ldap.Entry) error {
+	_, err := s.pagedSearch(ctx, conn, base, filter, []string{"cn", "memberOf"}, func(e *ldap.Entry) error {
 		g, err := groupEntry(e)
 		if err != nil {
 			return err
@@ -309,7 +309,7 @@ func (s *Source) readMemberOf(ctx context.Context, conn *ldap.Conn, base, filter
 	if err != nil {
 		return err
 	}
-	err = s.pagedSearch(ctx, conn, s.set.BaseDN, s.set.Filter, []string{"memberOf"}, func(e *ldap.Entry) error {
+	_, err = s.pagedSearch(ctx, conn, s.set.BaseDN, s.set.Filter, []string{"memberOf"}, func(e *ldap.Entry) error {
 		key, err := DNKey(e.DN)
 		if err != nil {
 			return err
@@ -338,57 +338,4 @@ func (s *Source) readMemberOf(ctx context.Context, conn *ldap.Conn, base, filter
 		}
 	}
 	return nil
-}
-
-// pagedSearch runs one paged subtree search and calls fn per entry;
-// referrals are ignored. Failures are errors that name the fix.
-func (s *Source) pagedSearch(ctx context.Context, conn *ldap.Conn, base, filter string, attrs []string, fn func(*ldap.Entry) error) error {
-	paging := ldap.NewControlPaging(uint32(s.set.PageSize))
-	n := 0
-	for page := 1; ; page++ {
-		pctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, []ldap.Control{paging})
-		resp := conn.SearchAsync(pctx, req, s.set.PageSize+64)
-		var cookie []byte
-		for resp.Next() {
-			e := resp.Entry()
-			if e == nil {
-				if c, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
-					cookie = c.Cookie
-				}
-				continue
-			}
-			n++
-			if err := fn(e); err != nil {
-				cancel()
-				return err
-			}
-		}
-		rerr, perr := resp.Err(), pctx.Err()
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return s.errorf("search %q cancelled after %d entries: %w", base, n, ctx.Err())
-		case rerr != nil:
-			return s.searchBaseError(base, rerr, n)
-		case perr != nil:
-			return s.errorf("search %q: no complete answer within %s (page %d, after %d entries); raise timeout", base, s.set.Timeout, page, n)
-		case conn.IsClosing():
-			return s.errorf("search %q: connection closed after %d entries", base, n)
-		}
-		if len(cookie) == 0 {
-			return nil
-		}
-		if string(cookie) == string(paging.Cookie) {
-			return s.errorf("search %q: the server returned the same paged-results cookie twice (page %d); refusing to loop", base, page)
-		}
-		paging.SetCookie(cookie)
-	}
-}
-
-// searchBaseError is searchError for a search under another base DN.
-func (s *Source) searchBaseError(base string, err error, n int) error {
-	tmp := &Source{name: s.name, set: s.set}
-	tmp.set.BaseDN = base
-	return tmp.searchError(err, n)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -212,7 +213,7 @@ func (s *Source) Read(ctx context.Context, attrs []string, fn func(engine.Entry)
 	}
 	for _, a := range attrs {
 		l := strings.ToLower(a)
-		if !containsString(want[l], a) {
+		if !slices.Contains(want[l], a) {
 			want[l] = append(want[l], a)
 		}
 		add(a)
@@ -225,57 +226,15 @@ func (s *Source) Read(ctx context.Context, attrs []string, fn func(engine.Entry)
 	}
 	idAttr := strings.ToLower(s.set.IDAttribute)
 
-	stats := ReadStats{}
-	paging := ldap.NewControlPaging(uint32(s.set.PageSize))
-	for {
-		stats.Pages++
-		pctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-		req := ldap.NewSearchRequest(s.set.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
-			0, 0, false, s.set.Filter, request, []ldap.Control{paging})
-		// The buffer holds a whole page, so go-ldap's reader never waits on us.
-		resp := conn.SearchAsync(pctx, req, s.set.PageSize+64)
-		var cookie []byte
-		for resp.Next() {
-			e := resp.Entry()
-			if e == nil {
-				if resp.Referral() != "" {
-					stats.Referrals++
-				}
-				if c, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
-					cookie = c.Cookie
-				}
-				continue
-			}
-			entry, err := s.convert(e, want, idAttr, disabledAttrs)
-			if err != nil {
-				cancel()
-				return err
-			}
-			if err := fn(entry); err != nil {
-				cancel()
-				return err
-			}
-			stats.Entries++
+	stats, err := s.pagedSearch(ctx, conn, s.set.BaseDN, s.set.Filter, request, func(e *ldap.Entry) error {
+		entry, err := s.convert(e, want, idAttr, disabledAttrs)
+		if err != nil {
+			return err
 		}
-		rerr, pageErr := resp.Err(), pctx.Err()
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return s.errorf("read cancelled after %d entries: %w", stats.Entries, ctx.Err())
-		case rerr != nil:
-			return s.searchError(rerr, stats.Entries)
-		case pageErr != nil:
-			return s.errorf("search %q: no complete answer within %s (page %d, after %d entries); raise timeout", s.set.BaseDN, s.set.Timeout, stats.Pages, stats.Entries)
-		case conn.IsClosing():
-			return s.errorf("search %q: connection closed after %d entries", s.set.BaseDN, stats.Entries)
-		}
-		if len(cookie) == 0 {
-			break
-		}
-		if string(cookie) == string(paging.Cookie) {
-			return s.errorf("search %q: the server returned the same paged-results cookie twice (page %d); refusing to loop", s.set.BaseDN, stats.Pages)
-		}
-		paging.SetCookie(cookie)
+		return fn(entry)
+	})
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	s.last = stats
@@ -283,17 +242,9 @@ func (s *Source) Read(ctx context.Context, attrs []string, fn func(engine.Entry)
 	return nil
 }
 
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// searchError turns a failed search into an error that names the fix.
-func (s *Source) searchError(err error, n int) error {
+// searchError turns a failed search under base into an error that names
+// the fix.
+func (s *Source) searchError(base string, err error, n int) error {
 	var le *ldap.Error
 	if errors.As(err, &le) {
 		switch le.ResultCode {
@@ -305,18 +256,18 @@ func (s *Source) searchError(err error, n int) error {
 			return s.errorf("search %q: size limit exceeded (result code 4) after %d entries: the server caps how many entries %s may read; "+
 				"raise that limit (OpenLDAP: olcLimits: dn.exact=\"%s\" size=unlimited, or size.prtotal=unlimited; "+
 				"Active Directory: MaxPageSize, and keep page_size <= 1000). A partial directory is never used: %w",
-				s.set.BaseDN, n, who, s.set.BindDN, err)
+				base, n, who, s.set.BindDN, err)
 		case ldap.LDAPResultTimeLimitExceeded:
 			return s.errorf("search %q: time limit exceeded (result code 3) after %d entries: raise the server's time limit for the bind account "+
 				"(OpenLDAP: olcLimits ... time=unlimited or olcTimeLimit; Active Directory: MaxQueryDuration) or narrow base_dn/filter: %w",
-				s.set.BaseDN, n, err)
+				base, n, err)
 		case ldap.LDAPResultNoSuchObject:
-			return s.errorf("search %q: base DN not found or not visible to the bind account (result code 32): %w", s.set.BaseDN, err)
+			return s.errorf("search %q: base DN not found or not visible to the bind account (result code 32): %w", base, err)
 		case ldap.ErrorNetwork:
-			return s.errorf("search %q: connection lost after %d entries: %w", s.set.BaseDN, n, err)
+			return s.errorf("search %q: connection lost after %d entries: %w", base, n, err)
 		}
 	}
-	return s.errorf("search %q after %d entries: %w", s.set.BaseDN, n, err)
+	return s.errorf("search %q after %d entries: %w", base, n, err)
 }
 
 // convert copies one wire entry into an engine.Entry.
@@ -355,4 +306,61 @@ func (s *Source) convert(e *ldap.Entry, want map[string][]string, idAttr string,
 	}
 	out.Disabled, out.DisabledReason = s.preset.Disabled(dis, s.now())
 	return out, nil
+}
+
+// pagedSearch runs one paged subtree search under base on conn and calls
+// fn for every entry, page by page (RFC 2696), each page bounded by the
+// source's timeout. Referrals are counted, never followed. A server that
+// hands back a cookie it already gave is refused rather than looped on.
+// Any failure is an error that names the fix: the caller never sees a
+// partial answer as complete.
+func (s *Source) pagedSearch(ctx context.Context, conn *ldap.Conn, base, filter string, attrs []string, fn func(*ldap.Entry) error) (ReadStats, error) {
+	var stats ReadStats
+	paging := ldap.NewControlPaging(uint32(s.set.PageSize))
+	seenCookies := map[string]bool{}
+	for {
+		stats.Pages++
+		pctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, []ldap.Control{paging})
+		// The buffer holds a whole page, so go-ldap's reader never waits on us.
+		resp := conn.SearchAsync(pctx, req, s.set.PageSize+64)
+		var cookie []byte
+		for resp.Next() {
+			e := resp.Entry()
+			if e == nil {
+				if resp.Referral() != "" {
+					stats.Referrals++
+				}
+				if c, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
+					cookie = c.Cookie
+				}
+				continue
+			}
+			if err := fn(e); err != nil {
+				cancel()
+				return stats, err
+			}
+			stats.Entries++
+		}
+		rerr, pageErr := resp.Err(), pctx.Err()
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return stats, s.errorf("search %q cancelled after %d entries: %w", base, stats.Entries, ctx.Err())
+		case rerr != nil:
+			return stats, s.searchError(base, rerr, stats.Entries)
+		case pageErr != nil:
+			return stats, s.errorf("search %q: no complete answer within %s (page %d, after %d entries); raise timeout", base, s.set.Timeout, stats.Pages, stats.Entries)
+		case conn.IsClosing():
+			return stats, s.errorf("search %q: connection closed after %d entries", base, stats.Entries)
+		}
+		if len(cookie) == 0 {
+			return stats, nil
+		}
+		if seenCookies[string(cookie)] {
+			return stats, s.errorf("search %q: the server returned a paged-results cookie it had already given (page %d); refusing to loop", base, stats.Pages)
+		}
+		seenCookies[string(cookie)] = true
+		paging.SetCookie(cookie)
+	}
 }
