@@ -20,7 +20,8 @@ package main
 // ceil(write operations / batch size) / parallelism × 20 ms, and the same
 // apply done the original script's way, one request per user (batch_size =
 // the operations of one user, parallelism = 1), on a 1,000-user sample
-// extrapolated to 10,000.
+// extrapolated to 10,000. LDAPSYNC_SCALE_APPLY_ONLY=1 measures only the
+// apply cases (at the apply N), skipping plan and drift.
 //
 // Timings are medians of LDAPSYNC_SCALE_RUNS runs (default 3); peak RSS is
 // the largest of those runs. Ratios are reported, never judged. The table
@@ -38,6 +39,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"text/tabwriter"
@@ -89,6 +91,7 @@ type scaleEnv struct {
 	attrs  []string
 	filter string
 	runs   int
+	trace  *reqTrace
 	// profile is the directory for pprof profiles of every ldapsync run
 	// (LDAPSYNC_SCALE_PROFILE); label names the case in the file names.
 	profile, label string
@@ -131,9 +134,14 @@ func scaleAtN(b *testing.B, root, bin string, n, runs int, withApply bool) []sca
 	}
 	defer slapd.Stop()
 	b.Logf("N=%d: slapd loaded with slapadd in %s", n, time.Since(t0).Round(time.Millisecond))
-	srv := ftracktest.NewServer(ftracktest.Options{APIUser: "admin", APIKey: scaleAPIKey})
+	tr := &reqTrace{}
+	opts := ftracktest.Options{APIUser: "admin", APIKey: scaleAPIKey}
+	if os.Getenv("LDAPSYNC_SCALE_TRACE") == "1" {
+		opts.Log = tr.log
+	}
+	srv := ftracktest.NewServer(opts)
 	defer srv.Close()
-	e := &scaleEnv{b: b, dir: dir, bin: bin, slapd: slapd, ftrack: srv, runs: runs, profile: os.Getenv("LDAPSYNC_SCALE_PROFILE")}
+	e := &scaleEnv{b: b, dir: dir, bin: bin, slapd: slapd, ftrack: srv, trace: tr, runs: runs, profile: os.Getenv("LDAPSYNC_SCALE_PROFILE")}
 	if e.profile != "" {
 		if err := os.MkdirAll(e.profile, 0o755); err != nil {
 			b.Fatal(err)
@@ -153,6 +161,9 @@ func scaleAtN(b *testing.B, root, bin string, n, runs int, withApply bool) []sca
 		b.Fatalf("N=%d: initial plan has no creates: %+v\n%s", n, initial.Summary, first.stderr)
 	}
 	var rows []scaleRow
+	if withApply && os.Getenv("LDAPSYNC_SCALE_APPLY_ONLY") == "1" {
+		return e.applyRows(initial)
+	}
 
 	// 1. steady state
 	e.label = fmt.Sprintf("%d-steady", n)
@@ -214,18 +225,33 @@ func (e *scaleEnv) applyRows(initial *engine.Plan) []scaleRow {
 	n := initial.Summary.Create
 	// Batched, as configured by default.
 	e.label = fmt.Sprintf("%d-apply", n)
-	e.seedKeep(initial, func(int) bool { return false })
-	os.Remove(e.path("ldapsync.state.json"))
-	if r := e.plan("ldapsync.hcl", "apply.plan.json"); r.code != 2 {
-		b.Fatalf("plan for apply exited %d:\n%s", r.code, r.stderr)
+	var applies []applyRun
+	for range e.runs {
+		e.seedKeep(initial, func(int) bool { return false })
+		os.Remove(e.path("ldapsync.state.json"))
+		if r := e.plan("ldapsync.hcl", "apply.plan.json"); r.code != 2 {
+			b.Fatalf("plan for apply exited %d:\n%s", r.code, r.stderr)
+		}
+		applies = append(applies, e.apply("ldapsync.hcl", "apply.plan.json"))
 	}
-	batched := e.apply("ldapsync.hcl", "apply.plan.json")
+	var runs []scaleRun
+	for _, a := range applies {
+		runs = append(runs, a.scaleRun)
+	}
+	med := median(runs)
+	var batched applyRun
+	for _, a := range applies {
+		if a.wall == med.wall {
+			batched = a
+		}
+	}
+	batched.rssMB = med.rssMB
 	batchSize, par := 100, 4
 	ideal := math.Ceil(float64(batched.ops)/float64(batchSize)) / float64(par) * scaleLatency.Seconds()
 	rows := []scaleRow{{
 		Case: fmt.Sprintf("apply, %d creates, 20 ms/request (batch %d, parallelism %d)", n, batchSize, par), N: n,
 		WallS: batched.wall.Seconds(), PeakRSS: batched.rssMB, Baseline: "ideal", BaseS: ideal, Ratio: batched.wall.Seconds() / ideal,
-		Requests: batched.requests, Ops: batched.ops,
+		Requests: batched.requests, Ops: batched.ops, Runs: walls(runs),
 		Note: fmt.Sprintf("ideal = ceil(%d ops / %d) / %d × 20 ms", batched.ops, batchSize, par),
 	}}
 
@@ -266,8 +292,10 @@ func (e *scaleEnv) apply(config, planFile string) applyRun {
 	em := e.ftrack.Emulator
 	em.ResetStats()
 	em.SetFaults(ftracktest.Faults{Latency: scaleLatency})
+	e.trace.reset()
 	r := e.cmd("apply", "-config", e.path(config), e.path(planFile))
 	em.SetFaults(ftracktest.Faults{})
+	e.trace.report(e.b, time.Now().Add(-r.wall), r.wall)
 	if r.code != 0 {
 		e.b.Fatalf("apply exited %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -616,4 +644,69 @@ func scaleInts(b *testing.B, s string) []int {
 		out = append(out, n)
 	}
 	return out
+}
+
+// reqTrace records when each emulator request started and ended
+// (LDAPSYNC_SCALE_TRACE=1), to show where an apply's wall time goes: the
+// time before the first request, the idle gaps with no request in
+// flight, and the time after the last.
+type reqTrace struct {
+	mu    sync.Mutex
+	spans [][2]time.Time
+}
+
+func (t *reqTrace) log(format string, args ...any) {
+	if len(args) == 0 {
+		return
+	}
+	d, ok := args[len(args)-1].(time.Duration)
+	if !ok {
+		return
+	}
+	end := time.Now()
+	t.mu.Lock()
+	t.spans = append(t.spans, [2]time.Time{end.Add(-d), end})
+	t.mu.Unlock()
+}
+
+func (t *reqTrace) reset() {
+	t.mu.Lock()
+	t.spans = nil
+	t.mu.Unlock()
+}
+
+// report logs the timeline of one run that started at start.
+func (t *reqTrace) report(b *testing.B, start time.Time, wall time.Duration) {
+	t.mu.Lock()
+	spans := slices.Clone(t.spans)
+	t.mu.Unlock()
+	if len(spans) == 0 {
+		return
+	}
+	slices.SortFunc(spans, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.0fms", d.Seconds()*1000) }
+	var lines []string
+	busyEnd := spans[0][1]
+	idle := time.Duration(0)
+	for _, s := range spans[1:] {
+		if s[0].After(busyEnd) {
+			gap := s[0].Sub(busyEnd)
+			idle += gap
+			lines = append(lines, fmt.Sprintf("idle %s at %s", ms(gap), ms(busyEnd.Sub(start))))
+		}
+		if s[1].After(busyEnd) {
+			busyEnd = s[1]
+		}
+	}
+	// mean requests in flight while any is
+	var sum time.Duration
+	for _, s := range spans {
+		sum += s[1].Sub(s[0])
+	}
+	b.Logf("trace: %d requests; first starts at %s, last ends at %s of %s; idle between requests %s; mean request %s; in flight %.2f on average over %s",
+		len(spans), ms(spans[0][0].Sub(start)), ms(busyEnd.Sub(start)), ms(wall), ms(idle),
+		ms(sum/time.Duration(len(spans))), float64(sum)/float64(busyEnd.Sub(spans[0][0])-idle), ms(busyEnd.Sub(spans[0][0])-idle))
+	for _, l := range lines {
+		b.Logf("trace: %s", l)
+	}
 }
