@@ -11,16 +11,19 @@ package engine
 //
 // This makes re-running an interrupted plan a resume: nothing twice,
 // nothing lost. The state journal records the plan as in_progress before
-// the first write, each outcome after each batch, and applied only when
+// the first write, each outcome after each batch (saved in the background,
+// see stateSaver), and applied only when
 // every change succeeded; the serial grows once per apply run.
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -242,6 +245,10 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if batchSize <= 0 {
 		batchSize = 100
 	}
+	// Journaling after each batch runs in the background (see
+	// stateSaver): requests keep flowing while the state is written.
+	saver := newStateSaver(req.State)
+	defer saver.stop()
 	failedCreate := map[string]string{}
 	failed, executed := 0, 0
 	total := len(pending)
@@ -303,7 +310,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 			}
 		}
 		la.Plans[p.PlanID] = rec
-		if err := req.State.Save(la); err != nil {
+		if err := saver.offer(la, p.PlanID); err != nil {
 			return rep, fmt.Errorf("apply: saving state after a batch (%d changes executed so far): %w", executed, err)
 		}
 		start = end
@@ -323,6 +330,9 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		rec.Status = PlanIncomplete
 	}
 	la.Plans[p.PlanID] = rec
+	if err := saver.stop(); err != nil {
+		return rep, fmt.Errorf("apply: saving state after a batch (%d changes executed so far): %w", executed, err)
+	}
 	if err := req.State.Save(la); err != nil {
 		return rep, fmt.Errorf("apply: saving state: %w", err)
 	}
@@ -508,16 +518,18 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 		}
 	}
 	switch c.Action {
+	// Groups and ManagedGroups are replaced, never changed in place: a
+	// snapshot being saved in the background may share them.
 	case ActionAddMembership:
 		if !slices.Contains(u.Groups, c.Group) {
-			u.Groups = append(u.Groups, c.Group)
+			u.Groups = append(slices.Clone(u.Groups), c.Group)
 			sort.Strings(u.Groups)
 		}
 		if i, found := slices.BinarySearch(ix.la.ManagedGroups, c.Group); !found {
-			ix.la.ManagedGroups = slices.Insert(ix.la.ManagedGroups, i, c.Group)
+			ix.la.ManagedGroups = slices.Insert(slices.Clip(ix.la.ManagedGroups), i, c.Group)
 		}
 	case ActionRemoveMembership:
-		u.Groups = slices.DeleteFunc(u.Groups, func(g string) bool { return g == c.Group })
+		u.Groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == c.Group })
 		if len(u.Groups) == 0 {
 			u.Groups = nil
 		}
@@ -526,4 +538,86 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 	}
 	ix.la.Users[key] = u
 	ix.byID[c.TargetID] = key
+}
+
+// stateSaver journals apply's progress in the background: a single
+// goroutine that always writes the latest snapshot offered, so the target
+// is never idle while the state file is encoded and fsynced. Snapshots
+// offered while a save runs replace each other; the final save is
+// synchronous (Apply calls Save itself after stop). Writing the journal
+// later than the batch it records is safe for resume: a re-run recognises
+// finished changes by their after values and created ids, whatever the
+// journal says, exactly as after a crash between a batch and its save.
+type stateSaver struct {
+	store StateStore
+	next  chan *LastApplied // holds at most the latest snapshot
+	done  chan struct{}
+	mu    sync.Mutex
+	err   error
+	once  sync.Once
+}
+
+func newStateSaver(store StateStore) *stateSaver {
+	s := &stateSaver{store: store, next: make(chan *LastApplied, 1), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+func (s *stateSaver) run() {
+	defer close(s.done)
+	for la := range s.next {
+		if s.failed() != nil {
+			continue
+		}
+		if err := s.store.Save(la); err != nil {
+			s.mu.Lock()
+			s.err = err
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *stateSaver) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// offer queues a snapshot of la (current names the plan whose journal
+// entry is being written, the only one that changes) in place of any
+// snapshot not yet taken up. It returns the error of an earlier
+// background save, if one failed.
+func (s *stateSaver) offer(la *LastApplied, current string) error {
+	if err := s.failed(); err != nil {
+		return err
+	}
+	snap := snapshot(la, current)
+	select {
+	case <-s.next: // superseded
+	default:
+	}
+	s.next <- snap
+	return nil
+}
+
+// stop waits for the saves under way and returns the first error.
+func (s *stateSaver) stop() error {
+	s.once.Do(func() { close(s.next) })
+	<-s.done
+	return s.failed()
+}
+
+// snapshot copies what apply changes in la: the maps, and the journal
+// entry of the current plan. Users' Groups and ManagedGroups are shared:
+// recordIndex replaces them rather than changing them in place.
+func snapshot(la *LastApplied, current string) *LastApplied {
+	c := *la
+	c.Users = maps.Clone(la.Users)
+	c.Missing = maps.Clone(la.Missing)
+	c.Plans = maps.Clone(la.Plans)
+	if rec, ok := c.Plans[current]; ok {
+		rec.Outcomes = maps.Clone(rec.Outcomes)
+		c.Plans[current] = rec
+	}
+	return &c
 }
