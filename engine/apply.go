@@ -253,19 +253,21 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	failed, executed := 0, 0
 	total := len(pending)
 	var stopErr error
-	for start := 0; start < len(pending); {
+	// batchEnd is where the batch starting at start ends: batchSize
+	// changes, never spanning two phases.
+	batchEnd := func(start int) int {
 		end := min(start+batchSize, len(pending))
-		for i := start + 1; i < end; i++ { // a batch never spans two phases
+		for i := start + 1; i < end; i++ {
 			if actionPhase(pending[i].Action) != actionPhase(pending[start].Action) {
-				end = i
-				break
+				return i
 			}
 		}
-		if err := ctx.Err(); err != nil {
-			stopErr = fmt.Errorf("apply interrupted: %w", err)
-			break
-		}
-		var batch []Change
+		return end
+	}
+	// launch starts Execute on pending[start:end] less the changes whose
+	// create failed earlier (recorded as not attempted).
+	launch := func(start, end int) *inflightBatch {
+		b := &inflightBatch{start: start, end: end, results: make(chan []Result, 1)}
 		for _, c := range pending[start:end] {
 			if why, bad := failedCreate[c.TargetID]; bad && c.Action != ActionCreate {
 				err := fmt.Errorf("not attempted: %s", why)
@@ -278,9 +280,40 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 				}
 				continue
 			}
-			batch = append(batch, c)
+			b.batch = append(b.batch, c)
 		}
-		results := req.Target.Execute(ctx, batch)
+		go func() { b.results <- req.Target.Execute(ctx, b.batch) }()
+		return b
+	}
+	pipeline := false
+	if ct, ok := req.Target.(ConcurrentTarget); ok {
+		pipeline = ct.ConcurrentExecute()
+	}
+	var ahead *inflightBatch
+	for start := 0; start < len(pending); {
+		cur := ahead
+		ahead = nil
+		if cur == nil {
+			if err := ctx.Err(); err != nil {
+				stopErr = fmt.Errorf("apply interrupted: %w", err)
+				break
+			}
+			cur = launch(start, batchEnd(start))
+		}
+		// Pipelining: the next batch starts while this one runs, so the
+		// target is not idle while this one's last requests finish and
+		// its outcomes are journaled. Only when nothing failed yet (so
+		// max_errors and not-attempted changes work as without it) and the
+		// next batch touches none of this batch's users (their changes
+		// stay in order).
+		if pipeline && failed == 0 && cur.end < len(pending) && ctx.Err() == nil &&
+			actionPhase(pending[cur.end].Action) == actionPhase(pending[cur.start].Action) {
+			if next := batchEnd(cur.end); disjointUsers(pending[cur.start:cur.end], pending[cur.end:next]) {
+				ahead = launch(cur.end, next)
+			}
+		}
+		batch := cur.batch
+		results := <-cur.results
 		for i, c := range batch {
 			var err error
 			if i < len(results) {
@@ -313,11 +346,12 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		if err := saver.offer(la, p.PlanID); err != nil {
 			return rep, fmt.Errorf("apply: saving state after a batch (%d changes executed so far): %w", executed, err)
 		}
-		start = end
+		start = cur.end
 		if req.Progress != nil {
 			req.Progress(start, total)
 		}
-		if req.MaxErrors > 0 && failed > req.MaxErrors && start < len(pending) {
+		// A batch already running is finished (and journaled) first.
+		if ahead == nil && req.MaxErrors > 0 && failed > req.MaxErrors && start < len(pending) {
 			stopErr = fmt.Errorf("apply stopped: %d changes failed, more than max_errors = %d; %d changes not attempted", failed, req.MaxErrors, len(pending)-start)
 			break
 		}
@@ -343,6 +377,36 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		return rep, fmt.Errorf("%d of %d changes failed; run apply again with the same plan to retry them (changes already done are skipped)", failed, len(changes))
 	}
 	return rep, nil
+}
+
+// ConcurrentTarget is implemented by a target whose Execute may run
+// concurrently with itself (on changes of different users) while keeping
+// its own limit on concurrent requests. Apply then starts the next batch
+// while the current one finishes (pipelining).
+type ConcurrentTarget interface {
+	// ConcurrentExecute reports whether Execute may run concurrently.
+	ConcurrentExecute() bool
+}
+
+// inflightBatch is a batch handed to Target.Execute in the background.
+type inflightBatch struct {
+	start, end int      // the batch is pending[start:end]
+	batch      []Change // less the changes not attempted
+	results    chan []Result
+}
+
+// disjointUsers reports whether no change of b touches a user a touches.
+func disjointUsers(a, b []Change) bool {
+	ids := make(map[string]bool, len(a))
+	for _, c := range a {
+		ids[c.TargetID] = true
+	}
+	for _, c := range b {
+		if ids[c.TargetID] {
+			return false
+		}
+	}
+	return true
 }
 
 // keepApplied is how many applied plans the journal keeps; older ones can

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -478,5 +479,100 @@ func TestLastMemberLeavingAGroupRemovesItsMemberships(t *testing.T) {
 		if a.Username == "zoe" && strings.Join(a.Groups, ",") != "Comp" {
 			t.Fatalf("an unowned user's membership was touched: %v", a.Groups)
 		}
+	}
+}
+
+// concurrentTarget lets apply pipeline its batches over a fakeTarget and
+// records every conflict it sees: two Execute calls running at once that
+// touch the same user or different phases.
+type concurrentTarget struct {
+	*fakeTarget
+	mu        sync.Mutex
+	running   map[int][]Change
+	next      int
+	overlaps  int
+	conflicts []string
+}
+
+func (t *concurrentTarget) ConcurrentExecute() bool { return true }
+
+func (t *concurrentTarget) Execute(ctx context.Context, changes []Change) []Result {
+	t.mu.Lock()
+	id := t.next
+	t.next++
+	for _, other := range t.running {
+		t.overlaps++
+		for _, a := range other {
+			for _, b := range changes {
+				if a.TargetID == b.TargetID {
+					t.conflicts = append(t.conflicts, "same user: "+ChangeID(a)+" and "+ChangeID(b))
+				}
+				if actionPhase(a.Action) != actionPhase(b.Action) {
+					t.conflicts = append(t.conflicts, "two phases: "+ChangeID(a)+" and "+ChangeID(b))
+				}
+			}
+		}
+	}
+	t.running[id] = changes
+	t.mu.Unlock()
+	time.Sleep(2 * time.Millisecond) // give the next batch a chance to start
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.running, id)
+	return t.fakeTarget.Execute(ctx, changes)
+}
+
+// TestApplyPipelined runs apply against a target that allows concurrent
+// Execute calls: the outcome, the journal and the safety rules are those
+// of the sequential apply.
+func TestApplyPipelined(t *testing.T) {
+	w := newWorld()
+	p := w.plan(t, clock)
+	ct := &concurrentTarget{fakeTarget: w.target, running: map[int][]Change{}}
+	req := w.applyReq(p)
+	req.Target, req.BatchSize = ct, 1
+	rep, err := Apply(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ct.conflicts) > 0 {
+		t.Fatalf("concurrent batches conflict: %v", ct.conflicts)
+	}
+	t.Logf("%d overlapping Execute calls", ct.overlaps)
+	if rep.Executed != rep.Planned || !rep.Complete {
+		t.Fatalf("report %+v", rep)
+	}
+	for id, n := range w.target.executed {
+		if n != 1 {
+			t.Errorf("%s executed %d times", id, n)
+		}
+	}
+	la, _ := w.state.Load()
+	if la.Plans[p.PlanID].Status != PlanApplied || len(la.Plans[p.PlanID].Outcomes) != len(p.Changes) {
+		t.Fatalf("journal %+v", la.Plans[p.PlanID])
+	}
+	if u := la.Users["bob"]; !u.Active || len(u.Groups) != 2 {
+		t.Fatalf("created user's record: %+v", u)
+	}
+	if again := w.plan(t, clock.Add(time.Minute)); len(again.Changes) != 0 {
+		t.Fatalf("plan after apply is not empty: %q", changeLines(again))
+	}
+
+	// With failures: a failed create's memberships are not attempted and
+	// max_errors stops after the same changes as without pipelining.
+	w = newWorld()
+	p = w.plan(t, clock)
+	for _, c := range p.Changes {
+		w.target.failAddr[c.Address] = true
+	}
+	ct = &concurrentTarget{fakeTarget: w.target, running: map[int][]Change{}}
+	req = w.applyReq(p)
+	req.Target, req.MaxErrors, req.BatchSize = ct, 1, 1
+	rep, err = Apply(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "more than max_errors = 1") {
+		t.Fatalf("err = %v", err)
+	}
+	if rep.Failed.Total() != 2 || w.target.calls != 2 || len(ct.conflicts) > 0 {
+		t.Fatalf("failed %d, execute calls %d, conflicts %v", rep.Failed.Total(), w.target.calls, ct.conflicts)
 	}
 }

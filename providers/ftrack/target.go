@@ -42,11 +42,18 @@ type Target struct {
 	s        Settings
 	client   *Client
 
+	// slots holds one token per request allowed in flight (Parallelism),
+	// shared by concurrent Execute calls.
+	slots chan struct{}
+
 	mu     sync.Mutex
 	groups map[string]string // group name -> id (first by id when names repeat)
 }
 
-var _ engine.Target = (*Target)(nil)
+var (
+	_ engine.Target           = (*Target)(nil)
+	_ engine.ConcurrentTarget = (*Target)(nil)
+)
 
 // NewTarget checks the settings and returns the target; it does not
 // contact the server.
@@ -67,7 +74,7 @@ func NewTarget(name string, s Settings) (*Target, error) {
 		return nil, fmt.Errorf("target %q: %w", name, err)
 	}
 	base, _ := CheckServerURL(s.ServerURL, s.InsecureAllowHTTP)
-	return &Target{name: name, endpoint: base, s: s, client: c}, nil
+	return &Target{name: name, endpoint: base, s: s, client: c, slots: make(chan struct{}, s.Parallelism)}, nil
 }
 
 // Info names the target; Endpoint is the server URL.
@@ -82,6 +89,12 @@ func (t *Target) Info() engine.TargetInfo {
 // It is BatchSize × Parallelism × 5 (at least 100): with the usual three
 // operations per created user, fifteen full rounds of requests.
 func (t *Target) ExecuteBatchHint() int { return max(100, t.s.BatchSize*t.s.Parallelism*5) }
+
+// ConcurrentExecute reports that Execute may run concurrently with itself
+// (engine.ConcurrentTarget): concurrent calls share the Parallelism
+// request slots, so apply can start the next batch while the last
+// requests of the current one finish.
+func (t *Target) ConcurrentExecute() bool { return true }
 
 // Client returns the underlying API client.
 func (t *Target) Client() *Client { return t.client }
@@ -508,7 +521,10 @@ func (t *Target) planAndRun(ctx context.Context, changes []engine.Change, idxs [
 	jobs := packJobs(order, chains, t.s.BatchSize)
 
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, t.s.Parallelism)
+	sem := t.slots
+	if sem == nil { // a Target not made by NewTarget
+		sem = make(chan struct{}, max(1, t.s.Parallelism))
+	}
 	var rmu sync.Mutex
 	setErr := func(i int, err error) {
 		rmu.Lock()

@@ -3,10 +3,14 @@ package ftrack
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -444,5 +448,60 @@ func TestCreateOfExistingID(t *testing.T) {
 	}
 	if n := len(s.Emulator.Entities("Metadata")); n != 12 {
 		t.Errorf("%d metadata rows, want 12", n)
+	}
+}
+
+// TestConcurrentExecuteSharesParallelism runs three Execute calls at once
+// (as apply's pipelining does): together they never have more than
+// Parallelism requests in flight, and every change is carried out.
+func TestConcurrentExecuteSharesParallelism(t *testing.T) {
+	em := ftracktest.New(ftracktest.Options{APIUser: testUser, APIKey: testKey})
+	em.SetFaults(ftracktest.Faults{Latency: 5 * time.Millisecond})
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		em.ServeHTTP(w, r)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	s := testSettings(srv.URL)
+	s.BatchSize, s.Parallelism = 3, 2 // one created user per request
+	tg, err := NewTarget("studio", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tg.ConcurrentExecute() {
+		t.Fatal("the ftrack target does not allow concurrent Execute calls")
+	}
+	var wg sync.WaitGroup
+	for call := range 3 {
+		var changes []engine.Change
+		for i := range 10 {
+			key := fmt.Sprintf("c%du%02d", call, i)
+			changes = append(changes, createChange(key, key, "sid-"+key))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := tg.Execute(context.Background(), changes)
+			for i, r := range res {
+				if r.Err != nil || r.Address != changes[i].Address {
+					t.Errorf("%s: %+v", changes[i].Address, r)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if most > s.Parallelism {
+		t.Errorf("%d requests in flight at once, parallelism is %d", most, s.Parallelism)
+	}
+	if n := len(em.Entities("User")); n != 30 {
+		t.Errorf("%d users created, want 30", n)
 	}
 }
