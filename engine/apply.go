@@ -664,9 +664,17 @@ func (s *stateSaver) offer(la *LastApplied, current string) error {
 	return nil
 }
 
-// stop waits for the saves under way and returns the first error.
+// stop drops a snapshot not yet taken up (the caller's synchronous save
+// that follows supersedes it), waits for the save under way and returns
+// the first error.
 func (s *stateSaver) stop() error {
-	s.once.Do(func() { close(s.next) })
+	s.once.Do(func() {
+		select {
+		case <-s.next:
+		default:
+		}
+		close(s.next)
+	})
 	<-s.done
 	return s.failed()
 }
