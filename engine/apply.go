@@ -107,8 +107,8 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if p == nil || req.Target == nil || req.State == nil {
 		return nil, fmt.Errorf("apply: a plan, a target and a state store are required")
 	}
-	if mj, _, _ := strings.Cut(p.FormatVersion, "."); mj != "1" {
-		return nil, refuse("format_version", "the plan has format_version %q; this ldapsync applies format %s", p.FormatVersion, FormatVersion)
+	if err := checkFormatVersion(p.FormatVersion); err != nil {
+		return nil, err
 	}
 	if p.IsBlocked() {
 		return nil, refuse("blocked", "the plan is blocked by a safety policy (%s); review it and make a new plan with -force to override", strings.Join(p.Blocked.Reasons, "; "))
@@ -169,17 +169,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		byKey[strings.ToLower(a.Username)] = a
 	}
 	changes := append([]Change(nil), p.Changes...)
-	sort.SliceStable(changes, func(i, j int) bool {
-		pi, pj := actionPhase(changes[i].Action), actionPhase(changes[j].Action)
-		if pi != pj {
-			return pi < pj
-		}
-		ri, rj := actionRank(changes[i].Action), actionRank(changes[j].Action)
-		if ri != rj {
-			return ri < rj
-		}
-		return changes[i].Address < changes[j].Address
-	})
+	sortChanges(changes) // rank order is phase order: the safe order
 	created := map[string]bool{}
 	for _, c := range changes {
 		if c.Action == ActionCreate {

@@ -747,6 +747,8 @@ func actionPhase(a Action) int {
 	}
 }
 
+// sortChanges orders changes by action rank, then address: the plan's
+// order and, since phases follow ranks, apply's safe execution order.
 func sortChanges(cs []Change) {
 	sort.SliceStable(cs, func(i, j int) bool {
 		ri, rj := actionRank(cs[i].Action), actionRank(cs[j].Action)
