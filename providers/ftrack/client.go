@@ -524,7 +524,7 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 		pk := PrimaryKey(typ)
 		proj := append([]string(nil), pk...)
 		for _, a := range sortedKeys(g.attrs) {
-			if !contains(pk, a) {
+			if !slices.Contains(pk, a) {
 				proj = append(proj, a)
 			}
 		}
@@ -779,13 +779,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
