@@ -115,42 +115,13 @@ type Block struct {
 	Overridden bool `json:"overridden"`
 }
 
-// Summary counts the plan's changes per action.
+// Summary counts the plan's changes per action (Counts, whose Total is the
+// number of changes), plus the users left unchanged and the directory
+// entries skipped. Counts is embedded, so the JSON keeps its flat shape.
 type Summary struct {
-	Create           int `json:"create"`
-	Update           int `json:"update"`
-	Deactivate       int `json:"deactivate"`
-	Reactivate       int `json:"reactivate"`
-	Adopt            int `json:"adopt"`
-	AddMembership    int `json:"add_membership"`
-	RemoveMembership int `json:"remove_membership"`
-	Unchanged        int `json:"unchanged"`
-	Skipped          int `json:"skipped"`
-}
-
-// add counts one change.
-func (s *Summary) add(a Action) {
-	switch a {
-	case ActionCreate:
-		s.Create++
-	case ActionUpdate:
-		s.Update++
-	case ActionDeactivate:
-		s.Deactivate++
-	case ActionReactivate:
-		s.Reactivate++
-	case ActionAdopt:
-		s.Adopt++
-	case ActionAddMembership:
-		s.AddMembership++
-	case ActionRemoveMembership:
-		s.RemoveMembership++
-	}
-}
-
-// Total is the number of changes (not unchanged or skipped).
-func (s Summary) Total() int {
-	return s.Create + s.Update + s.Deactivate + s.Reactivate + s.Adopt + s.AddMembership + s.RemoveMembership
+	Counts
+	Unchanged int `json:"unchanged"`
+	Skipped   int `json:"skipped"`
 }
 
 // IsBlocked reports whether a safety policy blocks the plan (and no
