@@ -272,6 +272,10 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 			}
 			b.batch = append(b.batch, c)
 		}
+		if len(b.batch) == 0 { // every change was not attempted
+			b.results <- nil
+			return b
+		}
 		go func() { b.results <- req.Target.Execute(ctx, b.batch) }()
 		return b
 	}
