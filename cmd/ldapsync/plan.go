@@ -102,7 +102,7 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 	}
 	plan.Warnings = append(append([]string{}, ws.warnings...), plan.Warnings...)
 	logPlan(ws, plan)
-	if err := recordMissing(c, store, plan); err != nil {
+	if err := recordMissing(c, store, prior, plan); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -111,7 +111,13 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 // recordMissing starts the grace-period clock: plan never writes to the
 // target, but it records in the local state when it first saw a managed
 // user missing. The serial does not change, so saved plans stay valid.
-func recordMissing(c *cli.Context, store *state.Store, plan *engine.Plan) error {
+// prior is the state the plan was made from; when it already holds the
+// plan's observations (the usual case) the state is not locked, re-read
+// or rewritten.
+func recordMissing(c *cli.Context, store *state.Store, prior *engine.LastApplied, plan *engine.Plan) error {
+	if prior != nil && !engine.RecordMissing(prior, plan.MissingSince) {
+		return nil
+	}
 	unlock, err := store.Lock(c.Context, 30*time.Second)
 	if err != nil {
 		return err
