@@ -15,12 +15,17 @@ type prefetchTarget struct {
 }
 
 // prefetch starts t.ReadAccounts(ctx) at once. The caller cancels ctx and
-// calls wait before returning, so the read never outlives the request.
-func prefetch(ctx context.Context, t Target) *prefetchTarget {
+// calls wait before returning, so the read never outlives the request. A
+// failed read calls fail, so the source reads stop early instead of
+// reading a whole directory for a plan that cannot be made.
+func prefetch(ctx context.Context, t Target, fail func()) *prefetchTarget {
 	p := &prefetchTarget{Target: t, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		p.accts, p.err = t.ReadAccounts(ctx)
+		if p.err != nil {
+			fail()
+		}
 	}()
 	return p
 }
@@ -38,14 +43,26 @@ func (p *prefetchTarget) ReadAccounts(ctx context.Context) ([]Account, error) {
 // wait blocks until the background read has returned.
 func (p *prefetchTarget) wait() { <-p.done }
 
-// withPrefetch runs fn with req's target replaced by a prefetching one.
+// withPrefetch runs fn with target replaced by a prefetching one. When the
+// target read fails, fn is cancelled and the target's error is returned,
+// not the cancellation it caused.
 func withPrefetch[T any](ctx context.Context, target Target, fn func(ctx context.Context, t Target) (T, error)) (T, error) {
 	if target == nil {
 		return fn(ctx, target)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := prefetch(ctx, target)
+	p := prefetch(ctx, target, cancel)
 	defer p.wait()
 	defer cancel()
-	return fn(ctx, p)
+	v, err := fn(ctx, p)
+	if err != nil {
+		select {
+		case <-p.done:
+			if p.err != nil {
+				return v, namedError("target", target.Info().Name, p.err)
+			}
+		default:
+		}
+	}
+	return v, err
 }
