@@ -27,7 +27,9 @@ import (
 	"time"
 )
 
-// ApplyRequest is the input of Apply.
+// ApplyRequest is the input of Apply. Everything apply trusts comes
+// from here, read from the configuration on disk and the systems now;
+// the plan is only the list of changes it is asked to make.
 type ApplyRequest struct {
 	Plan   *Plan
 	Target Target
@@ -35,9 +37,27 @@ type ApplyRequest struct {
 	State StateStore
 	// ConfigDigest is the digest of the configuration on disk now.
 	ConfigDigest string
-	// TargetInfo is the configured target's identity; zero uses Target.Info().
-	TargetInfo TargetInfo
-	Now        time.Time
+	// Policy is the configuration's policy (never the plan's copy): its
+	// protect list, adopt_existing and limits judge the plan's changes.
+	Policy Policy
+	// Mapper is the configuration's mapping; its name is the ownership
+	// marker.
+	Mapper Mapper
+	// Sources and Groups are the configuration's, for VerifySource.
+	Sources []Source
+	Groups  []GroupSpec
+	// VerifySource re-reads the directory and refuses every change the
+	// configuration would not make now (apply -verify-source, the
+	// default). Without it the ftrack checks and the signature are the
+	// only guard.
+	VerifySource bool
+	// TargetUser is the username the target signs in as; apply never
+	// changes that account.
+	TargetUser string
+	// Force confirms the -force override an unsigned plan records (a
+	// signed plan's override needs no confirmation).
+	Force bool
+	Now   time.Time
 	// MaxErrors stops apply once more changes than this failed; 0 means
 	// no limit.
 	MaxErrors int
@@ -97,6 +117,9 @@ type ApplyReport struct {
 	Failures []Result `json:"-"`
 	// Complete is true when every change of the plan is done.
 	Complete bool `json:"complete"`
+	// SourceVerified is true when the changes were checked against the
+	// directory (apply -verify-source, the default).
+	SourceVerified bool `json:"source_verified"`
 }
 
 // Apply executes the plan. It returns a *RefusalError, having written
@@ -104,109 +127,63 @@ type ApplyReport struct {
 // when any change failed or apply stopped early.
 func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	p := req.Plan
-	if p == nil || req.Target == nil || req.State == nil {
-		return nil, fmt.Errorf("apply: a plan, a target and a state store are required")
+	if p == nil || req.Target == nil || req.State == nil || req.Mapper == nil {
+		return nil, fmt.Errorf("apply: a plan, a target, a mapping and a state store are required")
 	}
-	if err := checkFormatVersion(p.FormatVersion); err != nil {
-		return nil, err
-	}
-	if p.IsBlocked() {
-		return nil, refuse("blocked", "the plan is blocked by a safety policy (%s); review it and make a new plan with -force to override", strings.Join(p.Blocked.Reasons, "; "))
-	}
-	ti := req.TargetInfo
-	if ti == (TargetInfo{}) {
-		ti = req.Target.Info()
-	}
-	if ti != p.Target {
-		return nil, refuse("target_mismatch", "the plan was made for target %s %q at %s, but the configuration targets %s %q at %s",
-			p.Target.Type, p.Target.Name, p.Target.Endpoint, ti.Type, ti.Name, ti.Endpoint)
-	}
-	if req.ConfigDigest != "" && req.ConfigDigest != p.ConfigDigest {
-		return nil, refuse("config_changed", "the configuration changed since the plan was made (plan: %s, now: %s); make a new plan", p.ConfigDigest, req.ConfigDigest)
+	if req.VerifySource && len(req.Sources) == 0 {
+		return nil, fmt.Errorf("apply: verifying the plan against the directory needs the configuration's sources")
 	}
 	now := req.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	now = now.UTC()
-	exp, err := time.Parse(time.RFC3339, p.ExpiresAt)
-	if err != nil {
-		return nil, refuse("invalid", "the plan's expires_at %q is not a time: %v", p.ExpiresAt, err)
-	}
-	if now.After(exp) {
-		return nil, refuse("expired", "the plan expired at %s (made at %s); make a new plan", exp.UTC().Format(time.RFC3339), p.CreatedAt)
+	ti := req.Target.Info()
+	if err := checkApplicable(p, ti, req.ConfigDigest, now); err != nil {
+		return nil, err
 	}
 	la, err := req.State.Load()
 	if err != nil {
 		return nil, fmt.Errorf("apply: loading state: %w", err)
 	}
 	la.ensure()
-	rec, resume := la.Plans[p.PlanID]
-	if resume && rec.Status == PlanApplied {
-		return nil, refuse("already_applied", "plan %s was already applied (finished %s); make a new plan", p.PlanID, rec.FinishedAt.UTC().Format(time.RFC3339))
-	}
-	if resume {
-		if la.Serial != rec.Serial {
-			return nil, refuse("state_mismatch", "the state moved on since plan %s last ran (state serial %d, the plan's last run wrote serial %d): another apply ran in between; make a new plan", p.PlanID, la.Serial, rec.Serial)
-		}
-	} else if !baseMatches(p.PriorState, la) {
-		want := "no prior state"
-		if p.PriorState != nil {
-			want = fmt.Sprintf("lineage %s serial %d", p.PriorState.Lineage, p.PriorState.Serial)
-		}
-		return nil, refuse("state_mismatch", "the state moved on since the plan was made: the plan expects %s, the state is lineage %s serial %d (another apply ran, or this is another state file); make a new plan", want, la.Lineage, la.Serial)
+	rec, resume, err := checkJournal(p, la)
+	if err != nil {
+		return nil, err
 	}
 
-	accounts, err := req.Target.ReadAccounts(ctx)
-	if err != nil {
-		return nil, namedError("target", ti.Name, err)
+	// Read ftrack (and the directory) now, and justify every change.
+	var accounts []Account
+	var fresh *derivation
+	if req.VerifySource {
+		fresh, accounts, err = derive(ctx, req, la, now)
+	} else {
+		accounts, err = req.Target.ReadAccounts(ctx)
+		if err != nil {
+			err = namedError("target", ti.Name, err)
+		}
 	}
-	byID := map[string]*Account{}
-	byKey := map[string]*Account{}
-	for i := range accounts {
-		a := &accounts[i]
-		byID[a.ID] = a
-		byKey[strings.ToLower(a.Username)] = a
+	if err != nil {
+		return nil, err
 	}
 	changes := append([]Change(nil), p.Changes...)
 	sortChanges(changes) // rank order is phase order: the safe order
-	created := map[string]bool{}
-	for _, c := range changes {
-		if c.Action == ActionCreate {
-			created[c.TargetID] = true
-		}
+	pending, done, err := verifyChanges(req, changes, accounts, fresh)
+	if err != nil {
+		return nil, err
 	}
-	var pending, done []Change
-	var stale []string
-	for _, c := range changes {
-		st, msg := classify(c, byID, byKey, created)
-		switch st {
-		case statusPending:
-			pending = append(pending, c)
-		case statusDone:
-			done = append(done, c)
-		default:
-			stale = append(stale, msg)
-		}
-	}
-	if len(stale) > 0 {
-		n := len(stale)
-		if n > 10 {
-			stale = append(stale[:10], fmt.Sprintf("and %d more", n-10))
-		}
-		return nil, refuse("stale", "stale plan: ftrack changed since the plan was made: %s; make a new plan", strings.Join(stale, "; "))
+	byID := make(map[string]*Account, len(accounts))
+	for i := range accounts {
+		byID[accounts[i].ID] = &accounts[i]
 	}
 
 	// From here on we write.
-	rep := &ApplyReport{PlanID: p.PlanID}
+	rep := &ApplyReport{PlanID: p.PlanID, SourceVerified: fresh != nil}
 	for _, c := range changes {
 		rep.Planned.add(c.Action)
 	}
 	if !resume {
-		rec = AppliedPlan{BaseSerial: 0, StartedAt: now}
-		if p.PriorState != nil {
-			rec.BaseSerial = p.PriorState.Serial
-		}
+		rec.StartedAt = now
 	}
 	if rec.Outcomes == nil {
 		rec.Outcomes = map[string]string{}
@@ -222,8 +199,8 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		}
 		idx.record(c, byID)
 	}
-	if !resume {
-		RecordMissing(la, p.MissingSince)
+	if !resume && fresh != nil {
+		RecordMissing(la, fresh.diff.missing) // the grace clocks apply observed, not the plan's
 	}
 	la.Plans[p.PlanID] = rec
 	prunePlans(la, p.PlanID)
@@ -429,17 +406,6 @@ func prunePlans(la *LastApplied, current string) {
 	for _, id := range ids[keepApplied:] {
 		delete(la.Plans, id)
 	}
-}
-
-// baseMatches reports whether the state is the one the plan was made
-// against. A plan made before anything was applied matches a state that
-// has still seen no apply, whatever its lineage (a new state file gets its
-// lineage on first save).
-func baseMatches(ref *StateRef, la *LastApplied) bool {
-	if ref == nil || ref.Serial == 0 {
-		return la.Serial == 0
-	}
-	return ref.Lineage == la.Lineage && ref.Serial == la.Serial
 }
 
 type changeStatus int

@@ -67,7 +67,7 @@ func (w *world) plan(t *testing.T, now time.Time) *Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := UnmarshalPlan(data, nil)
+	back, err := UnmarshalPlan(data, ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,8 @@ func (w *world) plan(t *testing.T, now time.Time) *Plan {
 }
 
 func (w *world) applyReq(p *Plan) ApplyRequest {
-	return ApplyRequest{Plan: p, Target: w.target, State: w.state, ConfigDigest: "sha256:cfg", Now: clock.Add(time.Minute)}
+	return ApplyRequest{Plan: p, Target: w.target, State: w.state, ConfigDigest: "sha256:cfg", Now: clock.Add(time.Minute),
+		Policy: w.policy, Mapper: w.mapper, Sources: []Source{w.src}, VerifySource: true}
 }
 
 func TestApplyRefusals(t *testing.T) {
@@ -85,17 +86,17 @@ func TestApplyRefusals(t *testing.T) {
 		msg    string
 		setup  func(w *world, p *Plan, req *ApplyRequest)
 	}{
-		{"format", "format_version", `"2.0"`, func(w *world, p *Plan, req *ApplyRequest) { p.FormatVersion = "2.0" }},
+		{"format", "format_version", `"3.0"`, func(w *world, p *Plan, req *ApplyRequest) { p.FormatVersion = "3.0" }},
 		{"blocked", "blocked", "3 deactivations exceed max_deactivations = 1", func(w *world, p *Plan, req *ApplyRequest) {
 			p.Blocked = &Block{Reasons: []string{"3 deactivations exceed max_deactivations = 1"}}
 		}},
 		{"target", "target_mismatch", `ftrack "studio" at https://studio.example.test, but the configuration targets ftrack "studio" at https://other.example.test`,
 			func(w *world, p *Plan, req *ApplyRequest) {
-				req.TargetInfo = TargetInfo{Type: "ftrack", Name: "studio", Endpoint: "https://other.example.test"}
+				w.target.info = TargetInfo{Type: "ftrack", Name: "studio", Endpoint: "https://other.example.test"}
 			}},
 		{"config", "config_changed", "plan: sha256:cfg, now: sha256:new", func(w *world, p *Plan, req *ApplyRequest) { req.ConfigDigest = "sha256:new" }},
 		{"expired", "expired", "the plan expired at 2026-03-02T12:00:00Z", func(w *world, p *Plan, req *ApplyRequest) { req.Now = clock.Add(25 * time.Hour) }},
-		{"state moved on", "state_mismatch", "the plan expects no prior state", func(w *world, p *Plan, req *ApplyRequest) {
+		{"state moved on", "state_mismatch", "the plan names no prior state", func(w *world, p *Plan, req *ApplyRequest) {
 			la, _ := w.state.Load()
 			la.Serial = 4
 			_ = w.state.Save(la)
@@ -153,11 +154,21 @@ func TestApplyRefusals(t *testing.T) {
 			t.Fatalf("second apply executed changes")
 		}
 	})
-	t.Run("forced block applies", func(t *testing.T) {
+	t.Run("forced block applies when confirmed", func(t *testing.T) {
 		w := newWorld()
+		w.policy.MaxCreates = Limit{Raw: "0", Count: 0}
 		p := w.plan(t, clock)
-		p.Blocked = &Block{Reasons: []string{"x"}, Overridden: true}
-		if _, err := Apply(context.Background(), w.applyReq(p)); err != nil {
+		if !p.IsBlocked() {
+			t.Fatal("test setup: the plan is not blocked")
+		}
+		p.Blocked.Overridden = true
+		p.Policy.Override = Str("force")
+		req := w.applyReq(p)
+		if _, err := Apply(context.Background(), req); refusalReason(err) != "blocked" || w.target.calls != 0 {
+			t.Fatalf("an unsigned plan's override without apply -force: %v (%d calls)", err, w.target.calls)
+		}
+		req.Force = true
+		if _, err := Apply(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -365,7 +376,9 @@ func TestConvergence(t *testing.T) {
 	step := func(name string) {
 		t.Helper()
 		p := w.plan(t, now)
-		if _, err := Apply(context.Background(), ApplyRequest{Plan: p, Target: w.target, State: w.state, ConfigDigest: "sha256:cfg", Now: now}); err != nil {
+		req := w.applyReq(p)
+		req.Now = now
+		if _, err := Apply(context.Background(), req); err != nil {
 			t.Fatalf("%s: apply: %v", name, err)
 		}
 		again := w.plan(t, now)
@@ -418,6 +431,9 @@ func TestConvergence(t *testing.T) {
 	}
 }
 
+// TestGraceClockRecordedByApply: apply records the grace clock it
+// observed itself, never the plan's claim (a plan's missing_since is
+// untrusted: an earlier time would shorten the grace period).
 func TestGraceClockRecordedByApply(t *testing.T) {
 	w := newWorld()
 	w.policy.GracePeriod = 24 * time.Hour
@@ -425,12 +441,14 @@ func TestGraceClockRecordedByApply(t *testing.T) {
 	req := planReq([]Source{w.src}, w.mapper, w.target, w.policy)
 	req.Prior = prior
 	p := mustPlan(t, req) // the caller does not call RecordMissing
-	if _, err := Apply(context.Background(), w.applyReq(p)); err != nil {
+	p.MissingSince["carol"] = clock.Add(-30 * 24 * time.Hour)
+	ar := w.applyReq(p)
+	if _, err := Apply(context.Background(), ar); err != nil {
 		t.Fatal(err)
 	}
 	la, _ := w.state.Load()
-	if got := la.Missing["carol"]; !got.Equal(clock) {
-		t.Fatalf("apply did not record the grace clock: %v", la.Missing)
+	if got := la.Missing["carol"]; !got.Equal(ar.Now) {
+		t.Fatalf("apply did not record the grace clock it observed (%v): %v", ar.Now, la.Missing)
 	}
 	// A day later the next plan deactivates carol.
 	req = planReq([]Source{w.src}, w.mapper, w.target, w.policy)
@@ -460,7 +478,8 @@ func TestLastMemberLeavingAGroupRemovesItsMemberships(t *testing.T) {
 		req.Prior = prior
 		req.NewID = ids
 		p := mustPlan(t, req)
-		if _, err := Apply(context.Background(), ApplyRequest{Plan: p, Target: target, State: state, ConfigDigest: "sha256:cfg", Now: clock}); err != nil {
+		if _, err := Apply(context.Background(), ApplyRequest{Plan: p, Target: target, State: state, ConfigDigest: "sha256:cfg", Now: clock,
+			Policy: DefaultPolicy(), Mapper: mapper, Sources: []Source{src}, VerifySource: true}); err != nil {
 			t.Fatalf("apply: %v", err)
 		}
 		return p

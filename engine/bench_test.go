@@ -47,7 +47,7 @@ func BenchmarkMarshalUnmarshalPlan10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := UnmarshalPlan(data, []byte("k")); err != nil {
+		if _, err := UnmarshalPlan(data, ReadOptions{Key: []byte("k")}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,82 +3,285 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
-// canonicalSeeds are JSON objects that exercise every path of canonical:
-// escapes, non-ASCII, U+2028, invalid UTF-8, repeated and escaped keys,
-// numbers as written, nesting, whitespace, and a nested checksum (kept).
-var canonicalSeeds = []string{
-	`{}`,
-	` { "b" : 1 , "a" : [ 1 , 2.50 , -0 , 1e5 , true , false , null ] } `,
-	`{"checksum":"x","signature":"y","z":{"checksum":"kept","signature":"kept"}}`,
-	`{"k":"tab\there \"q\" back\\slash \/ \u00e9 é \u2028 \u2029 ` + "\u2028" + ` <&> \b\f\n\r \u0001"}`,
-	`{"a":1,"a":2,"\u0061":3,"b":{"x":[],"x":{}}}`,
-	`{"emoji":"😀","esc":"\ud83d\ude00","lone":"\ud800","keys":{"é":1,"e":2,"\u00e9x":3,"Z":4}}`,
-	"{\"bad\":\"\xff\xfe\",\"\xffkey\":1}",
-	`{"n":[[[]],[{}],{"a":[{"b":"c"}]}],"s":"","e":"\u0000"}`,
+// TestCanonicalIsJCS pins the canonical form to RFC 8785: members sorted,
+// no whitespace, strings in their minimal escaping (control characters
+// as \uXXXX or their short forms, everything else as UTF-8), numbers as
+// ECMAScript prints them, and the top-level checksum and signature left
+// out (nested ones kept).
+func TestCanonicalIsJCS(t *testing.T) {
+	in := ` { "z" : { "checksum" : "kept" , "b" : [ 1 , 2.50 , -0 , 1e2 , true , null ] , "a" : "\u00e9\/\u2028\t\u0001<&>" } ,
+	  "checksum" : "sha256:x" , "signature" : "hmac-sha256:y" , "format_version" : "2.0" , "A" : "😀" } `
+	want := `{"A":"😀","format_version":"2.0","z":{"a":"é/` + "\u2028" + `\t\u0001<&>","b":[1,2.5,0,100,true,null],"checksum":"kept"}}`
+	got, head, err := canonicalPlan([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("canonical form\n got %s\nwant %s", got, want)
+	}
+	if head.checksum != "sha256:x" || head.signature != "hmac-sha256:y" || head.formatVersion != "2.0" {
+		t.Fatalf("head = %+v", head)
+	}
 }
 
-func TestCanonicalMatchesGeneric(t *testing.T) {
-	docs := append([]string(nil), canonicalSeeds...)
+// TestChecksumMatchesPython proves the README's claim that a short
+// script in another language recomputes the checksum: the golden plans'
+// checksums equal what Python's json module gives, when python3 is here.
+func TestChecksumMatchesPython(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("python3 is needed for this test under CI: %v", err)
+		}
+		t.Skip("no python3")
+	}
 	golden, _ := filepath.Glob(filepath.Join("testdata", "*.plan.json"))
 	if len(golden) == 0 {
-		t.Fatal("no golden plans in testdata")
+		t.Fatal("no golden plans")
 	}
 	for _, path := range golden {
-		data, err := os.ReadFile(path)
+		out, err := runPython(py, path)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v\n%s", path, err, out)
 		}
-		docs = append(docs, string(data))
-	}
-	srcs, tgt := benchWorld(300)
-	p, err := BuildPlan(context.Background(), planReq(srcs, &fakeMapper{name: "users", groups: true}, tgt, DefaultPolicy()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Changes[0].Reason = "quote \" backslash \\ <tag> & \u2028 \x01 é 😀"
-	data, err := MarshalPlan(p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs = append(docs, string(data))
-	for _, d := range docs {
-		want, err := canonicalGeneric([]byte(d))
-		if err != nil {
-			t.Fatalf("generic canonical form of %.80q: %v", d, err)
-		}
-		got, err := canonical([]byte(d))
-		if err != nil {
-			t.Fatalf("canonical form of %.80q: %v", d, err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("canonical form of %.200q\n got %.300q\nwant %.300q", d, got, want)
-		}
-	}
-	for _, bad := range []string{``, `[]`, `{"a":1} x`, `{"a":}`} {
-		if _, err := canonical([]byte(bad)); err == nil {
-			t.Errorf("canonical(%q) succeeded", bad)
+		data, _ := os.ReadFile(path)
+		var head struct{ Checksum string }
+		_ = json.Unmarshal(data, &head)
+		if strings.TrimSpace(out) != head.Checksum {
+			t.Errorf("%s: python says %s, the plan says %s", path, strings.TrimSpace(out), head.Checksum)
 		}
 	}
 }
 
-// FuzzCanonical checks canonical against its definition on any input
-// (go test -fuzz FuzzCanonical ./engine; plain go test runs the seeds).
-func FuzzCanonical(f *testing.F) {
-	for _, s := range canonicalSeeds {
-		f.Add([]byte(s))
+// checksumPy is the README's recipe for recomputing a plan's checksum.
+const checksumPy = `import hashlib, json, sys
+plan = json.load(open(sys.argv[1], encoding="utf-8"))
+plan.pop("checksum", None); plan.pop("signature", None)
+canon = json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+print("sha256:" + hashlib.sha256(canon.encode("utf-8")).hexdigest())
+`
+
+func runPython(py, path string) (string, error) {
+	out, err := exec.Command(py, "-c", checksumPy, path).CombinedOutput()
+	return string(out), err
+}
+
+func TestStrictReading(t *testing.T) {
+	p := mustPlan(t, goldenCases()["mixed"])
+	key := []byte("k3y")
+	signed, err := MarshalPlan(p, key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		want, werr := canonicalGeneric(data)
-		got, gerr := canonical(data)
-		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
-			t.Fatalf("canonical(%q) = %q, %v; generic %q, %v", data, got, gerr, want, werr)
+	unsigned, err := MarshalPlan(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An edit and the checksum an attacker recomputes for it: every case
+	// must be refused as invalid before integrity is even considered.
+	cases := map[string]func([]byte) []byte{
+		"duplicate after": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"after": {`), []byte(`"after": {"email": "x@evil.test"}, "after": {`), 1)
+		},
+		"duplicate changes": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"changes": [`), []byte(`"changes": [], "changes": [`), 1)
+		},
+		"duplicate at the top": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"plan_id": `), []byte(`"plan_id": "other", "plan_id": `), 1)
+		},
+		"case variant": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"after": {`), []byte(`"After": {"email": "x@evil.test"}, "after": {`), 1)
+		},
+		"case variant alone": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"target_id": `), []byte(`"Target_ID": `), 1)
+		},
+		"wrong type": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"is_active": true`), []byte(`"is_active": "true"`), 1)
+		},
+		"wrong type at the top": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"changes": [`), []byte(`"changes": {"x": 1}, "old_changes": [`), 1)
+		},
+		"trailing data": func(d []byte) []byte { return append(d, []byte(`{"changes": []}`)...) },
+		"not an object": func(d []byte) []byte { return []byte(`[` + string(d) + `]`) },
+		"invalid utf-8": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"studio"`), []byte("\"stu\xffdio\""), 1)
+		},
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, base := range [][]byte{signed, unsigned} {
+				edited := edit(base)
+				if bytes.Equal(edited, base) {
+					t.Fatal("test setup: the edit changed nothing")
+				}
+				for _, opts := range []ReadOptions{{Key: key}, {}} {
+					_, err := UnmarshalPlan(edited, opts)
+					if refusalReason(err) != "invalid" {
+						t.Fatalf("edited plan read with %v: want invalid, got %v", opts.Key != nil, err)
+					}
+				}
+			}
+		})
+	}
+	t.Run("signed plan without a key", func(t *testing.T) {
+		for _, k := range [][]byte{nil, {}} {
+			if _, err := UnmarshalPlan(signed, ReadOptions{Key: k}); refusalReason(err) != "no_key" {
+				t.Fatalf("key %q: %v", k, err)
+			}
 		}
 	})
+	t.Run("require_signed_plans", func(t *testing.T) {
+		if _, err := UnmarshalPlan(unsigned, ReadOptions{RequireSigned: true}); refusalReason(err) != "unsigned" || !strings.Contains(err.Error(), "require_signed_plans") {
+			t.Fatalf("unsigned plan under require_signed_plans: %v", err)
+		}
+		back, err := UnmarshalPlan(signed, ReadOptions{Key: key, RequireSigned: true})
+		if err != nil || !back.Signed() {
+			t.Fatalf("signed plan under require_signed_plans: %v", err)
+		}
+	})
+}
+
+// FuzzPlanContract's property is the plan contract itself: whatever
+// UnmarshalPlan accepts decodes to exactly the changes that the checksum
+// (and so the signature) covers. The harness plays the attacker: it
+// recomputes the checksum over its input the way the reader computes it,
+// so the reader's integrity checks pass whenever the document parses;
+// then the changes UnmarshalPlan returns must equal the changes read, by
+// exact member names, from the canonical bytes the checksum covers.
+//
+// Seeded with the duplicate-key bypass (a second "after" before the real
+// one), this fails on a reader whose canonical form keeps the last
+// duplicate while its decoder merges both.
+func FuzzPlanContract(f *testing.F) {
+	p := mustPlan(f, goldenCases()["mixed"])
+	data, err := MarshalPlan(p, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	body := stripChecksum(f, data)
+	f.Add(body)
+	f.Add(bytes.Replace(body, []byte(`"after":{`), []byte(`"after":{"email":"attacker@evil.test"},"after":{`), 1))
+	f.Add(bytes.Replace(body, []byte(`"after":{`), []byte(`"After":{"email":"attacker@evil.test"},"after":{`), 1))
+	f.Add(bytes.Replace(body, []byte(`"changes":[`), []byte(`"changes":[],"changes":[`), 1))
+	f.Add([]byte(`{"format_version":"2.0","changes":[{"action":"create","key":"a","after":{"username":"a"},"after":{"email":"e"}}]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		data, canon, ok := attackerChecksum(doc)
+		if !ok {
+			return
+		}
+		got, err := UnmarshalPlan(data, ReadOptions{})
+		if err != nil {
+			return
+		}
+		want, err := exactChanges(canon)
+		if err != nil {
+			t.Fatalf("UnmarshalPlan accepted a plan whose covered bytes hold no valid changes (%v):\n%s", err, data)
+		}
+		if !reflect.DeepEqual(normalized(got.Changes), normalized(want)) {
+			t.Fatalf("UnmarshalPlan decoded changes the checksum does not cover:\n decoded %+v\n covered %+v\n%s", got.Changes, want, data)
+		}
+	})
+}
+
+// stripChecksum returns the plan compacted, without its checksum.
+func stripChecksum(t testing.TB, data []byte) []byte {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "checksum")
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// attackerChecksum appends a "checksum" member to the object doc, computed
+// over the canonical form the reader uses; ok is false when doc is not
+// an object that form accepts.
+func attackerChecksum(doc []byte) (data, canon []byte, ok bool) {
+	canon, _, err := canonicalPlan(doc)
+	if err != nil {
+		return nil, nil, false
+	}
+	end := bytes.LastIndexByte(doc, '}')
+	if end < 0 {
+		return nil, nil, false
+	}
+	sep := ","
+	if bytes.TrimSpace(doc[:end])[len(bytes.TrimSpace(doc[:end]))-1] == '{' {
+		sep = ""
+	}
+	data = fmt.Appendf(append([]byte(nil), doc[:end]...), `%s"checksum":%q}`, sep, checksumOf(canon))
+	return append(data, doc[end+1:]...), canon, true
+}
+
+// exactChanges reads the changes from canonical bytes by exact member
+// names, independently of the plan's Go types.
+func exactChanges(canon []byte) ([]Change, error) {
+	var doc map[string]any
+	if err := jsonv2.Unmarshal(canon, &doc); err != nil {
+		return nil, err
+	}
+	raw, _ := doc["changes"].([]any)
+	var out []Change
+	for _, r := range raw {
+		m, ok := r.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("a change is not an object")
+		}
+		str := func(k string) string { s, _ := m[k].(string); return s }
+		c := Change{Address: str("address"), Action: Action(str("action")), Reason: str("reason"), Key: str("key"),
+			TargetID: str("target_id"), SourceID: str("source_id"), Group: str("group"), MembershipID: str("membership_id")}
+		c.Before, c.After = exactFields(m["before"]), exactFields(m["after"])
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func exactFields(v any) *Fields {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	s := func(k string) *string {
+		if x, ok := m[k].(string); ok {
+			return &x
+		}
+		return nil
+	}
+	f := &Fields{Username: s("username"), Email: s("email"), FirstName: s("first_name"), LastName: s("last_name"), Owner: s("owner"), SourceID: s("source_id")}
+	if b, ok := m["is_active"].(bool); ok {
+		f.IsActive = &b
+	}
+	return f
+}
+
+// normalized makes empty change lists and empty Fields compare equal.
+func normalized(cs []Change) []Change {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := append([]Change(nil), cs...)
+	for i := range out {
+		if out[i].Before != nil && *out[i].Before == (Fields{}) {
+			out[i].Before = &Fields{}
+		}
+	}
+	return out
 }
 
 // BenchmarkUnmarshalPlan10kCreates verifies and reads a plan of 10,000
@@ -96,21 +299,14 @@ func BenchmarkUnmarshalPlan10kCreates(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.Run("canonical", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := canonical(data); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("generic", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := canonicalGeneric(data); err != nil {
+			if _, _, err := canonicalPlan(data); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("UnmarshalPlan", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := UnmarshalPlan(data, nil); err != nil {
+			if _, err := UnmarshalPlan(data, ReadOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -102,6 +102,10 @@ type readRequest struct {
 	Groups []GroupSpec
 	// Prior is the last-applied view; its managed groups stay managed.
 	Prior *LastApplied
+	// TargetUser is the username the target signs in as: held on both
+	// sides like a protected user, so no plan ever adopts, changes or
+	// deactivates the account ldapsync itself needs.
+	TargetUser string
 }
 
 // maxFieldLen is the longest username, email or name accepted from the
@@ -118,6 +122,9 @@ func fieldTooLong(u User) error {
 	}
 	return nil
 }
+
+// apiUserHold marks the target's own API user among the protected keys.
+const apiUserHold = "\x00api_user"
 
 // maxPrecedenceNotes caps the precedence warnings listed one by one.
 const maxPrecedenceNotes = 10
@@ -236,8 +243,12 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	// start, and only after the run has been read.
 	protected := map[string]string{} // key -> protect entry
 	// holdProtected takes a protected desired user out of the diff.
+	apiUser := strings.ToLower(r.TargetUser)
 	holdProtected := func(u User, k string) bool {
 		e := firstNonEmpty(prot.match(u.Username), prot.match(k))
+		if e == "" && apiUser != "" && (k == apiUser || strings.ToLower(u.Username) == apiUser) {
+			e = apiUserHold
+		}
 		if e == "" {
 			return false
 		}
@@ -367,7 +378,11 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	// it needs sorting: the engine never writes into the target's result.
 	aliased := true
 	for i, a := range accounts {
-		if e := prot.match(a.Username); e != "" {
+		e := prot.match(a.Username)
+		if e == "" && apiUser != "" && a.Owner == v.mapper && strings.ToLower(a.Username) == apiUser {
+			e = apiUserHold
+		}
+		if e != "" {
 			protected[strings.ToLower(a.Username)] = e
 			if aliased {
 				v.accounts, aliased = append(make([]Account, 0, len(accounts)), accounts[:i]...), false
@@ -387,6 +402,10 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	}
 	sort.Strings(pkeys)
 	for _, k := range pkeys {
+		if protected[k] == apiUserHold {
+			v.warnings = append(v.warnings, fmt.Sprintf("user.%s is the API user ldapsync signs in to ftrack as (the target's api_user): not changed", k))
+			continue
+		}
 		v.warnings = append(v.warnings, fmt.Sprintf("user.%s is protected by policy.protect %q: not changed", k, protected[k]))
 	}
 	accountLess := func(i, j int) bool {

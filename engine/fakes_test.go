@@ -265,7 +265,7 @@ func planReq(src []Source, m Mapper, t Target, pol Policy) PlanRequest {
 		Now: clock, NewID: seqID()}
 }
 
-func mustPlan(t *testing.T, req PlanRequest) *Plan {
+func mustPlan(t testing.TB, req PlanRequest) *Plan {
 	t.Helper()
 	p, err := BuildPlan(context.Background(), req)
 	if err != nil {

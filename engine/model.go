@@ -165,6 +165,13 @@ type Policy struct {
 	// MaxErrors is how many per-user failures apply tolerates before it
 	// stops; 0 means no limit.
 	MaxErrors int
+	// RequireSignedPlans makes apply refuse unsigned plans, whatever
+	// the environment says:
+	//
+	//	policy {
+	//	  require_signed_plans = true
+	//	}
+	RequireSignedPlans bool
 }
 
 // DefaultPolicy returns the policy used when the configuration has no

@@ -12,7 +12,13 @@ import (
 
 // FormatVersion is the plan file format, MAJOR.MINOR: minor bumps only add
 // fields; an unknown major is refused.
-const FormatVersion = "1.0"
+//
+// 2.0: the checksum is over the RFC 8785 canonical form, and plans are
+// read strictly (see planfile.go).
+const FormatVersion = "2.0"
+
+// formatMajor is FormatVersion's major number.
+const formatMajor = 2
 
 // Plan is a saved plan: the contract that apply executes exactly. Field
 // order is the file's order.
@@ -43,7 +49,13 @@ type Plan struct {
 	MissingSince map[string]time.Time `json:"missing_since,omitempty"`
 	Signature    string               `json:"signature,omitempty"`
 	Checksum     string               `json:"checksum"`
+
+	// signed is set by UnmarshalPlan when the signature was verified.
+	signed bool
 }
+
+// Signed reports whether the plan was read with a verified signature.
+func (p *Plan) Signed() bool { return p.signed }
 
 // StateRef names the state a plan was made against.
 type StateRef struct {
@@ -150,6 +162,9 @@ type PlanRequest struct {
 	// Groups are the groups blocks: directory groups whose members get
 	// the mapped ftrack group names (see GroupSpec).
 	Groups []GroupSpec
+	// TargetUser is the username the target signs in as; the plan never
+	// changes that account.
+	TargetUser string
 	// NewID generates the plan id and the ids of created users; nil means
 	// random UUIDs. Tests inject a deterministic generator.
 	NewID func() string
@@ -172,7 +187,7 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		exp = 24 * time.Hour
 	}
 	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, Prior: req.Prior})
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, Prior: req.Prior, TargetUser: req.TargetUser})
 	})
 	if err != nil {
 		return nil, err

@@ -1,11 +1,23 @@
 package engine
 
-// The plan file's integrity: the checksum (and the optional HMAC signature)
-// cover a canonical form of the file, computed from the JSON itself rather
-// than from our Go struct, so that a plan written by a later minor version
-// with extra fields still verifies. Canonical form: the top-level object
-// without "checksum" and "signature", every object's keys sorted, no
-// insignificant whitespace, numbers as written.
+// The plan file's reading and integrity. The plan file is untrusted
+// input: whoever can edit the CI artifact can recompute its checksum, so
+// reading is strict and the integrity checks are only the first lock (see
+// verify.go for what apply re-derives before it writes).
+//
+// Strict reading refuses, before anything else, a document that two
+// readers could understand differently: a duplicate member name at any
+// depth (encoding/json merges duplicates, a canonical form keeps one), a
+// member name that differs only in case from a name of the plan's schema
+// (encoding/json matches names without case), a value of the wrong JSON
+// type, invalid UTF-8, and trailing data. What is accepted then decodes to
+// exactly the document the checksum and signature cover.
+//
+// Canonical form: RFC 8785 (JSON Canonicalization Scheme) of the top-level
+// object without its "checksum" and "signature" members. Any JCS library
+// recomputes it; for this plan's data (integers below 2^53, ASCII member
+// names) so does Python's json.dumps(obj, sort_keys=True,
+// separators=(",", ":"), ensure_ascii=False).
 
 import (
 	"bytes"
@@ -14,26 +26,132 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
+	"io"
+	"os"
+	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+	"sync"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// RefusalReason is the stable snake_case token of a refusal, printed as
+// "apply refused (token)" and matched by scripts.
+type RefusalReason string
+
+// The refusal reasons. Reading: invalid, format_version,
+// checksum_mismatch, unsigned, no_key, bad_signature. Applicability:
+// blocked, target_mismatch, config_changed, state_mismatch, expired,
+// already_applied. Verification of the changes (verify.go): stale,
+// protected, not_owned, identity_mismatch, conflicting_changes,
+// source_mismatch.
+const (
+	// RefuseInvalid: the file is not a well-formed plan (duplicate or
+	// case-variant member names, wrong types, trailing data, a change
+	// whose parts do not fit together).
+	RefuseInvalid RefusalReason = "invalid"
+	// RefuseFormatVersion: the plan's format major version is not this
+	// ldapsync's.
+	RefuseFormatVersion RefusalReason = "format_version"
+	// RefuseChecksum: the checksum is missing or does not match.
+	RefuseChecksum RefusalReason = "checksum_mismatch"
+	// RefuseUnsigned: a signature is required (a key is configured, or
+	// policy require_signed_plans) and the plan has none.
+	RefuseUnsigned RefusalReason = "unsigned"
+	// RefuseNoKey: the plan is signed and no key is configured to verify
+	// it (unset or empty LDAPSYNC_PLAN_KEY): fail closed.
+	RefuseNoKey RefusalReason = "no_key"
+	// RefuseBadSignature: the signature does not match the key.
+	RefuseBadSignature RefusalReason = "bad_signature"
+	// RefuseBlocked: a safety limit, computed again at apply from the
+	// plan's changes and the configuration's policy, blocks the plan.
+	RefuseBlocked RefusalReason = "blocked"
+	// RefuseTargetMismatch: the plan was made for another target.
+	RefuseTargetMismatch RefusalReason = "target_mismatch"
+	// RefuseConfigChanged: the configuration on disk is not the plan's.
+	RefuseConfigChanged RefusalReason = "config_changed"
+	// RefuseStateMismatch: the state is not the one the plan was made
+	// against (lineage or serial).
+	RefuseStateMismatch RefusalReason = "state_mismatch"
+	// RefuseExpired: the plan's expiry passed.
+	RefuseExpired RefusalReason = "expired"
+	// RefuseAlreadyApplied: the state journal records the plan as applied.
+	RefuseAlreadyApplied RefusalReason = "already_applied"
+	// RefuseStale: ftrack or the directory moved on since the plan was
+	// made.
+	RefuseStale RefusalReason = "stale"
+	// RefuseProtected: a change touches a protected account
+	// (policy.protect, or the API user ldapsync signs in as).
+	RefuseProtected RefusalReason = "protected"
+	// RefuseNotOwned: a change touches an account this mapping does not
+	// own (unowned, or owned by another mapping), other than an adopt the
+	// policy and the directory allow.
+	RefuseNotOwned RefusalReason = "not_owned"
+	// RefuseIdentityMismatch: a change's address, key, target_id and the
+	// account's username do not agree.
+	RefuseIdentityMismatch RefusalReason = "identity_mismatch"
+	// RefuseConflictingChanges: two changes write the same field of one
+	// account.
+	RefuseConflictingChanges RefusalReason = "conflicting_changes"
+	// RefuseSourceMismatch: the configuration and the directory as they
+	// are now would not make the change.
+	RefuseSourceMismatch RefusalReason = "source_mismatch"
 )
 
 // RefusalError is a refusal to load or apply a plan. Reason is a stable
-// token (checksum_mismatch, unsigned, bad_signature, format_version,
-// blocked, target_mismatch, config_changed, state_mismatch, expired,
-// already_applied, stale, invalid); Message names what and why.
+// token; Message names the change or part at fault, why, and what to do.
 type RefusalError struct {
-	Reason  string
+	Reason  RefusalReason
 	Message string
 }
 
 // Error returns the message.
 func (e *RefusalError) Error() string { return e.Message }
 
-func refuse(reason, format string, args ...any) *RefusalError {
+func refuse(reason RefusalReason, format string, args ...any) *RefusalError {
 	return &RefusalError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// ReadOptions are the integrity requirements of UnmarshalPlan.
+type ReadOptions struct {
+	// Key is the signing key (LDAPSYNC_PLAN_KEY); empty means none is
+	// configured. With a key, unsigned plans are refused; without one,
+	// signed plans are refused (they cannot be verified).
+	Key []byte
+	// RequireSigned refuses unsigned plans whatever Key says (policy
+	// require_signed_plans).
+	RequireSigned bool
+}
+
+// MaxPlanBytes is the largest plan file ReadPlanFile reads.
+const MaxPlanBytes = 512 << 20
+
+// ReadPlanFile reads and verifies the plan file at path (see
+// UnmarshalPlan). A file larger than MaxPlanBytes is refused unread.
+func ReadPlanFile(path string, opts ReadOptions) (*Plan, error) {
+	data, err := readPlanBytes(path)
+	if err != nil {
+		return nil, err
+	}
+	return UnmarshalPlan(data, opts)
+}
+
+func readPlanBytes(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxPlanBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxPlanBytes {
+		return nil, refuse(RefuseInvalid, "%s is larger than %d MiB: not a plan file ldapsync wrote", path, MaxPlanBytes>>20)
+	}
+	return data, nil
 }
 
 // MarshalPlan writes the plan as deterministic, indented JSON. It fills
@@ -45,12 +163,12 @@ func MarshalPlan(p *Plan, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	canon, err := canonicalValid(raw) // json.Marshal writes valid JSON
+	canon, _, err := canonicalPlan(raw)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	p.Checksum = checksumOf(canon)
-	if key != nil {
+	if len(key) > 0 {
 		p.Signature = signatureOf(canon, key)
 	}
 	var buf bytes.Buffer
@@ -63,97 +181,98 @@ func MarshalPlan(p *Plan, key []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// UnmarshalPlan reads a plan file and verifies it: an unknown major format
-// version, a checksum that does not match, and — when key is not nil — a
-// missing or wrong signature are refused with a *RefusalError.
-//
-// The plan is decoded while its canonical form is computed (two cores,
-// half the wall time for a large plan); the checks run in the same order
-// as in the sequential reading, which a plan that does not decode takes.
-func UnmarshalPlan(data []byte, key []byte) (*Plan, error) {
-	type decoded struct {
-		p   Plan
-		err error
+// PlanChecksum returns the checksum of a plan document, "sha256:" and the
+// hex SHA-256 of its canonical form: what MarshalPlan writes into
+// "checksum". Anyone can compute it; it detects accidents, not attackers.
+func PlanChecksum(data []byte) (string, error) {
+	if err := checkStrict(data); err != nil {
+		return "", err
 	}
-	ch := make(chan decoded, 1)
-	go func() {
-		var d decoded
-		d.err = json.Unmarshal(data, &d.p)
-		ch <- d
-	}()
-	var canon []byte
-	var cerr error
-	if json.Valid(data) {
-		canon, cerr = canonicalValid(data)
+	canon, _, err := canonicalPlan(data)
+	if err != nil {
+		return "", err
 	}
-	d := <-ch
-	if d.err != nil || canon == nil || cerr != nil {
-		return unmarshalPlanChecked(data, key)
-	}
-	if err := verifyPlan(d.p.FormatVersion, d.p.Checksum, d.p.Signature, canon, key); err != nil {
-		return nil, err
-	}
-	return &d.p, nil
+	return checksumOf(canon), nil
 }
 
-// unmarshalPlanChecked is UnmarshalPlan one step after the other: it
-// finds the first reason to refuse a plan that does not decode.
-func unmarshalPlanChecked(data []byte, key []byte) (*Plan, error) {
-	var head struct {
-		FormatVersion string `json:"format_version"`
-		Checksum      string `json:"checksum"`
-		Signature     string `json:"signature"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, refuse("invalid", "the plan file is not valid JSON: %v", err)
-	}
-	if err := checkFormatVersion(head.FormatVersion); err != nil {
+// UnmarshalPlan reads a plan file strictly and verifies its integrity:
+// a document that is not strictly one plan object (syntax, then format
+// version, then types) is refused before anything else, then a missing or
+// wrong checksum and the signature rules of opts, each with a
+// *RefusalError. What it returns
+// decodes to exactly the document the checksum and signature cover; it
+// says nothing yet about whether the plan may be applied (see Apply).
+func UnmarshalPlan(data []byte, opts ReadOptions) (*Plan, error) {
+	if err := checkStrict(data); err != nil {
 		return nil, err
 	}
-	canon, err := canonical(data)
+	canon, head, err := canonicalPlan(data)
 	if err != nil {
-		return nil, refuse("invalid", "the plan file cannot be read: %v", err)
+		return nil, refuse(RefuseInvalid, "the plan file cannot be read: %v", err)
 	}
-	if err := verifyPlan(head.FormatVersion, head.Checksum, head.Signature, canon, key); err != nil {
+	if err := checkFormatVersion(head.formatVersion); err != nil {
 		return nil, err
 	}
 	var p Plan
+	if err := jsonv2.Unmarshal(data, &p); err != nil {
+		return nil, refuse(RefuseInvalid, "the plan file is not a valid plan: %v", err)
+	}
+	if err := verifyIntegrity(head, canon, opts); err != nil {
+		return nil, err
+	}
+	p.signed = head.signature != ""
+	return &p, nil
+}
+
+// DecodePlanUnverified decodes a plan without any integrity check, as
+// leniently as encoding/json does, for rendering a plan that cannot be
+// applied (show, with a banner saying why). Never execute its result.
+func DecodePlanUnverified(data []byte) (*Plan, error) {
+	var p Plan
 	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, refuse("invalid", "the plan file cannot be read: %v", err)
+		return nil, err
+	}
+	if p.FormatVersion == "" && p.PlanID == "" && p.Changes == nil {
+		return nil, fmt.Errorf("not a plan file: it has no format_version, plan_id or changes")
 	}
 	return &p, nil
 }
 
 func checkFormatVersion(v string) error {
 	major, _, ok := strings.Cut(v, ".")
-	if mj, err := strconv.Atoi(major); !ok || err != nil || mj != 1 {
-		if v == "" {
-			return refuse("format_version", "the plan file has no format_version; it was not written by ldapsync plan")
-		}
-		return refuse("format_version", "the plan file has format_version %q; this ldapsync reads format %s (major 1) — use the ldapsync version that wrote the plan", v, FormatVersion)
+	mj, err := strconv.Atoi(major)
+	switch {
+	case v == "":
+		return refuse(RefuseFormatVersion, "the plan file has no format_version; it was not written by ldapsync plan")
+	case !ok || err != nil:
+		return refuse(RefuseFormatVersion, "the plan file has format_version %q, which is not MAJOR.MINOR", v)
+	case mj < formatMajor:
+		return refuse(RefuseFormatVersion, "the plan file has format_version %q, written by an older ldapsync with another checksum form; make a new plan with this ldapsync (format %s)", v, FormatVersion)
+	case mj > formatMajor:
+		return refuse(RefuseFormatVersion, "the plan file has format_version %q; this ldapsync reads format %s (major %d) — use the ldapsync version that wrote the plan", v, FormatVersion, formatMajor)
 	}
 	return nil
 }
 
-// verifyPlan checks the format version, the checksum and, with a key, the
-// signature of a plan whose canonical form is canon.
-func verifyPlan(formatVersion, checksum, signature string, canon, key []byte) error {
-	if err := checkFormatVersion(formatVersion); err != nil {
-		return err
+// verifyIntegrity checks the checksum and the signature rules.
+func verifyIntegrity(h planHead, canon []byte, opts ReadOptions) error {
+	if h.checksum == "" {
+		return refuse(RefuseChecksum, "the plan file has no checksum; it was not written by ldapsync plan or was edited")
 	}
-	if checksum == "" {
-		return refuse("checksum_mismatch", "the plan file has no checksum; it was not written by ldapsync plan or was edited")
+	if want := checksumOf(canon); !hmac.Equal([]byte(want), []byte(h.checksum)) {
+		return refuse(RefuseChecksum, "the plan file was modified after it was written: its checksum %s does not match its content (%s); make a new plan", h.checksum, want)
 	}
-	if want := checksumOf(canon); !hmac.Equal([]byte(want), []byte(checksum)) {
-		return refuse("checksum_mismatch", "the plan file was modified after it was written: its checksum %s does not match its content (%s); make a new plan", checksum, want)
-	}
-	if key != nil {
-		if signature == "" {
-			return refuse("unsigned", "the plan is not signed, but LDAPSYNC_PLAN_KEY is set: apply only runs plans signed with that key; make the plan with the key set")
-		}
-		if !hmac.Equal([]byte(signatureOf(canon, key)), []byte(signature)) {
-			return refuse("bad_signature", "the plan's signature does not match LDAPSYNC_PLAN_KEY: it was signed with another key or edited")
-		}
+	switch {
+	case h.signature == "" && len(opts.Key) > 0:
+		return refuse(RefuseUnsigned, "the plan is not signed, but LDAPSYNC_PLAN_KEY is set: apply only runs plans signed with that key; make the plan with the key set")
+	case h.signature == "" && opts.RequireSigned:
+		return refuse(RefuseUnsigned, "the plan is not signed, and policy require_signed_plans = true: make the plan with LDAPSYNC_PLAN_KEY set, and give apply the same key")
+	case h.signature == "":
+		return nil
+	case len(opts.Key) == 0:
+		return refuse(RefuseNoKey, "the plan is signed, but no signing key is configured (LDAPSYNC_PLAN_KEY is unset or empty), so the signature cannot be verified; give apply the key the plan was signed with")
+	case !hmac.Equal([]byte(signatureOf(canon, opts.Key)), []byte(h.signature)):
+		return refuse(RefuseBadSignature, "the plan's signature does not match LDAPSYNC_PLAN_KEY: it was signed with another key or edited")
 	}
 	return nil
 }
@@ -169,251 +288,128 @@ func signatureOf(canon, key []byte) string {
 	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
 }
 
-// canonical returns the canonical form of a plan document. It walks the
-// JSON text itself (canonicalizer) instead of decoding it into generic
-// maps and encoding those again: the same bytes (TestCanonicalMatchesGeneric,
-// FuzzCanonical), at a fraction of the cost for a plan of thousands of
-// changes.
-func canonical(data []byte) ([]byte, error) {
-	if !json.Valid(data) {
-		return canonicalGeneric(data) // for the decoder's error message
-	}
-	return canonicalValid(data)
+// planHead holds the top-level members the integrity checks read.
+type planHead struct {
+	formatVersion, checksum, signature string
 }
 
-// canonicalValid is canonical for data known to be valid JSON.
-func canonicalValid(data []byte) ([]byte, error) {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return canonicalGeneric(data)
+// canonicalPlan returns the canonical form of a plan document (RFC 8785
+// of the top-level object without "checksum" and "signature") and those
+// members' values. It expects a document checkStrict accepted (or one
+// encoding/json wrote).
+func canonicalPlan(data []byte) ([]byte, planHead, error) {
+	var h planHead
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, h, fmt.Errorf("a plan file is one JSON object")
 	}
-	c := &canonicalizer{data: data, out: make([]byte, 0, len(data))}
-	if _, err := c.object(i, true); err != nil {
-		return nil, err
-	}
-	return c.out, nil
-}
-
-// canonicalGeneric is the canonical form by decoding into generic values
-// and encoding them again (maps encode with sorted keys). canonical gives
-// the same bytes; this is the definition, kept for input that is not a
-// valid JSON object.
-func canonicalGeneric(data []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("trailing data after the plan object")
-	}
-	delete(doc, "checksum")
-	delete(doc, "signature")
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil { // maps encode with sorted keys
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) {
-		switch data[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
+	var obj bytes.Buffer
+	obj.Grow(len(data))
+	obj.WriteByte('{')
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, h, err
 		}
-	}
-	return i
-}
-
-// canonicalizer writes the canonical form of valid JSON text into out.
-// The members of the objects being written share one stack, and the
-// reordering of an object's members one scratch buffer: an object is
-// reordered only once all the values inside it are written.
-type canonicalizer struct {
-	data    []byte
-	out     []byte
-	scratch []byte
-	members []member
-}
-
-// member is an object member written to out[start:end] ("key":value).
-type member struct {
-	key        []byte // decoded
-	start, end int
-}
-
-// value writes the value at data[i] and returns the index after it.
-func (c *canonicalizer) value(i int) (int, error) {
-	data := c.data
-	switch data[i] {
-	case '{':
-		return c.object(i, false)
-	case '[':
-		c.out = append(c.out, '[')
-		i = skipSpace(data, i+1)
-		if data[i] == ']' {
-			c.out = append(c.out, ']')
-			return i + 1, nil
+		name := tok.String() // the token is void after the next read
+		val, err := dec.ReadValue()
+		if err != nil {
+			return nil, h, err
 		}
-		for {
-			var err error
-			if i, err = c.value(i); err != nil {
-				return 0, err
+		switch n := name; n {
+		case "checksum", "signature", "format_version":
+			var s string
+			if err := jsonv2.Unmarshal(val, &s); err != nil {
+				return nil, h, fmt.Errorf("%s must be a string", n)
 			}
-			i = skipSpace(data, i)
-			if data[i] == ']' {
-				c.out = append(c.out, ']')
-				return i + 1, nil
+			switch n {
+			case "checksum":
+				h.checksum = s
+				continue
+			case "signature":
+				h.signature = s
+				continue
 			}
-			c.out = append(c.out, ',')
-			i = skipSpace(data, i+1) // after ','
+			h.formatVersion = s
 		}
-	case '"':
-		end := stringEnd(data, i)
-		var err error
-		c.out, err = canonicalString(c.out, data[i:end])
-		return end, err
-	default: // number, true, false, null: as written
-		j := i
-		for j < len(data) && !isDelim(data[j]) {
-			j++
+		if obj.Len() > 1 {
+			obj.WriteByte(',')
 		}
-		c.out = append(c.out, data[i:j]...)
-		return j, nil
+		quoted, _ := jsontext.AppendQuote(nil, name)
+		obj.Write(quoted)
+		obj.WriteByte(':')
+		obj.Write(val)
+	}
+	obj.WriteByte('}')
+	v := jsontext.Value(obj.Bytes())
+	if err := v.Canonicalize(); err != nil {
+		return nil, h, err
+	}
+	return v, h, nil
+}
+
+// checkStrict refuses a document that is not exactly one JSON object
+// with unique member names, valid UTF-8, and no member name that differs
+// only in case from a name of the plan's schema.
+func checkStrict(data []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(data)) // rejects duplicate names and invalid UTF-8
+	known := planNames()
+	for first := true; ; first = false {
+		tok, err := dec.ReadToken()
+		if err == io.EOF && !first {
+			return nil
+		}
+		if err != nil {
+			return refuse(RefuseInvalid, "the plan file is not strictly valid JSON: %v", err)
+		}
+		if first && tok.Kind() != '{' {
+			return refuse(RefuseInvalid, "the plan file is not a JSON object")
+		}
+		depth := dec.StackDepth()
+		if depth == 0 {
+			if _, err := dec.ReadToken(); err != io.EOF {
+				return refuse(RefuseInvalid, "the plan file has data after the plan object")
+			}
+			return nil
+		}
+		if tok.Kind() != '"' {
+			continue
+		}
+		if kind, n := dec.StackIndex(depth); kind == '{' && n%2 == 1 { // a member name
+			name := tok.String()
+			if want, ok := known[strings.ToLower(name)]; ok && want != name {
+				return refuse(RefuseInvalid, "the plan file has a member %q at %s; the plan format spells it %q (a name that differs only in case is refused, not merged)", name, dec.StackPointer(), want)
+			}
+		}
 	}
 }
 
-// object writes an object with its members sorted by key (the decoded
-// key, compared bytewise, as encoding/json sorts map keys); of repeated
-// keys the last wins, as when decoding into a map. At the top level the
-// checksum and signature are left out. Members are written in their
-// order, comma-separated; when that is not the sorted order they are
-// then moved into it.
-func (c *canonicalizer) object(i int, top bool) (int, error) {
-	data := c.data
-	c.out = append(c.out, '{')
-	base := len(c.out)
-	mbase := len(c.members)
-	defer func() { c.members = c.members[:mbase] }()
-	sorted := true
-	i = skipSpace(data, i+1)
-	for data[i] != '}' {
-		end := stringEnd(data, i)
-		lit := data[i:end]
-		key := lit[1 : len(lit)-1]
-		if bytes.IndexByte(lit, '\\') >= 0 || !utf8.Valid(lit) {
-			var k string
-			if err := json.Unmarshal(lit, &k); err != nil {
-				return 0, err
+// planNames maps the lower-case form of every member name of the plan's
+// schema to its spelling.
+var planNames = sync.OnceValue(func() map[string]string {
+	names := map[string]string{"override": "override"}
+	seen := map[reflect.Type]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
 			}
-			key = []byte(k)
-		}
-		i = skipSpace(data, end)
-		i = skipSpace(data, i+1) // after ':'
-		cstart := len(c.out)
-		n := len(c.members) - mbase
-		if n > 0 {
-			c.out = append(c.out, ',')
-		}
-		mstart := len(c.out)
-		var err error
-		if c.out, err = canonicalString(c.out, lit); err != nil {
-			return 0, err
-		}
-		c.out = append(c.out, ':')
-		if i, err = c.value(i); err != nil {
-			return 0, err
-		}
-		if top && (string(key) == "checksum" || string(key) == "signature") {
-			c.out = c.out[:cstart]
-		} else {
-			if n > 0 && bytes.Compare(c.members[len(c.members)-1].key, key) >= 0 {
-				sorted = false
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				names[strings.ToLower(name)] = name
 			}
-			c.members = append(c.members, member{key: key, start: mstart, end: len(c.out)})
-		}
-		i = skipSpace(data, i)
-		if data[i] == ',' {
-			i = skipSpace(data, i+1)
+			walk(f.Type)
 		}
 	}
-	if !sorted {
-		ms := c.members[mbase:]
-		slices.SortStableFunc(ms, func(a, b member) int { return bytes.Compare(a.key, b.key) })
-		c.scratch = append(c.scratch[:0], c.out[base:]...)
-		c.out = c.out[:base]
-		first := true
-		for k, m := range ms {
-			if k+1 < len(ms) && bytes.Equal(ms[k+1].key, m.key) {
-				continue // a later member has the same key
-			}
-			if !first {
-				c.out = append(c.out, ',')
-			}
-			first = false
-			c.out = append(c.out, c.scratch[m.start-base:m.end-base]...)
-		}
-	}
-	c.out = append(c.out, '}')
-	return i + 1, nil
-}
-
-func isDelim(c byte) bool {
-	switch c {
-	case ',', '}', ']', ' ', '\t', '\n', '\r':
-		return true
-	}
-	return false
-}
-
-// stringEnd returns the index after the string literal starting at data[i].
-func stringEnd(data []byte, i int) int {
-	for j := i + 1; j < len(data); j++ {
-		switch data[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return len(data)
-}
-
-// canonicalString appends a string literal the way encoding/json writes
-// its decoded value (SetEscapeHTML(false)): a literal without escapes,
-// control characters, invalid UTF-8 or U+2028/U+2029 is copied as it
-// is; any other is decoded and encoded again.
-func canonicalString(out, lit []byte) ([]byte, error) {
-	body := lit[1 : len(lit)-1]
-	plain := utf8.Valid(body)
-	for k := 0; plain && k < len(body); k++ {
-		c := body[k]
-		if c < 0x20 || c == '\\' || (c == 0xE2 && k+2 < len(body) && body[k+1] == 0x80 && (body[k+2] == 0xA8 || body[k+2] == 0xA9)) {
-			plain = false
-		}
-	}
-	if plain {
-		return append(out, lit...), nil
-	}
-	var s string
-	if err := json.Unmarshal(lit, &s); err != nil {
-		return nil, err
-	}
-	return appendJSONString(out, s)
-}
-
-func appendJSONString(out []byte, s string) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
-		return nil, err
-	}
-	return append(out, bytes.TrimRight(buf.Bytes(), "\n")...), nil
-}
+	walk(reflect.TypeOf(Plan{}))
+	return names
+})

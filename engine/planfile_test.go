@@ -95,7 +95,7 @@ func TestGoldenPlans(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s differs from the golden file (go test ./engine -update rewrites it):\n%s", path, got)
 			}
-			if _, err := UnmarshalPlan(want, nil); err != nil {
+			if _, err := UnmarshalPlan(want, ReadOptions{}); err != nil {
 				t.Errorf("golden file does not verify: %v", err)
 			}
 		})
@@ -123,7 +123,7 @@ func TestPlanFieldOrder(t *testing.T) {
 func refusalReason(err error) string {
 	var r *RefusalError
 	if errors.As(err, &r) {
-		return r.Reason
+		return string(r.Reason)
 	}
 	return ""
 }
@@ -134,7 +134,7 @@ func TestPlanFileIntegrity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := UnmarshalPlan(data, nil)
+	back, err := UnmarshalPlan(data, ReadOptions{})
 	if err != nil {
 		t.Fatalf("round trip: %v", err)
 	}
@@ -147,7 +147,7 @@ func TestPlanFileIntegrity(t *testing.T) {
 		if bytes.Equal(edited, data) {
 			t.Fatal("test setup: value not found")
 		}
-		_, err := UnmarshalPlan(edited, nil)
+		_, err := UnmarshalPlan(edited, ReadOptions{})
 		if refusalReason(err) != "checksum_mismatch" || !strings.Contains(err.Error(), "modified") {
 			t.Fatalf("edited plan: %v", err)
 		}
@@ -157,7 +157,7 @@ func TestPlanFileIntegrity(t *testing.T) {
 		if err := json.Compact(&buf, data); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := UnmarshalPlan(buf.Bytes(), nil); err != nil {
+		if _, err := UnmarshalPlan(buf.Bytes(), ReadOptions{}); err != nil {
 			t.Fatalf("whitespace change refused: %v", err)
 		}
 	})
@@ -167,7 +167,7 @@ func TestPlanFileIntegrity(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("signed verifies", func(t *testing.T) {
-		if _, err := UnmarshalPlan(signed, key); err != nil {
+		if _, err := UnmarshalPlan(signed, ReadOptions{Key: key}); err != nil {
 			t.Fatalf("signed plan: %v", err)
 		}
 		if !bytes.Contains(signed, []byte(`"signature": "hmac-sha256:`)) {
@@ -175,13 +175,13 @@ func TestPlanFileIntegrity(t *testing.T) {
 		}
 	})
 	t.Run("unsigned refused with key", func(t *testing.T) {
-		_, err := UnmarshalPlan(data, key)
+		_, err := UnmarshalPlan(data, ReadOptions{Key: key})
 		if refusalReason(err) != "unsigned" {
 			t.Fatalf("unsigned plan with key: %v", err)
 		}
 	})
 	t.Run("wrong key", func(t *testing.T) {
-		_, err := UnmarshalPlan(signed, []byte("w0ng-k3y"))
+		_, err := UnmarshalPlan(signed, ReadOptions{Key: []byte("w0ng-k3y")})
 		if refusalReason(err) != "bad_signature" {
 			t.Fatalf("wrong key: %v", err)
 		}
@@ -194,29 +194,32 @@ func TestPlanFileIntegrity(t *testing.T) {
 		var m map[string]any
 		_ = json.Unmarshal(edited, &m)
 		// An attacker recomputes the checksum but cannot recompute the HMAC.
-		delete(m, "checksum")
 		delete(m, "signature")
-		canon, _ := json.Marshal(m)
-		m["checksum"] = checksumOf(canon)
+		m["checksum"] = mustChecksum(t, m)
 		var orig map[string]any
 		_ = json.Unmarshal(signed, &orig)
 		m["signature"] = orig["signature"]
 		forged, _ := json.Marshal(m)
-		if _, err := UnmarshalPlan(forged, nil); err != nil {
-			t.Fatalf("without a key the recomputed checksum passes: %v", err)
+		if _, err := UnmarshalPlan(forged, ReadOptions{}); refusalReason(err) != "no_key" {
+			t.Fatalf("a signed plan without a key must fail closed: %v", err)
 		}
-		if _, err := UnmarshalPlan(forged, key); refusalReason(err) != "bad_signature" {
+		if _, err := UnmarshalPlan(forged, ReadOptions{Key: key}); refusalReason(err) != "bad_signature" {
 			t.Fatalf("forged plan with key: %v", err)
 		}
 	})
 	t.Run("unknown major", func(t *testing.T) {
 		var m map[string]any
 		_ = json.Unmarshal(data, &m)
-		m["format_version"] = "2.0"
+		m["format_version"] = "3.0"
 		b, _ := json.Marshal(m)
-		_, err := UnmarshalPlan(b, nil)
-		if refusalReason(err) != "format_version" || !strings.Contains(err.Error(), `"2.0"`) {
-			t.Fatalf("major 2: %v", err)
+		_, err := UnmarshalPlan(b, ReadOptions{})
+		if refusalReason(err) != "format_version" || !strings.Contains(err.Error(), `"3.0"`) {
+			t.Fatalf("major 3: %v", err)
+		}
+		m["format_version"] = "1.0"
+		b, _ = json.Marshal(m)
+		if _, err := UnmarshalPlan(b, ReadOptions{}); refusalReason(err) != "format_version" || !strings.Contains(err.Error(), "older ldapsync") {
+			t.Fatalf("major 1: %v", err)
 		}
 	})
 	t.Run("minor bump with extra field", func(t *testing.T) {
@@ -224,25 +227,37 @@ func TestPlanFileIntegrity(t *testing.T) {
 		d := json.NewDecoder(bytes.NewReader(data))
 		d.UseNumber()
 		_ = d.Decode(&m)
-		m["format_version"] = "1.3"
+		m["format_version"] = "2.3"
 		m["approvals"] = []any{"lead"}
-		delete(m, "checksum")
-		canon, _ := json.Marshal(m)
-		m["checksum"] = checksumOf(canon)
+		m["checksum"] = mustChecksum(t, m)
 		b, _ := json.MarshalIndent(m, "", "    ")
-		back, err := UnmarshalPlan(b, nil)
+		back, err := UnmarshalPlan(b, ReadOptions{})
 		if err != nil {
 			t.Fatalf("minor bump refused: %v", err)
 		}
-		if back.FormatVersion != "1.3" || len(back.Changes) != len(p.Changes) {
+		if back.FormatVersion != "2.3" || len(back.Changes) != len(p.Changes) {
 			t.Fatalf("minor bump read wrongly: %+v", back.Summary)
 		}
 	})
 	t.Run("garbage", func(t *testing.T) {
-		if _, err := UnmarshalPlan([]byte("{not json"), nil); refusalReason(err) != "invalid" {
+		if _, err := UnmarshalPlan([]byte("{not json"), ReadOptions{}); refusalReason(err) != "invalid" {
 			t.Fatalf("garbage: %v", err)
 		}
 	})
+}
+
+// mustChecksum is the checksum an attacker recomputes for an edited plan.
+func mustChecksum(t *testing.T, doc any) string {
+	t.Helper()
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := PlanChecksum(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }
 
 func TestPlanTimes(t *testing.T) {

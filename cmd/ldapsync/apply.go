@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -13,9 +12,11 @@ import (
 // applyArgs are the settings of one `ldapsync apply` run.
 type applyArgs struct {
 	globalArgs
-	PlanPath    string
-	LockTimeout time.Duration
-	MaxErrors   int
+	PlanPath     string
+	LockTimeout  time.Duration
+	MaxErrors    int
+	VerifySource bool
+	Force        bool
 }
 
 func applyCommand() *cli.Command {
@@ -27,21 +28,29 @@ func applyCommand() *cli.Command {
 approval: there is no prompt and no re-planning. Before writing anything
 apply refuses a plan that was edited, signed with another key, made for
 another target or configuration, expired, already applied, or whose users
-changed in ftrack since it was made. Re-running the same plan after an
-interruption finishes the rest without doing anything twice.
+changed in ftrack since it was made. It also re-reads ftrack and the
+directory and refuses every change the configuration would not make now
+(a protected or unowned account, a value the mapping does not give, a
+leaver who is back), so an edited plan cannot write what the directory
+does not say. Re-running the same plan after an interruption finishes the
+rest without doing anything twice.
 
 Examples:
    ldapsync apply plan.json
-   LDAPSYNC_PLAN_KEY=... ldapsync apply -lock-timeout 2m plan.json`,
+   LDAPSYNC_PLAN_KEY=... ldapsync apply -lock-timeout 2m plan.json
+   ldapsync apply -verify-source=false plan.json   # the apply job cannot reach the directory`,
 		Flags: append(commonFlags(),
 			&cli.DurationFlag{Name: "lock-timeout", Value: 30 * time.Second, Usage: "how long to wait for the state lock"},
 			&cli.IntFlag{Name: "max-errors", Value: -1, Usage: "stop after this many failed changes (default: the policy's max_errors)"},
+			&cli.BoolFlag{Name: "verify-source", Value: true, Usage: "re-read the directory and refuse changes the configuration would not make now; =false where the apply job cannot reach the directory (then only the ftrack checks and the signature guard the plan)"},
+			&cli.BoolFlag{Name: "force", Usage: "confirm the -force override recorded in an unsigned plan"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("Error: apply needs exactly one argument: the plan file saved by 'ldapsync plan -out'", exitError)
 			}
-			return runApply(c, applyArgs{globalArgs: parseGlobalArgs(c), PlanPath: c.Args().First(), LockTimeout: c.Duration("lock-timeout"), MaxErrors: c.Int("max-errors")})
+			return runApply(c, applyArgs{globalArgs: parseGlobalArgs(c), PlanPath: c.Args().First(), LockTimeout: c.Duration("lock-timeout"), MaxErrors: c.Int("max-errors"),
+				VerifySource: c.Bool("verify-source"), Force: c.Bool("force")})
 		},
 	}
 }
@@ -52,20 +61,33 @@ func runApply(c *cli.Context, args applyArgs) error {
 		return err
 	}
 	defer ws.logClose()
-	data, err := os.ReadFile(args.PlanPath)
-	if err != nil {
-		return err
-	}
-	plan, err := engine.UnmarshalPlan(data, planKey())
+	plan, err := engine.ReadPlanFile(args.PlanPath, planReadOptions(ws))
 	if err != nil {
 		ws.log.Error("apply refused", "plan", args.PlanPath, "error", err.Error())
 		return err
 	}
-	return applyPlan(c, ws, plan, args.LockTimeout, args.MaxErrors)
+	return applyPlan(c, ws, plan, applyOptions{LockTimeout: args.LockTimeout, MaxErrors: args.MaxErrors, VerifySource: args.VerifySource, Force: args.Force})
 }
 
-// applyPlan executes a verified plan: shared by apply and sync.
-func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, lockTimeout time.Duration, maxErrors int) error {
+// planReadOptions are the plan file's integrity requirements: the signing
+// key (LDAPSYNC_PLAN_KEY; unset and empty are the same: none) and the
+// policy's require_signed_plans.
+func planReadOptions(ws *workspace) engine.ReadOptions {
+	return engine.ReadOptions{Key: planKey(), RequireSigned: ws.cfg.Policy.RequireSignedPlans}
+}
+
+// applyOptions are the settings applyPlan takes from the command line.
+type applyOptions struct {
+	LockTimeout  time.Duration
+	MaxErrors    int
+	VerifySource bool
+	Force        bool
+}
+
+// applyPlan executes a plan read by engine.UnmarshalPlan: shared by apply
+// and sync. engine.Apply re-derives and checks every change first.
+func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptions) error {
+	lockTimeout, maxErrors := opts.LockTimeout, opts.MaxErrors
 	store, err := ws.openState()
 	if err != nil {
 		return err
@@ -80,13 +102,23 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, lockTimeout tim
 	}
 	prog := newProgress(c.App.ErrWriter, ws.args.NoColor)
 	defer prog.Finish()
-	ws.log.Info("apply", "plan_id", plan.PlanID, "summary", planSummaryLine(plan))
+	ws.log.Info("apply", "plan_id", plan.PlanID, "summary", planSummaryLine(plan), "verify_source", opts.VerifySource, "signed", plan.Signed())
+	if !opts.VerifySource {
+		ws.log.Warn("apply -verify-source=false: the directory is not checked; only the ftrack checks and the signature guard this plan", "plan_id", plan.PlanID)
+		fmt.Fprintln(c.App.ErrWriter, "Warning: -verify-source=false: the directory is not checked; only the ftrack checks and the plan's signature guard what this apply writes.")
+	}
 	report, err := engine.Apply(c.Context, engine.ApplyRequest{
 		Plan:         plan,
 		Target:       ws.target,
 		State:        store,
 		ConfigDigest: ws.cfg.Digest,
-		TargetInfo:   ws.target.Info(),
+		Policy:       ws.cfg.Policy,
+		Mapper:       ws.mapper,
+		Sources:      ws.sources,
+		Groups:       ws.cfg.GroupSpecs(),
+		VerifySource: opts.VerifySource,
+		TargetUser:   ws.targetUser,
+		Force:        opts.Force,
 		Now:          time.Now().UTC(),
 		MaxErrors:    maxErrors,
 		BatchSize:    executeBatch(ws.target),
@@ -124,6 +156,9 @@ func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
 		rep.Executed.Create, rep.Executed.Update, rep.Executed.Deactivate, rep.Executed.Reactivate, rep.Executed.Adopt, rep.Executed.AddMembership, rep.Executed.RemoveMembership)
 	if n := rep.Skipped.Total(); n > 0 {
 		line += fmt.Sprintf(", %d already done", n)
+	}
+	if !rep.SourceVerified {
+		line += " (directory not checked: -verify-source=false)"
 	}
 	if n := rep.Failed.Total(); n > 0 {
 		r.printf("%s\n", r.red.Sprintf("%s, %d FAILED.", line, n))

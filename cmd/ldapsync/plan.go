@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -75,7 +77,7 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 	if err != nil {
 		return nil, err
 	}
-	prior, err := store.Load()
+	prior, err := establishState(c, store)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +97,7 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 		Force:        force,
 		Progress:     prog.Stage,
 		Groups:       ws.cfg.GroupSpecs(),
+		TargetUser:   ws.targetUser,
 	})
 	if err != nil {
 		ws.log.Error("plan failed", "error", err.Error())
@@ -106,6 +109,32 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 		return nil, err
 	}
 	return plan, nil
+}
+
+// establishState loads the state, first saving a new, empty one when
+// there is none: a plan names the lineage it was made against, and a
+// lineage that was never saved would be a new one in the apply process,
+// so a plan made against "no state yet" could be replayed on any state
+// that is lost and started again.
+func establishState(c *cli.Context, store *state.Store) (*engine.LastApplied, error) {
+	if _, err := os.Stat(store.Path()); !errors.Is(err, fs.ErrNotExist) {
+		return store.Load()
+	}
+	unlock, err := store.Lock(c.Context, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	la, err := store.Load()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(store.Path()); errors.Is(err, fs.ErrNotExist) {
+		if err := store.Save(la); err != nil {
+			return nil, err
+		}
+	}
+	return la, nil
 }
 
 // recordMissing starts the grace-period clock: plan never writes to the

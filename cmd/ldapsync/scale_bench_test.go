@@ -458,7 +458,7 @@ func (e *scaleEnv) readPlan(name string) *engine.Plan {
 	if err != nil {
 		e.b.Fatal(err)
 	}
-	p, err := engine.UnmarshalPlan(data, nil)
+	p, err := engine.UnmarshalPlan(data, engine.ReadOptions{})
 	if err != nil {
 		e.b.Fatal(err)
 	}

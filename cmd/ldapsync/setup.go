@@ -25,15 +25,17 @@ import (
 // workspace is a loaded configuration with its providers wired up: what
 // plan, apply, drift and sync work on.
 type workspace struct {
-	args     globalArgs
-	cfg      *config.Config
-	sources  []engine.Source
-	target   engine.Target
-	mapper   *config.Mapping
-	warnings []string
-	log      *slog.Logger
-	logClose func() error
-	stateAt  string
+	args    globalArgs
+	cfg     *config.Config
+	sources []engine.Source
+	target  engine.Target
+	// targetUser is the username the target signs in as (never changed).
+	targetUser string
+	mapper     *config.Mapping
+	warnings   []string
+	log        *slog.Logger
+	logClose   func() error
+	stateAt    string
 }
 
 // loadConfig reads the configuration and prints diagnostics on failure.
@@ -106,7 +108,7 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 				if err != nil {
 					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ftrack target", Detail: err.Error(), Subject: b.DeclRange.Ptr()})
 				} else {
-					ws.target = t
+					ws.target, ws.targetUser = t, settings.APIUser
 				}
 			}
 		default:

@@ -53,7 +53,7 @@ func readPlanForShow(path string) (*engine.Plan, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := engine.UnmarshalPlan(data, planKey())
+	p, err := engine.UnmarshalPlan(data, engine.ReadOptions{Key: planKey()})
 	if err == nil {
 		if exp, perr := time.Parse(time.RFC3339, p.ExpiresAt); perr == nil && time.Now().After(exp) {
 			return p, fmt.Sprintf("this plan expired at %s and can no longer be applied", p.ExpiresAt), nil
@@ -64,11 +64,11 @@ func readPlanForShow(path string) (*engine.Plan, string, error) {
 	if !errors.As(err, &refusal) {
 		return nil, "", err
 	}
-	var raw engine.Plan
-	if jerr := json.Unmarshal(data, &raw); jerr != nil {
+	raw, jerr := engine.DecodePlanUnverified(data)
+	if jerr != nil {
 		return nil, "", fmt.Errorf("%s: not a plan file: %w", path, jerr)
 	}
-	return &raw, "this plan cannot be applied: " + refusal.Message, nil
+	return raw, "this plan cannot be applied: " + refusal.Message, nil
 }
 
 func runShow(c *cli.Context, args showArgs) error {

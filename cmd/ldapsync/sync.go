@@ -44,17 +44,18 @@ Examples:
 				return nil
 			}
 			// Round-trip through the plan file format so sync executes the same
-			// contract apply would.
+			// contract apply would, with the same checks (the directory is
+			// read again: a change between the two reads is stale).
 			data, err := engine.MarshalPlan(plan, planKey())
 			if err != nil {
 				return err
 			}
-			verified, err := engine.UnmarshalPlan(data, planKey())
+			verified, err := engine.UnmarshalPlan(data, planReadOptions(ws))
 			if err != nil {
 				return err
 			}
 			r.printf("\n")
-			return applyPlan(c, ws, verified, c.Duration("lock-timeout"), c.Int("max-errors"))
+			return applyPlan(c, ws, verified, applyOptions{LockTimeout: c.Duration("lock-timeout"), MaxErrors: c.Int("max-errors"), VerifySource: true})
 		},
 	}
 }

@@ -20,7 +20,7 @@ var policySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "on_missing"}, {Name: "on_disabled"}, {Name: "reactivate"},
 	{Name: "grace_period"}, {Name: "max_deactivations"}, {Name: "max_creates"},
 	{Name: "max_updates"}, {Name: "min_source_users"}, {Name: "protect"},
-	{Name: "adopt_existing"}, {Name: "max_errors"},
+	{Name: "adopt_existing"}, {Name: "max_errors"}, {Name: "require_signed_plans"},
 }}
 
 var stateSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path"}}}
@@ -58,16 +58,19 @@ func (l *loader) decodePolicy(b *hcl.Block) hcl.Diagnostics {
 				p.OnDisabled = s
 			}
 			raw[name] = s
-		case "reactivate", "adopt_existing":
+		case "reactivate", "adopt_existing", "require_signed_plans":
 			bv, err := convert.Convert(v, cty.Bool)
 			if err != nil {
 				diags = append(diags, attrError(a.Expr, "Invalid policy value", fmt.Sprintf("%s must be true or false.", name)))
 				continue
 			}
-			if name == "reactivate" {
+			switch name {
+			case "reactivate":
 				p.Reactivate = bv.True()
-			} else {
+			case "adopt_existing":
 				p.AdoptExisting = bv.True()
+			default:
+				p.RequireSignedPlans = bv.True()
 			}
 			raw[name] = fmt.Sprint(bv.True())
 		case "grace_period":

@@ -757,3 +757,7 @@ func metaOps(id string, f *engine.Fields, st *userState) []Operation {
 	put(MetaSourceID, f.SourceID)
 	return ops
 }
+
+// APIUser is the username the target signs in to ftrack as; plan and
+// apply never change that account.
+func (t *Target) APIUser() string { return t.s.APIUser }

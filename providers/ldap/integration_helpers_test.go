@@ -114,7 +114,8 @@ func (w *world) plan() *engine.Plan {
 // apply applies p and fails the test on any error.
 func (w *world) apply(p *engine.Plan) *engine.ApplyReport {
 	w.t.Helper()
-	rep, err := engine.Apply(context.Background(), engine.ApplyRequest{Plan: p, Target: w.target, State: w.state, ConfigDigest: w.cfg.Digest})
+	rep, err := engine.Apply(context.Background(), engine.ApplyRequest{Plan: p, Target: w.target, State: w.state, ConfigDigest: w.cfg.Digest,
+		Policy: w.cfg.Policy, Mapper: w.cfg.Mappings[0], Sources: w.sources, Groups: w.cfg.GroupSpecs(), VerifySource: true})
 	if err != nil {
 		w.t.Fatalf("Apply: %v", err)
 	}

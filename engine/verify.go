@@ -1,0 +1,543 @@
+package engine
+
+// What apply re-derives before its first write. The plan file is
+// untrusted: its checksum anyone can recompute, and its signature, when
+// there is one, only says who made it. So apply executes a change only
+// when it can justify it from what it reads itself — the configuration on
+// disk (policy, protect list, mapping), ftrack as it is now and, unless
+// the caller turns it off, the directory as it is now — never from what
+// the plan says about itself (reasons, summary, blocked, policy).
+//
+// The checks, each with its refusal token, in the order a message names
+// them:
+//
+//	invalid              a change whose parts do not fit its action
+//	identity_mismatch    address, key, target_id and the account's
+//	                     username disagree
+//	conflicting_changes  two changes write one field (or membership) of
+//	                     one account
+//	protected            policy.protect, or the API user apply signs in as
+//	not_owned            unowned or another mapping's account, other than
+//	                     an adopt the policy allows
+//	stale                a before that no longer matches ftrack, or a
+//	                     directory that moved on since the plan
+//	source_mismatch      a change the configuration and the directory
+//	                     would not make now
+//	blocked              the safety limits, counted again over the plan's
+//	                     changes with the configuration's policy
+//
+// The directory check compares every pending change with a fresh diff
+// (the same passes plan runs, with the same state): a create's after must
+// be exactly what the mapping gives, an update's or adopt's written
+// fields must be what it gives, and a deactivation, reactivation or
+// membership change must be one the fresh diff makes. Changes already
+// done (an interrupted run) write nothing and are not re-justified.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// newIDPlaceholder is the target id the fresh diff gives a create: apply
+// compares creates by what they write, not by the id the plan chose.
+const newIDPlaceholder = "\x00new"
+
+// derivation is the fresh diff apply compares the plan with.
+type derivation struct {
+	view    *view
+	diff    *diffResult
+	changes map[string]Change // by ChangeID
+}
+
+// derive re-reads the directory and ftrack and runs plan's passes on
+// them; accounts gets every account the target returned (the view leaves
+// protected ones out).
+func derive(ctx context.Context, req ApplyRequest, la *LastApplied, now time.Time) (*derivation, []Account, error) {
+	rec := &recordingTarget{Target: req.Target}
+	v, err := withPrefetch(ctx, Target(rec), func(ctx context.Context, t Target) (*view, error) {
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Groups: req.Groups, Prior: la, TargetUser: req.TargetUser})
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("apply: re-reading the directory to verify the plan (apply -verify-source=false skips this): %w", err)
+	}
+	d := diff(v, req.Policy, la, now, func() string { return newIDPlaceholder })
+	dv := &derivation{view: v, diff: d, changes: make(map[string]Change, len(d.changes))}
+	for _, c := range d.changes {
+		dv.changes[ChangeID(c)] = c
+	}
+	return dv, rec.accounts, nil
+}
+
+// recordingTarget keeps what ReadAccounts returned.
+type recordingTarget struct {
+	Target
+	accounts []Account
+}
+
+// ReadAccounts reads the wrapped target and keeps the result.
+func (r *recordingTarget) ReadAccounts(ctx context.Context) ([]Account, error) {
+	a, err := r.Target.ReadAccounts(ctx)
+	r.accounts = a
+	return a, err
+}
+
+// problems collects what is wrong with a plan's changes, by reason.
+type problems map[RefusalReason][]string
+
+func (ps problems) add(r RefusalReason, format string, args ...any) {
+	ps[r] = append(ps[r], fmt.Sprintf(format, args...))
+}
+
+// refusalOrder is the order in which problems are reported: the first
+// reason present is the refusal's token.
+var refusalOrder = []RefusalReason{RefuseInvalid, RefuseIdentityMismatch, RefuseConflictingChanges, RefuseProtected, RefuseNotOwned, RefuseStale, RefuseSourceMismatch}
+
+var refusalAdvice = map[RefusalReason]string{
+	RefuseInvalid:            "the plan was not written by ldapsync plan or was edited; make a new plan",
+	RefuseIdentityMismatch:   "the plan was edited; make a new plan",
+	RefuseConflictingChanges: "the plan was edited; make a new plan",
+	RefuseProtected:          "protected accounts are never changed; make a new plan",
+	RefuseNotOwned:           "ldapsync changes only the accounts its mapping owns; make a new plan",
+	RefuseStale:              "make a new plan",
+	RefuseSourceMismatch:     "the plan was edited, or made from another directory or configuration; make a new plan",
+}
+
+// refusal returns the first reason's refusal, or nil.
+func (ps problems) refusal() *RefusalError {
+	for _, r := range refusalOrder {
+		msgs := ps[r]
+		if len(msgs) == 0 {
+			continue
+		}
+		if n := len(msgs); n > 10 {
+			msgs = append(msgs[:10:10], fmt.Sprintf("and %d more", n-10))
+		}
+		return refuse(r, "%s; %s", strings.Join(msgs, "; "), refusalAdvice[r])
+	}
+	return nil
+}
+
+// checker holds what the checks of one apply run read.
+type checker struct {
+	plan     *Plan
+	mapper   string
+	policy   Policy
+	prot     *protector
+	apiUser  string
+	byID     map[string]*Account
+	byKey    map[string]*Account
+	created  map[string]Change // target id -> the plan's create
+	renamed  map[string]string // target id -> lower-case username a planned update gives it
+	adopted  map[string]bool   // target id -> the plan adopts it
+	fresh    *derivation
+	force    bool
+	problems problems
+}
+
+// verifyChanges runs every check on the plan's changes (sorted in the
+// safe order) and returns those to execute and those already done, or a
+// refusal.
+func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, fresh *derivation) (pending, done []Change, err error) {
+	prot, err := newProtector(req.Policy.Protect)
+	if err != nil {
+		return nil, nil, err
+	}
+	ck := &checker{plan: req.Plan, mapper: req.Mapper.Name(), policy: req.Policy, prot: prot, apiUser: strings.ToLower(req.TargetUser),
+		byID: map[string]*Account{}, byKey: map[string]*Account{}, created: map[string]Change{}, renamed: map[string]string{},
+		adopted: map[string]bool{}, fresh: fresh, force: req.Force, problems: problems{}}
+	for i := range accounts {
+		a := &accounts[i]
+		ck.byID[a.ID] = a
+		ck.byKey[strings.ToLower(a.Username)] = a
+	}
+	for _, c := range changes {
+		switch {
+		case c.Action == ActionCreate:
+			ck.created[c.TargetID] = c
+		case c.Action == ActionAdopt:
+			ck.adopted[c.TargetID] = true
+		}
+		if c.After != nil && c.After.Username != nil && (c.Action == ActionUpdate || c.Action == ActionAdopt) {
+			ck.renamed[c.TargetID] = strings.ToLower(*c.After.Username)
+		}
+	}
+	ck.checkConflicts(changes)
+	for _, c := range changes {
+		if !ck.checkShape(c) || !ck.checkIdentity(c) || !ck.checkHandsOff(c) {
+			continue
+		}
+		st, msg := classify(c, ck.byID, ck.byKey, ck.createdIDs())
+		switch st {
+		case statusDone:
+			done = append(done, c)
+			continue
+		case statusStale:
+			ck.problems.add(RefuseStale, "stale plan: ftrack changed since the plan was made: %s", msg)
+			continue
+		}
+		if fresh != nil {
+			ck.checkSource(c)
+		}
+		pending = append(pending, c)
+	}
+	if r := ck.problems.refusal(); r != nil {
+		return nil, nil, r
+	}
+	if err := ck.checkLimits(changes); err != nil {
+		return nil, nil, err
+	}
+	return pending, done, nil
+}
+
+func (ck *checker) createdIDs() map[string]bool {
+	ids := make(map[string]bool, len(ck.created))
+	for id := range ck.created {
+		ids[id] = true
+	}
+	return ids
+}
+
+// writes lists what a change writes: its fields, or its membership.
+func writes(c Change) []string {
+	switch c.Action {
+	case ActionAddMembership, ActionRemoveMembership:
+		return []string{"membership " + c.Group}
+	}
+	var out []string
+	for _, f := range setFields(c.After) {
+		out = append(out, f.name)
+	}
+	return out
+}
+
+// checkConflicts refuses two changes that write the same field or
+// membership of one account, and a change listed twice.
+func (ck *checker) checkConflicts(changes []Change) {
+	seen := map[string]string{} // target id + field -> address
+	ids := map[string]bool{}
+	for _, c := range changes {
+		if id := ChangeID(c); ids[id] {
+			ck.problems.add(RefuseConflictingChanges, "%s: the %s change is listed twice", c.Address, c.Action)
+		} else {
+			ids[id] = true
+		}
+		for _, w := range writes(c) {
+			k := c.TargetID + "\x00" + w
+			if other, dup := seen[k]; dup {
+				ck.problems.add(RefuseConflictingChanges, "%s and %s both write %s of account %s", other, c.Address, w, c.TargetID)
+				continue
+			}
+			seen[k] = c.Address
+		}
+	}
+}
+
+// field is one set field of a Fields value, as text.
+type field struct{ name, value string }
+
+// setFields lists the fields f sets, in the file's order.
+func setFields(f *Fields) []field {
+	if f == nil {
+		return nil
+	}
+	var out []field
+	add := func(name string, v *string) {
+		if v != nil {
+			out = append(out, field{name, *v})
+		}
+	}
+	add("username", f.Username)
+	add("email", f.Email)
+	add("first_name", f.FirstName)
+	add("last_name", f.LastName)
+	if f.IsActive != nil {
+		out = append(out, field{"is_active", fmt.Sprint(*f.IsActive)})
+	}
+	add("owner", f.Owner)
+	add("source_id", f.SourceID)
+	return out
+}
+
+// fieldNames lists the names of the fields f sets.
+func fieldNames(f *Fields) []string {
+	var out []string
+	for _, x := range setFields(f) {
+		out = append(out, x.name)
+	}
+	return out
+}
+
+// checkShape refuses a change whose parts do not fit its action: the
+// fields it may write, a before for each of them, the address its key and
+// group give.
+func (ck *checker) checkShape(c Change) bool {
+	bad := func(format string, args ...any) bool {
+		ck.problems.add(RefuseInvalid, "%s (%s): %s", c.Address, c.Action, fmt.Sprintf(format, args...))
+		return false
+	}
+	if c.Key == "" || c.Key != strings.ToLower(c.Key) || c.TargetID == "" {
+		return bad("a change needs a lower-case key and a target_id")
+	}
+	after, before := fieldNames(c.After), fieldNames(c.Before)
+	switch c.Action {
+	case ActionAddMembership, ActionRemoveMembership:
+		if c.Group == "" || c.Before != nil || c.After != nil {
+			return bad("a membership change names a group and has no before or after")
+		}
+		if want := "membership." + c.Key + "." + c.Group; c.Address != want {
+			ck.problems.add(RefuseIdentityMismatch, "%s: the address does not match its key %q and group %q (want %s)", c.Address, c.Key, c.Group, want)
+			return false
+		}
+		return true
+	case ActionCreate, ActionUpdate, ActionAdopt, ActionDeactivate, ActionReactivate:
+	default:
+		return bad("unknown action %q", c.Action)
+	}
+	if want := "user." + c.Key; c.Address != want || c.Group != "" || c.MembershipID != "" {
+		ck.problems.add(RefuseIdentityMismatch, "%s: the address does not match its key %q (want %s)", c.Address, c.Key, want)
+		return false
+	}
+	switch c.Action {
+	case ActionCreate:
+		want := []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}
+		if len(before) != 0 || !slices.Equal(after, want) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
+			return bad("a create has no before and writes every field, active, owned by mapping %q", ck.mapper)
+		}
+		if strings.ToLower(*c.After.Username) != c.Key {
+			ck.problems.add(RefuseIdentityMismatch, "%s: creates username %q, not its key %q", c.Address, *c.After.Username, c.Key)
+			return false
+		}
+		return true
+	case ActionDeactivate, ActionReactivate:
+		active := c.Action == ActionReactivate
+		if !slices.Equal(after, []string{"is_active"}) || !slices.Equal(before, after) || *c.After.IsActive != active || *c.Before.IsActive == active {
+			return bad("it changes is_active to %t and nothing else", active)
+		}
+		return true
+	}
+	// update, adopt
+	if len(after) == 0 || slices.Contains(after, "is_active") {
+		return bad("it writes at least one field, and never is_active")
+	}
+	if !slices.Equal(before, after) {
+		return bad("before must hold the current value of every field it writes (writes %s, before has %s)", strings.Join(after, ", "), strings.Join(before, ", "))
+	}
+	hasOwner := c.After.Owner != nil
+	if c.Action == ActionAdopt && (!hasOwner || *c.After.Owner != ck.mapper || *c.Before.Owner != "") {
+		return bad("an adopt writes owner %q over an empty owner", ck.mapper)
+	}
+	if c.Action == ActionUpdate && hasOwner {
+		return bad("an update never writes the owner")
+	}
+	if c.After.Username != nil && strings.ToLower(*c.After.Username) != c.Key {
+		ck.problems.add(RefuseIdentityMismatch, "%s: renames the account to %q, not its key %q", c.Address, *c.After.Username, c.Key)
+		return false
+	}
+	return true
+}
+
+// checkIdentity refuses a change whose target id names an account of
+// another user: the account's username must be the change's key, or the
+// before of a rename the plan makes to the key.
+func (ck *checker) checkIdentity(c Change) bool {
+	a := ck.byID[c.TargetID]
+	if c.Action == ActionCreate || a == nil {
+		if cr, ok := ck.created[c.TargetID]; ok && cr.Key != c.Key {
+			ck.problems.add(RefuseIdentityMismatch, "%s: target_id %s is the id the plan creates for user.%s", c.Address, c.TargetID, cr.Key)
+			return false
+		}
+		if c.Action != ActionCreate && c.Action != ActionAddMembership && a == nil {
+			ck.problems.add(RefuseStale, "stale plan: ftrack changed since the plan was made: %s: account %s no longer exists in ftrack", c.Address, c.TargetID)
+			return false
+		}
+		return true // a create is checked against ftrack by classify
+	}
+	have := strings.ToLower(a.Username)
+	if have == c.Key || ck.renamed[c.TargetID] == c.Key {
+		return true
+	}
+	ck.problems.add(RefuseIdentityMismatch, "%s: target_id %s is ftrack account %q, not user %q", c.Address, c.TargetID, a.Username, c.Key)
+	return false
+}
+
+// checkHandsOff refuses changes to protected accounts, to the API user and
+// to accounts the mapping does not own.
+func (ck *checker) checkHandsOff(c Change) bool {
+	names := []string{c.Key}
+	if c.After != nil && c.After.Username != nil {
+		names = append(names, *c.After.Username)
+	}
+	a := ck.byID[c.TargetID]
+	if a != nil {
+		names = append(names, a.Username)
+	}
+	for _, n := range names {
+		if ck.apiUser != "" && strings.ToLower(n) == ck.apiUser {
+			ck.problems.add(RefuseProtected, "%s: %q is the API user ldapsync signs in to ftrack as; it is never changed", c.Address, n)
+			return false
+		}
+		if e := ck.prot.match(n); e != "" {
+			ck.problems.add(RefuseProtected, "%s: %q is protected by policy.protect %q", c.Address, n, e)
+			return false
+		}
+	}
+	if a == nil || a.Owner == ck.mapper {
+		return true
+	}
+	if a.Owner != "" {
+		ck.problems.add(RefuseNotOwned, "%s: account %q is owned by mapping %q, not %q", c.Address, a.Username, a.Owner, ck.mapper)
+		return false
+	}
+	if ck.adopted[c.TargetID] && ck.policy.AdoptExisting {
+		return true // the adopt, or a change to the account it adopts
+	}
+	if ck.adopted[c.TargetID] {
+		ck.problems.add(RefuseNotOwned, "%s: account %q has no ldapsync owner and the configuration has adopt_existing = false", c.Address, a.Username)
+	} else {
+		ck.problems.add(RefuseNotOwned, "%s: account %q has no ldapsync owner; ldapsync never changes an account it does not own unless the plan adopts it", c.Address, a.Username)
+	}
+	return false
+}
+
+// checkSource refuses a pending change the fresh diff does not make.
+func (ck *checker) checkSource(c Change) {
+	f, ok := ck.fresh.changes[ChangeID(c)]
+	if !ok {
+		ck.problems.add(RefuseSourceMismatch, "%s: the configuration and the directory would not %s it now: %s", c.Address, c.Action, ck.explain(c))
+		return
+	}
+	if f.TargetID != newIDPlaceholder && f.TargetID != c.TargetID {
+		ck.problems.add(RefuseSourceMismatch, "%s: the directory joins this user to ftrack account %s, not %s", c.Address, f.TargetID, c.TargetID)
+		return
+	}
+	if f.TargetID == newIDPlaceholder && c.Action != ActionCreate {
+		if _, ok := ck.created[c.TargetID]; !ok {
+			ck.problems.add(RefuseSourceMismatch, "%s: the user does not exist in ftrack and the plan does not create it", c.Address)
+			return
+		}
+	}
+	if c.SourceID != f.SourceID {
+		ck.problems.add(RefuseStale, "stale plan: the directory moved on since the plan was made: %s: its stable id is now %q, the plan has %q", c.Address, f.SourceID, c.SourceID)
+		return
+	}
+	switch c.Action {
+	case ActionCreate:
+		ck.compareWritten(c, f, true)
+	case ActionUpdate, ActionAdopt:
+		ck.compareWritten(c, f, false)
+	}
+}
+
+// compareWritten checks the fields a create, update or adopt writes
+// against what the mapping gives now. exact asks for every field of the
+// fresh change too (a create writes a whole account).
+func (ck *checker) compareWritten(c, f Change, exact bool) {
+	want := map[string]string{}
+	for _, x := range setFields(f.After) {
+		want[x.name] = x.value
+	}
+	var moved, unjustified []string
+	for _, x := range setFields(c.After) {
+		w, ok := want[x.name]
+		switch {
+		case ok && w != x.value:
+			moved = append(moved, fmt.Sprintf("%s is %q in the directory now, the plan writes %q", x.name, w, x.value))
+		case !ok:
+			unjustified = append(unjustified, fmt.Sprintf("%s %q (the mapping gives the value ftrack already has)", x.name, x.value))
+		}
+		delete(want, x.name)
+	}
+	if exact {
+		for _, x := range setFields(f.After) {
+			if _, left := want[x.name]; left {
+				moved = append(moved, fmt.Sprintf("the mapping now also gives %s %q", x.name, x.value))
+			}
+		}
+	}
+	if len(unjustified) > 0 {
+		ck.problems.add(RefuseSourceMismatch, "%s: the configuration and the directory would not write %s", c.Address, strings.Join(unjustified, ", "))
+	}
+	if len(moved) > 0 {
+		ck.problems.add(RefuseStale, "stale plan: the directory moved on since the plan was made: %s: %s", c.Address, strings.Join(moved, "; "))
+	}
+}
+
+// explain says why the fresh diff has no such change, for the common
+// cases; a generic sentence otherwise.
+func (ck *checker) explain(c Change) string {
+	v, pol := ck.fresh.view, ck.policy
+	i, found := sort.Find(len(v.desired), func(i int) int { return strings.Compare(c.Key, v.desired[i].Key) })
+	var u *User
+	if found {
+		u = &v.desired[i]
+	}
+	held, isHeld := v.heldKeys[c.Key]
+	for _, d := range ck.fresh.diff.deferred {
+		if d.Key == c.Key && c.Action == ActionDeactivate {
+			return "it is still in its grace period (" + d.Reason + ")"
+		}
+	}
+	switch {
+	case isHeld:
+		return fmt.Sprintf("its directory entries are held back (%s)", held)
+	case c.Action == ActionDeactivate && u != nil && !u.Disabled:
+		return fmt.Sprintf("%s is present and enabled in the directory (%s)", c.Key, u.DN)
+	case c.Action == ActionDeactivate && u != nil && pol.OnDisabled != "deactivate":
+		return "policy on_disabled = \"ignore\""
+	case c.Action == ActionDeactivate && u == nil && pol.OnMissing != "deactivate":
+		return "policy on_missing = \"ignore\""
+	case c.Action == ActionReactivate && u != nil && u.Disabled:
+		return fmt.Sprintf("%s is disabled in the directory (%s)", c.Key, firstNonEmpty(u.DisabledReason, u.DN))
+	case c.Action == ActionReactivate && !pol.Reactivate:
+		return "policy reactivate = false"
+	case c.Action == ActionAdopt && !pol.AdoptExisting:
+		return "policy adopt_existing = false"
+	case c.Action == ActionCreate && u != nil && u.Disabled:
+		return fmt.Sprintf("%s is disabled in the directory", c.Key)
+	case u == nil && c.Action != ActionDeactivate && c.Action != ActionRemoveMembership:
+		return fmt.Sprintf("no directory entry maps to user %q", c.Key)
+	}
+	return "the directory and the mapping give no such change"
+}
+
+// checkLimits counts the plan's changes again and applies the
+// configuration's limits, with the bases read now: the accounts the
+// mapping owns in ftrack, and the directory's users (without the
+// directory check, the owned accounts again: a smaller base, so a
+// percentage limit only gets stricter).
+func (ck *checker) checkLimits(changes []Change) error {
+	var s Summary
+	for _, c := range changes {
+		s.add(c.Action)
+	}
+	owned := 0
+	for _, a := range ck.byID {
+		if a.Owner == ck.mapper && ck.prot.match(a.Username) == "" {
+			owned++
+		}
+	}
+	desired := owned
+	if ck.fresh != nil {
+		desired = len(ck.fresh.view.desired)
+	}
+	reasons := limitReasons(ck.policy, s, owned, desired)
+	p := ck.plan
+	if len(reasons) == 0 && !p.IsBlocked() {
+		return nil
+	}
+	if len(reasons) == 0 {
+		reasons = p.Blocked.Reasons
+	}
+	overridden := p.Blocked != nil && p.Blocked.Overridden && p.Policy.Override != nil && *p.Policy.Override == "force"
+	switch {
+	case overridden && (p.signed || ck.force):
+		return nil
+	case overridden:
+		return refuse(RefuseBlocked, "the plan exceeds a safety limit (%s); it records a -force override, but it is not signed, so anyone could have written that: run apply -force to confirm the override", strings.Join(reasons, "; "))
+	}
+	return refuse(RefuseBlocked, "the plan is blocked by a safety policy (%s); review it and make a new plan with -force to override", strings.Join(reasons, "; "))
+}
