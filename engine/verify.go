@@ -134,6 +134,10 @@ type checker struct {
 	renamed  map[string]string // target id -> lower-case username a planned update gives it
 	adopted  map[string]bool   // target id -> the plan adopts it
 	fresh    *derivation
+	// moved is true when the directory's digests differ from those the
+	// plan records: a value that differs is then the directory moving on
+	// (stale), otherwise an edit of the plan (source_mismatch).
+	moved    bool
 	force    bool
 	problems problems
 }
@@ -149,6 +153,9 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, fresh
 	ck := &checker{plan: req.Plan, mapper: req.Mapper.Name(), policy: req.Policy, prot: prot, apiUser: strings.ToLower(req.TargetUser),
 		byID: map[string]*Account{}, byKey: map[string]*Account{}, created: map[string]Change{}, renamed: map[string]string{},
 		adopted: map[string]bool{}, fresh: fresh, force: req.Force, problems: problems{}}
+	if fresh != nil {
+		ck.moved = !sameDigests(req.Plan.Sources, fresh.view.sources)
+	}
 	for i := range accounts {
 		a := &accounts[i]
 		ck.byID[a.ID] = a
@@ -421,7 +428,7 @@ func (ck *checker) checkSource(c Change) {
 		}
 	}
 	if c.SourceID != f.SourceID {
-		ck.problems.add(RefuseStale, "stale plan: the directory moved on since the plan was made: %s: its stable id is now %q, the plan has %q", c.Address, f.SourceID, c.SourceID)
+		ck.differs(c, fmt.Sprintf("its stable id is %q in the directory now, the plan has %q", f.SourceID, c.SourceID))
 		return
 	}
 	switch c.Action {
@@ -445,7 +452,7 @@ func (ck *checker) compareWritten(c, f Change, exact bool) {
 		w, ok := want[x.name]
 		switch {
 		case ok && w != x.value:
-			moved = append(moved, fmt.Sprintf("%s is %q in the directory now, the plan writes %q", x.name, w, x.value))
+			moved = append(moved, fmt.Sprintf("the mapping gives %s %q, the plan writes %q", x.name, w, x.value))
 		case !ok:
 			unjustified = append(unjustified, fmt.Sprintf("%s %q (the mapping gives the value ftrack already has)", x.name, x.value))
 		}
@@ -462,8 +469,33 @@ func (ck *checker) compareWritten(c, f Change, exact bool) {
 		ck.problems.add(RefuseSourceMismatch, "%s: the configuration and the directory would not write %s", c.Address, strings.Join(unjustified, ", "))
 	}
 	if len(moved) > 0 {
-		ck.problems.add(RefuseStale, "stale plan: the directory moved on since the plan was made: %s: %s", c.Address, strings.Join(moved, "; "))
+		ck.differs(c, strings.Join(moved, "; "))
 	}
+}
+
+// differs reports a value the directory gives differently from the plan:
+// stale when the directory changed since the plan was read, an edited
+// plan (source_mismatch) when it did not.
+func (ck *checker) differs(c Change, what string) {
+	if ck.moved {
+		ck.problems.add(RefuseStale, "stale plan: the directory moved on since the plan was made: %s: %s", c.Address, what)
+		return
+	}
+	ck.problems.add(RefuseSourceMismatch, "%s: the directory has not changed since the plan was made, and the plan does not write what it gives: %s", c.Address, what)
+}
+
+// sameDigests reports whether two reads of the sources gave the same
+// users, by their digests.
+func sameDigests(a, b []SourceSummary) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Digest != b[i].Digest {
+			return false
+		}
+	}
+	return true
 }
 
 // explain says why the fresh diff has no such change, for the common

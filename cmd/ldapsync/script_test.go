@@ -31,6 +31,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/ldapsync/ldapsync/engine"
 	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
 	"github.com/ldapsync/ldapsync/providers/ldap/ldaptest"
 )
@@ -102,23 +103,28 @@ func setupScript(env *testscript.Env) error {
 }
 
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"ldap-modify":    cmdLDAPModify,
-	"ftrack-put":     cmdFtrackPut,
-	"ftrack-edit":    cmdFtrackEdit,
-	"ftrack-user":    cmdFtrackUser,
-	"ftrack-count":   cmdFtrackCount,
-	"ftrack-faults":  cmdFtrackFaults,
-	"ftrack-dump":    cmdFtrackDump,
-	"ftrack-second":  cmdFtrackSecond,
-	"plan-edit":      cmdPlanEdit,
-	"json-field":     cmdJSONField,
-	"envsubst":       cmdEnvsubst,
-	"no-secrets":     cmdNoSecrets,
-	"grep-count":     cmdGrepCount,
-	"ldap-load-many": cmdLDAPLoadMany,
-	"sleep":          cmdSleep,
-	"exitcode":       cmdExitcode,
-	"order":          cmdOrder,
+	"ldap-modify":     cmdLDAPModify,
+	"ftrack-put":      cmdFtrackPut,
+	"ftrack-edit":     cmdFtrackEdit,
+	"ftrack-user":     cmdFtrackUser,
+	"ftrack-count":    cmdFtrackCount,
+	"ftrack-faults":   cmdFtrackFaults,
+	"ftrack-dump":     cmdFtrackDump,
+	"ftrack-second":   cmdFtrackSecond,
+	"plan-edit":       cmdPlanEdit,
+	"plan-append":     cmdPlanAppend,
+	"plan-insert":     cmdPlanInsert,
+	"plan-delete":     cmdPlanDelete,
+	"plan-replace":    cmdPlanReplace,
+	"plan-rechecksum": cmdPlanRechecksum,
+	"json-field":      cmdJSONField,
+	"envsubst":        cmdEnvsubst,
+	"no-secrets":      cmdNoSecrets,
+	"grep-count":      cmdGrepCount,
+	"ldap-load-many":  cmdLDAPLoadMany,
+	"sleep":           cmdSleep,
+	"exitcode":        cmdExitcode,
+	"order":           cmdOrder,
 }
 
 // order FILE REGEXP... asserts that the regular expressions first match
@@ -511,6 +517,145 @@ func cmdPlanEdit(ts *testscript.TestScript, neg bool, args []string) {
 	data, err := json.MarshalIndent(root, "", "  ")
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
+}
+
+// plan-append FILE PATH VALUE appends VALUE (JSON, or else a string) to
+// the array at a dotted path of a JSON file, as a hand edit would (a
+// change an attacker adds to a plan's "changes").
+func cmdPlanAppend(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: plan-append FILE PATH VALUE")
+	}
+	planInsert(ts, args[0], args[1], -1, args[2])
+}
+
+// plan-insert FILE PATH.N VALUE inserts VALUE (JSON, or else a string)
+// into the array at PATH before its element N (N may be its length), as
+// a hand edit would: to put an added change where plan would list it.
+func cmdPlanInsert(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: plan-insert FILE PATH.N VALUE")
+	}
+	i := strings.LastIndex(args[1], ".")
+	n, err := strconv.Atoi(args[1][i+1:])
+	if i < 0 || err != nil || n < 0 {
+		ts.Fatalf("plan-insert: %s does not end in an array index", args[1])
+	}
+	planInsert(ts, args[0], args[1][:i], n, args[2])
+}
+
+// planInsert inserts value into the array at path before element at
+// (at < 0: at its end) and writes the file back.
+func planInsert(ts *testscript.TestScript, file, path string, at int, value string) {
+	var root any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(file)), &root))
+	parent, last, cur := jsonPath(ts, root, path)
+	arr, ok := cur.([]any)
+	if !ok {
+		ts.Fatalf("%s: %s is not an array", file, path)
+	}
+	if at < 0 {
+		at = len(arr)
+	}
+	if at > len(arr) {
+		ts.Fatalf("%s: %s has %d elements, cannot insert at %d", file, path, len(arr), at)
+	}
+	arr = append(arr[:at:at], append([]any{parseValue(value)}, arr[at:]...)...)
+	switch p := parent.(type) {
+	case map[string]any:
+		p[last] = arr
+	case []any:
+		n, _ := strconv.Atoi(last)
+		p[n] = arr
+	}
+	data, err := json.MarshalIndent(root, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(file), data, 0o644))
+}
+
+// plan-delete FILE PATH removes the object member or array element at a
+// dotted path of a JSON file, as a hand edit would.
+func cmdPlanDelete(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: plan-delete FILE PATH")
+	}
+	var root any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &root))
+	parent, last, _ := jsonPath(ts, root, args[1])
+	switch p := parent.(type) {
+	case map[string]any:
+		if _, ok := p[last]; !ok {
+			ts.Fatalf("plan-delete: %s: no such member", args[1])
+		}
+		delete(p, last)
+	case []any:
+		n, _ := strconv.Atoi(last)
+		arr := append(p[:n:n], p[n+1:]...)
+		i := strings.LastIndex(args[1], ".")
+		if i < 0 {
+			ts.Fatalf("plan-delete: %s: cannot delete from the top-level array", args[1])
+		}
+		gp, gl, _ := jsonPath(ts, root, args[1][:i])
+		switch g := gp.(type) {
+		case map[string]any:
+			g[gl] = arr
+		case []any:
+			k, _ := strconv.Atoi(gl)
+			g[k] = arr
+		}
+	}
+	data, err := json.MarshalIndent(root, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
+}
+
+// plan-replace FILE OLD NEW replaces the first occurrence of the literal
+// text OLD in FILE with NEW, without parsing it: to write what a JSON
+// encoder never would, such as a repeated object key.
+func cmdPlanReplace(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: plan-replace FILE OLD NEW")
+	}
+	content := ts.ReadFile(args[0])
+	if !strings.Contains(content, args[1]) {
+		ts.Fatalf("plan-replace: %s does not contain %q", args[0], args[1])
+	}
+	content = strings.Replace(content, args[1], args[2], 1)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(content), 0o644))
+}
+
+var checksumMember = regexp.MustCompile(`("checksum"\s*:\s*)"[^"]*"`)
+
+// plan-rechecksum FILE recomputes a plan file's checksum after an edit,
+// as anyone who can read the documentation can (engine.PlanChecksum),
+// and writes it into the "checksum" member's value by a text
+// replacement, so that the rest of the file stays byte for byte as it
+// is. The file must have a checksum member. (PlanChecksum refuses a
+// document with repeated keys, so it cannot re-checksum those; a signed
+// plan with repeated keys needs no new checksum to be tried.)
+func cmdPlanRechecksum(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: plan-rechecksum FILE")
+	}
+	data := []byte(ts.ReadFile(args[0]))
+	locs := checksumMember.FindAllSubmatchIndex(data, -1)
+	if len(locs) == 0 {
+		ts.Fatalf("plan-rechecksum: %s has no \"checksum\" member", args[0])
+	}
+	sum, err := engine.PlanChecksum(data)
+	if err != nil {
+		ts.Fatalf("plan-rechecksum %s: %v", args[0], err)
+	}
+	// a plan has one checksum member, at the top level; of repeated ones
+	// the last is the one a reader takes
+	loc := locs[len(locs)-1]
+	var out []byte
+	out = append(out, data[:loc[3]]...)
+	out = append(out, '"')
+	out = append(out, sum...)
+	out = append(out, '"')
+	out = append(out, data[loc[1]:]...)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), out, 0o644))
 }
 
 // json-field FILE PATH WANT asserts the value at a dotted path; WANT is
