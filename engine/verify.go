@@ -123,17 +123,17 @@ func (ps problems) refusal() *RefusalError {
 
 // checker holds what the checks of one apply run read.
 type checker struct {
-	plan     *Plan
-	mapper   string
-	policy   Policy
-	prot     *protector
-	apiUser  string
-	byID     map[string]*Account
-	byKey    map[string]*Account
-	created  map[string]Change // target id -> the plan's create
-	renamed  map[string]string // target id -> lower-case username a planned update gives it
-	adopted  map[string]bool   // target id -> the plan adopts it
-	fresh    *derivation
+	plan    *Plan
+	mapper  string
+	policy  Policy
+	prot    *protector
+	apiUser string
+	byID    map[string]*Account
+	byKey   map[string]*Account
+	created map[string]Change // target id -> the plan's create
+	renamed map[string]string // target id -> lower-case username a planned update gives it
+	adopted map[string]bool   // target id -> the plan adopts it
+	fresh   *derivation
 	// moved is true when the directory's digests differ from those the
 	// plan records: a value that differs is then the directory moving on
 	// (stale), otherwise an edit of the plan (source_mismatch).
