@@ -35,6 +35,9 @@ type DriftRequest struct {
 	Progress func(stage string, done int)
 	// Groups are the groups blocks, as in PlanRequest.
 	Groups []GroupSpec
+	// TargetUser is the username the target signs in as, held back as
+	// in PlanRequest.
+	TargetUser string
 }
 
 // DriftKind classifies a drift item.
@@ -114,7 +117,7 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 	}
 	now = now.UTC().Truncate(time.Second)
 	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, Prior: req.Prior})
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, Prior: req.Prior, TargetUser: req.TargetUser})
 	})
 	if err != nil {
 		return nil, err

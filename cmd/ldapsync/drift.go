@@ -58,14 +58,15 @@ func runDrift(c *cli.Context, args driftArgs) error {
 	}
 	prog := newProgress(c.App.ErrWriter, args.NoColor)
 	report, err := engine.Drift(c.Context, engine.DriftRequest{
-		Sources:  ws.sources,
-		Mapper:   ws.mapper,
-		Target:   ws.target,
-		Policy:   ws.cfg.Policy,
-		Prior:    prior,
-		Now:      time.Now().UTC(),
-		Progress: prog.Stage,
-		Groups:   ws.cfg.GroupSpecs(),
+		Sources:    ws.sources,
+		Mapper:     ws.mapper,
+		Target:     ws.target,
+		Policy:     ws.cfg.Policy,
+		Prior:      prior,
+		Now:        time.Now().UTC(),
+		Progress:   prog.Stage,
+		Groups:     ws.cfg.GroupSpecs(),
+		TargetUser: ws.targetUser,
 	})
 	prog.Finish()
 	if err != nil {
