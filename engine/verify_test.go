@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// recount makes the plan's summary count its changes again, as an
+// attacker who edits changes would.
+func recount(p *Plan) {
+	var c Counts
+	for _, ch := range p.Changes {
+		c.add(ch.Action)
+	}
+	p.Summary.Counts = c
+}
+
+// changeAt returns the plan's change with that action and address.
+func changeAt(t *testing.T, p *Plan, action Action, address string) *Change {
+	t.Helper()
+	for i := range p.Changes {
+		if p.Changes[i].Action == action && p.Changes[i].Address == address {
+			return &p.Changes[i]
+		}
+	}
+	t.Fatalf("the plan has no %s %s", action, address)
+	return nil
+}
+
+// TestApplyVerifiesChanges edits a plan the way an attacker who can
+// recompute its checksum would, and asserts that apply refuses it with
+// the named reason before writing anything: no Execute call, no state
+// save. The last case is the control: the plan as made applies.
+func TestApplyVerifiesChanges(t *testing.T) {
+	cases := []struct {
+		name, reason, msg string
+		edit              func(t *testing.T, w *world, p *Plan, req *ApplyRequest)
+		noSource          bool
+	}{
+		{"edited after", "source_mismatch", `user.alice: the directory has not changed since the plan was made, and the plan does not write what it gives: the mapping gives email "asmith@example.com", the plan writes "mallory@evil.test"`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				changeAt(t, p, ActionUpdate, "user.alice").After.Email = Str("mallory@evil.test")
+			}, false},
+		{"directory moved on", "stale", `user.alice: the mapping gives email "alice@new.example.com"`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				w.src.entries[0] = entry("alice", "alice@new.example.com", "Alice", "Smith", "sid-a", "groups=Artists")
+			}, false},
+		{"added field", "source_mismatch", `would not write first_name "Mallory"`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				c := changeAt(t, p, ActionUpdate, "user.alice")
+				c.Before.FirstName, c.After.FirstName = Str("Alice"), Str("Mallory")
+			}, false},
+		{"write without before", "invalid", "before must hold the current value of every field it writes",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				changeAt(t, p, ActionUpdate, "user.alice").Before.Email = nil
+			}, false},
+		{"update writes is_active", "invalid", "never is_active",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				c := changeAt(t, p, ActionUpdate, "user.alice")
+				c.Before.IsActive, c.After.IsActive = Bool(true), Bool(false)
+			}, false},
+		{"protected", "protected", `user.alice: "alice" is protected by policy.protect "alice"`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.Policy.Protect = []string{"alice"} }, false},
+		{"protected without the directory check", "protected", `policy.protect "re:^ali"`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.Policy.Protect = []string{"re:^ali"} }, true},
+		{"api user", "protected", "the API user",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.TargetUser = "Carol" }, true},
+		{"unowned deactivation", "not_owned", `account "zoe" has no ldapsync owner`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				p.Changes = append(p.Changes, Change{Address: "user.zoe", Action: ActionDeactivate, Key: "zoe", TargetID: "id-z",
+					Before: &Fields{IsActive: Bool(true)}, After: &Fields{IsActive: Bool(false)}})
+			}, true},
+		{"adopt not allowed", "not_owned", "adopt_existing = false",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.Policy.AdoptExisting = false }, true},
+		{"another mapping's account", "not_owned", `owned by mapping "other"`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { w.target.accounts["id-c"].Owner = "other" }, true},
+		{"target_id swap", "identity_mismatch", `target_id id-g is ftrack account "gina", not user "alice"`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				c := changeAt(t, p, ActionUpdate, "user.alice")
+				c.TargetID, c.Before.Email = "id-g", Str("gina@example.com")
+			}, true},
+		{"key and address disagree", "identity_mismatch", "the address does not match its key",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { changeAt(t, p, ActionUpdate, "user.alice").Key = "gina" }, true},
+		{"two changes to one field", "conflicting_changes", "both write email of account id-a",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				c := *changeAt(t, p, ActionUpdate, "user.alice")
+				c.Action = ActionAdopt
+				c.Before = &Fields{Email: c.Before.Email, Owner: Str(""), SourceID: Str("")}
+				c.After = &Fields{Email: Str("other@example.com"), Owner: Str("users"), SourceID: Str("sid-a")}
+				p.Changes = append(p.Changes, c)
+			}, true},
+		{"deactivation of a present user", "source_mismatch", "alice is present and enabled in the directory",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				p.Changes = append(p.Changes, Change{Address: "user.alice", Action: ActionDeactivate, Key: "alice", TargetID: "id-a", SourceID: "sid-a",
+					Before: &Fields{IsActive: Bool(true)}, After: &Fields{IsActive: Bool(false)}})
+			}, false},
+		{"reactivation of a disabled user", "source_mismatch", "dave is disabled in the directory",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				for i, c := range p.Changes {
+					if c.Address == "user.dave" {
+						p.Changes = append(p.Changes[:i], p.Changes[i+1:]...)
+						break
+					}
+				}
+				w.target.accounts["id-d"].Active = false
+				p.Changes = append(p.Changes, Change{Address: "user.dave", Action: ActionReactivate, Key: "dave", TargetID: "id-d", SourceID: "sid-d",
+					Before: &Fields{IsActive: Bool(false)}, After: &Fields{IsActive: Bool(true)}})
+			}, false},
+		{"backdoor create", "source_mismatch", `no directory entry maps to user "mallory"`,
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				p.Changes = append(p.Changes, Change{Address: "user.mallory", Action: ActionCreate, Key: "mallory", TargetID: "id-new",
+					After: &Fields{Username: Str("mallory"), Email: Str("m@evil.test"), FirstName: Str("M"), LastName: Str("M"), IsActive: Bool(true), Owner: Str("users"), SourceID: Str("")}})
+			}, false},
+		{"limits counted again", "blocked", "2 deactivations exceed max_deactivations = 1",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.Policy.MaxDeactivations = Limit{Raw: "1", Count: 1} }, true},
+		{"summary that does not count the changes", "invalid", "summary does not count its changes",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { p.Summary.Create++ }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld()
+			p := w.plan(t, clock)
+			req := w.applyReq(p)
+			req.VerifySource = !tc.noSource
+			tc.edit(t, w, p, &req)
+			if tc.reason != "invalid" || !strings.Contains(tc.msg, "summary") {
+				recount(p)
+			}
+			w.state.saves = 0
+			rep, err := Apply(context.Background(), req)
+			if refusalReason(err) != tc.reason {
+				t.Fatalf("want refusal %s, got %v", tc.reason, err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("message %q does not say %q", err, tc.msg)
+			}
+			if rep != nil || w.target.calls != 0 || w.state.saves != 0 {
+				t.Errorf("refusal wrote something: report=%v execute calls=%d state saves=%d", rep, w.target.calls, w.state.saves)
+			}
+		})
+	}
+	t.Run("control: the plan as made applies", func(t *testing.T) {
+		w := newWorld()
+		p := w.plan(t, clock)
+		rep, err := Apply(context.Background(), w.applyReq(p))
+		if err != nil || !rep.Complete || rep.Executed.Total() != len(p.Changes) || !rep.SourceVerified {
+			t.Fatalf("apply: %v %+v", err, rep)
+		}
+	})
+}
