@@ -81,7 +81,9 @@ func TestApplyVerifiesChanges(t *testing.T) {
 				c.TargetID, c.Before.Email = "id-g", Str("gina@example.com")
 			}, true},
 		{"key and address disagree", "identity_mismatch", "the address does not match its key",
-			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { changeAt(t, p, ActionUpdate, "user.alice").Key = "gina" }, true},
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				changeAt(t, p, ActionUpdate, "user.alice").Key = "gina"
+			}, true},
 		{"two changes to one field", "conflicting_changes", "both write email of account id-a",
 			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
 				c := *changeAt(t, p, ActionUpdate, "user.alice")
@@ -113,7 +115,9 @@ func TestApplyVerifiesChanges(t *testing.T) {
 					After: &Fields{Username: Str("mallory"), Email: Str("m@evil.test"), FirstName: Str("M"), LastName: Str("M"), IsActive: Bool(true), Owner: Str("users"), SourceID: Str("")}})
 			}, false},
 		{"limits counted again", "blocked", "2 deactivations exceed max_deactivations = 1",
-			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.Policy.MaxDeactivations = Limit{Raw: "1", Count: 1} }, true},
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				req.Policy.MaxDeactivations = Limit{Raw: "1", Count: 1}
+			}, true},
 		{"summary that does not count the changes", "invalid", "summary does not count its changes",
 			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { p.Summary.Create++ }, true},
 	}
