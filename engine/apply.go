@@ -61,7 +61,8 @@ type ApplyRequest struct {
 	// MaxErrors stops apply once more changes than this failed; 0 means
 	// no limit.
 	MaxErrors int
-	// BatchSize is the number of changes per Target.Execute call; 0 means 100.
+	// BatchSize is the number of changes per Target.Execute call; 0 takes
+	// the target's ExecuteBatch capability, else 100.
 	BatchSize int
 	// Progress is called after each batch; may be nil.
 	Progress func(done, total int)
@@ -210,6 +211,9 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 
 	batchSize := req.BatchSize
 	if batchSize <= 0 {
+		batchSize = req.Target.Capabilities().ExecuteBatch
+	}
+	if batchSize <= 0 {
 		batchSize = 100
 	}
 	// Journaling after each batch runs in the background (see
@@ -256,10 +260,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		go func() { b.results <- req.Target.Execute(ctx, b.batch) }()
 		return b
 	}
-	pipeline := false
-	if ct, ok := req.Target.(ConcurrentTarget); ok {
-		pipeline = ct.ConcurrentExecute()
-	}
+	pipeline := req.Target.Capabilities().ConcurrentExecute
 	var ahead *inflightBatch
 	for start := 0; start < len(pending); {
 		cur := ahead
@@ -348,15 +349,6 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		return rep, fmt.Errorf("%d of %d changes failed; run apply again with the same plan to retry them (changes already done are skipped)", failed, len(changes))
 	}
 	return rep, nil
-}
-
-// ConcurrentTarget is implemented by a target whose Execute may run
-// concurrently with itself (on changes of different users) while keeping
-// its own limit on concurrent requests. Apply then starts the next batch
-// while the current one finishes (pipelining).
-type ConcurrentTarget interface {
-	// ConcurrentExecute reports whether Execute may run concurrently.
-	ConcurrentExecute() bool
 }
 
 // inflightBatch is a batch handed to Target.Execute in the background.

@@ -513,7 +513,9 @@ type concurrentTarget struct {
 	conflicts []string
 }
 
-func (t *concurrentTarget) ConcurrentExecute() bool { return true }
+func (t *concurrentTarget) Capabilities() TargetCapabilities {
+	return TargetCapabilities{ConcurrentExecute: true}
+}
 
 func (t *concurrentTarget) Execute(ctx context.Context, changes []Change) []Result {
 	t.mu.Lock()

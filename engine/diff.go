@@ -15,8 +15,7 @@ package engine
 //     chance (a renamed uid becomes an update of username, not a create and
 //     a deactivation), and applies the lifecycle policy.
 //
-// Group rule: when the mapper maps groups, the managed groups are those the
-// mapper declares (optional ManagedGroups method) or, failing that, every
+// Group rule: when the mapper maps groups, the managed groups are every
 // group some desired user maps to — plus every group an earlier apply added
 // members to (LastApplied.ManagedGroups), so a group whose last directory
 // member left does not keep its ftrack memberships forever. A managed user's membership in a managed
@@ -35,13 +34,6 @@ import (
 	"time"
 	"unicode/utf8"
 )
-
-// GroupLister is an optional Mapper method: the ftrack groups the
-// configuration manages (the values of the groups blocks' maps). Without
-// it the managed groups are those some desired user maps to.
-type GroupLister interface {
-	ManagedGroups() []string
-}
 
 // ReadWarner is an optional Source method: warnings about the last Read
 // that are not about one entry (e.g. referrals that were not followed).
@@ -349,15 +341,9 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		}
 	}
 	if v.mapsGroups {
-		if gl, ok := r.Mapper.(GroupLister); ok {
-			for _, g := range gl.ManagedGroups() {
+		for _, u := range v.desired {
+			for _, g := range u.Groups {
 				v.managedGroups[g] = true
-			}
-		} else {
-			for _, u := range v.desired {
-				for _, g := range u.Groups {
-					v.managedGroups[g] = true
-				}
 			}
 		}
 		if r.Prior != nil {

@@ -18,8 +18,7 @@
 //   - An owned account whose directory entry was skipped (mapping error,
 //     duplicate username, conflict between sources) is never deactivated
 //     as missing; a warning says why.
-//   - Managed groups are those the mapper declares (optional GroupLister)
-//     or else every group some desired user maps to, plus every group an
+//   - Managed groups are every group some desired user maps to, plus every group an
 //     earlier apply added members to (LastApplied.ManagedGroups), so the
 //     last member leaving a directory group removes the leftover ftrack
 //     memberships; memberships in other groups are never touched.

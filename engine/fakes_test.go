@@ -102,6 +102,8 @@ func newTarget(accts ...Account) *fakeTarget {
 
 func (t *fakeTarget) Info() TargetInfo { return t.info }
 
+func (t *fakeTarget) Capabilities() TargetCapabilities { return TargetCapabilities{} }
+
 func (t *fakeTarget) ReadAccounts(ctx context.Context) ([]Account, error) {
 	var out []Account
 	for _, a := range t.accounts {

@@ -119,6 +119,20 @@ type Target interface {
 	// carries its id (Change.TargetID), so a create whose id already exists
 	// is reported as done.
 	Execute(ctx context.Context, changes []Change) []Result
+	// Capabilities says how apply may drive Execute.
+	Capabilities() TargetCapabilities
+}
+
+// TargetCapabilities is what a target says about itself, as data.
+type TargetCapabilities struct {
+	// ConcurrentExecute is true when Execute may run concurrently with
+	// itself (on changes of different users) while the target keeps its
+	// own limit on requests in flight: apply then starts the next batch
+	// while the current one finishes (pipelining).
+	ConcurrentExecute bool
+	// ExecuteBatch is how many changes one Execute call should get (0:
+	// apply's default, 100).
+	ExecuteBatch int
 }
 
 // Result is the outcome of executing one change.

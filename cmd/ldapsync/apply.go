@@ -121,7 +121,6 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 		Force:        opts.Force,
 		Now:          time.Now().UTC(),
 		MaxErrors:    maxErrors,
-		BatchSize:    executeBatch(ws.target),
 		Progress:     func(done, total int) { prog.Counted("applying", done, total) },
 		Log: func(ch engine.Change, cerr error) {
 			attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Reason, "target_id", ch.TargetID}
@@ -165,15 +164,4 @@ func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
 		return
 	}
 	r.printf("%s\n", r.green.Sprint(line+"."))
-}
-
-// executeBatch is the number of changes apply hands to one Target.Execute
-// call: the target's hint when it has one (ftrack: enough for several
-// rounds of full requests on every connection, since each call ends with
-// a barrier), else the engine's default.
-func executeBatch(t engine.Target) int {
-	if h, ok := t.(interface{ ExecuteBatchHint() int }); ok {
-		return h.ExecuteBatchHint()
-	}
-	return 0
 }

@@ -52,7 +52,6 @@ type Target struct {
 
 var (
 	_ engine.Target           = (*Target)(nil)
-	_ engine.ConcurrentTarget = (*Target)(nil)
 )
 
 // NewTarget checks the settings and returns the target; it does not
@@ -82,19 +81,16 @@ func (t *Target) Info() engine.TargetInfo {
 	return engine.TargetInfo{Type: "ftrack", Name: t.name, Endpoint: t.endpoint}
 }
 
-// ExecuteBatchHint is how many changes one Execute call should get to keep
+// Capabilities: Execute may run concurrently with itself (concurrent
+// calls share the Parallelism request slots, so apply can start the next
+// batch while the last requests of the current one finish), and one call
+// should get BatchSize × Parallelism × 5 changes (at least 100) to keep
 // every connection busy: Execute waits for all its requests before it
-// returns, so a call of only a request or two per connection leaves most
-// of them idle at its end, and apply saves its state after every call.
-// It is BatchSize × Parallelism × 5 (at least 100): with the usual three
-// operations per created user, fifteen full rounds of requests.
-func (t *Target) ExecuteBatchHint() int { return max(100, t.s.BatchSize*t.s.Parallelism*5) }
-
-// ConcurrentExecute reports that Execute may run concurrently with itself
-// (engine.ConcurrentTarget): concurrent calls share the Parallelism
-// request slots, so apply can start the next batch while the last
-// requests of the current one finish.
-func (t *Target) ConcurrentExecute() bool { return true }
+// returns, and with the usual three operations per created user that is
+// fifteen full rounds of requests.
+func (t *Target) Capabilities() engine.TargetCapabilities {
+	return engine.TargetCapabilities{ConcurrentExecute: true, ExecuteBatch: max(100, t.s.BatchSize*t.s.Parallelism*5)}
+}
 
 // Client returns the underlying API client.
 func (t *Target) Client() *Client { return t.client }

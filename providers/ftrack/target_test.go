@@ -476,7 +476,7 @@ func TestConcurrentExecuteSharesParallelism(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tg.ConcurrentExecute() {
+	if !tg.Capabilities().ConcurrentExecute {
 		t.Fatal("the ftrack target does not allow concurrent Execute calls")
 	}
 	var wg sync.WaitGroup
