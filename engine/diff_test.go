@@ -138,10 +138,6 @@ func TestDiffTable(t *testing.T) {
 					t.Errorf("membership id %q", p.Changes[0].MembershipID)
 				}
 			}},
-		{name: "managed groups declared", mapper: &managedMapper{fakeMapper{name: "users", groups: true, managed: []string{"Artists", "Leads"}}},
-			entries:  []Entry{entry("alice", "alice@example.com", "Alice", "Smith", "sid-a")},
-			accounts: []Account{owned("id-a", "alice", "alice@example.com", "Alice", "Smith", "sid-a", "Admins", "Leads")},
-			policy:   def, want: []string{"remove_membership membership.alice.Leads"}},
 		{name: "create with groups", mapper: &fakeMapper{name: "users", groups: true},
 			entries: []Entry{entry("carol", "carol@example.com", "Carol", "C", "sid-c", "groups=Artists")},
 			policy:  def, want: []string{"create user.carol", "add_membership membership.carol.Artists"},

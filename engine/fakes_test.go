@@ -35,9 +35,8 @@ func (s *fakeSource) Read(ctx context.Context, attrs []string, fn func(Entry) er
 
 // fakeMapper maps uid/mail/givenName/sn; "groups" lists ftrack groups.
 type fakeMapper struct {
-	name    string
-	groups  bool
-	managed []string
+	name   string
+	groups bool
 }
 
 func (m *fakeMapper) Name() string { return m.name }
@@ -64,11 +63,6 @@ func (m *fakeMapper) Map(e Entry) (User, error) {
 	}
 	return u, nil
 }
-
-// managedMapper adds ManagedGroups.
-type managedMapper struct{ fakeMapper }
-
-func (m *managedMapper) ManagedGroups() []string { return m.managed }
 
 // fakeTarget is an in-memory ftrack.
 type fakeTarget struct {

@@ -51,7 +51,7 @@ type Target struct {
 }
 
 var (
-	_ engine.Target           = (*Target)(nil)
+	_ engine.Target = (*Target)(nil)
 )
 
 // NewTarget checks the settings and returns the target; it does not
