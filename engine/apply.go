@@ -21,7 +21,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -466,19 +465,14 @@ func mismatches(a Account, f *Fields) []string {
 		return nil
 	}
 	var out []string
-	str := func(name string, want *string, have string) {
-		if want != nil && *want != have {
-			out = append(out, fmt.Sprintf("%s is now %q, plan expected %q", name, have, *want))
+	for _, x := range SetFields(f) {
+		if have := x.Field.Actual(a); have != x.Value {
+			if x.Field.Bool {
+				out = append(out, fmt.Sprintf("%s is now %s, plan expected %s", x.Field.Name, have, x.Value))
+			} else {
+				out = append(out, fmt.Sprintf("%s is now %q, plan expected %q", x.Field.Name, have, x.Value))
+			}
 		}
-	}
-	str("username", f.Username, a.Username)
-	str("email", f.Email, a.Email)
-	str("first_name", f.FirstName, a.FirstName)
-	str("last_name", f.LastName, a.LastName)
-	str("owner", f.Owner, a.Owner)
-	str("source_id", f.SourceID, a.SourceID)
-	if f.IsActive != nil && *f.IsActive != a.Active {
-		out = append(out, fmt.Sprintf("is_active is now %s, plan expected %s", strconv.FormatBool(a.Active), strconv.FormatBool(*f.IsActive)))
 	}
 	return out
 }
@@ -506,32 +500,14 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 			delete(ix.la.Users, old)
 		}
 	} else if a := actual[c.TargetID]; a != nil && c.Action != ActionCreate {
-		u = AppliedUser{TargetID: a.ID, SourceID: a.SourceID, Username: a.Username, Email: a.Email,
-			FirstName: a.FirstName, LastName: a.LastName, Active: a.Active, Groups: append([]string(nil), a.Groups...)}
+		u = appliedFromAccount(*a)
 	}
 	u.TargetID = c.TargetID
 	if c.SourceID != "" {
 		u.SourceID = c.SourceID
 	}
-	if f := c.After; f != nil {
-		if f.Username != nil {
-			u.Username = *f.Username
-		}
-		if f.Email != nil {
-			u.Email = *f.Email
-		}
-		if f.FirstName != nil {
-			u.FirstName = *f.FirstName
-		}
-		if f.LastName != nil {
-			u.LastName = *f.LastName
-		}
-		if f.IsActive != nil {
-			u.Active = *f.IsActive
-		}
-		if f.SourceID != nil {
-			u.SourceID = *f.SourceID
-		}
+	for _, x := range SetFields(c.After) {
+		x.Field.setLastApplied(&u, x.Value)
 	}
 	switch c.Action {
 	// Groups and ManagedGroups are replaced, never changed in place: a
@@ -644,4 +620,13 @@ func snapshot(la *LastApplied, current string) *LastApplied {
 		c.Plans[current] = rec
 	}
 	return &c
+}
+
+// appliedFromAccount is the last-applied record of an account as it is.
+func appliedFromAccount(a Account) AppliedUser {
+	u := AppliedUser{TargetID: a.ID, Groups: append([]string(nil), a.Groups...)}
+	for _, uf := range userFields {
+		uf.setLastApplied(&u, uf.Actual(a))
+	}
+	return u
 }

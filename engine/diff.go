@@ -107,9 +107,11 @@ const maxFieldLen = 1024
 
 // fieldTooLong names the first mapped field longer than maxFieldLen.
 func fieldTooLong(u User) error {
-	for _, f := range []struct{ name, v string }{{"username", u.Username}, {"email", u.Email}, {"first_name", u.FirstName}, {"last_name", u.LastName}} {
-		if n := utf8.RuneCountInString(f.v); n > maxFieldLen {
-			return fmt.Errorf("%s is %d characters long (at most %d are accepted)", f.name, n, maxFieldLen)
+	for _, uf := range userFields {
+		if v, ok := uf.Desired(u); ok && uf.Kind == FieldAttribute {
+			if n := utf8.RuneCountInString(v); n > maxFieldLen {
+				return fmt.Errorf("%s is %d characters long (at most %d are accepted)", uf.Name, n, maxFieldLen)
+			}
 		}
 	}
 	return nil
@@ -610,13 +612,15 @@ func diff(v *view, pol Policy, prior *LastApplied, now time.Time, newID func() s
 // createChanges creates a user with a plan-time id, then its memberships.
 func createChanges(u User, v *view, newID func() string) []Change {
 	id := newID()
+	after := &Fields{IsActive: Bool(true), Owner: Str(v.mapper), SourceID: Str(u.SourceID)}
+	for _, uf := range userFields {
+		if want, ok := uf.Desired(u); ok && uf.Kind == FieldAttribute {
+			uf.Set(after, want)
+		}
+	}
 	cs := []Change{{
 		Address: "user." + u.Key, Action: ActionCreate, Reason: "new_in_directory",
-		Key: u.Key, TargetID: id, SourceID: u.SourceID,
-		After: &Fields{
-			Username: Str(u.Username), Email: Str(u.Email), FirstName: Str(u.FirstName), LastName: Str(u.LastName),
-			IsActive: Bool(true), Owner: Str(v.mapper), SourceID: Str(u.SourceID),
-		},
+		Key: u.Key, TargetID: id, SourceID: u.SourceID, After: after,
 	}}
 	if v.mapsGroups {
 		for _, g := range u.Groups {
@@ -637,16 +641,14 @@ func membershipChange(act Action, key, id, sid, group, mid string) Change {
 // fieldDiff returns the touched fields: before from the account, after
 // from the desired user.
 func fieldDiff(u User, a Account) (before, after Fields, n int) {
-	set := func(want, have string, b, af **string) {
-		if want != have {
-			*b, *af = Str(have), Str(want)
+	for _, uf := range userFields {
+		want, ok := uf.Desired(u)
+		if have := uf.Actual(a); ok && uf.Kind == FieldAttribute && want != have {
+			uf.Set(&before, have)
+			uf.Set(&after, want)
 			n++
 		}
 	}
-	set(u.Username, a.Username, &before.Username, &after.Username)
-	set(u.Email, a.Email, &before.Email, &after.Email)
-	set(u.FirstName, a.FirstName, &before.FirstName, &after.FirstName)
-	set(u.LastName, a.LastName, &before.LastName, &after.LastName)
 	return before, after, n
 }
 

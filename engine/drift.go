@@ -19,7 +19,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -53,11 +52,6 @@ const (
 // membershipField prefixes the field name of a group membership
 // ("membership:Artists").
 const membershipField = "membership:"
-
-// userFields are the user fields a change can touch, in report order; the
-// ownership marker (owner, source_id) comes last and is not compared for
-// out-of-band edits.
-var userFields = []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}
 
 // DriftField is one field's three views; nil means not applicable.
 type DriftField struct {
@@ -170,10 +164,10 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 			continue
 		}
 		it := DriftItem{Key: strings.ToLower(a.Username), Kind: DriftOutOfBand, Reason: "edited in ftrack since the last apply"}
-		for _, name := range userFields[:len(userFields)-2] {
-			act, la := accountValue(a, name), appliedValue(l, name)
-			if !eqPtr(act, la) && !reported[a.ID+" "+name] {
-				it.Fields = append(it.Fields, DriftField{Field: name, Actual: act, LastApplied: la})
+		for _, uf := range userFields {
+			la, recorded := uf.LastApplied(l)
+			if act := uf.Actual(a); uf.Kind != FieldMarker && recorded && act != la && !reported[a.ID+" "+uf.Name] {
+				it.Fields = append(it.Fields, DriftField{Field: uf.Name, Actual: Str(act), LastApplied: Str(la)})
 			}
 		}
 		for _, g := range managedGroups {
@@ -214,7 +208,7 @@ func eqPtr(a, b *string) bool {
 }
 
 func fieldRank(name string) int {
-	i := slices.Index(userFields, name)
+	i := slices.IndexFunc(userFields, func(uf UserField) bool { return uf.Name == name })
 	if i < 0 {
 		return 100
 	}
@@ -230,64 +224,29 @@ func changeFields(c Change) []DriftField {
 	case ActionRemoveMembership:
 		return []DriftField{{Field: membershipField + c.Group, Desired: Str("absent"), Actual: Str("member")}}
 	}
-	get := func(f *Fields, name string) *string {
-		if f == nil {
-			return nil
-		}
-		switch name {
-		case "username":
-			return f.Username
-		case "email":
-			return f.Email
-		case "first_name":
-			return f.FirstName
-		case "last_name":
-			return f.LastName
-		case "owner":
-			return f.Owner
-		case "source_id":
-			return f.SourceID
-		case "is_active":
-			if f.IsActive != nil {
-				return Str(strconv.FormatBool(*f.IsActive))
-			}
-		}
-		return nil
-	}
 	var out []DriftField
-	for _, name := range userFields {
-		after := get(c.After, name)
-		if after == nil {
-			continue
+	for _, x := range SetFields(c.After) {
+		f := DriftField{Field: x.Field.Name, Desired: Str(x.Value)}
+		if b, ok := x.Field.Get(c.Before); ok {
+			f.Actual = Str(b)
 		}
-		out = append(out, DriftField{Field: name, Desired: after, Actual: get(c.Before, name)})
+		out = append(out, f)
 	}
 	return out
 }
 
+// appliedValue is a field's last-applied value: a user field, or a
+// membership ("membership:GROUP").
 func appliedValue(u AppliedUser, name string) *string {
-	switch name {
-	case "username":
-		return Str(u.Username)
-	case "email":
-		return Str(u.Email)
-	case "first_name":
-		return Str(u.FirstName)
-	case "last_name":
-		return Str(u.LastName)
-	case "is_active":
-		return Str(strconv.FormatBool(u.Active))
-	case "source_id":
-		return Str(u.SourceID)
-	}
 	if g, ok := strings.CutPrefix(name, membershipField); ok {
 		return memberValue(u.Groups, g)
 	}
+	for _, uf := range userFields {
+		if v, ok := uf.LastApplied(u); ok && uf.Name == name {
+			return Str(v)
+		}
+	}
 	return nil
-}
-
-func accountValue(a Account, name string) *string {
-	return appliedValue(AppliedUser{Username: a.Username, Email: a.Email, FirstName: a.FirstName, LastName: a.LastName, Active: a.Active, SourceID: a.SourceID, Groups: a.Groups}, name)
 }
 
 func memberValue(groups []string, g string) *string {

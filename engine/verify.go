@@ -214,11 +214,7 @@ func writes(c Change) []string {
 	case ActionAddMembership, ActionRemoveMembership:
 		return []string{"membership " + c.Group}
 	}
-	var out []string
-	for _, f := range setFields(c.After) {
-		out = append(out, f.name)
-	}
-	return out
+	return fieldNames(c.After)
 }
 
 // checkConflicts refuses two changes that write the same field or
@@ -241,41 +237,6 @@ func (ck *checker) checkConflicts(changes []Change) {
 			seen[k] = c.Address
 		}
 	}
-}
-
-// field is one set field of a Fields value, as text.
-type field struct{ name, value string }
-
-// setFields lists the fields f sets, in the file's order.
-func setFields(f *Fields) []field {
-	if f == nil {
-		return nil
-	}
-	var out []field
-	add := func(name string, v *string) {
-		if v != nil {
-			out = append(out, field{name, *v})
-		}
-	}
-	add("username", f.Username)
-	add("email", f.Email)
-	add("first_name", f.FirstName)
-	add("last_name", f.LastName)
-	if f.IsActive != nil {
-		out = append(out, field{"is_active", fmt.Sprint(*f.IsActive)})
-	}
-	add("owner", f.Owner)
-	add("source_id", f.SourceID)
-	return out
-}
-
-// fieldNames lists the names of the fields f sets.
-func fieldNames(f *Fields) []string {
-	var out []string
-	for _, x := range setFields(f) {
-		out = append(out, x.name)
-	}
-	return out
 }
 
 // checkShape refuses a change whose parts do not fit its action: the
@@ -443,26 +404,17 @@ func (ck *checker) checkSource(c Change) {
 // against what the mapping gives now. exact asks for every field of the
 // fresh change too (a create writes a whole account).
 func (ck *checker) compareWritten(c, f Change, exact bool) {
-	want := map[string]string{}
-	for _, x := range setFields(f.After) {
-		want[x.name] = x.value
-	}
 	var moved, unjustified []string
-	for _, x := range setFields(c.After) {
-		w, ok := want[x.name]
+	for _, uf := range userFields {
+		have, inPlan := uf.Get(c.After)
+		want, given := uf.Get(f.After)
 		switch {
-		case ok && w != x.value:
-			moved = append(moved, fmt.Sprintf("the mapping gives %s %q, the plan writes %q", x.name, w, x.value))
-		case !ok:
-			unjustified = append(unjustified, fmt.Sprintf("%s %q (the mapping gives the value ftrack already has)", x.name, x.value))
-		}
-		delete(want, x.name)
-	}
-	if exact {
-		for _, x := range setFields(f.After) {
-			if _, left := want[x.name]; left {
-				moved = append(moved, fmt.Sprintf("the mapping now also gives %s %q", x.name, x.value))
-			}
+		case inPlan && given && want != have:
+			moved = append(moved, fmt.Sprintf("the mapping gives %s %q, the plan writes %q", uf.Name, want, have))
+		case inPlan && !given:
+			unjustified = append(unjustified, fmt.Sprintf("%s %q (the mapping gives the value ftrack already has)", uf.Name, have))
+		case exact && !inPlan && given:
+			moved = append(moved, fmt.Sprintf("the mapping now also gives %s %q", uf.Name, want))
 		}
 	}
 	if len(unjustified) > 0 {

@@ -120,48 +120,23 @@ type fieldDiff struct {
 	hasAfter      bool
 }
 
-func fieldValues(f *engine.Fields) map[string]string {
-	m := map[string]string{}
-	if f == nil {
-		return m
-	}
-	q := func(s *string) string { return fmt.Sprintf("%q", *s) }
-	if f.Username != nil {
-		m["username"] = q(f.Username)
-	}
-	if f.Email != nil {
-		m["email"] = q(f.Email)
-	}
-	if f.FirstName != nil {
-		m["first_name"] = q(f.FirstName)
-	}
-	if f.LastName != nil {
-		m["last_name"] = q(f.LastName)
-	}
-	if f.IsActive != nil {
-		m["is_active"] = fmt.Sprint(*f.IsActive)
-	}
-	if f.Owner != nil {
-		m["owner"] = q(f.Owner)
-	}
-	if f.SourceID != nil {
-		m["source_id"] = q(f.SourceID)
-	}
-	return m
-}
-
-var fieldOrder = []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}
-
+// diffFields lists a change's fields in the field table's order, each
+// with its before and after as shown: strings quoted, booleans bare.
 func diffFields(c engine.Change) []fieldDiff {
-	before, after := fieldValues(c.Before), fieldValues(c.After)
 	var out []fieldDiff
-	for _, name := range fieldOrder {
-		b, hb := before[name]
-		a, ha := after[name]
+	for _, uf := range engine.UserFields() {
+		b, hb := uf.Get(c.Before)
+		a, ha := uf.Get(c.After)
 		if !hb && !ha {
 			continue
 		}
-		out = append(out, fieldDiff{name: name, before: b, after: a, hasBefore: hb, hasAfter: ha})
+		if !uf.Bool && hb {
+			b = fmt.Sprintf("%q", b)
+		}
+		if !uf.Bool && ha {
+			a = fmt.Sprintf("%q", a)
+		}
+		out = append(out, fieldDiff{name: uf.Name, before: b, after: a, hasBefore: hb, hasAfter: ha})
 	}
 	return out
 }

@@ -695,23 +695,23 @@ func planChange(c engine.Change, st *userState, groupIDs map[string]string, grou
 	return ops, nil
 }
 
+// userAttributes maps the engine's user fields kept as ftrack User
+// attributes to the attribute names; markerKeys those kept as Metadata to
+// their keys. Every field of engine.UserFields is in one of the two.
+var (
+	userAttributes = map[string]string{"username": "username", "email": "email", "first_name": "first_name", "last_name": "last_name", "is_active": "is_active"}
+	markerKeys     = map[string]string{"owner": MetaOwner, "source_id": MetaSourceID}
+)
+
 // fieldValues returns the User attributes set in f.
 func fieldValues(f *engine.Fields) map[string]any {
 	m := map[string]any{}
-	if f.Username != nil {
-		m["username"] = *f.Username
-	}
-	if f.Email != nil {
-		m["email"] = *f.Email
-	}
-	if f.FirstName != nil {
-		m["first_name"] = *f.FirstName
-	}
-	if f.LastName != nil {
-		m["last_name"] = *f.LastName
-	}
-	if f.IsActive != nil {
-		m["is_active"] = *f.IsActive
+	for _, uf := range engine.UserFields() {
+		if attr, ok := userAttributes[uf.Name]; ok {
+			if v, set := uf.Value(f); set {
+				m[attr] = v
+			}
+		}
 	}
 	return m
 }
@@ -749,8 +749,13 @@ func metaOps(id string, f *engine.Fields, st *userState) []Operation {
 		}
 		st.meta[key] = *v
 	}
-	put(MetaOwner, f.Owner)
-	put(MetaSourceID, f.SourceID)
+	for _, uf := range engine.UserFields() {
+		if key, ok := markerKeys[uf.Name]; ok {
+			if v, set := uf.Get(f); set {
+				put(key, &v)
+			}
+		}
+	}
 	return ops
 }
 

@@ -505,3 +505,22 @@ func TestConcurrentExecuteSharesParallelism(t *testing.T) {
 		t.Errorf("%d users created, want 30", n)
 	}
 }
+
+// TestEveryUserFieldIsMapped: each field of the engine's field table is
+// kept either as a User attribute or as ownership Metadata, never both,
+// so a field added to the table cannot be silently dropped on writes.
+func TestEveryUserFieldIsMapped(t *testing.T) {
+	for _, uf := range engine.UserFields() {
+		_, attr := userAttributes[uf.Name]
+		_, meta := markerKeys[uf.Name]
+		if attr == meta {
+			t.Errorf("field %s: User attribute %v, Metadata %v; want exactly one", uf.Name, attr, meta)
+		}
+		if meta != (uf.Kind == engine.FieldMarker) {
+			t.Errorf("field %s: kind %v but kept as Metadata = %v", uf.Name, uf.Kind, meta)
+		}
+	}
+	if len(userAttributes)+len(markerKeys) != len(engine.UserFields()) {
+		t.Errorf("the mapping names fields the table does not have")
+	}
+}
