@@ -1,5 +1,7 @@
 package engine
 
+import "sort"
+
 // Action is what a change does.
 type Action string
 
@@ -64,3 +66,50 @@ func Str(s string) *string { return &s }
 
 // Bool returns a pointer to b, for building Fields.
 func Bool(b bool) *bool { return &b }
+
+// actionRank is the safe execution order, also the order of the plan:
+// deactivations and membership removals first, then updates, adoptions
+// and reactivations, then creates and membership additions.
+func actionRank(a Action) int {
+	switch a {
+	case ActionDeactivate:
+		return 0
+	case ActionRemoveMembership:
+		return 1
+	case ActionUpdate:
+		return 2
+	case ActionAdopt:
+		return 3
+	case ActionReactivate:
+		return 4
+	case ActionCreate:
+		return 5
+	case ActionAddMembership:
+		return 6
+	}
+	return 7
+}
+
+// actionPhase groups the ranks into apply's three phases.
+func actionPhase(a Action) int {
+	switch r := actionRank(a); {
+	case r <= 1:
+		return 0
+	case r <= 4:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// sortChanges orders changes by action rank, then address: the plan's
+// order and, since phases follow ranks, apply's safe execution order.
+func sortChanges(cs []Change) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		ri, rj := actionRank(cs[i].Action), actionRank(cs[j].Action)
+		if ri != rj {
+			return ri < rj
+		}
+		return cs[i].Address < cs[j].Address
+	})
+}

@@ -111,7 +111,7 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 	}
 	now = now.UTC().Truncate(time.Second)
 	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, Prior: req.Prior, TargetUser: req.TargetUser})
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, LastApplied: req.Prior, TargetUser: req.TargetUser})
 	})
 	if err != nil {
 		return nil, err

@@ -154,6 +154,33 @@ func (r *groupRules) names(g *GroupEntry) []string {
 	return sortedUnique(out)
 }
 
+// groups is the groups pass: the groups blocks' memberships join the
+// desired users, and the managed groups are every group some desired user
+// maps to, plus those an earlier apply added members to (a group whose
+// last directory member left must not keep its ftrack memberships).
+func groups(ctx context.Context, r readRequest, v *view) error {
+	if len(r.Groups) > 0 {
+		v.mapsGroups = true
+		if err := applyGroups(ctx, v, r.Groups, r.Sources); err != nil {
+			return err
+		}
+	}
+	if !v.mapsGroups {
+		return nil
+	}
+	for _, u := range v.desired {
+		for _, g := range u.Groups {
+			v.managedGroups[g] = true
+		}
+	}
+	if r.LastApplied != nil {
+		for _, g := range r.LastApplied.ManagedGroups {
+			v.managedGroups[g] = true
+		}
+	}
+	return nil
+}
+
 // applyGroups reads every spec's groups and adds the mapped ftrack group
 // names to the desired users. It also marks the names as managed.
 func applyGroups(ctx context.Context, v *view, specs []GroupSpec, sources []Source) error {

@@ -187,7 +187,7 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		exp = 24 * time.Hour
 	}
 	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, Prior: req.Prior, TargetUser: req.TargetUser})
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, LastApplied: req.Prior, TargetUser: req.TargetUser})
 	})
 	if err != nil {
 		return nil, err
@@ -256,18 +256,4 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		p.Unmanaged = []string{}
 	}
 	return p, nil
-}
-
-func limitReasons(pol Policy, s Summary, owned, desired int) []string {
-	var out []string
-	if r := limitCheck("max_deactivations", pol.MaxDeactivations, s.Deactivate, "deactivations", owned, "managed users"); r != "" {
-		out = append(out, r)
-	}
-	if r := limitCheck("max_creates", pol.MaxCreates, s.Create, "creates", desired, "directory users"); r != "" {
-		out = append(out, r)
-	}
-	if r := limitCheck("max_updates", pol.MaxUpdates, s.Update+s.Adopt, "updates", owned, "managed users"); r != "" {
-		out = append(out, r)
-	}
-	return out
 }

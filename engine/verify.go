@@ -59,7 +59,7 @@ type derivation struct {
 func derive(ctx context.Context, req ApplyRequest, la *LastApplied, now time.Time) (*derivation, []Account, error) {
 	rec := &recordingTarget{Target: req.Target}
 	v, err := withPrefetch(ctx, Target(rec), func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Groups: req.Groups, Prior: la, TargetUser: req.TargetUser})
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Groups: req.Groups, LastApplied: la, TargetUser: req.TargetUser})
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: re-reading the directory to verify the plan (apply -verify-source=false skips this): %w", err)
@@ -459,7 +459,7 @@ func (ck *checker) explain(c Change) string {
 	if found {
 		u = &v.desired[i]
 	}
-	held, isHeld := v.heldKeys[c.Key]
+	held, isHeld := v.held[c.Key]
 	for _, d := range ck.fresh.diff.deferred {
 		if d.Key == c.Key && c.Action == ActionDeactivate {
 			return "it is still in its grace period (" + d.Reason + ")"

@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// holdReason says why a pass held a key back: its owned account, if any,
+// is then neither changed nor deactivated as missing.
+type holdReason string
+
+// The hold reasons.
+const (
+	// holdProtected: policy.protect, or the target's API user.
+	holdProtected holdReason = "protected"
+	// holdDuplicate: several directory entries of one source map to the
+	// username.
+	holdDuplicate holdReason = "duplicate"
+	// holdDuplicateAccount: ftrack has more than one account with the
+	// username.
+	holdDuplicateAccount holdReason = "duplicate account"
+)
+
+// apiUserEntry marks the target's own API user among the protected keys.
+const apiUserEntry = "\x00api_user"
+
+// handsOff is the hands-off pass: protected usernames (policy.protect)
+// and the target's API user are taken out of both sides before the diff,
+// so no rule below can touch them. It remembers what it took out, for
+// the warnings.
+type handsOff struct {
+	prot      *protector
+	apiUser   string            // lower case; "" when unknown
+	protected map[string]string // key -> protect entry (or apiUserEntry)
+}
+
+func newHandsOff(protect []string, apiUser string) (*handsOff, error) {
+	prot, err := newProtector(protect)
+	if err != nil {
+		return nil, err
+	}
+	return &handsOff{prot: prot, apiUser: strings.ToLower(apiUser), protected: map[string]string{}}, nil
+}
+
+// entryFor returns why username (or key) is hands-off, or "".
+func (h *handsOff) entryFor(username, key string) string {
+	if e := firstNonEmpty(h.prot.match(username), h.prot.match(key)); e != "" {
+		return e
+	}
+	if h.apiUser != "" && (key == h.apiUser || strings.ToLower(username) == h.apiUser) {
+		return apiUserEntry
+	}
+	return ""
+}
+
+// holdDesired removes protected desired users (keeping the order of the
+// rest, in place) and holds their keys.
+func (h *handsOff) holdDesired(v *view, users []User) []User {
+	out := users[:0]
+	for _, u := range users {
+		if e := h.entryFor(u.Username, u.Key); e != "" {
+			h.protected[u.Key] = e
+			v.held[u.Key] = holdProtected
+			continue
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// holdAccounts returns the accounts less the protected ones (and the API
+// user's account when this mapping owns it); the target's slice is
+// shared until an account is left out.
+func (h *handsOff) holdAccounts(v *view, accounts []Account) []Account {
+	kept := accounts
+	aliased := true
+	for i, a := range accounts {
+		e := h.prot.match(a.Username)
+		if e == "" && h.apiUser != "" && a.Owner == v.mapper && strings.ToLower(a.Username) == h.apiUser {
+			e = apiUserEntry
+		}
+		if e != "" {
+			h.protected[strings.ToLower(a.Username)] = e
+			if aliased {
+				kept, aliased = append(make([]Account, 0, len(accounts)), accounts[:i]...), false
+			}
+			continue
+		}
+		if !aliased {
+			kept = append(kept, a)
+		}
+	}
+	return kept
+}
+
+// warnings says, per key, which accounts were left alone and why.
+func (h *handsOff) warnings() []string {
+	keys := make([]string, 0, len(h.protected))
+	for k := range h.protected {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		if h.protected[k] == apiUserEntry {
+			out = append(out, fmt.Sprintf("user.%s is the API user ldapsync signs in to ftrack as (the target's api_user): not changed", k))
+			continue
+		}
+		out = append(out, fmt.Sprintf("user.%s is protected by policy.protect %q: not changed", k, h.protected[k]))
+	}
+	return out
+}
+
+// protector matches usernames against policy.protect: plain names compare
+// without case, "re:" entries are regular expressions matched against the
+// lower-case username.
+type protector struct {
+	names map[string]string // lower name -> entry as written
+	res   []*regexp.Regexp
+	raw   []string
+}
+
+func newProtector(list []string) (*protector, error) {
+	p := &protector{names: map[string]string{}}
+	for _, e := range list {
+		if pat, ok := strings.CutPrefix(e, "re:"); ok {
+			re, err := regexp.Compile(pat)
+			if err != nil {
+				return nil, fmt.Errorf("policy.protect %q: %w", e, err)
+			}
+			p.res = append(p.res, re)
+			p.raw = append(p.raw, e)
+			continue
+		}
+		p.names[strings.ToLower(strings.TrimSpace(e))] = e
+	}
+	return p, nil
+}
+
+// match returns the protect entry that matches username, or "".
+func (p *protector) match(username string) string {
+	l := strings.ToLower(username)
+	if e, ok := p.names[l]; ok {
+		return e
+	}
+	for i, re := range p.res {
+		if re.MatchString(l) {
+			return p.raw[i]
+		}
+	}
+	return ""
+}

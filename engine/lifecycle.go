@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// lifecycle is the lifecycle pass: what happens to each joined pair and
+// to each account no desired user joined.
+type lifecycle struct {
+	v     *view
+	pol   Policy
+	last  *LastApplied
+	now   time.Time
+	newID func() string
+	res   *diffResult
+	keys  map[string]bool // desired keys
+}
+
+// desiredUser decides for a desired user: create it (unless the
+// directory disables it), update the account this mapping owns, adopt an
+// unowned one, or leave another mapping's account alone.
+func (lc *lifecycle) desiredUser(m match) {
+	u, a, v, res := m.user, m.account, lc.v, lc.res
+	switch {
+	case a == nil && u.Disabled:
+		res.unchanged++ // never create a user the directory disables
+	case a == nil:
+		res.changes = append(res.changes, createChanges(u, v, lc.newID)...)
+	case a.Owner == v.mapper:
+		cs := ownedChanges(u, *a, v, lc.pol)
+		if m.rename && len(cs) > 0 {
+			cs[0].Reason = "renamed_in_directory"
+		}
+		if len(cs) == 0 {
+			res.unchanged++
+		}
+		res.changes = append(res.changes, cs...)
+	case a.Owner != "":
+		res.warnings = append(res.warnings, fmt.Sprintf("user.%s is owned by mapping %q, not %q: not changed", u.Key, a.Owner, v.mapper))
+	case !lc.pol.AdoptExisting:
+		res.warnings = append(res.warnings, fmt.Sprintf("user.%s exists in ftrack without the ldapsync marker and adopt_existing = false: not changed", u.Key))
+		if a.Active {
+			res.unmanaged = append(res.unmanaged, a.Username)
+		}
+	default:
+		res.changes = append(res.changes, adoptChanges(u, *a, v, lc.pol)...)
+	}
+}
+
+// unmatchedAccount decides for an account no desired user joined: an
+// unowned active one is reported as unmanaged; an active one this
+// mapping owns is deactivated as missing (on_missing), unless its
+// directory entries were held, or after its grace period.
+func (lc *lifecycle) unmatchedAccount(a *Account) {
+	v, res, pol := lc.v, lc.res, lc.pol
+	k := strings.ToLower(a.Username)
+	if a.Owner == "" {
+		if a.Active {
+			res.unmanaged = append(res.unmanaged, a.Username)
+		}
+		return
+	}
+	if a.Owner != v.mapper || lc.keys[k] || !a.Active || pol.OnMissing != "deactivate" {
+		return
+	}
+	if why, held := v.held[k]; held {
+		if why != holdProtected && why != holdDuplicateAccount { // those were reported already
+			res.warnings = append(res.warnings, fmt.Sprintf("user.%s: directory entries for this username were skipped (%s); not deactivated", k, why))
+		}
+		return
+	}
+	if dn, held := v.heldSIDs[a.SourceID]; held { // heldSIDs has no empty key
+		res.warnings = append(res.warnings, fmt.Sprintf("user.%s: its directory entry %s could not be mapped (see skipped); not deactivated", k, dn))
+		return
+	}
+	first := lc.now
+	if lc.last != nil {
+		if t, ok := lc.last.Missing[k]; ok && t.Before(lc.now) {
+			first = t
+		}
+	}
+	res.missing[k] = first.UTC()
+	ch := Change{
+		Address: "user." + k, Action: ActionDeactivate, Reason: "missing_from_directory",
+		Key: k, TargetID: a.ID, SourceID: a.SourceID,
+		Before: &Fields{IsActive: Bool(true)}, After: &Fields{IsActive: Bool(false)},
+	}
+	if pol.GracePeriod > 0 && lc.now.Sub(first) < pol.GracePeriod {
+		due := first.Add(pol.GracePeriod).UTC()
+		ch.Reason = "missing_from_directory (grace period until " + due.Format(time.RFC3339) + ")"
+		res.deferred = append(res.deferred, ch)
+		res.warnings = append(res.warnings, fmt.Sprintf("user.%s missing from the directory since %s; deactivation after %s (grace_period = %s)",
+			k, first.UTC().Format(time.RFC3339), due.Format(time.RFC3339), pol.GracePeriod))
+		return
+	}
+	res.changes = append(res.changes, ch)
+}
+
+// createChanges creates a user with a plan-time id, then its memberships.
+func createChanges(u User, v *view, newID func() string) []Change {
+	id := newID()
+	after := &Fields{IsActive: Bool(true), Owner: Str(v.mapper), SourceID: Str(u.SourceID)}
+	for _, uf := range userFields {
+		if want, ok := uf.Desired(u); ok && uf.Kind == FieldAttribute {
+			uf.Set(after, want)
+		}
+	}
+	cs := []Change{{
+		Address: "user." + u.Key, Action: ActionCreate, Reason: "new_in_directory",
+		Key: u.Key, TargetID: id, SourceID: u.SourceID, After: after,
+	}}
+	if v.mapsGroups {
+		for _, g := range u.Groups {
+			cs = append(cs, membershipChange(ActionAddMembership, u.Key, id, u.SourceID, g, ""))
+		}
+	}
+	return cs
+}
+
+func membershipChange(act Action, key, id, sid, group, mid string) Change {
+	reason := "group_in_directory"
+	if act == ActionRemoveMembership {
+		reason = "group_not_in_directory"
+	}
+	return Change{Address: "membership." + key + "." + group, Action: act, Reason: reason, Key: key, TargetID: id, SourceID: sid, Group: group, MembershipID: mid}
+}
+
+// fieldDiff returns the touched fields: before from the account, after
+// from the desired user.
+func fieldDiff(u User, a Account) (before, after Fields, n int) {
+	for _, uf := range userFields {
+		want, ok := uf.Desired(u)
+		if have := uf.Actual(a); ok && uf.Kind == FieldAttribute && want != have {
+			uf.Set(&before, have)
+			uf.Set(&after, want)
+			n++
+		}
+	}
+	return before, after, n
+}
+
+func ownedChanges(u User, a Account, v *view, pol Policy) []Change {
+	var cs []Change
+	before, after, n := fieldDiff(u, a)
+	if u.SourceID != "" && u.SourceID != a.SourceID {
+		before.SourceID, after.SourceID = Str(a.SourceID), Str(u.SourceID)
+		n++
+	}
+	if n > 0 {
+		cs = append(cs, Change{Address: "user." + u.Key, Action: ActionUpdate, Reason: "attributes_differ",
+			Key: u.Key, TargetID: a.ID, SourceID: u.SourceID, Before: &before, After: &after})
+	}
+	cs = append(cs, activeChanges(u, a, pol)...)
+	return append(cs, membershipChanges(u, a, v)...)
+}
+
+func activeChanges(u User, a Account, pol Policy) []Change {
+	switch {
+	case u.Disabled && a.Active && pol.OnDisabled == "deactivate":
+		reason := "disabled_in_directory"
+		if u.DisabledReason != "" {
+			reason += ": " + u.DisabledReason
+		}
+		return []Change{{Address: "user." + u.Key, Action: ActionDeactivate, Reason: reason, Key: u.Key, TargetID: a.ID, SourceID: u.SourceID,
+			Before: &Fields{IsActive: Bool(true)}, After: &Fields{IsActive: Bool(false)}}}
+	case !u.Disabled && !a.Active && pol.Reactivate:
+		return []Change{{Address: "user." + u.Key, Action: ActionReactivate, Reason: "back_in_directory", Key: u.Key, TargetID: a.ID, SourceID: u.SourceID,
+			Before: &Fields{IsActive: Bool(false)}, After: &Fields{IsActive: Bool(true)}}}
+	}
+	return nil
+}
+
+func membershipChanges(u User, a Account, v *view) []Change {
+	if !v.mapsGroups {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, g := range u.Groups {
+		want[g] = true
+	}
+	have := map[string]bool{}
+	for _, g := range a.Groups {
+		have[g] = true
+	}
+	var cs []Change
+	for _, g := range sortedUnique(u.Groups) {
+		if !have[g] {
+			cs = append(cs, membershipChange(ActionAddMembership, u.Key, a.ID, u.SourceID, g, ""))
+		}
+	}
+	for _, g := range sortedUnique(a.Groups) {
+		if !want[g] && v.managedGroups[g] {
+			cs = append(cs, membershipChange(ActionRemoveMembership, u.Key, a.ID, u.SourceID, g, a.Memberships[g]))
+		}
+	}
+	return cs
+}
+
+func adoptChanges(u User, a Account, v *view, pol Policy) []Change {
+	before, after, _ := fieldDiff(u, a)
+	before.Owner, after.Owner = Str(a.Owner), Str(v.mapper)
+	before.SourceID, after.SourceID = Str(a.SourceID), Str(u.SourceID)
+	cs := []Change{{Address: "user." + u.Key, Action: ActionAdopt, Reason: "matches_directory_user",
+		Key: u.Key, TargetID: a.ID, SourceID: u.SourceID, Before: &before, After: &after}}
+	cs = append(cs, activeChanges(u, a, pol)...)
+	return append(cs, membershipChanges(u, a, v)...)
+}

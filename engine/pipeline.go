@@ -1,0 +1,169 @@
+package engine
+
+// The plan pipeline. The diff knows no provider: it compares desired
+// users (sources through the mapper) with actual accounts (target) and
+// returns plain changes. Plan, drift and apply's verification run the
+// same passes, each in a file named after it:
+//
+//	read       sources → mapped users (mapping errors become skipped
+//	           entries), then the target's accounts
+//	hands-off  protected users and the target's API user leave both
+//	           sides before anything else, so no rule below can touch
+//	           them (an input transform, as DNSControl's ignore rules)
+//	dedupe     one desired user per username: the same entry through
+//	           several sources takes the first source, different entries
+//	           are a conflict or duplicate skipped entries
+//	groups     the groups blocks' memberships join the desired users
+//	join       desired users meet accounts by lower-case username, with
+//	           the stable id as a second chance (a renamed uid is an
+//	           update, not a create and a deactivation)
+//	lifecycle  create, update, adopt, deactivate (missing, disabled,
+//	           grace period), reactivate
+//	limits     the safety limits over the result (plan.go blocks on
+//	           them; apply counts them again, see verify.go)
+//
+// Every key and stable id a pass could not decide for ("held": a
+// mapping error, a duplicate, a protected user) is recorded in the view,
+// so an owned account whose directory entry was held is never
+// deactivated as missing.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// view is the input of the diff after reading and the hands-off
+// transform.
+type view struct {
+	mapper        string
+	mapsGroups    bool
+	managedGroups map[string]bool
+	desired       []User    // sorted by key, unique keys
+	accounts      []Account // sorted by lower username
+	held          map[string]holdReason
+	heldSIDs      map[string]string
+	skipped       []Skipped
+	conflicts     []Conflict
+	warnings      []string
+	sources       []SourceSummary
+	// precedence notes which source won an entry read through several.
+	precedence []string
+}
+
+// readRequest is what collect needs.
+type readRequest struct {
+	Sources  []Source
+	Mapper   Mapper
+	Target   Target
+	Policy   Policy
+	Progress func(stage string, done int)
+	// Groups are the groups blocks whose memberships are added to the
+	// desired users (see groups.go).
+	Groups []GroupSpec
+	// LastApplied is the last-applied view; its managed groups stay
+	// managed.
+	LastApplied *LastApplied
+	// TargetUser is the username the target signs in as: held on both
+	// sides like a protected user, so no plan ever adopts, changes or
+	// deactivates the account ldapsync itself needs.
+	TargetUser string
+}
+
+// collect runs the passes up to the join: read, hands-off, dedupe,
+// groups, then the target's accounts through hands-off.
+func collect(ctx context.Context, r readRequest) (*view, error) {
+	if r.Mapper == nil || r.Target == nil {
+		return nil, fmt.Errorf("plan: a mapper and a target are required")
+	}
+	if len(r.Sources) == 0 {
+		return nil, fmt.Errorf("plan: no source configured")
+	}
+	hands, err := newHandsOff(r.Policy.Protect, r.TargetUser)
+	if err != nil {
+		return nil, err
+	}
+	v := &view{mapper: r.Mapper.Name(), mapsGroups: r.Mapper.MapsGroups(), managedGroups: map[string]bool{},
+		held: map[string]holdReason{}, heldSIDs: map[string]string{}}
+	users, rank, err := readSources(ctx, r, v)
+	if err != nil {
+		return nil, err
+	}
+	users = hands.holdDesired(v, users)
+	dedupe(v, users, rank)
+	if err := groups(ctx, r, v); err != nil {
+		return nil, err
+	}
+	accounts, err := readTarget(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	v.accounts = hands.holdAccounts(v, accounts)
+	v.warnings = append(v.warnings, hands.warnings()...)
+	sortAccounts(v)
+	return v, nil
+}
+
+// diffResult is what the diff decided.
+type diffResult struct {
+	changes   []Change
+	deferred  []Change // deactivations waiting for the grace period
+	unchanged int
+	warnings  []string
+	unmanaged []string
+	missing   map[string]time.Time
+	owned     int
+}
+
+// diff runs the join and the lifecycle rules over a collected view.
+func diff(v *view, pol Policy, last *LastApplied, now time.Time, newID func() string) *diffResult {
+	res := &diffResult{missing: map[string]time.Time{}}
+	j := join(v, res)
+	lc := lifecycle{v: v, pol: pol, last: last, now: now, newID: newID, res: res, keys: j.desiredKeys}
+	for _, m := range j.matches {
+		lc.desiredUser(m)
+	}
+	for _, a := range j.unmatched {
+		lc.unmatchedAccount(a)
+	}
+	sort.Strings(res.unmanaged)
+	sortChanges(res.changes)
+	sortChanges(res.deferred)
+	return res
+}
+
+func quoteAll(s []string) string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return strings.Join(q, ", ")
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func sortedUnique(s []string) []string {
+	out := append([]string{}, s...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// namedError prefixes err with the provider's kind and name unless the
+// provider already did, so messages never say `source "corp": source "corp":`.
+func namedError(kind, name string, err error) error {
+	prefix := fmt.Sprintf("%s %q: ", kind, name)
+	if strings.HasPrefix(err.Error(), prefix) {
+		return err
+	}
+	return fmt.Errorf("%s%w", prefix, err)
+}
