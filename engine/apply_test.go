@@ -231,7 +231,10 @@ func TestApplyFailureIsolation(t *testing.T) {
 	w.target.failAddr["user.bob"] = true // a create: its memberships are not attempted
 	var logged []string
 	req := w.applyReq(p)
-	req.Log = func(c Change, err error) {
+	req.Log = func(c Change, o Outcome, err error) {
+		if (err != nil) != (o == OutcomeFailed || o == OutcomeNotAttempted) {
+			t.Errorf("%s: outcome %s with error %v", c.Address, o, err)
+		}
 		if err != nil {
 			logged = append(logged, c.Address)
 		}
@@ -259,7 +262,7 @@ func TestApplyFailureIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Executed.Total() != 4 || rep.Skipped.Total() != 6 || !rep.Complete {
+	if rep.Executed.Total() != 4 || rep.AlreadyDone.Total() != 6 || !rep.Complete {
 		t.Fatalf("retry report %+v", rep)
 	}
 	for id, n := range w.target.executed {
@@ -302,7 +305,7 @@ func TestApplyResume(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	if rep.Executed.Total() != total-3 || rep.Skipped.Total() != 3 || rep.Planned.Total() != total {
+	if rep.Executed.Total() != total-3 || rep.AlreadyDone.Total() != 3 || rep.Planned.Total() != total {
 		t.Fatalf("resume report %+v", rep)
 	}
 	if len(w.target.executed) != total {
@@ -355,7 +358,7 @@ func TestApplyResumeAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resume after crash: %v", err)
 	}
-	if rep.Skipped.Total() != done || rep.Executed.Total() != len(p.Changes)-done {
+	if rep.AlreadyDone.Total() != done || rep.Executed.Total() != len(p.Changes)-done {
 		t.Fatalf("report %+v (done before crash %d)", rep, done)
 	}
 	for id, n := range w.target.executed {

@@ -114,6 +114,12 @@ func TestStrictReading(t *testing.T) {
 			return bytes.Replace(d, []byte(`"changes": [`), []byte(`"changes": {"x": 1}, "old_changes": [`), 1)
 		},
 		"trailing data": func(d []byte) []byte { return append(d, []byte(`{"changes": []}`)...) },
+		"integer beyond 2^53": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"unchanged": `), []byte(`"unchanged": 9007199254740993, "x": `), 1)
+		},
+		"not an integer": func(d []byte) []byte {
+			return bytes.Replace(d, []byte(`"unchanged": `), []byte(`"x": 1.5, "unchanged": `), 1)
+		},
 		"not an object": func(d []byte) []byte { return []byte(`[` + string(d) + `]`) },
 		"invalid utf-8": func(d []byte) []byte {
 			return bytes.Replace(d, []byte(`"studio"`), []byte("\"stu\xffdio\""), 1)

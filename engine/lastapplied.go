@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -62,10 +63,27 @@ type AppliedPlan struct {
 	Serial     int64     `json:"serial"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
-	// Outcomes maps a change id (ChangeID) to "done", "already_done" (found
-	// done by an earlier, interrupted run) or "failed: <error>".
-	Outcomes map[string]string `json:"outcomes"`
+	// Outcomes maps a change id (ChangeID) to its outcome; Errors holds
+	// the error of each failed one.
+	Outcomes map[string]Outcome `json:"outcomes"`
+	Errors   map[string]string  `json:"errors,omitempty"`
 }
+
+// Outcome is what became of one change in an apply run.
+type Outcome string
+
+// The outcomes.
+const (
+	// OutcomeDone: this plan's apply executed the change.
+	OutcomeDone Outcome = "done"
+	// OutcomeAlreadyDone: ftrack already held the change's after (an
+	// interrupted earlier run did it, or someone else); nothing written.
+	OutcomeAlreadyDone Outcome = "already_done"
+	// OutcomeFailed: the target refused or failed the change.
+	OutcomeFailed Outcome = "failed"
+	// OutcomeNotAttempted: the change depends on a create that failed.
+	OutcomeNotAttempted Outcome = "not_attempted"
+)
 
 // StateStore loads and saves the last-applied view. package state
 // implements it over a local file. The caller holds the state lock for the
@@ -80,9 +98,16 @@ func NewLastApplied(lineage string) *LastApplied {
 	return &LastApplied{Lineage: lineage, Users: map[string]AppliedUser{}, Plans: map[string]AppliedPlan{}}
 }
 
-// ChangeID identifies a change within a plan: a user can have both an
-// update and a deactivation, which share an address.
-func ChangeID(c Change) string { return string(c.Action) + " " + c.Address }
+// ChangeID identifies a change within a plan, by its action, key and
+// group: a user can have both an update and a deactivation, which share
+// an address, and an address alone is ambiguous when keys or group names
+// hold dots ("membership.anna.lee.Artists").
+func ChangeID(c Change) string {
+	if c.Action == ActionAddMembership || c.Action == ActionRemoveMembership {
+		return string(c.Action) + " " + strconv.Quote(c.Key) + " " + strconv.Quote(c.Group)
+	}
+	return string(c.Action) + " " + strconv.Quote(c.Key)
+}
 
 // RecordMissing copies the first-missing observations of a plan (or drift
 // report) into la and reports whether anything changed. Keys no longer

@@ -372,6 +372,12 @@ func checkStrict(data []byte) error {
 			}
 			return nil
 		}
+		if tok.Kind() == '0' {
+			if err := checkInteger(tok.String(), dec.StackPointer()); err != nil {
+				return err
+			}
+			continue
+		}
 		if tok.Kind() != '"' {
 			continue
 		}
@@ -382,6 +388,21 @@ func checkStrict(data []byte) error {
 			}
 		}
 	}
+}
+
+// maxExactInteger is 2^53: larger integers lose precision in the
+// canonical form (RFC 8785 numbers are IEEE doubles), so two documents
+// that decode to different integers could share a checksum.
+const maxExactInteger = 1 << 53
+
+// checkInteger refuses a number that is not an integer below 2^53 in
+// magnitude: the plan format holds no other numbers.
+func checkInteger(lit string, at jsontext.Pointer) error {
+	n, err := strconv.ParseInt(lit, 10, 64)
+	if err != nil || n >= maxExactInteger || n <= -maxExactInteger {
+		return refuse(RefuseInvalid, "the plan file has the number %s at %s; plan numbers are integers below 2^53 in magnitude", lit, at)
+	}
+	return nil
 }
 
 // planNames maps the lower-case form of every member name of the plan's

@@ -187,7 +187,7 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, fresh
 			continue
 		}
 		if fresh != nil {
-			ck.checkSource(c)
+			c = ck.checkSource(c)
 		}
 		pending = append(pending, c)
 	}
@@ -371,26 +371,29 @@ func (ck *checker) checkHandsOff(c Change) bool {
 	return false
 }
 
-// checkSource refuses a pending change the fresh diff does not make.
-func (ck *checker) checkSource(c Change) {
+// checkSource refuses a pending change the fresh diff does not make. It
+// returns the change with the fresh diff's reason: the plan's reason is
+// the plan's claim, and the journal and the log say why apply made it.
+func (ck *checker) checkSource(c Change) Change {
 	f, ok := ck.fresh.changes[ChangeID(c)]
 	if !ok {
 		ck.problems.add(RefuseSourceMismatch, "%s: the configuration and the directory would not %s it now: %s", c.Address, c.Action, ck.explain(c))
-		return
+		return c
 	}
+	c.Reason = f.Reason
 	if f.TargetID != newIDPlaceholder && f.TargetID != c.TargetID {
 		ck.problems.add(RefuseSourceMismatch, "%s: the directory joins this user to ftrack account %s, not %s", c.Address, f.TargetID, c.TargetID)
-		return
+		return c
 	}
 	if f.TargetID == newIDPlaceholder && c.Action != ActionCreate {
 		if _, ok := ck.created[c.TargetID]; !ok {
 			ck.problems.add(RefuseSourceMismatch, "%s: the user does not exist in ftrack and the plan does not create it", c.Address)
-			return
+			return c
 		}
 	}
 	if c.SourceID != f.SourceID {
 		ck.differs(c, fmt.Sprintf("its stable id is %q in the directory now, the plan has %q", f.SourceID, c.SourceID))
-		return
+		return c
 	}
 	switch c.Action {
 	case ActionCreate:
@@ -398,6 +401,7 @@ func (ck *checker) checkSource(c Change) {
 	case ActionUpdate, ActionAdopt:
 		ck.compareWritten(c, f, false)
 	}
+	return c
 }
 
 // compareWritten checks the fields a create, update or adopt writes
@@ -509,6 +513,20 @@ func (ck *checker) checkLimits(changes []Change) error {
 		desired = len(ck.fresh.view.desired)
 	}
 	reasons := limitReasons(ck.policy, s, owned, desired)
+	if ck.fresh != nil {
+		// A plan that carries only part of a blocked plan's changes is
+		// still blocked: the limits also hold for what the directory
+		// gives now.
+		var all Summary
+		for _, c := range ck.fresh.diff.changes {
+			all.add(c.Action)
+		}
+		for _, r := range limitReasons(ck.policy, all, owned, desired) {
+			if !slices.Contains(reasons, r) {
+				reasons = append(reasons, "with the directory as it is now, "+r)
+			}
+		}
+	}
 	p := ck.plan
 	if len(reasons) == 0 && !p.IsBlocked() {
 		return nil

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // recount makes the plan's summary count its changes again, as an
@@ -152,4 +154,79 @@ func TestApplyVerifiesChanges(t *testing.T) {
 			t.Fatalf("apply: %v %+v", err, rep)
 		}
 	})
+}
+
+// TestDoneChangeDoesNotPoisonManagedGroups: a membership addition that is
+// "already done" (the user is in the group) writes nothing and must not
+// make the group managed either, or the next honest plan would remove
+// every other member of a group the configuration never maps.
+func TestDoneChangeDoesNotPoisonManagedGroups(t *testing.T) {
+	w := newWorld()
+	w.target.accounts["id-a"].Groups = []string{"Admins", "Artists", "Leads"}
+	w.target.accounts["id-a"].Memberships["Admins"] = "m-admins-a"
+	w.target.accounts["id-c"].Groups = []string{"Admins", "Artists"}
+	w.target.accounts["id-c"].Memberships["Admins"] = "m-admins-c"
+	p := w.plan(t, clock)
+	p.Changes = append(p.Changes, Change{Address: "membership.alice.Admins", Action: ActionAddMembership, Reason: "group_in_directory",
+		Key: "alice", TargetID: "id-a", SourceID: "sid-a", Group: "Admins"})
+	recount(p)
+	rep, err := Apply(context.Background(), w.applyReq(p))
+	if err != nil || rep.AlreadyDone.AddMembership != 1 {
+		t.Fatalf("apply: %v %+v", err, rep)
+	}
+	la, _ := w.state.Load()
+	if slices.Contains(la.ManagedGroups, "Admins") {
+		t.Fatalf("a change that was not executed made Admins managed: %v", la.ManagedGroups)
+	}
+	for _, c := range w.plan(t, clock.Add(2*time.Minute)).Changes {
+		if c.Group == "Admins" {
+			t.Fatalf("the next plan touches Admins: %s", ChangeID(c))
+		}
+	}
+}
+
+// TestPartOfABlockedPlanIsBlocked: leaving changes out of a blocked plan
+// does not get the rest past the limits, which also hold for what the
+// directory gives now.
+func TestPartOfABlockedPlanIsBlocked(t *testing.T) {
+	w := newWorld()
+	w.policy.MaxDeactivations = Limit{Raw: "1", Count: 1}
+	p := w.plan(t, clock)
+	if !p.IsBlocked() {
+		t.Fatal("test setup: the plan is not blocked")
+	}
+	p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Action == ActionDeactivate && c.Key == "dave" })
+	p.Blocked = nil
+	recount(p)
+	_, err := Apply(context.Background(), w.applyReq(p))
+	if refusalReason(err) != "blocked" || !strings.Contains(err.Error(), "with the directory as it is now, 2 deactivations exceed max_deactivations = 1") {
+		t.Fatalf("want blocked, got %v", err)
+	}
+	if w.target.calls != 0 {
+		t.Fatalf("%d Execute calls", w.target.calls)
+	}
+}
+
+// TestAddressesWithDotsAreNotConfused: "membership.anna.lee.Artists" is
+// anna.lee in Artists or anna in lee.Artists; changes are identified by
+// key and group, never by the address alone.
+func TestAddressesWithDotsAreNotConfused(t *testing.T) {
+	w := newWorld()
+	w.src.entries = append(w.src.entries,
+		entry("anna", "anna@example.com", "Anna", "A", "sid-anna"),
+		entry("anna.lee", "annalee@example.com", "Anna", "Lee", "sid-annalee", "groups=Artists"))
+	p := w.plan(t, clock)
+	var annaID string
+	for _, c := range p.Changes {
+		if c.Action == ActionCreate && c.Key == "anna" {
+			annaID = c.TargetID
+		}
+	}
+	p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Address == "membership.anna.lee.Artists" })
+	p.Changes = append(p.Changes, Change{Address: "membership.anna.lee.Artists", Action: ActionAddMembership, Reason: "group_in_directory",
+		Key: "anna", TargetID: annaID, SourceID: "sid-annalee", Group: "lee.Artists"})
+	recount(p)
+	if _, err := Apply(context.Background(), w.applyReq(p)); refusalReason(err) != "source_mismatch" || w.target.calls != 0 {
+		t.Fatalf("want source_mismatch before any write, got %v (%d calls)", err, w.target.calls)
+	}
 }

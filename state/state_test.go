@@ -33,7 +33,7 @@ func TestNewStateAndRoundTrip(t *testing.T) {
 	la.Serial = 3
 	la.Users["alice"] = engine.AppliedUser{TargetID: "id-a", Username: "alice", Email: "a@example.com", Active: true, Groups: []string{"Artists"}}
 	la.Missing = map[string]time.Time{"bob": time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	la.Plans["p1"] = engine.AppliedPlan{Status: engine.PlanApplied, Serial: 3, Outcomes: map[string]string{"create user.alice": "done"}}
+	la.Plans["p1"] = engine.AppliedPlan{Status: engine.PlanApplied, Serial: 3, Outcomes: map[string]engine.Outcome{"create user.alice": engine.OutcomeDone}}
 	if err := s.Save(la); err != nil {
 		t.Fatal(err)
 	}

@@ -119,17 +119,20 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 		VerifySource: opts.VerifySource,
 		TargetUser:   ws.targetUser,
 		Force:        opts.Force,
-		Now:          time.Now().UTC(),
+		Now:          now().UTC(),
 		MaxErrors:    maxErrors,
 		Progress:     func(done, total int) { prog.Counted("applying", done, total) },
-		Log: func(ch engine.Change, cerr error) {
-			attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Reason, "target_id", ch.TargetID}
+		Log: func(ch engine.Change, outcome engine.Outcome, cerr error) {
+			attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Reason, "target_id", ch.TargetID, "outcome", string(outcome)}
 			for _, f := range diffFields(ch) {
 				attrs = append(attrs, f.name+".before", f.before, f.name+".after", f.after)
 			}
-			if cerr != nil {
+			switch {
+			case cerr != nil:
 				ws.log.Error("change failed", append(attrs, "error", cerr.Error())...)
-			} else {
+			case outcome == engine.OutcomeAlreadyDone:
+				ws.log.Info("change already done", attrs...)
+			default:
 				ws.log.Info("change applied", attrs...)
 			}
 		},
@@ -137,7 +140,7 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 	prog.Finish()
 	if report != nil {
 		renderApplyReport(newRenderer(c.App.Writer, useColor(ws.args.NoColor, c.App.Writer)), report)
-		ws.log.Info("apply finished", "plan_id", plan.PlanID, "executed", report.Executed.Total(), "failed", report.Failed.Total(), "already_done", report.Skipped.Total())
+		ws.log.Info("apply finished", "plan_id", plan.PlanID, "executed", report.Executed.Total(), "failed", report.Failed.Total(), "already_done", report.AlreadyDone.Total())
 	}
 	if err != nil {
 		ws.log.Error("apply failed", "plan_id", plan.PlanID, "error", err.Error())
@@ -153,7 +156,7 @@ func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
 	line := fmt.Sprintf("Apply complete: %d of %d planned changes executed (%d created, %d updated, %d deactivated, %d reactivated, %d adopted, %d memberships added, %d removed)",
 		rep.Executed.Total(), rep.Planned.Total(),
 		rep.Executed.Create, rep.Executed.Update, rep.Executed.Deactivate, rep.Executed.Reactivate, rep.Executed.Adopt, rep.Executed.AddMembership, rep.Executed.RemoveMembership)
-	if n := rep.Skipped.Total(); n > 0 {
+	if n := rep.AlreadyDone.Total(); n > 0 {
 		line += fmt.Sprintf(", %d already done", n)
 	}
 	if !rep.SourceVerified {
