@@ -1,6 +1,9 @@
 package engine
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // Action is what a change does.
 type Action string
@@ -71,24 +74,22 @@ func Bool(b bool) *bool { return &b }
 // deactivations and membership removals first, then updates, adoptions
 // and reactivations, then creates and membership additions.
 func actionRank(a Action) int {
-	switch a {
-	case ActionDeactivate:
-		return 0
-	case ActionRemoveMembership:
-		return 1
-	case ActionUpdate:
-		return 2
-	case ActionAdopt:
-		return 3
-	case ActionReactivate:
-		return 4
-	case ActionCreate:
-		return 5
-	case ActionAddMembership:
-		return 6
+	if i := slices.Index(applyOrder, a); i >= 0 {
+		return i
 	}
-	return 7
+	return len(applyOrder)
 }
+
+// applyOrder is the actions in the safe execution order (actionRank).
+var applyOrder = []Action{
+	ActionDeactivate, ActionRemoveMembership,
+	ActionUpdate, ActionAdopt, ActionReactivate,
+	ActionCreate, ActionAddMembership,
+}
+
+// ApplyOrder returns the actions in the order apply executes them, the
+// order plans list them and renderers show them in.
+func ApplyOrder() []Action { return slices.Clone(applyOrder) }
 
 // actionPhase groups the ranks into apply's three phases.
 func actionPhase(a Action) int {

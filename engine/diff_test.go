@@ -151,9 +151,9 @@ func TestDiffTable(t *testing.T) {
 			e.Source = "branch"
 			return e
 		}()},
-			accounts: []Account{aliceAcct, bobAcct}, policy: def, want: []string{}, unchanged: 1, skipped: 2,
+			accounts: []Account{aliceAcct, bobAcct}, policy: def, want: []string{}, unchanged: 1, skipped: 0,
 			check: func(t *testing.T, p *Plan) {
-				if len(p.Conflicts) != 1 || p.Conflicts[0].Key != "bob" || len(p.Conflicts[0].Entries) != 2 {
+				if len(p.Conflicts) != 1 || p.Conflicts[0].Key != "bob" || len(p.Conflicts[0].Entries) != 2 || p.Summary.Conflicts != 2 {
 					t.Errorf("conflicts: %+v", p.Conflicts)
 				}
 			}},

@@ -79,8 +79,6 @@ type DriftReport struct {
 	Items     []DriftItem     `json:"items"`
 	Skipped   []Skipped       `json:"skipped"`
 	Warnings  []string        `json:"warnings"`
-	// MissingSince holds first-missing observations (see RecordMissing).
-	MissingSince map[string]time.Time `json:"-"`
 }
 
 // HasDrift reports whether a managed user drifted: a pending or an
@@ -120,7 +118,6 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 	rep := &DriftReport{
 		CheckedAt: now.Format(time.RFC3339), Target: req.Target.Info(), Sources: v.sources,
 		Items: []DriftItem{}, Skipped: v.skipped, Warnings: append(append([]string{}, v.warnings...), d.warnings...),
-		MissingSince: d.missing,
 	}
 	if rep.Skipped == nil {
 		rep.Skipped = []Skipped{}

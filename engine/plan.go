@@ -128,12 +128,15 @@ type Block struct {
 }
 
 // Summary counts the plan's changes per action (Counts, whose Total is the
-// number of changes), plus the users left unchanged and the directory
-// entries skipped. Counts is embedded, so the JSON keeps its flat shape.
+// number of changes), plus the users left unchanged, the directory
+// entries skipped (they could not be mapped) and the entries in conflict
+// (several sources claim one username). Counts is embedded, so the JSON
+// keeps its flat shape.
 type Summary struct {
 	Counts
 	Unchanged int `json:"unchanged"`
 	Skipped   int `json:"skipped"`
+	Conflicts int `json:"conflicts"`
 }
 
 // IsBlocked reports whether a safety policy blocks the plan (and no
@@ -228,7 +231,7 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	p.Summary.Unchanged = d.unchanged
 	p.Summary.Skipped = len(p.Skipped)
 	for _, c := range p.Conflicts {
-		p.Summary.Skipped += len(c.Entries)
+		p.Summary.Conflicts += len(c.Entries)
 	}
 	if reasons := limitReasons(req.Policy, p.Summary, d.owned, len(v.desired)); len(reasons) > 0 {
 		p.Blocked = &Block{Reasons: reasons}

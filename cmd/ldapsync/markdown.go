@@ -39,10 +39,10 @@ func planMarkdown(p *engine.Plan) string {
 		b.WriteString("\n")
 	}
 	s := p.Summary
-	b.WriteString("| create | update | deactivate | reactivate | adopt | add membership | remove membership | unchanged | skipped |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n",
-		s.Create, s.Update, s.Deactivate, s.Reactivate, s.Adopt, s.AddMembership, s.RemoveMembership, s.Unchanged, s.Skipped)
+	b.WriteString("| create | update | deactivate | reactivate | adopt | add membership | remove membership | unchanged | skipped | conflicts |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n",
+		s.Create, s.Update, s.Deactivate, s.Reactivate, s.Adopt, s.AddMembership, s.RemoveMembership, s.Unchanged, s.Skipped, len(p.Conflicts))
 	fmt.Fprintf(&b, "Plan `%s`, created %s, expires %s. Sources:", p.PlanID, p.CreatedAt, p.ExpiresAt)
 	for _, src := range p.Sources {
 		fmt.Fprintf(&b, " %s `%s` (%d entries)", src.Type, mdEscape(src.Name), src.Entries)
@@ -57,6 +57,16 @@ func planMarkdown(p *engine.Plan) string {
 			fmt.Fprintf(&w, "- %s\n", mdEscape(x))
 		}
 		sections = append(sections, w.String()+"\n")
+	}
+	if len(p.Conflicts) > 0 {
+		var d strings.Builder
+		fmt.Fprintf(&d, "### Conflicts (%d)\n\nNone of these entries is applied until the directory is fixed.\n\n| user | source | DN |\n|---|---|---|\n", len(p.Conflicts))
+		for _, c := range p.Conflicts {
+			for _, e := range c.Entries {
+				fmt.Fprintf(&d, "| `%s` | `%s` | `%s` |\n", mdEscape(c.Key), mdEscape(e.Source), mdEscape(e.DN))
+			}
+		}
+		sections = append(sections, d.String()+"\n")
 	}
 	groups := groupChanges(p.Changes)
 	if list := groups[engine.ActionDeactivate]; len(list) > 0 {

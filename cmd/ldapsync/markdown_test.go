@@ -55,3 +55,52 @@ func TestPlanMarkdownSmallPlanIsComplete(t *testing.T) {
 		}
 	}
 }
+
+// conflictPlan is a plan whose only news is a conflict between sources.
+func conflictPlan() *engine.Plan {
+	p := &engine.Plan{PlanID: "p", Target: engine.TargetInfo{Type: "ftrack", Name: "studio"},
+		Conflicts: []engine.Conflict{{Key: "bob", Reason: "username claimed by entries of more than one source; none is applied",
+			Entries: []engine.ConflictEntry{{Source: "corp", DN: "uid=bob,ou=a"}, {Source: "branch", DN: "uid=bob,ou=b"}}}}}
+	p.Summary.Conflicts = 2
+	return p
+}
+
+// TestConflictsAreRendered: a plan whose only news is a conflict never
+// reads as "ftrack matches the directory", in text or Markdown.
+func TestConflictsAreRendered(t *testing.T) {
+	var text strings.Builder
+	newRenderer(&text, false).Plan(conflictPlan())
+	for _, want := range []string{"No changes, but the directory has conflicts", "Conflicts (1)", "user.bob", "source branch: uid=bob,ou=b", "1 username in conflict."} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text plan lacks %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "ftrack matches the directory") {
+		t.Errorf("text plan says ftrack matches:\n%s", text.String())
+	}
+	md := planMarkdown(conflictPlan())
+	for _, want := range []string{"### Conflicts (1)", "| `bob` | `branch` | `uid=bob,ou=b` |", "| 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestRenderOrderIsApplyOrder: the text plan lists its groups in the
+// order apply executes them.
+func TestRenderOrderIsApplyOrder(t *testing.T) {
+	p := &engine.Plan{PlanID: "p"}
+	for _, a := range engine.ApplyOrder() {
+		p.Changes = append(p.Changes, engine.Change{Address: "user.x", Action: a, Key: "x", Group: "G"})
+	}
+	var text strings.Builder
+	newRenderer(&text, false).Plan(p)
+	last := -1
+	for _, a := range engine.ApplyOrder() {
+		i := strings.Index(text.String(), actionStyles[a].title+" (")
+		if i <= last {
+			t.Fatalf("%s is shown out of apply order:\n%s", a, text.String())
+		}
+		last = i
+	}
+}

@@ -79,11 +79,7 @@ var actionStyles = map[engine.Action]actionStyle{
 }
 
 // actionOrder is the order groups are shown in: apply's execution order.
-var actionOrder = []engine.Action{
-	engine.ActionDeactivate, engine.ActionRemoveMembership,
-	engine.ActionUpdate, engine.ActionReactivate, engine.ActionAdopt,
-	engine.ActionCreate, engine.ActionAddMembership,
-}
+var actionOrder = engine.ApplyOrder()
 
 func (r *renderer) colorFor(a engine.Action) *color.Color {
 	switch a {
@@ -153,9 +149,12 @@ func describe(c engine.Change) string {
 
 // Plan renders a plan as text.
 func (r *renderer) Plan(p *engine.Plan) {
-	if len(p.Changes) == 0 {
+	switch {
+	case len(p.Changes) == 0 && len(p.Conflicts) > 0:
+		r.printf("%s, but the directory has conflicts ldapsync cannot resolve (below).\n", r.yellow.Sprint("No changes"))
+	case len(p.Changes) == 0:
 		r.printf("%s ftrack matches the directory.\n", r.green.Sprint("No changes."))
-	} else {
+	default:
 		r.printf("ldapsync will perform the following actions, in this order:\n")
 		groups := groupChanges(p.Changes)
 		for _, a := range actionOrder {
@@ -178,6 +177,15 @@ func (r *renderer) Plan(p *engine.Plan) {
 						r.printf("      %-12s %s\n", d.name+":", d.before)
 					}
 				}
+			}
+		}
+	}
+	if len(p.Conflicts) > 0 {
+		r.printf("\n%s\n", r.bold.Sprintf("Conflicts (%d): none of these entries is applied until the directory is fixed", len(p.Conflicts)))
+		for _, c := range p.Conflicts {
+			r.printf("  %s user.%s: %s\n", r.red.Sprint("!"), c.Key, c.Reason)
+			for _, e := range c.Entries {
+				r.printf("      source %s: %s\n", e.Source, e.DN)
 			}
 		}
 	}
@@ -229,6 +237,12 @@ func planSummaryLine(p *engine.Plan) string {
 		line += " 1 directory entry skipped."
 	case s.Skipped > 1:
 		line += fmt.Sprintf(" %d directory entries skipped.", s.Skipped)
+	}
+	switch n := len(p.Conflicts); {
+	case n == 1:
+		line += " 1 username in conflict."
+	case n > 1:
+		line += fmt.Sprintf(" %d usernames in conflict.", n)
 	}
 	return line
 }
