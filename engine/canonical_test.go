@@ -250,7 +250,7 @@ func exactChanges(canon []byte) ([]Change, error) {
 			return nil, fmt.Errorf("a change is not an object")
 		}
 		str := func(k string) string { s, _ := m[k].(string); return s }
-		c := Change{Address: str("address"), Action: Action(str("action")), Reason: str("reason"), Key: str("key"),
+		c := Change{Address: str("address"), Action: Action(str("action")), Reason: ChangeReason(str("reason")), ReasonDetail: str("reason_detail"), Key: str("key"),
 			TargetID: str("target_id"), SourceID: str("source_id"), Group: str("group"), MembershipID: str("membership_id")}
 		c.Before, c.After = exactFields(m["before"]), exactFields(m["after"])
 		out = append(out, c)

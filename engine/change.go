@@ -24,9 +24,13 @@ type Change struct {
 	// Address names the change: "user.<key>" or "membership.<key>.<group>".
 	Address string `json:"address"`
 	Action  Action `json:"action"`
-	// Reason is informational: why the change is planned (e.g.
-	// "attributes_differ", "missing_from_directory", "disabled_in_directory").
-	Reason string `json:"reason"`
+	// Reason is informational: why the change is planned, a stable token.
+	// apply never trusts it; it journals and logs the reason its own
+	// derivation gives.
+	Reason ChangeReason `json:"reason"`
+	// ReasonDetail is the human detail of the reason, e.g. the disabled
+	// rule that matched ("pwdAccountLockedTime is set").
+	ReasonDetail string `json:"reason_detail,omitempty"`
 	// Key is the user's join key (lower-case username).
 	Key string `json:"key"`
 	// TargetID is the ftrack User id; for a create it is generated at plan
@@ -42,6 +46,47 @@ type Change struct {
 	Before *Fields `json:"before,omitempty"`
 	// After holds the desired values of those fields.
 	After *Fields `json:"after,omitempty"`
+}
+
+// ChangeReason is why a change is planned: a stable snake_case token.
+type ChangeReason string
+
+// The change reasons.
+const (
+	// ReasonNewInDirectory: a create, for a directory user ftrack lacks.
+	ReasonNewInDirectory ChangeReason = "new_in_directory"
+	// ReasonAttributesDiffer: an update, for mapped values ftrack does
+	// not hold.
+	ReasonAttributesDiffer ChangeReason = "attributes_differ"
+	// ReasonRenamedInDirectory: an update of the username, for an entry
+	// whose stable id is the account's but whose uid changed.
+	ReasonRenamedInDirectory ChangeReason = "renamed_in_directory"
+	// ReasonMissingFromDirectory: a deactivation, for an owned account no
+	// directory entry maps to any more (detail: the grace period's end,
+	// while it runs).
+	ReasonMissingFromDirectory ChangeReason = "missing_from_directory"
+	// ReasonDisabledInDirectory: a deactivation, for a user the directory
+	// disables (detail: the rule that matched).
+	ReasonDisabledInDirectory ChangeReason = "disabled_in_directory"
+	// ReasonBackInDirectory: a reactivation, for a user enabled again.
+	ReasonBackInDirectory ChangeReason = "back_in_directory"
+	// ReasonMatchesDirectoryUser: an adopt, for an unowned account whose
+	// username a directory user has.
+	ReasonMatchesDirectoryUser ChangeReason = "matches_directory_user"
+	// ReasonGroupInDirectory: a membership addition.
+	ReasonGroupInDirectory ChangeReason = "group_in_directory"
+	// ReasonGroupNotInDirectory: a membership removal, from a managed
+	// group the directory no longer gives the user.
+	ReasonGroupNotInDirectory ChangeReason = "group_not_in_directory"
+)
+
+// Why is the reason with its detail, for people: "disabled_in_directory:
+// pwdAccountLockedTime is set".
+func (c Change) Why() string {
+	if c.ReasonDetail == "" {
+		return string(c.Reason)
+	}
+	return string(c.Reason) + ": " + c.ReasonDetail
 }
 
 // Fields is a partial user record; nil fields are not touched.

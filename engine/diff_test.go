@@ -79,8 +79,8 @@ func TestDiffTable(t *testing.T) {
 		{name: "disabled in directory", entries: []Entry{alice, disabled(bob)}, accounts: []Account{aliceAcct, bobAcct}, policy: def,
 			want: []string{"deactivate user.bob"}, unchanged: 1,
 			check: func(t *testing.T, p *Plan) {
-				if p.Changes[0].Reason != "disabled_in_directory: pwdAccountLockedTime is set" {
-					t.Errorf("reason %q", p.Changes[0].Reason)
+				if p.Changes[0].Reason != ReasonDisabledInDirectory || p.Changes[0].Why() != "disabled_in_directory: pwdAccountLockedTime is set" {
+					t.Errorf("reason %q", p.Changes[0].Why())
 				}
 			}},
 		{name: "disabled on_disabled ignore", entries: []Entry{alice, disabled(bob)}, accounts: []Account{aliceAcct, bobAcct},

@@ -135,7 +135,7 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 	}
 	for _, c := range append(append([]Change{}, d.changes...), d.deferred...) {
 		l, hasL := last[c.TargetID]
-		pend := DriftItem{Key: c.Key, Kind: DriftPending, Action: c.Action, Reason: c.Reason}
+		pend := DriftItem{Key: c.Key, Kind: DriftPending, Action: c.Action, Reason: c.Why()}
 		oob := DriftItem{Key: c.Key, Kind: DriftOutOfBand, Action: c.Action, Reason: "edited in ftrack since the last apply"}
 		for _, f := range changeFields(c) {
 			if hasL {

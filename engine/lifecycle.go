@@ -31,7 +31,7 @@ func (lc *lifecycle) desiredUser(m match) {
 	case a.Owner == v.mapper:
 		cs := ownedChanges(u, *a, v, lc.pol)
 		if m.rename && len(cs) > 0 {
-			cs[0].Reason = "renamed_in_directory"
+			cs[0].Reason = ReasonRenamedInDirectory
 		}
 		if len(cs) == 0 {
 			res.unchanged++
@@ -62,7 +62,7 @@ func (lc *lifecycle) unmatchedAccount(a *Account) {
 		}
 		return
 	}
-	if a.Owner != v.mapper || lc.keys[k] || !a.Active || pol.OnMissing != "deactivate" {
+	if a.Owner != v.mapper || lc.keys[k] || !a.Active || pol.OnMissing != ModeDeactivate {
 		return
 	}
 	if why, held := v.held[k]; held {
@@ -83,13 +83,13 @@ func (lc *lifecycle) unmatchedAccount(a *Account) {
 	}
 	res.missing[k] = first.UTC()
 	ch := Change{
-		Address: "user." + k, Action: ActionDeactivate, Reason: "missing_from_directory",
+		Address: "user." + k, Action: ActionDeactivate, Reason: ReasonMissingFromDirectory,
 		Key: k, TargetID: a.ID, SourceID: a.SourceID,
 		Before: &Fields{IsActive: Bool(true)}, After: &Fields{IsActive: Bool(false)},
 	}
 	if pol.GracePeriod > 0 && lc.now.Sub(first) < pol.GracePeriod {
 		due := first.Add(pol.GracePeriod).UTC()
-		ch.Reason = "missing_from_directory (grace period until " + due.Format(time.RFC3339) + ")"
+		ch.ReasonDetail = "grace period until " + due.Format(time.RFC3339)
 		res.deferred = append(res.deferred, ch)
 		res.warnings = append(res.warnings, fmt.Sprintf("user.%s missing from the directory since %s; deactivation after %s (grace_period = %s)",
 			k, first.UTC().Format(time.RFC3339), due.Format(time.RFC3339), pol.GracePeriod))
@@ -108,7 +108,7 @@ func createChanges(u User, v *view, newID func() string) []Change {
 		}
 	}
 	cs := []Change{{
-		Address: "user." + u.Key, Action: ActionCreate, Reason: "new_in_directory",
+		Address: "user." + u.Key, Action: ActionCreate, Reason: ReasonNewInDirectory,
 		Key: u.Key, TargetID: id, SourceID: u.SourceID, After: after,
 	}}
 	if v.mapsGroups {
@@ -120,9 +120,9 @@ func createChanges(u User, v *view, newID func() string) []Change {
 }
 
 func membershipChange(act Action, key, id, sid, group, mid string) Change {
-	reason := "group_in_directory"
+	reason := ReasonGroupInDirectory
 	if act == ActionRemoveMembership {
-		reason = "group_not_in_directory"
+		reason = ReasonGroupNotInDirectory
 	}
 	return Change{Address: "membership." + key + "." + group, Action: act, Reason: reason, Key: key, TargetID: id, SourceID: sid, Group: group, MembershipID: mid}
 }
@@ -149,7 +149,7 @@ func ownedChanges(u User, a Account, v *view, pol Policy) []Change {
 		n++
 	}
 	if n > 0 {
-		cs = append(cs, Change{Address: "user." + u.Key, Action: ActionUpdate, Reason: "attributes_differ",
+		cs = append(cs, Change{Address: "user." + u.Key, Action: ActionUpdate, Reason: ReasonAttributesDiffer,
 			Key: u.Key, TargetID: a.ID, SourceID: u.SourceID, Before: &before, After: &after})
 	}
 	cs = append(cs, activeChanges(u, a, pol)...)
@@ -158,15 +158,11 @@ func ownedChanges(u User, a Account, v *view, pol Policy) []Change {
 
 func activeChanges(u User, a Account, pol Policy) []Change {
 	switch {
-	case u.Disabled && a.Active && pol.OnDisabled == "deactivate":
-		reason := "disabled_in_directory"
-		if u.DisabledReason != "" {
-			reason += ": " + u.DisabledReason
-		}
-		return []Change{{Address: "user." + u.Key, Action: ActionDeactivate, Reason: reason, Key: u.Key, TargetID: a.ID, SourceID: u.SourceID,
+	case u.Disabled && a.Active && pol.OnDisabled == ModeDeactivate:
+		return []Change{{Address: "user." + u.Key, Action: ActionDeactivate, Reason: ReasonDisabledInDirectory, ReasonDetail: u.DisabledReason, Key: u.Key, TargetID: a.ID, SourceID: u.SourceID,
 			Before: &Fields{IsActive: Bool(true)}, After: &Fields{IsActive: Bool(false)}}}
 	case !u.Disabled && !a.Active && pol.Reactivate:
-		return []Change{{Address: "user." + u.Key, Action: ActionReactivate, Reason: "back_in_directory", Key: u.Key, TargetID: a.ID, SourceID: u.SourceID,
+		return []Change{{Address: "user." + u.Key, Action: ActionReactivate, Reason: ReasonBackInDirectory, Key: u.Key, TargetID: a.ID, SourceID: u.SourceID,
 			Before: &Fields{IsActive: Bool(false)}, After: &Fields{IsActive: Bool(true)}}}
 	}
 	return nil
@@ -202,7 +198,7 @@ func adoptChanges(u User, a Account, v *view, pol Policy) []Change {
 	before, after, _ := fieldDiff(u, a)
 	before.Owner, after.Owner = Str(a.Owner), Str(v.mapper)
 	before.SourceID, after.SourceID = Str(a.SourceID), Str(u.SourceID)
-	cs := []Change{{Address: "user." + u.Key, Action: ActionAdopt, Reason: "matches_directory_user",
+	cs := []Change{{Address: "user." + u.Key, Action: ActionAdopt, Reason: ReasonMatchesDirectoryUser,
 		Key: u.Key, TargetID: a.ID, SourceID: u.SourceID, Before: &before, After: &after}}
 	cs = append(cs, activeChanges(u, a, pol)...)
 	return append(cs, membershipChanges(u, a, v)...)

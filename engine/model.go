@@ -157,10 +157,10 @@ type Limit struct {
 
 // Policy holds the safety and lifecycle policies of the policy block.
 type Policy struct {
-	// OnMissing is "deactivate" or "ignore" for managed users gone from the directory.
-	OnMissing string
-	// OnDisabled is "deactivate" or "ignore" for users disabled in the directory.
-	OnDisabled string
+	// OnMissing is what happens to a managed user gone from the
+	// directory; OnDisabled to one the directory disables.
+	OnMissing  LifecycleMode
+	OnDisabled LifecycleMode
 	// Reactivate re-enables managed users who come back.
 	Reactivate bool
 	// GracePeriod is how long a user must be missing before deactivation.
@@ -188,12 +188,24 @@ type Policy struct {
 	RequireSignedPlans bool
 }
 
+// LifecycleMode is what the lifecycle rules do with a managed user the
+// directory no longer lists (on_missing) or disables (on_disabled).
+type LifecycleMode string
+
+// The lifecycle modes.
+const (
+	// ModeDeactivate deactivates the ftrack account (never deletes it).
+	ModeDeactivate LifecycleMode = "deactivate"
+	// ModeIgnore leaves the account as it is.
+	ModeIgnore LifecycleMode = "ignore"
+)
+
 // DefaultPolicy returns the policy used when the configuration has no
 // policy block: the original script's behaviour.
 func DefaultPolicy() Policy {
 	return Policy{
-		OnMissing:      "deactivate",
-		OnDisabled:     "deactivate",
+		OnMissing:      ModeDeactivate,
+		OnDisabled:     ModeDeactivate,
 		Reactivate:     true,
 		MinSourceUsers: 1,
 		AdoptExisting:  true,

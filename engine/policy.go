@@ -10,8 +10,8 @@ import (
 // configuration's own spelling.
 func policyRaw(p Policy) map[string]string {
 	m := map[string]string{
-		"on_missing":       p.OnMissing,
-		"on_disabled":      p.OnDisabled,
+		"on_missing":       string(p.OnMissing),
+		"on_disabled":      string(p.OnDisabled),
 		"reactivate":       strconv.FormatBool(p.Reactivate),
 		"grace_period":     p.GracePeriod.String(),
 		"min_source_users": strconv.Itoa(p.MinSourceUsers),

@@ -380,7 +380,7 @@ func (ck *checker) checkSource(c Change) Change {
 		ck.problems.add(RefuseSourceMismatch, "%s: the configuration and the directory would not %s it now: %s", c.Address, c.Action, ck.explain(c))
 		return c
 	}
-	c.Reason = f.Reason
+	c.Reason, c.ReasonDetail = f.Reason, f.ReasonDetail
 	if f.TargetID != newIDPlaceholder && f.TargetID != c.TargetID {
 		ck.problems.add(RefuseSourceMismatch, "%s: the directory joins this user to ftrack account %s, not %s", c.Address, f.TargetID, c.TargetID)
 		return c
@@ -466,7 +466,7 @@ func (ck *checker) explain(c Change) string {
 	held, isHeld := v.held[c.Key]
 	for _, d := range ck.fresh.diff.deferred {
 		if d.Key == c.Key && c.Action == ActionDeactivate {
-			return "it is still in its grace period (" + d.Reason + ")"
+			return "it is still in its grace period (" + d.ReasonDetail + ")"
 		}
 	}
 	switch {
@@ -474,9 +474,9 @@ func (ck *checker) explain(c Change) string {
 		return fmt.Sprintf("its directory entries are held back (%s)", held)
 	case c.Action == ActionDeactivate && u != nil && !u.Disabled:
 		return fmt.Sprintf("%s is present and enabled in the directory (%s)", c.Key, u.DN)
-	case c.Action == ActionDeactivate && u != nil && pol.OnDisabled != "deactivate":
+	case c.Action == ActionDeactivate && u != nil && pol.OnDisabled != ModeDeactivate:
 		return "policy on_disabled = \"ignore\""
-	case c.Action == ActionDeactivate && u == nil && pol.OnMissing != "deactivate":
+	case c.Action == ActionDeactivate && u == nil && pol.OnMissing != ModeDeactivate:
 		return "policy on_missing = \"ignore\""
 	case c.Action == ActionReactivate && u != nil && u.Disabled:
 		return fmt.Sprintf("%s is disabled in the directory (%s)", c.Key, firstNonEmpty(u.DisabledReason, u.DN))

@@ -123,7 +123,7 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 		MaxErrors:    maxErrors,
 		Progress:     func(done, total int) { prog.Counted("applying", done, total) },
 		Log: func(ch engine.Change, outcome engine.Outcome, cerr error) {
-			attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Reason, "target_id", ch.TargetID, "outcome", string(outcome)}
+			attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Why(), "target_id", ch.TargetID, "outcome", string(outcome)}
 			for _, f := range diffFields(ch) {
 				attrs = append(attrs, f.name+".before", f.before, f.name+".after", f.after)
 			}

@@ -73,7 +73,7 @@ func planMarkdown(p *engine.Plan) string {
 		var d strings.Builder
 		fmt.Fprintf(&d, "### Deactivations (%d)\n\n| user | reason |\n|---|---|\n", len(list))
 		for _, c := range list {
-			fmt.Fprintf(&d, "| `%s` | %s |\n", mdEscape(c.Key), mdEscape(c.Reason))
+			fmt.Fprintf(&d, "| `%s` | %s |\n", mdEscape(c.Key), mdEscape(c.Why()))
 		}
 		sections = append(sections, d.String()+"\n")
 	}
@@ -86,7 +86,7 @@ func planMarkdown(p *engine.Plan) string {
 		var d strings.Builder
 		fmt.Fprintf(&d, "<details><summary>%s %s (%d)</summary>\n\n", st.symbol, st.title, len(list))
 		for _, c := range list {
-			fmt.Fprintf(&d, "- `%s` %s _(%s)_\n", mdEscape(describe(c)), st.verb, mdEscape(c.Reason))
+			fmt.Fprintf(&d, "- `%s` %s _(%s)_\n", mdEscape(describe(c)), st.verb, mdEscape(c.Why()))
 			for _, f := range diffFields(c) {
 				switch {
 				case f.hasBefore && f.hasAfter:

@@ -166,7 +166,7 @@ func (r *renderer) Plan(p *engine.Plan) {
 			col := r.colorFor(a)
 			r.printf("\n%s\n", r.bold.Sprintf("%s (%d)", st.title, len(list)))
 			for _, c := range list {
-				r.printf("  %s %s %s %s\n", col.Sprint(st.symbol), r.bold.Sprint(describe(c)), st.verb, r.faint.Sprintf("(%s)", c.Reason))
+				r.printf("  %s %s %s %s\n", col.Sprint(st.symbol), r.bold.Sprint(describe(c)), st.verb, r.faint.Sprintf("(%s)", c.Why()))
 				for _, d := range diffFields(c) {
 					switch {
 					case d.hasBefore && d.hasAfter:

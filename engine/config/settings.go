@@ -53,9 +53,9 @@ func (l *loader) decodePolicy(b *hcl.Block) hcl.Diagnostics {
 				continue
 			}
 			if name == "on_missing" {
-				p.OnMissing = s
+				p.OnMissing = engine.LifecycleMode(s)
 			} else {
-				p.OnDisabled = s
+				p.OnDisabled = engine.LifecycleMode(s)
 			}
 			raw[name] = s
 		case "reactivate", "adopt_existing", "require_signed_plans":

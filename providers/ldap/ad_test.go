@@ -292,7 +292,7 @@ accountExpires: ` + past + `
 	reasons := map[string]string{}
 	for _, c := range p.Changes {
 		if c.Action == engine.ActionDeactivate {
-			reasons[c.Key] = c.Reason
+			reasons[c.Key] = c.Why()
 		}
 	}
 	if len(p.Changes) != 2 || reasons["todisable"] != "disabled_in_directory: userAccountControl has ACCOUNTDISABLE (0x2)" ||
