@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -17,8 +13,7 @@ import (
 
 	"github.com/ldapsync/ldapsync/engine"
 	"github.com/ldapsync/ldapsync/engine/config"
-	"github.com/ldapsync/ldapsync/providers/ftrack"
-	"github.com/ldapsync/ldapsync/providers/ldap"
+	"github.com/ldapsync/ldapsync/providers/registry"
 	"github.com/ldapsync/ldapsync/state"
 )
 
@@ -50,86 +45,31 @@ func loadConfig(args globalArgs, stderr io.Writer) (*config.Config, error) {
 	}
 	cfg, diags := config.Load(args.ConfigPath, config.WithVariables(vars), config.WithVarFiles(args.VarFiles))
 	if diags.HasErrors() {
-		var files map[string]*hcl.File
-		if cfg != nil {
-			files = cfg.Files
-		}
-		var secrets []string
-		if cfg != nil {
-			secrets = cfg.Secrets()
-		}
-		writeDiagnostics(stderr, files, diags, secrets, useColor(args.NoColor, stderr))
+		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
 		return nil, cli.Exit("", exitError)
 	}
 	return cfg, nil
 }
 
-// openWorkspace loads the configuration and builds the providers it names.
+// openWorkspace loads the configuration and builds the providers it names
+// (providers/registry, the same wiring the integration tests use).
 func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 	stderr := c.App.ErrWriter
 	cfg, err := loadConfig(args, stderr)
 	if err != nil {
 		return nil, err
 	}
-	ws := &workspace{args: args, cfg: cfg, logClose: func() error { return nil }}
-	var diags hcl.Diagnostics
-	byName := map[string]engine.Source{}
-	for _, b := range cfg.Sources {
-		switch b.Type {
-		case "ldap":
-			settings, d := ldap.DecodeSettings(b.Body, cfg.EvalContext())
-			diags = append(diags, d...)
-			if d.HasErrors() {
-				continue
-			}
-			settings.CACertFile = relativeToConfig(cfg.Path, settings.CACertFile)
-			src, err := ldap.New(b.Name, settings)
-			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid LDAP source", Detail: err.Error(), Subject: b.DeclRange.Ptr()})
-				continue
-			}
-			ws.warnings = append(ws.warnings, src.Warnings()...)
-			byName[b.Name] = src
-		default:
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported source type", Detail: fmt.Sprintf("source type %q is not supported; use \"ldap\".", b.Type), Subject: b.DeclRange.Ptr()})
-		}
-	}
-	if b := cfg.Target; b != nil {
-		switch b.Type {
-		case "ftrack":
-			settings, d := ftrack.DecodeSettings(b.Body, cfg.EvalContext())
-			diags = append(diags, d...)
-			if create, set := cfg.CreateGroups(); set {
-				settings.CreateGroups = create // a groups block's create_groups overrides the target's
-			}
-			if !d.HasErrors() {
-				settings.CACertFile = relativeToConfig(cfg.Path, settings.CACertFile)
-				t, err := ftrack.NewTarget(b.Name, settings)
-				if err != nil {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ftrack target", Detail: err.Error(), Subject: b.DeclRange.Ptr()})
-				} else {
-					ws.target, ws.targetUser = t, settings.APIUser
-				}
-			}
-		default:
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported target type", Detail: fmt.Sprintf("target type %q is not supported; use \"ftrack\".", b.Type), Subject: b.DeclRange.Ptr()})
-		}
-	}
-	if len(cfg.Mappings) != 1 {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Exactly one mapping block is supported", Detail: fmt.Sprintf("found %d mapping blocks", len(cfg.Mappings))})
-	} else {
-		ws.mapper = cfg.Mappings[0]
-		for _, name := range ws.mapper.SourceNames {
-			if src, ok := byName[name]; ok {
-				ws.sources = append(ws.sources, src)
-			}
-		}
-	}
+	p, diags := registry.Build(cfg)
 	if diags.HasErrors() {
-		writeDiagnostics(stderr, cfg.Files, diags, cfg.Secrets(), useColor(args.NoColor, stderr))
+		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
 		return nil, cli.Exit("", exitError)
 	}
-	ws.stateAt = cfg.State.Path
+	ws := &workspace{
+		args: args, cfg: cfg,
+		sources: p.Sources, target: p.Target, targetUser: p.TargetUser, mapper: p.Mapping, warnings: p.Warnings,
+		logClose: func() error { return nil },
+		stateAt:  cfg.State.Path,
+	}
 	if err := ws.openLog(c.Command.Name); err != nil {
 		return nil, err
 	}
@@ -141,8 +81,9 @@ func (ws *workspace) openState() (*state.Store, error) {
 	return state.Open(ws.stateAt)
 }
 
-// openLog starts the audit log when -log-file is given. Every string that
-// reaches the log passes through the redactor, so secrets never appear.
+// openLog starts the audit log when -log-file is given. Every attribute
+// that reaches the log passes through the configuration's redactor, so
+// secrets never appear.
 func (ws *workspace) openLog(command string) error {
 	if ws.args.LogFile == "" {
 		ws.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -155,14 +96,8 @@ func (ws *workspace) openLog(command string) error {
 	if err != nil {
 		return fmt.Errorf("log file: %w", err)
 	}
-	w := newRedactingWriter(f, ws.cfg.Secrets())
-	var h slog.Handler
-	switch ws.args.LogFormat {
-	case "json":
-		h = slog.NewJSONHandler(w, nil)
-	case "text", "":
-		h = slog.NewTextHandler(w, nil)
-	default:
+	h, ok := newLogHandler(f, ws.args.LogFormat, ws.cfg.Redactor())
+	if !ok {
 		f.Close()
 		return cli.Exit(fmt.Sprintf("Error: -log-format %q: use text or json", ws.args.LogFormat), exitError)
 	}
@@ -172,73 +107,26 @@ func (ws *workspace) openLog(command string) error {
 	return nil
 }
 
-// redactingWriter replaces every known secret value with "(sensitive)".
-// The log handlers escape strings (JSON: " and \ and control characters;
-// text: a quoted value), so a secret holding such characters reaches the
-// writer in an escaped form: each secret is matched as written and in the
-// forms both handlers give it.
-type redactingWriter struct {
-	w       io.Writer
-	secrets []string // longest first, so a secret that contains another goes whole
-}
-
-// newRedactingWriter returns a writer that redacts secrets (and their
-// escaped forms) from everything written to w. Secrets shorter than three
-// characters are left alone: redacting them would mangle ordinary text.
-func newRedactingWriter(w io.Writer, secrets []string) *redactingWriter {
-	seen := map[string]bool{}
-	var forms []string
-	for _, secret := range secrets {
-		if len(secret) < 3 {
-			continue
-		}
-		for _, f := range []string{secret, jsonEscaped(secret, false), jsonEscaped(secret, true), strings.Trim(strconv.Quote(secret), `"`)} {
-			if !seen[f] {
-				seen[f] = true
-				forms = append(forms, f)
-			}
-		}
+// newLogHandler returns the audit log's handler for format ("text", the
+// default, or "json") writing to w, redacting with red; false for an
+// unknown format.
+func newLogHandler(w io.Writer, format string, red *config.Redactor) (slog.Handler, bool) {
+	opts := &slog.HandlerOptions{ReplaceAttr: red.ReplaceAttr}
+	switch format {
+	case "json":
+		return slog.NewJSONHandler(w, opts), true
+	case "text", "":
+		return slog.NewTextHandler(w, opts), true
 	}
-	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
-	return &redactingWriter{w: w, secrets: forms}
+	return nil, false
 }
 
-// jsonEscaped returns s as it stands inside a JSON string, with or without
-// encoding/json's HTML escaping (slog's JSON handler does not escape HTML).
-func jsonEscaped(s string, html bool) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(html)
-	_ = enc.Encode(s) // a string always encodes
-	out := strings.TrimSuffix(b.String(), "\n")
-	return out[1 : len(out)-1]
-}
-
-func (r *redactingWriter) Write(p []byte) (int, error) {
-	s := string(p)
-	for _, secret := range r.secrets {
-		s = strings.ReplaceAll(s, secret, "(sensitive)")
+// writeDiagnostics prints configuration diagnostics with cfg's secrets
+// redacted; cfg may be nil (nothing was read).
+func writeDiagnostics(w io.Writer, cfg *config.Config, diags hcl.Diagnostics, color bool) {
+	var files map[string]*hcl.File
+	if cfg != nil {
+		files = cfg.Files
 	}
-	if _, err := io.WriteString(r.w, s); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// relativeToConfig resolves a relative file path against the directory of
-// the configuration file, as file() and state.path are.
-func relativeToConfig(configPath, p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(filepath.Dir(configPath), p)
-}
-
-// writeDiagnostics prints configuration diagnostics with every known secret
-// value redacted: a diagnostic may quote a source line, and a sensitive
-// variable's value can stand on a line whose setting name looks harmless.
-func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, secrets []string, color bool) {
-	var buf bytes.Buffer
-	_ = config.WriteDiagnostics(&buf, files, diags, color)
-	_, _ = newRedactingWriter(w, secrets).Write(buf.Bytes())
+	_ = cfg.Redactor().WriteDiagnostics(w, files, diags, color)
 }

@@ -6,24 +6,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/ldapsync/ldapsync/engine/config"
 )
 
-// TestRedactingWriterEscapedSecrets logs secrets that the JSON and text
+// TestLogHandlerEscapedSecrets logs secrets that the JSON and text
 // handlers escape (quotes, backslashes, HTML characters, a tab) and checks
 // that no form of them reaches the log, while the rest of the line does.
-func TestRedactingWriterEscapedSecrets(t *testing.T) {
+// The redaction itself is engine/config's (redact_test.go); this checks
+// that the audit log's handler uses it.
+func TestLogHandlerEscapedSecrets(t *testing.T) {
 	secrets := []string{`pa"ss\word<&>`, "tab\tsecret", "plain-secret-1", "plain-secret-12"}
 	for _, format := range []string{"json", "text"} {
 		t.Run(format, func(t *testing.T) {
 			var buf bytes.Buffer
-			w := newRedactingWriter(&buf, secrets)
-			var h slog.Handler = slog.NewTextHandler(w, nil)
-			if format == "json" {
-				h = slog.NewJSONHandler(w, nil)
+			h, ok := newLogHandler(&buf, format, config.NewRedactor(secrets))
+			if !ok {
+				t.Fatalf("format %q refused", format)
 			}
-			log := slog.New(h)
+			log := slog.New(h).With("run", "plan")
 			for _, s := range secrets {
 				log.Info("start", "args", "plan -var password="+s+" -out plan.json")
 			}
@@ -45,35 +45,21 @@ func TestRedactingWriterEscapedSecrets(t *testing.T) {
 	}
 }
 
-// TestRedactingWriterShortSecrets leaves secrets under three characters
-// alone: redacting "ab" would mangle every word that contains it.
-func TestRedactingWriterShortSecrets(t *testing.T) {
-	var buf bytes.Buffer
-	w := newRedactingWriter(&buf, []string{"ab"})
-	if _, err := w.Write([]byte("table\n")); err != nil {
-		t.Fatal(err)
+// TestLogHandlerFormats: text and the default are text, json is JSON, and
+// anything else is refused.
+func TestLogHandlerFormats(t *testing.T) {
+	for format, want := range map[string]string{"": "msg=start", "text": "msg=start", "json": `"msg":"start"`} {
+		var buf bytes.Buffer
+		h, ok := newLogHandler(&buf, format, nil)
+		if !ok {
+			t.Fatalf("format %q refused", format)
+		}
+		slog.New(h).Info("start")
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("format %q: %q lacks %q", format, buf.String(), want)
+		}
 	}
-	if buf.String() != "table\n" {
-		t.Errorf("got %q, want the line unchanged", buf.String())
-	}
-}
-
-// TestDiagnosticsRedactKnownSecrets: a diagnostic that quotes a source line
-// holding a sensitive value under a harmless-looking name prints no secret.
-func TestDiagnosticsRedactKnownSecrets(t *testing.T) {
-	src := []byte("reader = \"hunter2-xyz\"\n")
-	f, diags := hclsyntax.ParseConfig(src, "secrets.tfvars", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	rng := hcl.Range{Filename: "secrets.tfvars", Start: hcl.Pos{Line: 1, Column: 1, Byte: 0}, End: hcl.Pos{Line: 1, Column: 7, Byte: 6}}
-	d := hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Something about reader", Subject: &rng}}
-	var out bytes.Buffer
-	writeDiagnostics(&out, map[string]*hcl.File{"secrets.tfvars": f}, d, []string{"hunter2-xyz"}, false)
-	if !strings.Contains(out.String(), "secrets.tfvars:1:1") {
-		t.Fatalf("diagnostic not printed:\n%s", out.String())
-	}
-	if strings.Contains(out.String(), "hunter2-xyz") {
-		t.Errorf("diagnostic output contains the secret:\n%s", out.String())
+	if _, ok := newLogHandler(&bytes.Buffer{}, "xml", nil); ok {
+		t.Error("format xml accepted")
 	}
 }

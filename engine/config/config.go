@@ -173,67 +173,32 @@ func (c *Config) EvalContext() *hcl.EvalContext {
 	return c.connCtx
 }
 
-// Secrets returns every secret value known: the values of sensitive
-// variables and of source/target attributes whose names suggest a secret
-// (containing "password", "key", "secret" or "token"). The list is sorted
-// longest first, so that a redactor replacing in order never leaves part
-// of a longer secret behind.
-func (c *Config) Secrets() []string {
-	set := map[string]bool{}
-	add := func(s string) {
-		if s != "" {
-			set[s] = true
-			if t := strings.TrimSpace(s); t != "" {
-				set[t] = true
-			}
-		}
-	}
-	for _, s := range c.varSecret {
-		add(s)
-	}
-	blocks := append([]*Block(nil), c.Sources...)
-	if c.Target != nil {
-		blocks = append(blocks, c.Target)
-	}
-	for _, b := range blocks {
-		body, ok := b.Body.(*hclsyntax.Body)
-		if !ok {
-			continue
-		}
-		walkBodyAttrs(body, func(a *hclsyntax.Attribute) {
-			if !secretName(a.Name) || c.connCtx == nil {
-				return
-			}
-			v, diags := a.Expr.Value(c.connCtx)
-			if diags.HasErrors() {
-				return
-			}
-			for _, s := range stringsIn(v) {
-				add(s)
-			}
-		})
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if len(out[i]) != len(out[j]) {
-			return len(out[i]) > len(out[j])
-		}
-		return out[i] < out[j]
-	})
-	return out
+// BlockContext is what a provider needs to decode a source or target
+// body: the evaluation context and the directory that relative file
+// settings (ca_cert_file) are resolved against, as file() and state.path
+// are, so that no caller fixes paths up after decoding.
+type BlockContext struct {
+	// Eval is the evaluation context: var.*, the function allow-list,
+	// env() and file().
+	Eval *hcl.EvalContext
+	// Dir is the configuration file's directory; empty leaves relative
+	// paths as they are.
+	Dir string
 }
 
-func secretName(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"password", "key", "secret", "token"} {
-		if strings.Contains(n, w) {
-			return true
-		}
+// Path resolves a file setting: empty and absolute paths are returned
+// as they are, a relative one is joined to Dir.
+func (b BlockContext) Path(p string) string {
+	if p == "" {
+		return p
 	}
-	return false
+	return resolvePath(b.Dir, p)
+}
+
+// BlockContext returns the context providers decode source and target
+// bodies with.
+func (c *Config) BlockContext() BlockContext {
+	return BlockContext{Eval: c.connCtx, Dir: c.dir}
 }
 
 func walkBodyAttrs(body *hclsyntax.Body, fn func(*hclsyntax.Attribute)) {

@@ -28,6 +28,16 @@
 //   - PolicyRaw holds only the attributes written in the policy block.
 //   - A mapping that lists several sources gives them precedence in that
 //     order (see Mapping.SourceNames).
+//   - Relative file paths resolve against the configuration file's
+//     directory: file(), state.path, and the providers' file settings
+//     (ca_cert_file), which they resolve while decoding with BlockContext.
+//     providers/registry turns source and target blocks into providers.
+//   - Secrets are this package's business (redact.go): one name rule
+//     (SecretName) picks the settings whose values Secrets collects and
+//     whose values printed source lines mask; Redactor removes every known
+//     secret from text, log attributes (ReplaceAttr) and printed
+//     diagnostics; WithoutValues strips the values hcl's printer would
+//     show from connection-setting diagnostics.
 //
 // The groups block turns directory groups into ftrack group memberships
 // (GroupSpecs hands it to the engine as engine.GroupSpec):

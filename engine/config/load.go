@@ -366,8 +366,10 @@ func (l *loader) checkBody(body hcl.Body) hcl.Diagnostics {
 		}
 		// Evaluate now so that `validate` reports a missing environment
 		// variable or file; the provider decodes the body again later.
+		// These settings hold passwords and keys: the diagnostics go
+		// without the values their expressions refer to.
 		_, d = a.Expr.Value(l.cfg.connCtx)
-		diags = append(diags, d...)
+		diags = append(diags, WithoutValues(d)...)
 	})
 	return diags
 }

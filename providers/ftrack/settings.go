@@ -8,6 +8,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/ldapsync/ldapsync/engine/config"
 )
 
 // Settings are the attributes of a `target "ftrack" "NAME" { ... }` block.
@@ -57,16 +59,20 @@ var settingsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "create_groups"},
 }}
 
-// DecodeSettings decodes the body of a target "ftrack" block. Unknown
-// attributes, missing required ones and values of the wrong type are errors
-// at their source ranges; api_key must be a string (a number is refused so
+// DecodeSettings decodes the body of a target "ftrack" block with the
+// configuration's block context; a relative ca_cert_file is resolved
+// against the context's directory. Unknown attributes, missing required
+// ones and values of the wrong type are errors at their source ranges,
+// without the values their expressions refer to (config.WithoutValues:
+// they hold the API key); api_key must be a string (a number is refused so
 // that a key is never silently reformatted).
-func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnostics) {
+func DecodeSettings(body hcl.Body, bc config.BlockContext) (Settings, hcl.Diagnostics) {
 	s := Settings{BatchSize: 100, Parallelism: 4, Timeout: DefaultTimeout, MaxRetries: DefaultMaxRetries, CreateGroups: true}
 	content, diags := body.Content(settingsSchema)
 	if content == nil {
-		return s, diags
+		return s, config.WithoutValues(diags)
 	}
+	ectx := bc.Eval
 	attrs := content.Attributes
 	bad := func(a *hcl.Attribute, summary, detail string) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.Expr.Range().Ptr()}) // no Expression: a printer would show the values (secrets) it refers to
@@ -145,6 +151,7 @@ func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnos
 		}
 	}
 	str("ca_cert_file", false, &s.CACertFile)
+	s.CACertFile = bc.Path(s.CACertFile)
 	boolean("create_groups", &s.CreateGroups)
 	var timeout string
 	if a := str("timeout", true, &timeout); a != nil && timeout != "" {
@@ -155,20 +162,7 @@ func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnos
 			s.Timeout = d
 		}
 	}
-	return s, withoutValues(diags)
-}
-
-// withoutValues drops the expression and evaluation context from
-// diagnostics: with them, hcl's diagnostic printer shows the values of the
-// variables an expression refers to ("with var.key as ..."), and these
-// settings hold the API key.
-func withoutValues(diags hcl.Diagnostics) hcl.Diagnostics {
-	for i, d := range diags {
-		c := *d
-		c.Expression, c.EvalContext = nil, nil
-		diags[i] = &c
-	}
-	return diags
+	return s, config.WithoutValues(diags)
 }
 
 // String describes the settings with the API key redacted, so a stray %v

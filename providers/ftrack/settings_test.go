@@ -2,6 +2,7 @@ package ftrack
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +10,17 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ldapsync/ldapsync/engine/config"
 )
 
 func decode(t *testing.T, src string) (Settings, hcl.Diagnostics) {
+	t.Helper()
+	return decodeIn(t, src, "")
+}
+
+// decodeIn decodes src as if the configuration file were in dir.
+func decodeIn(t *testing.T, src, dir string) (Settings, hcl.Diagnostics) {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), "main.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -20,7 +29,7 @@ func decode(t *testing.T, src string) (Settings, hcl.Diagnostics) {
 	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
 		"key": cty.StringVal("k-123").Mark("sensitive"),
 	})}}
-	return DecodeSettings(f.Body, ectx)
+	return DecodeSettings(f.Body, config.BlockContext{Eval: ectx, Dir: dir})
 }
 
 func TestDecodeSettings(t *testing.T) {
@@ -60,6 +69,23 @@ max_retries = 0
 `)
 	if diags.HasErrors() || !s.InsecureAllowHTTP || s.MaxRetries != -1 {
 		t.Fatalf("insecure: %+v %v", s, diags)
+	}
+}
+
+// TestDecodeSettingsRelativeCACert: a relative ca_cert_file is resolved
+// against the configuration's directory, an absolute one kept.
+func TestDecodeSettingsRelativeCACert(t *testing.T) {
+	dir := filepath.Join(string(filepath.Separator)+"etc", "ldapsync")
+	for file, want := range map[string]string{"ca.pem": filepath.Join(dir, "ca.pem"), "/etc/ssl/ca.pem": "/etc/ssl/ca.pem"} {
+		s, diags := decodeIn(t, fmt.Sprintf(`
+server_url   = "https://studio.ftrackapp.com"
+api_user     = "admin"
+api_key      = "k"
+ca_cert_file = %q
+`, file), dir)
+		if diags.HasErrors() || s.CACertFile != want {
+			t.Errorf("ca_cert_file %q: got %q, want %q (%s)", file, s.CACertFile, want, diags)
+		}
 	}
 }
 
@@ -128,7 +154,7 @@ api_key    = var.plain_key + 1
 	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
 		"plain_key": cty.StringVal("k-unmarked-456"),
 	})}}
-	_, diags = DecodeSettings(f.Body, ectx)
+	_, diags = DecodeSettings(f.Body, config.BlockContext{Eval: ectx})
 	if !diags.HasErrors() {
 		t.Fatal("a string plus a number must be an error")
 	}
@@ -146,7 +172,7 @@ api_key    = var.plain_key + 1
 
 func TestSettingsStringRedactsAPIKey(t *testing.T) {
 	s := Settings{ServerURL: "https://x.example.com", APIUser: "admin", APIKey: "k-hunter2-secret"}
-	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%s", &s)} {
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprint(&s)} {
 		if strings.Contains(out, "k-hunter2-secret") || !strings.Contains(out, "https://x.example.com") {
 			t.Errorf("settings printed as %q", out)
 		}

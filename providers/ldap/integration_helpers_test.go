@@ -13,14 +13,15 @@ import (
 	"github.com/ldapsync/ldapsync/engine/config"
 	"github.com/ldapsync/ldapsync/providers/ftrack"
 	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
-	"github.com/ldapsync/ldapsync/providers/ldap"
+	"github.com/ldapsync/ldapsync/providers/registry"
 	"github.com/ldapsync/ldapsync/state"
 )
 
 // End-to-end harness: an HCL configuration is loaded with engine/config,
-// wired like cmd/ldapsync does (sources in the mapping's order, groups
-// blocks, create_groups), planned with the engine against real LDAP
-// servers and the ftrack emulator over real HTTP, and applied.
+// wired by providers/registry exactly as cmd/ldapsync wires it (sources in
+// the mapping's order, groups blocks, create_groups, relative paths),
+// planned with the engine against real LDAP servers and the ftrack
+// emulator over real HTTP, and applied.
 
 const (
 	ftUser = "api@example.com"
@@ -33,8 +34,11 @@ type world struct {
 	cfg     *config.Config
 	sources []engine.Source
 	target  engine.Target
-	ft      *ftracktest.Server
-	state   *state.Store
+	// targetUser is the account the target signs in as, held back from
+	// plan and apply as the CLI does.
+	targetUser string
+	ft         *ftracktest.Server
+	state      *state.Store
 }
 
 // newWorld starts an ftrack emulator and loads hcl, in which FTRACK_URL is
@@ -63,35 +67,20 @@ func (w *world) load(hcl string) {
 		t.Fatalf("config: %s", diags.Error())
 	}
 	w.cfg = cfg
-	byName := map[string]engine.Source{}
-	for _, b := range cfg.Sources {
-		set, d := ldap.DecodeSettings(b.Body, cfg.EvalContext())
-		if d.HasErrors() {
-			t.Fatalf("source %s: %s", b.Name, d.Error())
-		}
-		src, err := ldap.New(b.Name, set)
-		if err != nil {
-			t.Fatal(err)
-		}
-		byName[b.Name] = src
+	p, diags := registry.Build(cfg, registry.WithSettings(fastRetries))
+	if diags.HasErrors() {
+		t.Fatalf("providers: %s", diags.Error())
 	}
-	w.sources = nil
-	for _, n := range cfg.Mappings[0].SourceNames {
-		w.sources = append(w.sources, byName[n])
+	w.sources, w.target, w.targetUser = p.Sources, p.Target, p.TargetUser
+}
+
+// fastRetries shortens the ftrack client's retry timing, which HCL cannot
+// set, so a test of a failing emulator does not wait out the production
+// back-off.
+func fastRetries(settings any) {
+	if fs, ok := settings.(*ftrack.Settings); ok {
+		fs.RetryInitialInterval, fs.RetryMaxElapsed = time.Millisecond, 10*time.Second
 	}
-	fs, d := ftrack.DecodeSettings(cfg.Target.Body, cfg.EvalContext())
-	if d.HasErrors() {
-		t.Fatalf("target: %s", d.Error())
-	}
-	if create, set := cfg.CreateGroups(); set {
-		fs.CreateGroups = create
-	}
-	fs.RetryInitialInterval, fs.RetryMaxElapsed = time.Millisecond, 10*time.Second
-	tg, err := ftrack.NewTarget(cfg.Target.Name, fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.target = tg
 }
 
 // plan builds a plan with the state's last-applied view.
@@ -103,7 +92,7 @@ func (w *world) plan() *engine.Plan {
 	}
 	p, err := engine.BuildPlan(context.Background(), engine.PlanRequest{
 		Sources: w.sources, Mapper: w.cfg.Mappings[0], Target: w.target, Policy: w.cfg.Policy, PolicyRaw: w.cfg.PolicyRaw,
-		Prior: prior, ConfigDigest: w.cfg.Digest, ToolVersion: "test", Groups: w.cfg.GroupSpecs(),
+		Prior: prior, ConfigDigest: w.cfg.Digest, ToolVersion: "test", Groups: w.cfg.GroupSpecs(), TargetUser: w.targetUser,
 	})
 	if err != nil {
 		w.t.Fatalf("BuildPlan: %v", err)
@@ -115,14 +104,17 @@ func (w *world) plan() *engine.Plan {
 func (w *world) apply(p *engine.Plan) *engine.ApplyReport {
 	w.t.Helper()
 	rep, err := engine.Apply(context.Background(), engine.ApplyRequest{Plan: p, Target: w.target, State: w.state, ConfigDigest: w.cfg.Digest,
-		Policy: w.cfg.Policy, Mapper: w.cfg.Mappings[0], Sources: w.sources, Groups: w.cfg.GroupSpecs(), VerifySource: true})
+		Policy: w.cfg.Policy, Mapper: w.cfg.Mappings[0], Sources: w.sources, Groups: w.cfg.GroupSpecs(), VerifySource: true, TargetUser: w.targetUser})
 	if err != nil {
 		w.t.Fatalf("Apply: %v", err)
 	}
 	return rep
 }
 
-// accounts reads the ftrack accounts by lower-case username.
+// accounts reads the ftrack accounts by lower-case username, without the
+// target's own API user: the emulator, like a real site, has a User for
+// it, and plan and apply hold it back, so it is never one of the accounts
+// a test counts.
 func (w *world) accounts() map[string]engine.Account {
 	w.t.Helper()
 	as, err := w.target.ReadAccounts(context.Background())
@@ -131,6 +123,9 @@ func (w *world) accounts() map[string]engine.Account {
 	}
 	out := map[string]engine.Account{}
 	for _, a := range as {
+		if strings.EqualFold(a.Username, w.targetUser) {
+			continue
+		}
 		out[strings.ToLower(a.Username)] = a
 	}
 	return out

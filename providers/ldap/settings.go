@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/ldapsync/ldapsync/engine/config"
 )
 
 // Defaults and limits of the source settings.
@@ -59,15 +61,19 @@ var settingsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 }}
 
 // DecodeSettings decodes the body of a `source "ldap" "NAME"` block with the
-// configuration's evaluation context. Unknown attributes, bad values (schema
+// configuration's block context; a relative ca_cert_file is resolved
+// against the context's directory. Unknown attributes, bad values (schema
 // name, URL scheme, page size, timeout) and plaintext passwords without the
-// opt-in are diagnostics at the attribute's range.
-func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnostics) {
+// opt-in are diagnostics at the attribute's range, without the values
+// their expressions refer to (config.WithoutValues: they hold the bind
+// password).
+func DecodeSettings(body hcl.Body, bc config.BlockContext) (Settings, hcl.Diagnostics) {
 	var s Settings
 	content, diags := body.Content(settingsSchema)
 	if content == nil {
-		return s, diags
+		return s, config.WithoutValues(diags)
 	}
+	ectx := bc.Eval
 	attrs := content.Attributes
 	decode := func(name string, dst any) {
 		if a, ok := attrs[name]; ok {
@@ -76,6 +82,7 @@ func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnos
 	}
 	decode("url", &s.URL)
 	decode("ca_cert_file", &s.CACertFile)
+	s.CACertFile = bc.Path(s.CACertFile)
 	decode("bind_dn", &s.BindDN)
 	decode("bind_password", &s.BindPassword)
 	decode("base_dn", &s.BaseDN)
@@ -119,20 +126,7 @@ func DecodeSettings(body hcl.Body, ectx *hcl.EvalContext) (Settings, hcl.Diagnos
 			diags = append(diags, attrDiag(a, "Plaintext password refused", err.Error()+"."))
 		}
 	}
-	return s, withoutValues(diags)
-}
-
-// withoutValues drops the expression and evaluation context from
-// diagnostics: with them, hcl's diagnostic printer shows the values of the
-// variables an expression refers to ("with var.ldap_password as ..."),
-// and these settings hold the bind password.
-func withoutValues(diags hcl.Diagnostics) hcl.Diagnostics {
-	for i, d := range diags {
-		c := *d
-		c.Expression, c.EvalContext = nil, nil
-		diags[i] = &c
-	}
-	return diags
+	return s, config.WithoutValues(diags)
 }
 
 func attrDiag(a *hcl.Attribute, summary, detail string) *hcl.Diagnostic {

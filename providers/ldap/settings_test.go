@@ -2,6 +2,7 @@ package ldap
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +10,18 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ldapsync/ldapsync/engine/config"
 )
 
 func decode(t *testing.T, src string) (Settings, hcl.Diagnostics) {
+	t.Helper()
+	return decodeIn(t, src, "")
+}
+
+// decodeIn decodes the first block of src as if the configuration file
+// were in dir.
+func decodeIn(t *testing.T, src, dir string) (Settings, hcl.Diagnostics) {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), "test.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -21,7 +31,7 @@ func decode(t *testing.T, src string) (Settings, hcl.Diagnostics) {
 	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{
 		"var": cty.ObjectVal(map[string]cty.Value{"pw": cty.StringVal("s3cret"), "size": cty.NumberIntVal(250)}),
 	}}
-	return DecodeSettings(blk.Body, ectx)
+	return DecodeSettings(blk.Body, config.BlockContext{Eval: ectx, Dir: dir})
 }
 
 func TestDecodeSettings(t *testing.T) {
@@ -46,6 +56,22 @@ func TestDecodeSettings(t *testing.T) {
 		PageSize: 250, InsecureSkipVerify: true, Timeout: 45 * time.Second, IDAttribute: "objectSid"}
 	if s != want {
 		t.Errorf("got  %+v\nwant %+v", s, want)
+	}
+}
+
+// TestDecodeSettingsRelativeCACert: a relative ca_cert_file is resolved
+// against the configuration's directory, an absolute one kept.
+func TestDecodeSettingsRelativeCACert(t *testing.T) {
+	dir := filepath.Join(string(filepath.Separator)+"etc", "ldapsync")
+	for file, want := range map[string]string{"ca.pem": filepath.Join(dir, "ca.pem"), "/etc/ssl/ca.pem": "/etc/ssl/ca.pem"} {
+		s, diags := decodeIn(t, fmt.Sprintf(`source "ldap" "corp" {
+  url          = "ldaps://ldap.example.com"
+  base_dn      = "ou=users,dc=example,dc=com"
+  ca_cert_file = %q
+}`, file), dir)
+		if diags.HasErrors() || s.CACertFile != want {
+			t.Errorf("ca_cert_file %q: got %q, want %q (%s)", file, s.CACertFile, want, diags)
+		}
 	}
 }
 
@@ -137,7 +163,7 @@ func TestDecodeSettingsDiagnosticsHideValues(t *testing.T) {
 
 func TestSettingsStringRedactsPassword(t *testing.T) {
 	s := Settings{URL: "ldaps://x", BindDN: "cn=r", BindPassword: "hunter2-secret"}
-	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%s", &s)} {
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprint(&s)} {
 		if strings.Contains(out, "hunter2-secret") || !strings.Contains(out, "ldaps://x") {
 			t.Errorf("settings printed as %q", out)
 		}
