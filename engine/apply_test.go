@@ -55,7 +55,7 @@ func (w *world) plan(t *testing.T, now time.Time) *Plan {
 		t.Fatal(err)
 	}
 	req := planReq([]Source{w.src}, w.mapper, w.target, w.policy)
-	req.Prior, req.Now, req.NewID = prior, now, w.ids
+	req.LastApplied, req.Now, req.NewID = prior, now, w.ids
 	p := mustPlan(t, req)
 	if RecordMissing(prior, p.MissingSince) {
 		if err := w.state.Save(prior); err != nil {
@@ -127,16 +127,7 @@ func TestApplyRefusals(t *testing.T) {
 			req := w.applyReq(p)
 			w.state.saves = 0
 			tc.setup(w, p, &req)
-			rep, err := Apply(context.Background(), req)
-			if refusalReason(err) != tc.reason {
-				t.Fatalf("want refusal %s, got %v", tc.reason, err)
-			}
-			if !strings.Contains(err.Error(), tc.msg) {
-				t.Errorf("message %q does not say %q", err, tc.msg)
-			}
-			if rep != nil || w.target.calls != 0 || w.state.saves != 0 {
-				t.Errorf("refusal wrote something: report=%v execute calls=%d state saves=%d", rep, w.target.calls, w.state.saves)
-			}
+			requireRefusal(t, w, req, tc.reason, tc.msg)
 		})
 	}
 	t.Run("already applied", func(t *testing.T) {
@@ -172,6 +163,23 @@ func TestApplyRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// requireRefusal applies req and asserts a refusal with that reason and
+// message fragment that wrote nothing: no report, no Execute call, no
+// state save (counted from zero by the caller).
+func requireRefusal(t *testing.T, w *world, req ApplyRequest, reason, msg string) {
+	t.Helper()
+	rep, err := Apply(context.Background(), req)
+	if refusalReason(err) != reason {
+		t.Fatalf("want refusal %s, got %v", reason, err)
+	}
+	if !strings.Contains(err.Error(), msg) {
+		t.Errorf("message %q does not say %q", err, msg)
+	}
+	if rep != nil || w.target.calls != 0 || w.state.saves != 0 {
+		t.Errorf("refusal wrote something: report=%v execute calls=%d state saves=%d", rep, w.target.calls, w.state.saves)
+	}
 }
 
 func TestApplySafeOrder(t *testing.T) {
@@ -442,7 +450,7 @@ func TestGraceClockRecordedByApply(t *testing.T) {
 	w.policy.GracePeriod = 24 * time.Hour
 	prior, _ := w.state.Load()
 	req := planReq([]Source{w.src}, w.mapper, w.target, w.policy)
-	req.Prior = prior
+	req.LastApplied = prior
 	p := mustPlan(t, req) // the caller does not call RecordMissing
 	p.MissingSince["carol"] = clock.Add(-30 * 24 * time.Hour)
 	ar := w.applyReq(p)
@@ -455,7 +463,7 @@ func TestGraceClockRecordedByApply(t *testing.T) {
 	}
 	// A day later the next plan deactivates carol.
 	req = planReq([]Source{w.src}, w.mapper, w.target, w.policy)
-	req.Prior, req.Now = la, clock.Add(25*time.Hour)
+	req.LastApplied, req.Now = la, clock.Add(25*time.Hour)
 	p = mustPlan(t, req)
 	if got := changeLines(p); len(got) != 1 || got[0] != "deactivate user.carol" {
 		t.Fatalf("after the grace period: %q", got)
@@ -478,7 +486,7 @@ func TestLastMemberLeavingAGroupRemovesItsMemberships(t *testing.T) {
 		t.Helper()
 		prior, _ := state.Load()
 		req := planReq([]Source{src}, mapper, target, DefaultPolicy())
-		req.Prior = prior
+		req.LastApplied = prior
 		req.NewID = ids
 		p := mustPlan(t, req)
 		if _, err := Apply(context.Background(), ApplyRequest{Plan: p, Target: target, State: state, ConfigDigest: "sha256:cfg", Now: clock,

@@ -165,7 +165,7 @@ func TestDiffTable(t *testing.T) {
 				m = &fakeMapper{name: "users"}
 			}
 			req := planReq([]Source{&fakeSource{name: "corp", entries: tc.entries}}, m, newTarget(tc.accounts...), tc.policy)
-			req.Prior = tc.prior
+			req.LastApplied = tc.prior
 			p := mustPlan(t, req)
 			if got := changeLines(p); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("changes:\n got %q\nwant %q", got, tc.want)

@@ -25,13 +25,13 @@ import (
 
 // DriftRequest is the input of Drift.
 type DriftRequest struct {
-	Sources  []Source
-	Mapper   Mapper
-	Target   Target
-	Policy   Policy
-	Prior    *LastApplied
-	Now      time.Time
-	Progress func(stage string, done int)
+	Sources     []Source
+	Mapper      Mapper
+	Target      Target
+	Policy      Policy
+	LastApplied *LastApplied
+	Now         time.Time
+	Progress    func(stage string, done int)
 	// Groups are the groups blocks, as in PlanRequest.
 	Groups []GroupSpec
 	// TargetUser is the username the target signs in as, held back as
@@ -100,8 +100,10 @@ func (r *DriftReport) Count(k DriftKind) int {
 	return n
 }
 
-// Drift reads the sources and the target and classifies the differences.
-// It writes nothing.
+// Drift reads the sources and the target and classifies the differences:
+// the changes a plan would make (pending, or out-of-band where ftrack no
+// longer holds the last-applied value), edits of managed accounts no
+// change would undo, and unmanaged accounts. It writes nothing.
 func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 	now := req.Now
 	if now.IsZero() {
@@ -109,83 +111,115 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 	}
 	now = now.UTC().Truncate(time.Second)
 	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, LastApplied: req.Prior, TargetUser: req.TargetUser})
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress,
+			Groups: req.Groups, LastApplied: req.LastApplied, TargetUser: req.TargetUser})
 	})
 	if err != nil {
 		return nil, err
 	}
-	d := diff(v, req.Policy, req.Prior, now, func() string { return "" })
+	d := diff(v, req.Policy, req.LastApplied, now, func() string { return "" })
 	rep := &DriftReport{
 		CheckedAt: now.Format(time.RFC3339), Target: req.Target.Info(), Sources: v.sources,
-		Items: []DriftItem{}, Skipped: v.skipped, Warnings: append(append([]string{}, v.warnings...), d.warnings...),
+		Items: []DriftItem{}, Skipped: nonNil(v.skipped), Warnings: append(append([]string{}, v.warnings...), d.warnings...),
 	}
-	if rep.Skipped == nil {
-		rep.Skipped = []Skipped{}
-	}
-	last := map[string]AppliedUser{}
-	if req.Prior != nil {
-		for _, u := range req.Prior.Users {
-			last[u.TargetID] = u
+	dv := driftViews{last: map[string]AppliedUser{}, reported: map[string]bool{}}
+	if req.LastApplied != nil {
+		for _, u := range req.LastApplied.Users {
+			dv.last[u.TargetID] = u
 		}
 	}
-	reported := map[string]bool{} // target id + field
-	var managedGroups []string
 	if v.mapsGroups {
-		managedGroups = slices.Sorted(maps.Keys(v.managedGroups))
+		dv.managedGroups = slices.Sorted(maps.Keys(v.managedGroups))
 	}
 	for _, c := range append(append([]Change{}, d.changes...), d.deferred...) {
-		l, hasL := last[c.TargetID]
-		pend := DriftItem{Key: c.Key, Kind: DriftPending, Action: c.Action, Reason: c.Why()}
-		oob := DriftItem{Key: c.Key, Kind: DriftOutOfBand, Action: c.Action, Reason: "edited in ftrack since the last apply"}
-		for _, f := range changeFields(c) {
-			if hasL {
-				f.LastApplied = appliedValue(l, f.Field)
-			}
-			reported[c.TargetID+" "+f.Field] = true
-			if hasL && c.Action != ActionCreate && f.LastApplied != nil && !eqPtr(f.LastApplied, f.Actual) {
-				oob.Fields = append(oob.Fields, f)
-			} else {
-				pend.Fields = append(pend.Fields, f)
-			}
-		}
-		if len(pend.Fields) > 0 {
-			rep.Items = append(rep.Items, pend)
-		}
-		if len(oob.Fields) > 0 {
-			rep.Items = append(rep.Items, oob)
-		}
+		rep.Items = append(rep.Items, dv.changeItems(c)...)
 	}
 	for _, a := range v.accounts {
-		l, ok := last[a.ID]
-		if a.Owner != v.mapper || !ok {
-			continue
-		}
-		it := DriftItem{Key: strings.ToLower(a.Username), Kind: DriftOutOfBand, Reason: "edited in ftrack since the last apply"}
-		for _, uf := range userFields {
-			la, recorded := uf.LastApplied(l)
-			if act := uf.Actual(a); uf.Kind != FieldMarker && recorded && act != la && !reported[a.ID+" "+uf.Name] {
-				it.Fields = append(it.Fields, DriftField{Field: uf.Name, Actual: Str(act), LastApplied: Str(la)})
-			}
-		}
-		for _, g := range managedGroups {
-			name := membershipField + g
-			act, la := memberValue(a.Groups, g), memberValue(l.Groups, g)
-			if !eqPtr(act, la) && !reported[a.ID+" "+name] {
-				it.Fields = append(it.Fields, DriftField{Field: name, Actual: act, LastApplied: la})
-			}
-		}
-		if len(it.Fields) > 0 {
-			sort.SliceStable(it.Fields, func(i, j int) bool { return fieldRank(it.Fields[i].Field) < fieldRank(it.Fields[j].Field) })
-			rep.Items = append(rep.Items, it)
+		if a.Owner == v.mapper {
+			rep.Items = append(rep.Items, dv.editItems(a)...)
 		}
 	}
 	for _, u := range d.unmanaged {
 		rep.Items = append(rep.Items, DriftItem{Key: strings.ToLower(u), Kind: DriftUnmanaged, Reason: "active ftrack account without the ldapsync marker",
 			Fields: []DriftField{{Field: "username", Actual: Str(u)}}})
 	}
+	sortDriftItems(rep.Items)
+	return rep, nil
+}
+
+// driftViews holds the last-applied view by target id and which fields
+// the change items reported already.
+type driftViews struct {
+	last          map[string]AppliedUser
+	managedGroups []string
+	reported      map[string]bool // target id + field
+}
+
+// outOfBandReason is the reason of every out-of-band item.
+const outOfBandReason = "edited in ftrack since the last apply"
+
+// changeItems splits a change's fields: pending where ftrack still holds
+// the last-applied value (the directory moved on), out-of-band where it
+// does not (someone edited ftrack).
+func (dv *driftViews) changeItems(c Change) []DriftItem {
+	l, hasL := dv.last[c.TargetID]
+	pend := DriftItem{Key: c.Key, Kind: DriftPending, Action: c.Action, Reason: c.Why()}
+	oob := DriftItem{Key: c.Key, Kind: DriftOutOfBand, Action: c.Action, Reason: outOfBandReason}
+	for _, f := range changeFields(c) {
+		if hasL {
+			f.LastApplied = appliedValue(l, f.Field)
+		}
+		dv.reported[c.TargetID+" "+f.Field] = true
+		if hasL && c.Action != ActionCreate && f.LastApplied != nil && !eqPtr(f.LastApplied, f.Actual) {
+			oob.Fields = append(oob.Fields, f)
+		} else {
+			pend.Fields = append(pend.Fields, f)
+		}
+	}
+	var out []DriftItem
+	if len(pend.Fields) > 0 {
+		out = append(out, pend)
+	}
+	if len(oob.Fields) > 0 {
+		out = append(out, oob)
+	}
+	return out
+}
+
+// editItems reports the fields of a managed account that differ from
+// the last-applied view and no change item covers.
+func (dv *driftViews) editItems(a Account) []DriftItem {
+	l, ok := dv.last[a.ID]
+	if !ok {
+		return nil
+	}
+	it := DriftItem{Key: strings.ToLower(a.Username), Kind: DriftOutOfBand, Reason: outOfBandReason}
+	for _, uf := range userFields {
+		la, recorded := uf.LastApplied(l)
+		if act := uf.Actual(a); uf.Kind != FieldMarker && recorded && act != la && !dv.reported[a.ID+" "+uf.Name] {
+			it.Fields = append(it.Fields, DriftField{Field: uf.Name, Actual: Str(act), LastApplied: Str(la)})
+		}
+	}
+	for _, g := range dv.managedGroups {
+		name := membershipField + g
+		act, la := memberValue(a.Groups, g), memberValue(l.Groups, g)
+		if !eqPtr(act, la) && !dv.reported[a.ID+" "+name] {
+			it.Fields = append(it.Fields, DriftField{Field: name, Actual: act, LastApplied: la})
+		}
+	}
+	if len(it.Fields) == 0 {
+		return nil
+	}
+	sort.SliceStable(it.Fields, func(i, j int) bool { return fieldRank(it.Fields[i].Field) < fieldRank(it.Fields[j].Field) })
+	return []DriftItem{it}
+}
+
+// sortDriftItems orders items by kind (pending, out-of-band, unmanaged),
+// key, then apply order.
+func sortDriftItems(items []DriftItem) {
 	kindRank := map[DriftKind]int{DriftPending: 0, DriftOutOfBand: 1, DriftUnmanaged: 2}
-	sort.SliceStable(rep.Items, func(i, j int) bool {
-		a, b := rep.Items[i], rep.Items[j]
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
 		if a.Kind != b.Kind {
 			return kindRank[a.Kind] < kindRank[b.Kind]
 		}
@@ -194,7 +228,6 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 		}
 		return actionRank(a.Action) < actionRank(b.Action)
 	})
-	return rep, nil
 }
 
 func eqPtr(a, b *string) bool {

@@ -16,7 +16,7 @@ func TestDrift(t *testing.T) {
 	drift := func() *DriftReport {
 		t.Helper()
 		prior, _ := w.state.Load()
-		rep, err := Drift(context.Background(), DriftRequest{Sources: []Source{w.src}, Mapper: w.mapper, Target: w.target, Policy: w.policy, Prior: prior, Now: clock})
+		rep, err := Drift(context.Background(), DriftRequest{Sources: []Source{w.src}, Mapper: w.mapper, Target: w.target, Policy: w.policy, LastApplied: prior, Now: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

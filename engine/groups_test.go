@@ -232,8 +232,8 @@ func TestGroupsEmptyAnswerIsAnError(t *testing.T) {
 	// that returns nothing must not remove him (or anyone) from it.
 	src := &groupSource{fakeSource: fakeSource{name: "corp", entries: []Entry{entry("bob", "bob@example.com", "Bob", "B", "sid-b")}}}
 	req := planReq([]Source{src}, &fakeMapper{name: "users"}, newTarget(owned("id-b", "bob", "bob@example.com", "Bob", "B", "sid-b", "Artists")), DefaultPolicy())
-	req.Prior = NewLastApplied("l")
-	req.Prior.ManagedGroups = []string{"Artists"}
+	req.LastApplied = NewLastApplied("l")
+	req.LastApplied.ManagedGroups = []string{"Artists"}
 	req.Groups = []GroupSpec{{Name: "studio", Source: "corp", BaseDN: "ou=grups,dc=example,dc=com", Rules: []GroupRule{{Match: "re:.*", Name: "Artists"}}}}
 	_, err := BuildPlan(context.Background(), req)
 	if err == nil || !strings.Contains(err.Error(), `groups "studio": source "corp" returned no groups under ou=grups,dc=example,dc=com; refusing to plan`) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"sort"
 	"time"
 
@@ -151,8 +152,9 @@ type PlanRequest struct {
 	Policy  Policy
 	// PolicyRaw is the policy block as written; nil derives it from Policy.
 	PolicyRaw map[string]string
-	// Prior is the last-applied view from state; nil when there is none.
-	Prior        *LastApplied
+	// LastApplied is the last-applied view from state; nil when there is
+	// none.
+	LastApplied  *LastApplied
 	ConfigDigest string
 	ToolVersion  string
 	Now          time.Time
@@ -173,7 +175,8 @@ type PlanRequest struct {
 	NewID func() string
 }
 
-// BuildPlan reads the sources and the target and returns the plan. It
+// BuildPlan reads the sources and the target and returns the plan: the
+// passes (pipeline.go), then the plan's contract around their result. It
 // writes nothing, neither to the target nor to state; see RecordMissing.
 func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	newID := req.NewID
@@ -185,25 +188,38 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		now = time.Now()
 	}
 	now = now.UTC().Truncate(time.Second)
-	exp := req.ExpiresIn
-	if exp <= 0 {
-		exp = 24 * time.Hour
-	}
 	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress, Groups: req.Groups, LastApplied: req.Prior, TargetUser: req.TargetUser})
+		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress,
+			Groups: req.Groups, LastApplied: req.LastApplied, TargetUser: req.TargetUser})
 	})
 	if err != nil {
 		return nil, err
 	}
 	planID := newID()
-	d := diff(v, req.Policy, req.Prior, now, newID)
+	d := diff(v, req.Policy, req.LastApplied, now, newID)
+	p := newPlan(req, planID, now, v, d)
+	if reasons := limitReasons(req.Policy, p.Summary, d.owned, len(v.desired)); len(reasons) > 0 {
+		p.Blocked = &Block{Reasons: reasons}
+		if req.Force {
+			p.Blocked.Overridden = true
+			p.Policy.Override = Str("force")
+		}
+	}
+	return p, nil
+}
+
+// newPlan writes the passes' result into the plan file's shape: identity,
+// times, the state it was made against, the policy as written, the
+// changes and what the reviewer must know, and the summary counting them.
+// Lists are never null.
+func newPlan(req PlanRequest, planID string, now time.Time, v *view, d *diffResult) *Plan {
+	exp := req.ExpiresIn
+	if exp <= 0 {
+		exp = 24 * time.Hour
+	}
 	raw := req.PolicyRaw
 	if raw == nil {
 		raw = policyRaw(req.Policy)
-	}
-	settings := make(map[string]string, len(raw))
-	for k, val := range raw {
-		settings[k] = val
 	}
 	p := &Plan{
 		FormatVersion: FormatVersion,
@@ -213,17 +229,19 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		ExpiresAt:     now.Add(exp).Format(time.RFC3339),
 		ConfigDigest:  req.ConfigDigest,
 		Target:        req.Target.Info(),
-		Sources:       v.sources,
-		Policy:        PlanPolicy{Settings: settings},
-		Changes:       d.changes,
-		Skipped:       v.skipped,
+		Sources:       nonNil(v.sources),
+		Policy:        PlanPolicy{Settings: maps.Clone(raw)},
+		Changes:       nonNil(d.changes),
+		Skipped:       nonNil(v.skipped),
 		Conflicts:     v.conflicts,
 		Warnings:      append(append([]string{}, v.warnings...), d.warnings...),
-		Unmanaged:     d.unmanaged,
-		MissingSince:  d.missing,
+		Unmanaged:     nonNil(d.unmanaged),
 	}
-	if req.Prior != nil {
-		p.PriorState = &StateRef{Lineage: req.Prior.Lineage, Serial: req.Prior.Serial}
+	if len(d.missing) > 0 {
+		p.MissingSince = d.missing
+	}
+	if req.LastApplied != nil {
+		p.PriorState = &StateRef{Lineage: req.LastApplied.Lineage, Serial: req.LastApplied.Serial}
 	}
 	for _, c := range p.Changes {
 		p.Summary.add(c.Action)
@@ -233,30 +251,13 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	for _, c := range p.Conflicts {
 		p.Summary.Conflicts += len(c.Entries)
 	}
-	if reasons := limitReasons(req.Policy, p.Summary, d.owned, len(v.desired)); len(reasons) > 0 {
-		p.Blocked = &Block{Reasons: reasons}
-		if req.Force {
-			p.Blocked.Overridden = true
-			p.Policy.Override = Str("force")
-		}
+	return p
+}
+
+// nonNil returns s, or an empty slice for nil: plan lists are [] in JSON.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	if p.Changes == nil {
-		p.Changes = []Change{}
-	}
-	if p.Skipped == nil {
-		p.Skipped = []Skipped{}
-	}
-	if p.Sources == nil {
-		p.Sources = []SourceSummary{}
-	}
-	if len(p.MissingSince) == 0 {
-		p.MissingSince = nil
-	}
-	if p.Warnings == nil {
-		p.Warnings = []string{}
-	}
-	if p.Unmanaged == nil {
-		p.Unmanaged = []string{}
-	}
-	return p, nil
+	return s
 }

@@ -5,61 +5,100 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-// goldenCases are representative plans.
+// goldenInput is a golden plan's input as kept in
+// testdata/NAME.input.json, beside its output NAME.plan.json.
+type goldenInput struct {
+	Mapper struct {
+		Name   string `json:"name"`
+		Groups bool   `json:"groups"`
+	} `json:"mapper"`
+	Entries []struct {
+		UID      string   `json:"uid"`
+		Mail     string   `json:"mail"`
+		First    string   `json:"first"`
+		Last     string   `json:"last"`
+		SID      string   `json:"sid"`
+		Groups   []string `json:"groups"`
+		Disabled bool     `json:"disabled"`
+	} `json:"entries"`
+	Accounts []struct {
+		ID        string   `json:"id"`
+		Username  string   `json:"username"`
+		Email     string   `json:"email"`
+		FirstName string   `json:"first_name"`
+		LastName  string   `json:"last_name"`
+		Active    bool     `json:"active"`
+		Owner     string   `json:"owner"`
+		SourceID  string   `json:"source_id"`
+		Groups    []string `json:"groups"`
+	} `json:"accounts"`
+	Policy struct {
+		Protect          []string `json:"protect"`
+		MaxDeactivations string   `json:"max_deactivations"`
+	} `json:"policy"`
+	PolicyRaw   map[string]string `json:"policy_raw"`
+	LastApplied *StateRef         `json:"last_applied"`
+}
+
+// goldenNames are the golden plans under testdata/.
+var goldenNames = []string{"mixed", "blocked", "no_changes"}
+
+// goldenCases reads the golden plans' inputs.
 func goldenCases() map[string]PlanRequest {
-	m := &fakeMapper{name: "users", groups: true}
-	mixedEntries := []Entry{
-		entry("alice", "asmith@example.com", "Alice", "Smith", "sid-a", "groups=Artists"),
-		entry("bob", "bob@example.com", "Bob", "Jones", "sid-b", "groups=Artists", "groups=Leads"),
-		disabled(entry("dave", "dave@example.com", "Dave", "D", "sid-d", "groups=Artists")),
-		entry("erin", "erin@example.com", "Erin", "E", "sid-e"),
-		entry("frank", "frank@example.com", "Frank", "F", "sid-f"),
-		entry("gina2", "gina@example.com", "Gina", "G", "sid-g"),
-		entry("henry", "", "Henry", "H", "sid-h"),
+	out := map[string]PlanRequest{}
+	for _, name := range goldenNames {
+		data, err := os.ReadFile(filepath.Join("testdata", name+".input.json"))
+		if err != nil {
+			panic(err)
+		}
+		var in goldenInput
+		if err := json.Unmarshal(data, &in); err != nil {
+			panic(fmt.Sprintf("%s.input.json: %v", name, err))
+		}
+		out[name] = in.request()
 	}
-	mixedAccounts := []Account{
-		owned("id-a", "alice", "a.smith@old.example.com", "Alice", "Smith", "sid-a", "Artists", "Leads"),
-		owned("id-c", "carol", "carol@example.com", "Carol", "C", "sid-c", "Artists"),
-		owned("id-d", "dave", "dave@example.com", "Dave", "D", "sid-d", "Artists"),
-		func() Account {
-			a := owned("id-e", "erin", "erin@example.com", "Erin", "E", "sid-e")
-			a.Active = false
-			return a
-		}(),
-		{ID: "id-f", Username: "frank", Email: "frank@example.com", FirstName: "Frank", LastName: "F", Active: true},
-		owned("id-g", "gina", "gina@example.com", "Gina", "G", "sid-g"),
-		owned("id-h", "henry", "henry@example.com", "Henry", "H", "sid-h"),
-		{ID: "id-adm", Username: "admin", Active: true},
-		{ID: "id-z", Username: "zoe", Active: true},
+	return out
+}
+
+func (in goldenInput) request() PlanRequest {
+	var entries []Entry
+	for _, e := range in.Entries {
+		var extra []string
+		for _, g := range e.Groups {
+			extra = append(extra, "groups="+g)
+		}
+		x := entry(e.UID, e.Mail, e.First, e.Last, e.SID, extra...)
+		if e.Disabled {
+			x = disabled(x)
+		}
+		entries = append(entries, x)
 	}
-	mixed := planReq([]Source{&fakeSource{name: "corp", entries: mixedEntries}}, m, newTarget(mixedAccounts...), DefaultPolicy())
-	mixed.Policy.Protect = []string{"admin"}
-	mixed.PolicyRaw = map[string]string{"protect": `["admin"]`, "max_deactivations": "50%"}
-	mixed.Policy.MaxDeactivations, _ = ParseLimit("50%")
-	mixed.Prior = &LastApplied{Lineage: "11111111-2222-4333-8444-555555555555", Serial: 7}
-
-	blockedEntries := []Entry{entry("alice", "alice@example.com", "Alice", "Smith", "sid-a")}
-	blocked := planReq([]Source{&fakeSource{name: "corp", entries: blockedEntries}}, &fakeMapper{name: "users"}, newTarget(
-		owned("id-a", "alice", "alice@example.com", "Alice", "Smith", "sid-a"),
-		owned("id-b", "bob", "bob@example.com", "Bob", "B", "sid-b"),
-		owned("id-c", "carol", "carol@example.com", "Carol", "C", "sid-c"),
-	), DefaultPolicy())
-	blocked.Policy.MaxDeactivations, _ = ParseLimit("1")
-	blocked.PolicyRaw = map[string]string{"max_deactivations": "1"}
-
-	empty := planReq([]Source{&fakeSource{name: "corp", entries: blockedEntries}}, &fakeMapper{name: "users"},
-		newTarget(owned("id-a", "alice", "alice@example.com", "Alice", "Smith", "sid-a")), DefaultPolicy())
-	return map[string]PlanRequest{"mixed": mixed, "blocked": blocked, "no_changes": empty}
+	var accounts []Account
+	for _, a := range in.Accounts {
+		accounts = append(accounts, Account{ID: a.ID, Username: a.Username, Email: a.Email, FirstName: a.FirstName, LastName: a.LastName,
+			Active: a.Active, Owner: a.Owner, SourceID: a.SourceID, Groups: a.Groups})
+	}
+	req := planReq([]Source{&fakeSource{name: "corp", entries: entries}}, &fakeMapper{name: in.Mapper.Name, groups: in.Mapper.Groups}, newTarget(accounts...), DefaultPolicy())
+	req.Policy.Protect = in.Policy.Protect
+	req.Policy.MaxDeactivations, _ = ParseLimit(in.Policy.MaxDeactivations)
+	req.PolicyRaw = in.PolicyRaw
+	if in.LastApplied != nil {
+		req.LastApplied = &LastApplied{Lineage: in.LastApplied.Lineage, Serial: in.LastApplied.Serial}
+	}
+	return req
 }
 
 func TestGoldenPlans(t *testing.T) {
@@ -92,8 +131,8 @@ func TestGoldenPlans(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (run go test ./engine -update to create it)", err)
 			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the golden file (go test ./engine -update rewrites it):\n%s", path, got)
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s differs from the golden file (go test ./engine -update rewrites it); -want +got:\n%s", path, diff)
 			}
 			if _, err := UnmarshalPlan(want, ReadOptions{}); err != nil {
 				t.Errorf("golden file does not verify: %v", err)

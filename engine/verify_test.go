@@ -134,16 +134,7 @@ func TestApplyVerifiesChanges(t *testing.T) {
 				recount(p)
 			}
 			w.state.saves = 0
-			rep, err := Apply(context.Background(), req)
-			if refusalReason(err) != tc.reason {
-				t.Fatalf("want refusal %s, got %v", tc.reason, err)
-			}
-			if !strings.Contains(err.Error(), tc.msg) {
-				t.Errorf("message %q does not say %q", err, tc.msg)
-			}
-			if rep != nil || w.target.calls != 0 || w.state.saves != 0 {
-				t.Errorf("refusal wrote something: report=%v execute calls=%d state saves=%d", rep, w.target.calls, w.state.saves)
-			}
+			requireRefusal(t, w, req, tc.reason, tc.msg)
 		})
 	}
 	t.Run("control: the plan as made applies", func(t *testing.T) {

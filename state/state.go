@@ -28,6 +28,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ldapsync/ldapsync/engine"
+	"github.com/ldapsync/ldapsync/state/atomicfile"
 )
 
 // FormatVersion is the state file format, MAJOR.MINOR.
@@ -153,7 +154,7 @@ func (s *Store) Save(la *engine.LastApplied) error {
 	if err := enc.Encode(file{FormatVersion: FormatVersion, LastApplied: *la}); err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)
 	}
-	if err := writeFile(s.path, buf.Bytes(), 0o600, s.backup); err != nil {
+	if err := atomicfile.WriteFileBeforeRename(s.path, buf.Bytes(), 0o600, s.backup); err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)
 	}
 	s.lineage = la.Lineage
@@ -192,53 +193,3 @@ func (s *Store) backup() error {
 }
 
 var _ engine.StateStore = (*Store)(nil)
-
-// WriteFile writes data to path atomically: a temporary file in the same
-// directory, fsync, rename over path, then fsync of the directory, so a
-// reader (or a crash) never sees a half-written file. Plans, the state and
-// the emulator's data file are all written this way.
-func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return writeFile(path, data, perm, nil)
-}
-
-// writeFile is WriteFile with a hook that runs after the new content is
-// safely on disk and before it replaces path (the state's backup).
-func writeFile(path string, data []byte, perm os.FileMode, beforeRename func() error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing: %w", err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("fsync: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if beforeRename != nil {
-		if err := beforeRename(); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // best effort: not every filesystem syncs directories
-		d.Close()
-	}
-	return nil
-}

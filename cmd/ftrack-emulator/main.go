@@ -5,7 +5,9 @@
 //
 // It prints "ftrack emulator listening on http://HOST:PORT" (and writes the
 // URL to -url-file if given), loads -data at start when the file exists and
-// saves it atomically on SIGINT/SIGTERM before exiting 0.
+// saves it atomically on SIGINT/SIGTERM before exiting 0. Like a real site
+// it has an active User for -api-user from the start (added to a data file
+// that lacks one).
 package main
 
 import (
@@ -23,7 +25,7 @@ import (
 	"time"
 
 	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
-	"github.com/ldapsync/ldapsync/state"
+	"github.com/ldapsync/ldapsync/state/atomicfile"
 )
 
 func main() {
@@ -97,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	url := "http://" + ln.Addr().String()
 	if *urlFile != "" {
-		if err := state.WriteFile(*urlFile, []byte(url+"\n"), 0o644); err != nil {
+		if err := atomicfile.WriteFile(*urlFile, []byte(url+"\n"), 0o644); err != nil {
 			fmt.Fprintf(stderr, "ftrack-emulator: url file: %v\n", err)
 			ln.Close()
 			return 1

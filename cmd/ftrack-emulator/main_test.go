@@ -16,8 +16,9 @@ import (
 )
 
 // TestBinary builds the command, starts it on a random port, creates a user
-// over HTTP, stops it with SIGTERM and checks the saved data file; a second
-// run loads the file back.
+// over HTTP, stops it with SIGTERM and checks the saved data file (the
+// user and the API user's, there from the start); a second run loads the
+// file back.
 func TestBinary(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "ftrack-emulator")
@@ -100,15 +101,18 @@ func TestBinary(t *testing.T) {
 	if err := json.Unmarshal(data, &df); err != nil {
 		t.Fatalf("data file: %v", err)
 	}
-	users := df.Entities["User"]
-	if len(users) != 1 || users[0]["username"] != "jane.doe" || users[0]["is_active"] != true {
-		t.Fatalf("saved users %v", users)
+	active := map[string]any{}
+	for _, u := range df.Entities["User"] {
+		active[u["username"].(string)] = u["is_active"]
+	}
+	if len(active) != 2 || active["admin"] != true || active["jane.doe"] != true {
+		t.Fatalf("saved users %v, want admin (the API user) and jane.doe, both active", df.Entities["User"])
 	}
 
 	cmd, url = start()
-	out := send(url, `[{"action":"query","expression":"select username from User"}]`)
+	out := send(url, `[{"action":"query","expression":"select username from User order by username"}]`)
 	rows := out[0].(map[string]any)["data"].([]any)
-	if len(rows) != 1 || rows[0].(map[string]any)["username"] != "jane.doe" {
+	if len(rows) != 2 || rows[0].(map[string]any)["username"] != "admin" || rows[1].(map[string]any)["username"] != "jane.doe" {
 		t.Fatalf("after reload: %v", rows)
 	}
 	stop(cmd)

@@ -29,6 +29,10 @@ func main() {
 	}
 }
 
+// demoAPIUser is the API user ldapsync signs in to the emulator as (the
+// example configuration's api_user).
+const demoAPIUser = "admin"
+
 // demo holds the running servers and the working directory.
 type demo struct {
 	bin     string
@@ -70,7 +74,7 @@ func run() error {
 	defer directory.Stop()
 
 	apiKey := randomKey()
-	ftrack := ftracktest.NewServer(ftracktest.Options{APIUser: "admin", APIKey: apiKey})
+	ftrack := ftracktest.NewServer(ftracktest.Options{APIUser: demoAPIUser, APIKey: apiKey})
 	defer ftrack.Close()
 	if err := seedFtrack(ftrack.Emulator); err != nil {
 		return fmt.Errorf("seeding ftrack: %w", err)
@@ -137,7 +141,7 @@ func run() error {
 		return fmt.Errorf("directory change: %w", err)
 	}
 	fmt.Println("directory: inovak joins, gweber changes her name and mail, fnguyen leaves")
-	if err := editByHand(ftrack, "admin", apiKey, "cgarcia", "last_name", "Garcia (VFX)"); err != nil {
+	if err := editByHand(ftrack, demoAPIUser, apiKey, "cgarcia", "last_name", "Garcia (VFX)"); err != nil {
 		return err
 	}
 	fmt.Println("ftrack:    an admin renames cgarcia's last name in the ftrack web UI")

@@ -13,12 +13,21 @@ import (
 )
 
 // seedFtrack gives the emulator the accounts a studio has before its first
-// sync: an administrator, two accounts an earlier ldapsync run manages
-// (one with an outdated address, one for someone who has since left), and
-// one created by hand for a person who is also in the directory.
+// sync: an administrator (the API user ldapsync signs in as), two accounts
+// an earlier ldapsync run manages (one with an outdated address, one for
+// someone who has since left), and one created by hand for a person who
+// is also in the directory.
+//
+// The emulator starts with a bare active User for its API user, as every
+// site has one; the demo replaces it, under the same id, with one that has
+// a name and an address.
 func seedFtrack(e *ftracktest.Emulator) error {
+	adminID := ftracktest.APIUserID(demoAPIUser)
+	if err := e.Delete("User", adminID); err != nil {
+		return err
+	}
 	users := []map[string]any{
-		{"id": "00000000-0000-4000-8000-000000000001", "username": "admin", "email": "it@example.com", "first_name": "Studio", "last_name": "Admin", "is_active": true},
+		{"id": adminID, "username": demoAPIUser, "email": "it@example.com", "first_name": "Studio", "last_name": "Admin", "is_active": true},
 		{"id": "00000000-0000-4000-8000-000000000002", "username": "asmith", "email": "alice.smith@old-domain.example.com", "first_name": "Alice", "last_name": "Smith", "is_active": true},
 		{"id": "00000000-0000-4000-8000-000000000003", "username": "jdoe", "email": "jdoe@example.com", "first_name": "John", "last_name": "Doe", "is_active": true},
 		{"id": "00000000-0000-4000-8000-000000000004", "username": "dobrien", "email": "dobrien@example.com", "first_name": "David", "last_name": "O'Brien", "is_active": true},

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -58,15 +57,15 @@ func runDrift(c *cli.Context, args driftArgs) error {
 	}
 	prog := newProgress(c.App.ErrWriter, args.NoColor)
 	report, err := engine.Drift(c.Context, engine.DriftRequest{
-		Sources:    ws.sources,
-		Mapper:     ws.mapper,
-		Target:     ws.target,
-		Policy:     ws.cfg.Policy,
-		Prior:      prior,
-		Now:        time.Now().UTC(),
-		Progress:   prog.Stage,
-		Groups:     ws.cfg.GroupSpecs(),
-		TargetUser: ws.targetUser,
+		Sources:     ws.sources,
+		Mapper:      ws.mapper,
+		Target:      ws.target,
+		Policy:      ws.cfg.Policy,
+		LastApplied: prior,
+		Now:         now().UTC(),
+		Progress:    prog.Stage,
+		Groups:      ws.cfg.GroupSpecs(),
+		TargetUser:  ws.targetUser,
 	})
 	prog.Finish()
 	if err != nil {

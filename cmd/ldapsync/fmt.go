@@ -8,7 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ldapsync/ldapsync/engine/config"
-	"github.com/ldapsync/ldapsync/state"
+	"github.com/ldapsync/ldapsync/state/atomicfile"
 )
 
 func fmtCommand() *cli.Command {
@@ -44,7 +44,7 @@ Examples:
 				unformatted++
 				fmt.Fprintln(c.App.Writer, path)
 				if !c.Bool("check") {
-					if err := state.WriteFile(path, out, 0o644); err != nil {
+					if err := atomicfile.WriteFile(path, out, 0o644); err != nil {
 						return err
 					}
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ldapsync/ldapsync/engine"
 	"github.com/ldapsync/ldapsync/state"
+	"github.com/ldapsync/ldapsync/state/atomicfile"
 )
 
 // planArgs are the settings of one `ldapsync plan` run.
@@ -89,10 +90,10 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 		Target:       ws.target,
 		Policy:       ws.cfg.Policy,
 		PolicyRaw:    ws.cfg.PolicyRaw,
-		Prior:        prior,
+		LastApplied:  prior,
 		ConfigDigest: ws.cfg.Digest,
 		ToolVersion:  version,
-		Now:          time.Now().UTC(),
+		Now:          now().UTC(),
 		ExpiresIn:    expiresIn,
 		Force:        force,
 		Progress:     prog.Stage,
@@ -190,12 +191,12 @@ func runPlan(c *cli.Context, args planArgs) error {
 		return err
 	}
 	if args.Out != "" {
-		if err := state.WriteFile(args.Out, data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(args.Out, data, 0o644); err != nil {
 			return fmt.Errorf("writing plan: %w", err)
 		}
 	}
 	if args.Markdown != "" {
-		if err := state.WriteFile(args.Markdown, []byte(planMarkdown(plan)), 0o644); err != nil {
+		if err := atomicfile.WriteFile(args.Markdown, []byte(planMarkdown(plan)), 0o644); err != nil {
 			return fmt.Errorf("writing markdown: %w", err)
 		}
 	}

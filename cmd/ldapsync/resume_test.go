@@ -83,7 +83,7 @@ func newBigEnv(t *testing.T, users int) *bigEnv {
 	requireSlapd(t)
 	s := ldaptest.StartSlapd(t, ldaptest.WithLDIF(plainUsersLDIF(1, users)))
 	apiKey := "apikey-" + randomHex(12)
-	srv := ftracktest.NewServer(ftracktest.Options{APIUser: "admin", APIKey: apiKey})
+	srv := ftracktest.NewServer(ftracktest.Options{APIUser: scriptAPIUser, APIKey: apiKey})
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "ldapsync.hcl"), []byte(bigConfig), 0o644); err != nil {
@@ -128,6 +128,10 @@ func (b *bigEnv) run(t *testing.T, args ...string) (int, string) {
 	}
 }
 
+// createdUsers counts the Users besides the API user's, which the emulator
+// starts with and ldapsync never touches.
+func createdUsers(e *ftracktest.Emulator) int { return len(e.Entities("User")) - 1 }
+
 // ownedUsers counts users by username and ownership marker.
 func ownedUsers(e *ftracktest.Emulator) (byName map[string]int, owned int) {
 	byName = map[string]int{}
@@ -168,12 +172,12 @@ poll:
 	for {
 		select {
 		case err := <-exited:
-			t.Fatalf("apply finished before it could be killed (%v); users: %d\n%s", err, len(e.Entities("User")), out.String())
+			t.Fatalf("apply finished before it could be killed (%v); users: %d\n%s", err, createdUsers(e), out.String())
 		case <-deadline:
 			_ = cmd.Process.Kill()
 			t.Fatalf("apply made no progress within 2 minutes; stats %+v", e.Stats())
 		case <-time.After(10 * time.Millisecond):
-			if c := len(e.Entities("User")); c >= 250 {
+			if c := createdUsers(e); c >= 250 {
 				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 					t.Fatal(err)
 				}
@@ -187,7 +191,7 @@ poll:
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("apply was not killed by SIGKILL: %v", err)
 	}
-	after := len(e.Entities("User"))
+	after := createdUsers(e)
 	if after < killedAt || after >= n {
 		t.Fatalf("after SIGKILL ftrack has %d users; want some but not all of %d", after, n)
 	}
@@ -203,16 +207,16 @@ poll:
 		t.Errorf("resumed apply does not report the changes already done:\n%s", resumed)
 	}
 	byName, owned := ownedUsers(e)
-	if len(byName) != n || owned != n {
-		t.Fatalf("after resume: %d distinct users, %d owned; want %d and %d", len(byName), owned, n, n)
+	if len(byName) != n+1 || owned != n || byName[scriptAPIUser] != 1 {
+		t.Fatalf("after resume: %d distinct users, %d owned; want %d and %d, and the API user", len(byName), owned, n+1, n)
 	}
 	for name, c := range byName {
 		if c != 1 {
 			t.Errorf("user %s exists %d times", name, c)
 		}
 	}
-	if got := len(e.Entities("User")); got != n {
-		t.Errorf("ftrack has %d users, want exactly %d", got, n)
+	if got := createdUsers(e); got != n {
+		t.Errorf("ftrack has %d users besides the API user's, want exactly %d", got, n)
 	}
 	markers := map[string]int{}
 	for _, m := range e.Entities("Metadata") {
@@ -221,8 +225,12 @@ poll:
 		}
 	}
 	for _, u := range e.Entities("User") {
-		if markers[fmt.Sprint(u["id"])] != 1 {
-			t.Errorf("user %v has %d ownership markers, want 1", u["username"], markers[fmt.Sprint(u["id"])])
+		want := 1
+		if u["username"] == scriptAPIUser {
+			want = 0 // never touched
+		}
+		if got := markers[fmt.Sprint(u["id"])]; got != want {
+			t.Errorf("user %v has %d ownership markers, want %d", u["username"], got, want)
 		}
 	}
 

@@ -50,6 +50,11 @@ const (
 	keyFtrack scriptKey = "ftrack"
 )
 
+// scriptAPIUser is the API user of every script's emulator (the
+// configurations' api_user). Like a real site, the emulator starts with an
+// active User of that name.
+const scriptAPIUser = "admin"
+
 func TestScripts(t *testing.T) {
 	requireSlapd(t)
 	testscript.Run(t, testscript.Params{
@@ -87,7 +92,7 @@ func setupScript(env *testscript.Env) error {
 		return fmt.Errorf("set sync password: %w", err)
 	}
 	apiKey := "apikey-" + randomHex(12)
-	srv := ftracktest.NewServer(ftracktest.Options{APIUser: "admin", APIKey: apiKey})
+	srv := ftracktest.NewServer(ftracktest.Options{APIUser: scriptAPIUser, APIKey: apiKey})
 	env.Defer(srv.Close)
 	env.Values[keySlapd] = s
 	env.Values[keyFtrack] = srv
@@ -122,7 +127,6 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"no-secrets":      cmdNoSecrets,
 	"grep-count":      cmdGrepCount,
 	"ldap-load-many":  cmdLDAPLoadMany,
-	"sleep":           cmdSleep,
 	"exitcode":        cmdExitcode,
 	"order":           cmdOrder,
 }
@@ -168,16 +172,6 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
 	}
-}
-
-// sleep DURATION waits, for expiry and grace-period scripts.
-func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sleep DURATION")
-	}
-	d, err := time.ParseDuration(args[0])
-	ts.Check(err)
-	time.Sleep(d)
 }
 
 func slapdOf(ts *testscript.TestScript) *ldaptest.Slapd {
@@ -232,14 +226,19 @@ func plainUsersLDIF(first, n int) string {
 	return b.String()
 }
 
-// ftrack-put TYPE JSON seeds an entity in the emulator.
+// ftrack-put TYPE JSON seeds an entity in the emulator. A User named like
+// the API user (admin) replaces the one the emulator starts with.
 func cmdFtrackPut(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: ftrack-put TYPE JSON")
 	}
 	var data map[string]any
 	ts.Check(json.Unmarshal([]byte(args[1]), &data))
-	err := ftrackOf(ts).Emulator.Put(args[0], data)
+	e := ftrackOf(ts).Emulator
+	if args[0] == "User" {
+		replaceAPIUser(ts, e, data)
+	}
+	err := e.Put(args[0], data)
 	if neg {
 		if err == nil {
 			ts.Fatalf("ftrack-put succeeded unexpectedly")
@@ -248,6 +247,20 @@ func cmdFtrackPut(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if err != nil {
 		ts.Fatalf("ftrack-put %s: %v", args[0], err)
+	}
+}
+
+// replaceAPIUser makes room when a script puts the API user's own User
+// (username "admin"): that User then replaces the one the emulator made at
+// start-up, so the script decides its id and fields. Only the start-up
+// User is removed; putting "admin" twice still collides.
+func replaceAPIUser(ts *testscript.TestScript, e *ftracktest.Emulator, data map[string]any) {
+	name, _ := data["username"].(string)
+	if !strings.EqualFold(name, scriptAPIUser) {
+		return
+	}
+	if u := findUser(e, scriptAPIUser); u != nil && u["id"] == ftracktest.APIUserID(scriptAPIUser) {
+		ts.Check(e.Delete("User", u["id"]))
 	}
 }
 
@@ -289,7 +302,7 @@ func cmdFtrackEdit(ts *testscript.TestScript, neg bool, args []string) {
 	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api", bytes.NewReader(body))
 	ts.Check(err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("ftrack-user", "admin")
+	req.Header.Set("ftrack-user", scriptAPIUser)
 	req.Header.Set("ftrack-api-key", ts.Getenv("FTRACK_API_KEY"))
 	resp, err := http.DefaultClient.Do(req)
 	ts.Check(err)
@@ -379,6 +392,7 @@ func cmdFtrackUser(ts *testscript.TestScript, neg bool, args []string) {
 
 // ftrack-count TYPE [field=value...] N asserts how many entities of TYPE
 // match every filter. TYPE "User" filters also see owner and source_id.
+// Users include the API user admin, which every emulator starts with.
 func cmdFtrackCount(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
 		ts.Fatalf("usage: ftrack-count TYPE [field=value...] N")
@@ -459,7 +473,7 @@ func cmdFtrackDump(ts *testscript.TestScript, neg bool, args []string) {
 // ftrack-second starts another emulator with the same API key and
 // exports its URL as FTRACK_URL2.
 func cmdFtrackSecond(ts *testscript.TestScript, neg bool, args []string) {
-	srv := ftracktest.NewServer(ftracktest.Options{APIUser: "admin", APIKey: ts.Getenv("FTRACK_API_KEY")})
+	srv := ftracktest.NewServer(ftracktest.Options{APIUser: scriptAPIUser, APIKey: ts.Getenv("FTRACK_API_KEY")})
 	ts.Defer(srv.Close)
 	ts.Setenv("FTRACK_URL2", srv.URL)
 }

@@ -55,7 +55,7 @@ func readPlanForShow(path string) (*engine.Plan, string, error) {
 	}
 	p, err := engine.UnmarshalPlan(data, engine.ReadOptions{Key: planKey()})
 	if err == nil {
-		if exp, perr := time.Parse(time.RFC3339, p.ExpiresAt); perr == nil && time.Now().After(exp) {
+		if exp, perr := time.Parse(time.RFC3339, p.ExpiresAt); perr == nil && now().After(exp) {
 			return p, fmt.Sprintf("this plan expired at %s and can no longer be applied", p.ExpiresAt), nil
 		}
 		return p, "", nil

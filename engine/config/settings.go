@@ -48,7 +48,7 @@ func (l *loader) decodePolicy(b *hcl.Block) hcl.Diagnostics {
 		switch name {
 		case "on_missing", "on_disabled":
 			s, ok := asString(v)
-			if !ok || (s != "deactivate" && s != "ignore") {
+			if !ok || (engine.LifecycleMode(s) != engine.ModeDeactivate && engine.LifecycleMode(s) != engine.ModeIgnore) {
 				diags = append(diags, attrError(a.Expr, "Invalid policy value", fmt.Sprintf(`%s must be "deactivate" or "ignore".`, name)))
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ldapsync/ldapsync/engine"
 	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
 )
 
@@ -14,6 +15,23 @@ const (
 	testUser = "api@example.com"
 	testKey  = "SECRET-KEY-0f1e2d3c4b5a"
 )
+
+// siteUsers is how many Users an emulator holds before a test adds any:
+// the API user's (testUser), as on a real site.
+const siteUsers = 1
+
+// withoutAPIUser returns accts less the API user's account. ReadAccounts
+// reads every User, the one the target signs in as too; tests that check
+// what they wrote leave it out (the engine holds it back).
+func withoutAPIUser(accts []engine.Account) []engine.Account {
+	out := make([]engine.Account, 0, len(accts))
+	for _, a := range accts {
+		if a.Username != testUser {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // newServer starts an emulator on loopback for the test.
 func newServer(t *testing.T) *ftracktest.Server {

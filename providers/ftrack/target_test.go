@@ -100,8 +100,8 @@ func TestExecuteUnderFaults(t *testing.T) {
 	}
 	s.Emulator.SetFaults(ftracktest.Faults{})
 
-	if users := s.Emulator.Entities("User"); len(users) != n {
-		t.Fatalf("%d users in ftrack, want %d", len(users), n)
+	if users := s.Emulator.Entities("User"); len(users) != siteUsers+n {
+		t.Fatalf("%d users in ftrack, want %d and the API user", len(users), n)
 	}
 	if meta := s.Emulator.Entities("Metadata"); len(meta) != 2*n {
 		t.Fatalf("%d metadata rows, want %d", len(meta), 2*n)
@@ -110,8 +110,9 @@ func TestExecuteUnderFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	accts = withoutAPIUser(accts)
 	if len(accts) != n {
-		t.Fatalf("ReadAccounts: %d accounts", len(accts))
+		t.Fatalf("ReadAccounts: %d accounts besides the API user's", len(accts))
 	}
 	for i, a := range accts {
 		if i > 0 && accts[i-1].Username >= a.Username {
@@ -128,8 +129,8 @@ func TestExecuteUnderFaults(t *testing.T) {
 	requests := s.Emulator.Stats().Requests
 	requireOK(t, tg.Execute(ctx, creates[:50]), creates[:50])
 	st = s.Emulator.Stats()
-	if users, meta := len(s.Emulator.Entities("User")), len(s.Emulator.Entities("Metadata")); users != n || meta != 2*n {
-		t.Fatalf("after the re-run: %d users, %d metadata rows, want %d and %d", users, meta, n, 2*n)
+	if users, meta := len(s.Emulator.Entities("User")), len(s.Emulator.Entities("Metadata")); users != siteUsers+n || meta != 2*n {
+		t.Fatalf("after the re-run: %d users, %d metadata rows, want %d and %d", users, meta, siteUsers+n, 2*n)
 	}
 	if sent := st.Requests - requests; sent > 4 {
 		t.Fatalf("re-run of 50 applied creates took %d requests", sent)
@@ -178,7 +179,7 @@ func TestHostileUsernames(t *testing.T) {
 	for _, a := range accts {
 		byID[a.ID] = a
 	}
-	if len(accts) != len(hostileNames)+len(bystanders) {
+	if len(accts) != siteUsers+len(hostileNames)+len(bystanders) {
 		t.Fatalf("%d accounts", len(accts))
 	}
 	for i, c := range creates {
@@ -245,6 +246,7 @@ func TestMembershipsAndOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	accts = withoutAPIUser(accts)
 	if len(accts) != 2 || accts[0].Username != "ann" || accts[1].Username != "carol" {
 		t.Fatalf("accounts %+v", accts)
 	}
@@ -279,6 +281,7 @@ func TestMembershipsAndOwnership(t *testing.T) {
 	requireOK(t, tg.Execute(ctx, rm), rm)
 	requireOK(t, tg.Execute(ctx, rm), rm)
 	accts, _ = tg.ReadAccounts(ctx)
+	accts = withoutAPIUser(accts)
 	if !reflect.DeepEqual(accts[0].Groups, []string{"VFX Artists (London)"}) || !reflect.DeepEqual(accts[1].Groups, []string{"Artists"}) {
 		t.Fatalf("after removal: %v %v", accts[0].Groups, accts[1].Groups)
 	}
@@ -310,6 +313,7 @@ func TestCreateWhenUserAlreadyExists(t *testing.T) {
 	}
 	requireOK(t, tg.Execute(context.Background(), []engine.Change{c}), []engine.Change{c})
 	accts, err := tg.ReadAccounts(context.Background())
+	accts = withoutAPIUser(accts)
 	if err != nil || len(accts) != 1 {
 		t.Fatal(accts, err)
 	}
@@ -331,7 +335,7 @@ func TestFailureIsolation(t *testing.T) {
 	changes[17] = createChange("user0000", "USER0000", "s-dup")
 	s.Emulator.SetFaults(ftracktest.Faults{FailOperation: func(op map[string]any) *ftracktest.APIError {
 		if d, ok := op["entity_data"].(map[string]any); ok && d["username"] == "n42" {
-			return &ftracktest.APIError{Exception: "ServerError", Content: "cannot create n42"}
+			return &ftracktest.APIError{Exception: ftracktest.ExcServer, Content: "cannot create n42"}
 		}
 		return nil
 	}})
@@ -352,8 +356,8 @@ func TestFailureIsolation(t *testing.T) {
 	if !strings.Contains(res[17].Err.Error(), "Duplicate") {
 		t.Errorf("duplicate error: %v", res[17].Err)
 	}
-	if n := len(s.Emulator.Entities("User")); n != 1+58 {
-		t.Fatalf("%d users, want 59", n)
+	if n := len(s.Emulator.Entities("User")); n != siteUsers+1+58 {
+		t.Fatalf("%d users, want %d (the API user, user0000 and 58 created)", n, siteUsers+1+58)
 	}
 }
 
@@ -403,7 +407,7 @@ func TestExecuteRefusesBadTargetID(t *testing.T) {
 	c := createChange("eve", "eve", "sid")
 	c.TargetID = `x" or id is_not none`
 	res := tg.Execute(context.Background(), []engine.Change{c})
-	if res[0].Err == nil || len(s.Emulator.Entities("User")) != 0 {
+	if res[0].Err == nil || len(s.Emulator.Entities("User")) != siteUsers {
 		t.Fatalf("bad id accepted: %v", res[0].Err)
 	}
 }
@@ -438,6 +442,7 @@ func TestCreateOfExistingID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	accts = withoutAPIUser(accts)
 	if len(accts) != 6 {
 		t.Fatalf("%d accounts, want 6: %+v", len(accts), accts)
 	}
@@ -501,7 +506,7 @@ func TestConcurrentExecuteSharesParallelism(t *testing.T) {
 	if most > s.Parallelism {
 		t.Errorf("%d requests in flight at once, parallelism is %d", most, s.Parallelism)
 	}
-	if n := len(em.Entities("User")); n != 30 {
+	if n := len(em.Entities("User")) - siteUsers; n != 30 {
 		t.Errorf("%d users created, want 30", n)
 	}
 }

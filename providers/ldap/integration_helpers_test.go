@@ -92,7 +92,7 @@ func (w *world) plan() *engine.Plan {
 	}
 	p, err := engine.BuildPlan(context.Background(), engine.PlanRequest{
 		Sources: w.sources, Mapper: w.cfg.Mappings[0], Target: w.target, Policy: w.cfg.Policy, PolicyRaw: w.cfg.PolicyRaw,
-		Prior: prior, ConfigDigest: w.cfg.Digest, ToolVersion: "test", Groups: w.cfg.GroupSpecs(), TargetUser: w.targetUser,
+		LastApplied: prior, ConfigDigest: w.cfg.Digest, ToolVersion: "test", Groups: w.cfg.GroupSpecs(), TargetUser: w.targetUser,
 	})
 	if err != nil {
 		w.t.Fatalf("BuildPlan: %v", err)

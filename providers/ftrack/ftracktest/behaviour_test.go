@@ -112,7 +112,7 @@ func TestBatchRollback(t *testing.T) {
 	if status != 403 || exc["exception"] != ExcPermission {
 		t.Errorf("FailOperation: %d %v", status, exc)
 	}
-	if len(e.Entities("User")) != 2 || len(e.Entities("Membership")) != 1 {
+	if len(e.Entities("User")) != seededUsers+2 || len(e.Entities("Membership")) != 1 {
 		t.Errorf("FailOperation batch was not rolled back")
 	}
 }
@@ -219,12 +219,13 @@ func TestQueryPaging(t *testing.T) {
 		}
 		offset = int(next.(float64))
 	}
-	want := []string{"user006", "user005", "user004", "user003", "user002", "user001", "user000"}
+	// The API user (testUser, created at start-up) sorts last.
+	want := []string{"user006", "user005", "user004", "user003", "user002", "user001", "user000", testUser}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("paged names %v", names)
 	}
 	// An exact last page reports null.
-	res := query(t, s, "select id from User order by id offset 4 limit 3")
+	res := query(t, s, "select id from User order by id offset 5 limit 3")
 	if len(res["data"].([]any)) != 3 || res["metadata"].(map[string]any)["next"].(map[string]any)["offset"] != nil {
 		t.Errorf("exact last page: %v", res)
 	}
@@ -275,6 +276,8 @@ func TestQueryLanguage(t *testing.T) {
 			t.Errorf("username is %s: %q", quote(u), got)
 		}
 	}
+	// testUser is the API user's User the emulator starts with (active,
+	// no names, no memberships); it matches some of the filters below.
 	cases := []struct {
 		where string
 		want  []string
@@ -284,12 +287,12 @@ func TestQueryLanguage(t *testing.T) {
 		{`username is 'john.doe'`, []string{"john.doe"}},
 		{`username is "PLAIN"`, []string{}}, // is: case-sensitive
 		{`username like "PLA%"`, []string{"plain"}},
-		{`username like "%.%"`, []string{"john.doe"}},
+		{`username like "%.%"`, []string{"john.doe", testUser}},
 		{`username not_like "%a%" and is_active is true`, []string{}},
 		{`username in ("plain", "john.doe", "nobody")`, []string{"john.doe", "plain"}},
 		{`id in (p1, p2)`, []string{"john.doe", "plain"}},
 		{`id not_in (p1) and first_name is_not none`, []string{"john.doe"}},
-		{`is_active is true`, []string{"plain"}},
+		{`is_active is true`, []string{"plain", testUser}},
 		{`is_active = false and first_name is_not none`, []string{"john.doe"}},
 		{`is_active = false`, []string{`" or username like "%`, `back\slash`, `trail\`, "new\nline", `Ünïcødé 名前`, `it's`, "john.doe"}},
 		{`first_name is none and username is "it\'s"`, []string{"it's"}},
@@ -301,7 +304,7 @@ func TestQueryLanguage(t *testing.T) {
 		{`memberships.group.name is "Artists"`, []string{"plain"}},
 		{`memberships.group.parent.name is "Artists"`, []string{"john.doe"}},
 		{`memberships any (group.name is "Leads")`, []string{"john.doe"}},
-		{`not memberships any () and username like "%i%"`, []string{`" or username like "%`, "it's", "new\nline", "trail\\"}},
+		{`not memberships any () and username like "%i%"`, []string{`" or username like "%`, "it's", "new\nline", "trail\\", testUser}},
 		{`memberships any () `, []string{"john.doe", "plain"}},
 		{`id in (select user_id from Membership where group.name is "Leads")`, []string{"john.doe"}},
 		{`username is "plain" or username is "john.doe" and is_active is true`, []string{"plain"}},
@@ -332,7 +335,7 @@ func TestQueryLanguage(t *testing.T) {
 	for _, r := range queryData(t, s, `select id from Resource`) {
 		types[r.(map[string]any)["__entity_type__"].(string)]++
 	}
-	if types["User"] != 8 || types["Group"] != 2 {
+	if types["User"] != seededUsers+8 || types["Group"] != 2 {
 		t.Errorf("Resource query types %v", types)
 	}
 	// Unset attributes come back as null; relations as objects/arrays.
@@ -408,8 +411,8 @@ func TestConcurrentRequests(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := len(s.Emulator.Entities("User")); n != 160 {
-		t.Errorf("%d users, want 160", n)
+	if n := len(s.Emulator.Entities("User")); n != seededUsers+160 {
+		t.Errorf("%d users, want %d (160 created and the API user)", n, seededUsers+160)
 	}
 	st := s.Emulator.Stats()
 	if st.Requests != 160 || st.Operations != 320 || st.Actions["create"] != 160 || st.Batches != 160 {
@@ -449,6 +452,7 @@ func TestLoadSaveRoundTrip(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	g := New(Options{APIUser: testUser, APIKey: testKey})
 	mustPut(t, g, "User", map[string]any{"id": "x", "username": "x"})
+	users := g.Entities("User")
 	if err := g.Save(bad); err != nil {
 		t.Fatal(err)
 	}
@@ -458,8 +462,8 @@ func TestLoadSaveRoundTrip(t *testing.T) {
 	if err := g.Load(bad); err == nil {
 		t.Error("Load accepted dangling references")
 	}
-	if len(g.Entities("User")) != 1 {
-		t.Error("failed Load changed the data")
+	if !reflect.DeepEqual(g.Entities("User"), users) {
+		t.Errorf("failed Load changed the data: %v, want %v", g.Entities("User"), users)
 	}
 	if err := g.Load(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Error("Load of a missing file succeeded")

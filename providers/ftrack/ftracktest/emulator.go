@@ -21,8 +21,10 @@
 //     case-insensitive with % as the only wildcard;
 //   - rate-limited requests get 429 + Retry-After and the exception
 //     "RateLimitError"; injected failures get 503 and "ServiceUnavailable";
-//   - authentication compares the headers with Options only: the API user
-//     need not exist as a User entity (so it never shows up in queries).
+//   - the emulator starts with an active User for Options.APIUser (id
+//     APIUserID), as a real site's API key belongs to a user account, but
+//     authentication compares the headers with Options only: deactivating,
+//     renaming or deleting that User does not lock the client out.
 package ftracktest
 
 import (
@@ -44,13 +46,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ldapsync/ldapsync/state"
+	"github.com/google/uuid"
+
+	"github.com/ldapsync/ldapsync/state/atomicfile"
 )
 
 // Options configures an Emulator.
 type Options struct {
 	// APIUser and APIKey are the credentials every request must carry in
-	// the ftrack-user and ftrack-api-key headers.
+	// the ftrack-user and ftrack-api-key headers. The emulator starts with
+	// an active User whose username is APIUser and whose id is
+	// APIUserID(APIUser), as a real site does.
 	APIUser, APIKey string
 	// Version is reported by query_server_information (default "dev",
 	// as in the recorded fixture; the Python client accepts "dev").
@@ -135,9 +141,41 @@ func New(opts Options) *Emulator {
 	return e
 }
 
-// seed adds the default UserType that new users reference.
+// seed adds what a site has before anyone uses it: the default UserType
+// that new users reference and the API user's User.
 func (e *Emulator) seed() {
+	e.seedUserType()
+	if err := e.seedAPIUser(); err != nil {
+		panic(err) // an empty store has no user to collide with
+	}
+}
+
+// seedUserType adds the default UserType.
+func (e *Emulator) seedUserType() {
 	e.store.set("UserType", pkKey([]any{DefaultUserTypeID}), row{"id": DefaultUserTypeID, "name": "user"})
+}
+
+// seedAPIUser adds an active User for Options.APIUser unless one with that
+// username (compared without case) exists, or no API user is configured.
+func (e *Emulator) seedAPIUser() *APIError {
+	name := e.opts.APIUser
+	if strings.TrimSpace(name) == "" {
+		return nil
+	}
+	for _, r := range e.store.rows["User"] {
+		if u, _ := r["username"].(string); strings.EqualFold(u, name) {
+			return nil
+		}
+	}
+	_, _, err := e.create("User", nil, map[string]any{"id": APIUserID(name), "username": name, "is_active": true}, true)
+	return err
+}
+
+// APIUserID is the id of the User an emulator creates at start-up for its
+// API user: a name-based (SHA-1) UUID of the username, so it is the same
+// in every run and differs between API users.
+func APIUserID(apiUser string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:ftracktest:api-user:"+strings.ToLower(apiUser))).String()
 }
 
 // SchemaHash returns the schema_hash reported by query_server_information.
@@ -172,7 +210,8 @@ func (e *Emulator) ResetStats() {
 	e.stats = Stats{Actions: map[string]int64{}}
 }
 
-// Reset deletes all entities (the default UserType is re-created).
+// Reset deletes all entities (the default UserType and the API user's User
+// are re-created).
 func (e *Emulator) Reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -191,6 +230,21 @@ func (e *Emulator) Put(entityType string, data map[string]any) error {
 	defer e.mu.Unlock()
 	e.store.begin()
 	if _, _, aerr := e.create(entityType, nil, norm, true); aerr != nil {
+		e.store.rollback()
+		return aerr
+	}
+	e.store.commit()
+	return nil
+}
+
+// Delete removes the entity of entityType with primary key key, like a
+// delete operation (cascading and refusing as documented above). The
+// returned error is an *APIError.
+func (e *Emulator) Delete(entityType string, key ...any) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.store.begin()
+	if aerr := e.delete(entityType, key); aerr != nil {
 		e.store.rollback()
 		return aerr
 	}
@@ -562,14 +616,16 @@ func (e *Emulator) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	if err := state.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	return nil
 }
 
 // Load replaces all entities with the contents of a file written by Save.
-// Every entity is validated like a create; on error nothing changes.
+// Every entity is validated like a create; on error nothing changes. The
+// default UserType and the API user's User are added when the file lacks
+// them.
 func (e *Emulator) Load(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -600,7 +656,10 @@ func (e *Emulator) Load(path string) error {
 		}
 	}
 	if e.store.get("UserType", pkKey([]any{DefaultUserTypeID})) == nil {
-		e.seed()
+		e.seedUserType()
+	}
+	if aerr := e.seedAPIUser(); aerr != nil {
+		return restore(aerr)
 	}
 	for _, t := range types {
 		sc := e.schemas.byType[t]

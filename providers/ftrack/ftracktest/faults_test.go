@@ -117,8 +117,8 @@ func TestFaultDropAfterOperations(t *testing.T) {
 		t.Fatalf("second batch answered %d, want a dropped connection", status)
 	}
 	// The dropped batch was applied.
-	if n := len(s.Emulator.Entities("User")); n != 4 {
-		t.Errorf("%d users after the dropped batch, want 4", n)
+	if n := len(s.Emulator.Entities("User")); n != seededUsers+4 {
+		t.Errorf("%d users after the dropped batch, want %d (4 created and the API user)", n, seededUsers+4)
 	}
 	// Only once.
 	if status, _, err := rawStatus(s, batch(3)); err != nil || status != 200 {

@@ -13,6 +13,10 @@ const (
 	testKey  = "00000000-aaaa-bbbb-cccc-000000000000"
 )
 
+// seededUsers is how many Users an emulator holds before a test adds any:
+// the API user's, as on a real site.
+const seededUsers = 1
+
 func newTestServer(t *testing.T) *Server {
 	t.Helper()
 	s := NewServer(Options{APIUser: testUser, APIKey: testKey})

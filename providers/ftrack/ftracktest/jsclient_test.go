@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,7 +221,7 @@ func TestOfficialJSClient(t *testing.T) {
 		t.Errorf("the script never paused before its delete step")
 	}
 
-	want := []string{"init", "create", "query", "update", "group", "membership_query",
+	want := []string{"init", "api_user", "create", "query", "update", "group", "membership_query",
 		"strict_query", "duplicate", "strict_duplicate", "bad_key", "pause", "delete", "done"}
 	if strings.Join(order, ",") != strings.Join(want, ",") {
 		t.Fatalf("steps = %v, want %v", order, want)
@@ -241,6 +242,11 @@ func TestOfficialJSClient(t *testing.T) {
 	}
 	if n, _ := init.Raw["schemas"].(float64); n < 3 {
 		t.Errorf("init: client saw %v schemas", init.Raw["schemas"])
+	}
+
+	// api_user: the client found the User the emulator created for it.
+	if au := steps["api_user"]; au.str("id") != APIUserID(apiUser) || au.str("username") != apiUser {
+		t.Errorf("api_user: %v, want id %s", au.Raw, APIUserID(apiUser))
 	}
 
 	// query: the where clause selected only the new user.
@@ -280,15 +286,15 @@ func TestOfficialJSClient(t *testing.T) {
 		t.Errorf("HTTP statuses seen by the emulator: %v, want one 409 (strict duplicate), one 401 (bad key), the rest 200", count)
 	}
 
-	// After delete: the user and its membership are gone; the group and the
-	// bystanders are untouched.
+	// After delete: the user and its membership are gone; the group, the
+	// bystanders and the API user are untouched.
 	userID := steps["create"].str("id")
 	for _, u := range em.Entities("User") {
 		if u["id"] == userID || u["username"] == jsUsername {
 			t.Errorf("user still in the emulator after delete: %v", u)
 		}
 	}
-	if got := jsUsernames(em.Entities("User")); got != "bystander@example.com" {
+	if got := jsUsernames(em.Entities("User")); got != "bystander@example.com,"+apiUser {
 		t.Errorf("users after delete: %s", got)
 	}
 	ms := em.Entities("Membership")
@@ -349,11 +355,12 @@ func checkJSStateBeforeDelete(t *testing.T, em *Emulator, steps map[string]jsSte
 	}
 }
 
-// jsUsernames lists the usernames of users, comma-separated in key order.
+// jsUsernames lists the usernames of users, sorted and comma-separated.
 func jsUsernames(users []map[string]any) string {
 	names := make([]string, 0, len(users))
 	for _, u := range users {
 		names = append(names, fmt.Sprint(u["username"]))
 	}
+	sort.Strings(names)
 	return strings.Join(names, ",")
 }

@@ -94,7 +94,7 @@ func TestCreateUpdateDeleteRoundTrip(t *testing.T) {
 	if d := res[0].(map[string]any); d["action"] != "delete" || d["data"] != true {
 		t.Fatalf("delete result %v", d)
 	}
-	if n := len(s.Emulator.Entities("User")); n != 0 {
-		t.Fatalf("%d users left after delete", n)
+	if n := len(s.Emulator.Entities("User")); n != seededUsers {
+		t.Fatalf("%d users left after delete, want only the API user's", n)
 	}
 }

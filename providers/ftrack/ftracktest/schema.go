@@ -58,8 +58,6 @@ func (s *schema) has(list []string, name string) bool {
 	return false
 }
 
-func (s *schema) isPK(name string) bool { return s.has(s.PrimaryKey, name) }
-
 // relation describes how a relation attribute is resolved: rows of Target
 // whose Remote attribute equals this row's Local attribute.
 type relation struct {

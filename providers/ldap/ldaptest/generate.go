@@ -21,16 +21,12 @@ var (
 )
 
 type genConfig struct {
-	first    int
 	groups   bool
 	memberOf bool
 }
 
 // GenOption configures GenerateUsers.
 type GenOption func(*genConfig)
-
-// GenFirst numbers the users from first instead of 1.
-func GenFirst(first int) GenOption { return func(c *genConfig) { c.first = first } }
 
 // GenGroups also writes groupOfNames groups: max(10, n/100) groups
 // cn=grpNNNN,ou=groups with user i in groups i%G and (7i+3)%G.
@@ -64,14 +60,14 @@ func GeneratedUser(i int) GenUser {
 // base64 as RFC 2849 requires), userPassword "password", and every 20th user
 // disabled with pwdAccountLockedTime: 000001010000Z (needs ppolicy).
 func GenerateUsers(n int, opts ...GenOption) string {
-	cfg := genConfig{first: 1}
+	var cfg genConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
 	g := max(10, n/100)
 	var b strings.Builder
 	b.Grow(n * 400)
-	for i := cfg.first; i < cfg.first+n; i++ {
+	for i := 1; i <= n; i++ {
 		u := GeneratedUser(i)
 		fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\n", u.DN)
 		ldifAttr(&b, "uid", u.UID)
@@ -100,7 +96,7 @@ func GenerateUsers(n int, opts ...GenOption) string {
 	}
 	if cfg.groups {
 		members := make([][]int, g)
-		for i := cfg.first; i < cfg.first+n; i++ {
+		for i := 1; i <= n; i++ {
 			a, c := i%g, (7*i+3)%g
 			members[a] = append(members[a], i)
 			if c != a {

@@ -156,7 +156,7 @@ func buildRecord(lines []ldifLine) (*Record, error) {
 		}
 	}
 	if !strings.EqualFold(lines[0].name, "dn") {
-		return nil, fmt.Errorf("ldif line %d: a record must start with dn:, not %s:", lines[0].line, lines[0].name)
+		return nil, fmt.Errorf("ldif line %d: a record must start with \"dn:\", not \"%s:\"", lines[0].line, lines[0].name)
 	}
 	rec := &Record{DN: lines[0].value, ChangeType: "add", Line: lines[0].line}
 	body := lines[1:]
@@ -206,7 +206,7 @@ func buildRecord(lines []ldifLine) (*Record, error) {
 			if m == nil {
 				op := strings.ToLower(l.name)
 				if op != "add" && op != "replace" && op != "delete" {
-					return nil, fmt.Errorf("ldif line %d: expected add:, replace: or delete: in modify record, got %s:", l.line, l.name)
+					return nil, fmt.Errorf("ldif line %d: expected \"add:\", \"replace:\" or \"delete:\" in modify record, got \"%s:\"", l.line, l.name)
 				}
 				rec.Mods = append(rec.Mods, Mod{Op: op, Attr: strings.TrimSpace(l.value)})
 				m = &rec.Mods[len(rec.Mods)-1]

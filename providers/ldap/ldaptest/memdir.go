@@ -184,13 +184,6 @@ func NewMemDirectory(ldif io.Reader, opts ...MemOption) (*MemDirectory, error) {
 	return d, nil
 }
 
-// Len returns the number of entries.
-func (d *MemDirectory) Len() int {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return len(d.order)
-}
-
 // Apply applies LDIF change records: changetype add, modify (add, replace,
 // delete), delete and modrdn (which keeps entryUUID). Records are applied in
 // order; on an error the earlier records stay applied.

@@ -102,6 +102,20 @@ await run("init", async () => {
   });
 });
 
+// The session's own user: on a real site the API key belongs to a user
+// account, which queries find like any other, active.
+await run("api_user", async () => {
+  const res = await session.query(
+    expression`select id, username, is_active from User where username is "${apiUser}"`,
+  );
+  const rows = res?.data ?? [];
+  check("api_user", rows.length === 1, `want 1 user named ${apiUser}, got ${rows.length}`);
+  const u = rows[0];
+  check("api_user", u.username === apiUser, `username ${u.username}`);
+  check("api_user", u.is_active === true, `is_active ${u.is_active}`);
+  emit("api_user", { id: u.id, username: u.username, isActive: u.is_active });
+});
+
 let userId;
 await run("create", async () => {
   const res = await session.create("User", {
