@@ -7,20 +7,103 @@ import (
 	"strings"
 )
 
+// The limits pass. A limit the policy sets is in force as written; one it
+// leaves out falls back to a default, so that a careless first
+// configuration (or the original script's YAML, which has no policy) still
+// cannot deactivate most of a studio at once:
+//
+//	max_deactivations  25% of the managed users, once there are at least 20
+//	max_updates        50% of the managed users, once there are at least 20
+//	max_creates        none: an initial import of any size is never blocked
+//
+// A limit of "100%" lifts one explicitly (it never blocks, also when
+// adoptions outnumber the managed users).
+
+// defaultLimitFloor is the number of managed users from which the default
+// limits apply: below it a percentage is a handful of people.
+const defaultLimitFloor = 20
+
+// defaultLimits are the limits in force when the policy does not set them.
+var defaultLimits = map[string]Limit{
+	"max_deactivations": {Raw: "25%", Percent: true, Value: 25},
+	"max_updates":       {Raw: "50%", Percent: true, Value: 50},
+}
+
+// LimitInForce is one safety limit as a plan applies it, recorded in the
+// plan and shown to the reviewer.
+type LimitInForce struct {
+	// Name is the policy attribute: max_deactivations, max_creates or
+	// max_updates.
+	Name string `json:"name"`
+	// Limit is the limit ("25%", "10"), or "none".
+	Limit string `json:"limit"`
+	// Source is "policy" (written in the configuration) or "default".
+	Source string `json:"source"`
+	// AppliesFrom is, for a default, the number of managed users from
+	// which it applies.
+	AppliesFrom int `json:"applies_from,omitempty"`
+}
+
+// limitRule is one limit with what it counts and its base.
+type limitRule struct {
+	name, what, baseNoun string
+	limit                Limit
+	isDefault            bool
+	count                func(Summary) int
+	base                 func(owned, desired int) int
+}
+
+// limitRules are the policy's limits, defaults filled in.
+func limitRules(pol Policy) []limitRule {
+	rules := []limitRule{
+		{name: "max_deactivations", what: "deactivations", baseNoun: "managed users", limit: pol.MaxDeactivations,
+			count: func(s Summary) int { return s.Deactivate }, base: func(owned, _ int) int { return owned }},
+		{name: "max_creates", what: "creates", baseNoun: "directory users", limit: pol.MaxCreates,
+			count: func(s Summary) int { return s.Create }, base: func(_, desired int) int { return desired }},
+		{name: "max_updates", what: "updates", baseNoun: "managed users", limit: pol.MaxUpdates,
+			count: func(s Summary) int { return s.Update + s.Adopt }, base: func(owned, _ int) int { return owned }},
+	}
+	for i := range rules {
+		if d, ok := defaultLimits[rules[i].name]; ok && rules[i].limit.Raw == "" {
+			rules[i].limit, rules[i].isDefault = d, true
+		}
+	}
+	return rules
+}
+
+// LimitsInForce lists the policy's limits with their sources.
+func LimitsInForce(pol Policy) []LimitInForce {
+	var out []LimitInForce
+	for _, r := range limitRules(pol) {
+		l := LimitInForce{Name: r.name, Limit: r.limit.Raw, Source: "policy"}
+		switch {
+		case r.isDefault:
+			l.Source, l.AppliesFrom = "default", defaultLimitFloor
+		case l.Limit == "":
+			l.Limit, l.Source = "none", "default"
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
 // limitReasons is the limits pass: the block reasons of a plan whose
-// counts s exceed the policy's limits. owned is the number of accounts
+// counts s exceed the limits in force. owned is the number of accounts
 // the mapping owns (the base of max_deactivations and max_updates),
 // desired the number of directory users (the base of max_creates).
 func limitReasons(pol Policy, s Summary, owned, desired int) []string {
 	var out []string
-	if r := limitCheck("max_deactivations", pol.MaxDeactivations, s.Deactivate, "deactivations", owned, "managed users"); r != "" {
-		out = append(out, r)
-	}
-	if r := limitCheck("max_creates", pol.MaxCreates, s.Create, "creates", desired, "directory users"); r != "" {
-		out = append(out, r)
-	}
-	if r := limitCheck("max_updates", pol.MaxUpdates, s.Update+s.Adopt, "updates", owned, "managed users"); r != "" {
-		out = append(out, r)
+	for _, r := range limitRules(pol) {
+		if r.isDefault && owned < defaultLimitFloor {
+			continue
+		}
+		reason := limitCheck(r.name, r.limit, r.count(s), r.what, r.base(owned, desired), r.baseNoun)
+		if reason != "" && r.isDefault {
+			reason += fmt.Sprintf(" — the default, in force from %d managed users; set %s in the policy to change it", defaultLimitFloor, r.name)
+		}
+		if reason != "" {
+			out = append(out, reason)
+		}
 	}
 	return out
 }
@@ -35,6 +118,9 @@ func limitCheck(name string, l Limit, n int, what string, base int, baseNoun str
 	count := fmt.Sprintf("%d %s exceed", n, what)
 	if n == 1 { // "1 deactivation exceeds"
 		count = fmt.Sprintf("1 %s exceeds", strings.TrimSuffix(what, "s"))
+	}
+	if l.Percent && l.Value >= 100 {
+		return "" // "100%" lifts the limit
 	}
 	if l.Percent {
 		allowed := int(math.Floor(l.Value / 100 * float64(base)))

@@ -34,12 +34,14 @@ type Plan struct {
 	Sources       []SourceSummary `json:"sources"`
 	PriorState    *StateRef       `json:"prior_state"`
 	Policy        PlanPolicy      `json:"policy"`
-	Blocked       *Block          `json:"blocked,omitempty"`
-	Summary       Summary         `json:"summary"`
-	Changes       []Change        `json:"changes"`
-	Skipped       []Skipped       `json:"skipped"`
-	Conflicts     []Conflict      `json:"conflicts,omitempty"`
-	Warnings      []string        `json:"warnings"`
+	// Limits are the safety limits in force, with where each came from.
+	Limits    []LimitInForce `json:"limits"`
+	Blocked   *Block         `json:"blocked,omitempty"`
+	Summary   Summary        `json:"summary"`
+	Changes   []Change       `json:"changes"`
+	Skipped   []Skipped      `json:"skipped"`
+	Conflicts []Conflict     `json:"conflicts,omitempty"`
+	Warnings  []string       `json:"warnings"`
 	// Unmanaged lists active ftrack usernames without the ownership marker
 	// (informational; they are never changed).
 	Unmanaged []string `json:"unmanaged"`
@@ -231,6 +233,7 @@ func newPlan(req PlanRequest, planID string, now time.Time, v *view, d *diffResu
 		Target:        req.Target.Info(),
 		Sources:       nonNil(v.sources),
 		Policy:        PlanPolicy{Settings: maps.Clone(raw)},
+		Limits:        LimitsInForce(req.Policy),
 		Changes:       nonNil(d.changes),
 		Skipped:       nonNil(v.skipped),
 		Conflicts:     v.conflicts,

@@ -222,6 +222,12 @@ func testExampleSeedConverts(t *testing.T, bin string) {
 	if err := os.WriteFile(path, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	for _, secret := range []string{"bind_password = \"", "api_key = \""} {
+		if strings.Contains(hcl, secret) {
+			t.Errorf("converted configuration holds a secret value (%s…):\n%s", secret, hcl)
+		}
+	}
+	env = append(env, "LDAPSYNC_VAR_ldap_bind_password=from-the-environment", "LDAPSYNC_VAR_ftrack_api_key=from-the-environment")
 	stdout, stderr, code := runLdapsync(t, bin, env, "validate", "-config", path, "-no-color")
 	if code != 0 || !strings.Contains(stdout, "Success!") {
 		t.Fatalf("validate of the converted configuration: exit %d\n%s%s", code, stdout, stderr)

@@ -43,6 +43,9 @@ func planMarkdown(p *engine.Plan) string {
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n",
 		s.Create, s.Update, s.Deactivate, s.Reactivate, s.Adopt, s.AddMembership, s.RemoveMembership, s.Unchanged, s.Skipped, len(p.Conflicts))
+	if line := limitsLine(p.Limits); line != "" {
+		fmt.Fprintf(&b, "%s\n\n", mdEscape(line))
+	}
 	fmt.Fprintf(&b, "Plan `%s`, created %s, expires %s. Sources:", p.PlanID, p.CreatedAt, p.ExpiresAt)
 	for _, src := range p.Sources {
 		fmt.Fprintf(&b, " %s `%s` (%d entries)", src.Type, mdEscape(src.Name), src.Entries)

@@ -202,6 +202,9 @@ func (r *renderer) Plan(p *engine.Plan) {
 		}
 	}
 	r.printf("\n%s\n", r.bold.Sprint(planSummaryLine(p)))
+	if line := limitsLine(p.Limits); line != "" {
+		r.printf("%s\n", r.faint.Sprint(line))
+	}
 	if p.Blocked != nil && len(p.Blocked.Reasons) > 0 {
 		if p.IsBlocked() {
 			r.printf("\n%s\n", r.red.Sprint("This plan is BLOCKED by a safety policy and cannot be applied:"))
@@ -212,6 +215,27 @@ func (r *renderer) Plan(p *engine.Plan) {
 			r.printf("  - %s\n", reason)
 		}
 	}
+}
+
+// limitsLine names the safety limits in force and where they came from:
+// "Safety limits: max_deactivations = 25% (default, from 20 managed
+// users), max_creates = none, max_updates = 10 (policy)."
+func limitsLine(limits []engine.LimitInForce) string {
+	if len(limits) == 0 {
+		return ""
+	}
+	parts := make([]string, len(limits))
+	for i, l := range limits {
+		switch {
+		case l.Limit == "none":
+			parts[i] = l.Name + " = none"
+		case l.AppliesFrom > 0:
+			parts[i] = fmt.Sprintf("%s = %s (%s, from %d managed users)", l.Name, l.Limit, l.Source, l.AppliesFrom)
+		default:
+			parts[i] = fmt.Sprintf("%s = %s (%s)", l.Name, l.Limit, l.Source)
+		}
+	}
+	return "Safety limits: " + strings.Join(parts, ", ") + "."
 }
 
 // planSummaryLine is the one-line summary: "Plan: 3 to create, 2 to update, 1 to deactivate."

@@ -52,7 +52,28 @@ var yamlSections = map[string]map[string]yamlKey{
 		"first_name": {"first_name", "attr"},
 		"last_name":  {"last_name", "attr"},
 	},
+	// policy has the HCL policy block's keys (optional; without it the
+	// default policy and its default limits apply).
+	"policy": {
+		"on_missing":           {"on_missing", "string"},
+		"on_disabled":          {"on_disabled", "string"},
+		"reactivate":           {"reactivate", "bool"},
+		"grace_period":         {"grace_period", "string"},
+		"max_deactivations":    {"max_deactivations", "limit"},
+		"max_creates":          {"max_creates", "limit"},
+		"max_updates":          {"max_updates", "limit"},
+		"min_source_users":     {"min_source_users", "int"},
+		"protect":              {"protect", "list"},
+		"adopt_existing":       {"adopt_existing", "bool"},
+		"max_errors":           {"max_errors", "int"},
+		"require_signed_plans": {"require_signed_plans", "bool"},
+	},
 }
+
+// yamlSecrets are the keys whose values Convert never writes into the HCL
+// it prints (a file meant to be committed): it declares a sensitive
+// variable instead, set through the environment.
+var yamlSecrets = map[string]string{"bind_password": "ldap_bind_password", "api_key": "ftrack_api_key"}
 
 var yamlRequired = map[string][]string{
 	"ldap":   {"url", "base_dn"},
@@ -65,22 +86,25 @@ type yamlValue struct {
 	text string
 	b    bool
 	n    int
+	list []string
 	node *yaml.Node
 }
 
 // Convert reads the seed YAML file and returns the equivalent HCL text,
-// formatted.
+// formatted, for a file to keep: the bind password and the API key become
+// sensitive variables (set through LDAPSYNC_VAR_ldap_bind_password and
+// LDAPSYNC_VAR_ftrack_api_key), never their values.
 func Convert(yamlPath string) ([]byte, hcl.Diagnostics) {
 	src, err := os.ReadFile(yamlPath)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration", Detail: err.Error()}}
 	}
-	return convertYAML(yamlPath, src)
+	return convertYAML(yamlPath, src, false)
 }
 
 func loadYAML(filename string, src []byte, o *loadOptions) (*Config, hcl.Diagnostics) {
 	yamlFile := &hcl.File{Bytes: src}
-	text, diags := convertYAML(filename, src)
+	text, diags := convertYAML(filename, src, true)
 	if diags.HasErrors() {
 		return &Config{Path: filename, Digest: Digest(src), Files: map[string]*hcl.File{filename: yamlFile}}, diags
 	}
@@ -88,7 +112,9 @@ func loadYAML(filename string, src []byte, o *loadOptions) (*Config, hcl.Diagnos
 	return cfg, append(diags, d...)
 }
 
-func convertYAML(filename string, src []byte) ([]byte, hcl.Diagnostics) {
+// convertYAML converts the seed YAML; inline keeps the secrets' values
+// in the text (for loading it, never for printing it).
+func convertYAML(filename string, src []byte, inline bool) ([]byte, hcl.Diagnostics) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, hcl.Diagnostics{{
@@ -159,6 +185,15 @@ func convertYAML(filename string, src []byte) ([]byte, hcl.Diagnostics) {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate configuration key", Detail: fmt.Sprintf("%s.%s is set twice (or under another name).", k.Value, kk.Value), Subject: rng(kk)})
 				continue
 			}
+			if spec.kind == "list" {
+				yv, bad := yamlList(vv)
+				if bad != "" {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid configuration value", Detail: fmt.Sprintf("%s.%s must be %s.", k.Value, kk.Value, bad), Subject: rng(kk)})
+					continue
+				}
+				vals[spec.hcl] = yv
+				continue
+			}
 			if vv.Kind != yaml.ScalarNode || vv.Tag == "!!null" {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid configuration value", Detail: fmt.Sprintf("%s.%s must be a single value.", k.Value, kk.Value), Subject: rng(kk)})
 				continue
@@ -209,18 +244,51 @@ func convertYAML(filename string, src []byte) ([]byte, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return hclwrite.Format(renderSeedHCL(filename, sections)), diags
+	return hclwrite.Format(renderSeedHCL(filename, sections, inline)), diags
 }
 
-// renderSeedHCL writes the HCL equivalent of the seed configuration.
-func renderSeedHCL(filename string, s map[string]map[string]yamlValue) []byte {
+// yamlList reads a sequence of strings (policy.protect).
+func yamlList(n *yaml.Node) (yamlValue, string) {
+	if n.Kind != yaml.SequenceNode {
+		return yamlValue{}, "a list of usernames and re: patterns"
+	}
+	v := yamlValue{node: n, list: []string{}}
+	for _, e := range n.Content {
+		if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
+			return yamlValue{}, "a list of usernames and re: patterns"
+		}
+		v.list = append(v.list, e.Value)
+	}
+	return v, ""
+}
+
+// renderSeedHCL writes the HCL equivalent of the seed configuration;
+// with inline false, secrets become sensitive variables.
+func renderSeedHCL(filename string, s map[string]map[string]yamlValue, inline bool) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Converted from %s (the original sync_ldap_users format).\n\n", strings.ReplaceAll(filename, "\n", " "))
+	secret := func(k, text string) string {
+		if inline {
+			return hclQuote(text)
+		}
+		return "var." + yamlSecrets[k]
+	}
+	if !inline {
+		for _, k := range []string{"bind_password", "api_key"} {
+			if _, ok := s[map[string]string{"bind_password": "ldap", "api_key": "ftrack"}[k]][k]; ok {
+				fmt.Fprintf(&b, "# Set it with LDAPSYNC_VAR_%s in the environment (never in this file).\nvariable %q {\n  sensitive = true\n}\n\n", yamlSecrets[k], yamlSecrets[k])
+			}
+		}
+	}
 	ldap := s["ldap"]
 	b.WriteString("source \"ldap\" \"ldap\" {\n")
 	for _, k := range []string{"url", "bind_dn", "bind_password", "base_dn", "filter", "ca_cert_file"} {
 		if v, ok := ldap[k]; ok {
-			fmt.Fprintf(&b, "  %s = %s\n", k, hclQuote(v.text))
+			val := hclQuote(v.text)
+			if _, isSecret := yamlSecrets[k]; isSecret {
+				val = secret(k, v.text)
+			}
+			fmt.Fprintf(&b, "  %s = %s\n", k, val)
 		}
 	}
 	startTLS := false
@@ -238,9 +306,10 @@ func renderSeedHCL(filename string, s map[string]map[string]yamlValue) []byte {
 	b.WriteString("}\n\n")
 
 	b.WriteString("target \"ftrack\" \"ftrack\" {\n")
-	for _, k := range []string{"server_url", "api_user", "api_key"} {
+	for _, k := range []string{"server_url", "api_user"} {
 		fmt.Fprintf(&b, "  %s = %s\n", k, hclQuote(s["ftrack"][k].text))
 	}
+	fmt.Fprintf(&b, "  api_key = %s\n", secret("api_key", s["ftrack"]["api_key"].text))
 	b.WriteString("}\n\n")
 
 	m := s["mapping"]
@@ -271,7 +340,38 @@ func renderSeedHCL(filename string, s map[string]map[string]yamlValue) []byte {
 		fmt.Fprintf(&b, "  last_name = entry.%s\n", m["last_name"].text)
 	}
 	b.WriteString("}\n")
+	renderSeedPolicy(&b, s["policy"])
 	return b.Bytes()
+}
+
+// renderSeedPolicy writes the policy section as a policy block, in the
+// YAML keys' order of yamlSections.
+func renderSeedPolicy(b *bytes.Buffer, p map[string]yamlValue) {
+	if len(p) == 0 {
+		return
+	}
+	b.WriteString("\npolicy {\n")
+	for _, k := range sortedKeys(yamlSections["policy"]) {
+		v, ok := p[k]
+		if !ok {
+			continue
+		}
+		switch yamlSections["policy"][k].kind {
+		case "bool":
+			fmt.Fprintf(b, "  %s = %t\n", k, v.b)
+		case "int":
+			fmt.Fprintf(b, "  %s = %d\n", k, v.n)
+		case "list":
+			q := make([]string, len(v.list))
+			for i, x := range v.list {
+				q[i] = hclQuote(x)
+			}
+			fmt.Fprintf(b, "  %s = [%s]\n", k, strings.Join(q, ", "))
+		default:
+			fmt.Fprintf(b, "  %s = %s\n", k, hclQuote(v.text))
+		}
+	}
+	b.WriteString("}\n")
 }
 
 // hclQuote renders s as an HCL quoted string literal, escaping template

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+	"gopkg.in/yaml.v3"
 
 	"github.com/ldapsync/ldapsync/engine"
 )
@@ -102,7 +104,14 @@ func TestConvertRoundTrip(t *testing.T) {
 		if !bytes.Equal(Format(text), text) {
 			t.Errorf("%s: Convert output not formatted:\n%s", path, text)
 		}
-		fromHCL, diags := LoadBytes(filepath.Join(filepath.Dir(path), "converted.hcl"), text)
+		secrets := seedSecrets(t, path)
+		for _, v := range secrets {
+			if v != "" && bytes.Contains(text, []byte(`"`+v+`"`)) {
+				t.Errorf("%s: Convert wrote a secret value into the HCL:\n%s", path, text)
+			}
+		}
+		env := map[string]string{"LDAPSYNC_VAR_ldap_bind_password": secrets["bind_password"], "LDAPSYNC_VAR_ftrack_api_key": secrets["api_key"]}
+		fromHCL, diags := LoadBytes(filepath.Join(filepath.Dir(path), "converted.hcl"), text, WithEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 		if diags.HasErrors() {
 			t.Fatalf("%s: converted HCL does not load:\n%s\n%s", path, diagList(diags), text)
 		}
@@ -128,6 +137,23 @@ func TestConvertRoundTrip(t *testing.T) {
 			t.Errorf("%s: connection settings differ", path)
 		}
 	}
+}
+
+// seedSecrets reads the bind password and API key of a seed YAML file.
+func seedSecrets(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		LDAP   map[string]string `yaml:"ldap"`
+		Ftrack map[string]string `yaml:"ftrack"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"bind_password": doc.LDAP["bind_password"], "api_key": doc.Ftrack["api_key"]}
 }
 
 func TestSeedExtras(t *testing.T) {
