@@ -73,6 +73,10 @@ const (
 	// ReasonMatchesDirectoryUser: an adopt, for an unowned account whose
 	// username a directory user has.
 	ReasonMatchesDirectoryUser ChangeReason = "matches_directory_user"
+	// ReasonEmailMatchesDirectoryUser: an adopt, for an unowned account
+	// whose e-mail a directory user has (detail: the account's username
+	// and e-mail); the adopt renames it to the directory's username.
+	ReasonEmailMatchesDirectoryUser ChangeReason = "email_matches_directory_user"
 	// ReasonGroupInDirectory: a membership addition.
 	ReasonGroupInDirectory ChangeReason = "group_in_directory"
 	// ReasonGroupNotInDirectory: a membership removal, from a managed

@@ -21,6 +21,9 @@ const (
 	// holdDuplicateAccount: ftrack has more than one account with the
 	// username.
 	holdDuplicateAccount holdReason = "duplicate account"
+	// holdEmailCollision: the user's e-mail is another account's, or
+	// another directory user's: not created.
+	holdEmailCollision holdReason = "e-mail collision"
 )
 
 // apiUserEntry marks the target's own API user among the protected keys.

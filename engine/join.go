@@ -12,6 +12,10 @@ type match struct {
 	// rename is true when the account was found by stable id under
 	// another username: the username changes.
 	rename bool
+	// byEmail is true when the account was found by e-mail: an unowned
+	// account whose e-mail is the user's (ftrack usernames are often
+	// e-mail addresses), adopted under the directory's username.
+	byEmail bool
 }
 
 // joined is the join pass's result.
@@ -24,9 +28,11 @@ type joined struct {
 }
 
 // join meets desired users and accounts by lower-case username, then by
-// stable id among the accounts this mapping owns (a renamed uid). ftrack
-// accounts that share a username are held and reported, never joined
-// twice. It also counts the owned accounts, the limits' base.
+// stable id among the accounts this mapping owns (a renamed uid), then by
+// lower-case e-mail (a person whose ftrack username is not the
+// directory's): never two accounts for one person. ftrack accounts that
+// share a username are held and reported, never joined twice. It also
+// counts the owned accounts, the limits' base.
 func join(v *view, res *diffResult) *joined {
 	byKey := map[string]*Account{}
 	ownedBySID := map[string]*Account{}
@@ -51,6 +57,7 @@ func join(v *view, res *diffResult) *joined {
 		j.desiredKeys[u.Key] = true
 	}
 	consumed := map[string]bool{} // account ids matched to a desired user
+	em := newEmailIndex(v, j.desiredKeys)
 	for _, u := range v.desired {
 		if v.held[u.Key] == holdDuplicateAccount {
 			continue
@@ -60,6 +67,15 @@ func join(v *view, res *diffResult) *joined {
 			if b := ownedBySID[u.SourceID]; b != nil && !j.desiredKeys[strings.ToLower(b.Username)] && !consumed[b.ID] {
 				m.account, m.rename = b, true
 			}
+		}
+		if m.account == nil {
+			a, hold := em.lookup(u, consumed)
+			if hold != "" {
+				v.held[u.Key] = holdEmailCollision
+				res.warnings = append(res.warnings, hold)
+				continue
+			}
+			m.account, m.byEmail = a, a != nil
 		}
 		if m.account != nil {
 			consumed[m.account.ID] = true
@@ -72,4 +88,64 @@ func join(v *view, res *diffResult) *joined {
 		}
 	}
 	return j
+}
+
+// emailIndex finds the account a new user's e-mail already belongs to.
+type emailIndex struct {
+	v        *view
+	accounts map[string][]*Account // lower e-mail -> accounts with it
+	desired  map[string][]string   // lower e-mail -> desired keys with it
+	keys     map[string]bool
+}
+
+func newEmailIndex(v *view, keys map[string]bool) *emailIndex {
+	ix := &emailIndex{v: v, accounts: map[string][]*Account{}, desired: map[string][]string{}, keys: keys}
+	for i := range v.accounts {
+		a := &v.accounts[i]
+		if e := strings.ToLower(strings.TrimSpace(a.Email)); e != "" {
+			ix.accounts[e] = append(ix.accounts[e], a)
+		}
+	}
+	for _, u := range v.desired {
+		if e := strings.ToLower(strings.TrimSpace(u.Email)); e != "" {
+			ix.desired[e] = append(ix.desired[e], u.Key)
+		}
+	}
+	return ix
+}
+
+// lookup returns the account a user without a username match should join
+// by e-mail (nil: none, create it), or why the user is held instead: two
+// directory users with the e-mail, several accounts with it, or one
+// this mapping cannot adopt (owned, another mapping's, adopt_existing
+// off — decided by the lifecycle rules, which warn).
+func (ix *emailIndex) lookup(u User, consumed map[string]bool) (*Account, string) {
+	e := strings.ToLower(strings.TrimSpace(u.Email))
+	if e == "" {
+		return nil, ""
+	}
+	if keys := ix.desired[e]; len(keys) > 1 {
+		return nil, fmt.Sprintf("user.%s: directory users %s share the e-mail %q; none of them is created until the directory is fixed", u.Key, quoteAll(keys), u.Email)
+	}
+	var cands []*Account
+	for _, a := range ix.accounts[e] {
+		if !consumed[a.ID] && !ix.keys[strings.ToLower(a.Username)] {
+			cands = append(cands, a)
+		}
+	}
+	switch {
+	case len(cands) == 0:
+		return nil, ""
+	case len(cands) > 1:
+		var names []string
+		for _, a := range cands {
+			names = append(names, a.Username)
+		}
+		return nil, fmt.Sprintf("user.%s: ftrack accounts %s have its e-mail %q; not created (one person, one account) until only one has it", u.Key, quoteAll(names), u.Email)
+	case cands[0].Owner == ix.v.mapper:
+		return nil, fmt.Sprintf("user.%s: ftrack account %q, which this mapping manages, has its e-mail %q; not created (one person, one account)", u.Key, cands[0].Username, u.Email)
+	case cands[0].Owner != "":
+		return nil, fmt.Sprintf("user.%s: ftrack account %q, owned by mapping %q, has its e-mail %q; not created (one person, one account)", u.Key, cands[0].Username, cands[0].Owner, u.Email)
+	}
+	return cands[0], ""
 }

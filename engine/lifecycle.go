@@ -39,13 +39,22 @@ func (lc *lifecycle) desiredUser(m match) {
 		res.changes = append(res.changes, cs...)
 	case a.Owner != "":
 		res.warnings = append(res.warnings, fmt.Sprintf("user.%s is owned by mapping %q, not %q: not changed", u.Key, a.Owner, v.mapper))
+	case !lc.pol.AdoptExisting && m.byEmail:
+		res.warnings = append(res.warnings, fmt.Sprintf("user.%s: ftrack account %q has its e-mail and no ldapsync marker, and adopt_existing = false: not created (one person, one account)", u.Key, a.Username))
+		if a.Active {
+			res.unmanaged = append(res.unmanaged, a.Username)
+		}
 	case !lc.pol.AdoptExisting:
 		res.warnings = append(res.warnings, fmt.Sprintf("user.%s exists in ftrack without the ldapsync marker and adopt_existing = false: not changed", u.Key))
 		if a.Active {
 			res.unmanaged = append(res.unmanaged, a.Username)
 		}
 	default:
-		res.changes = append(res.changes, adoptChanges(u, *a, v, lc.pol)...)
+		cs := adoptChanges(u, *a, v, lc.pol)
+		if m.byEmail {
+			cs[0].Reason, cs[0].ReasonDetail = ReasonEmailMatchesDirectoryUser, fmt.Sprintf("ftrack account %q has the e-mail %q", a.Username, a.Email)
+		}
+		res.changes = append(res.changes, cs...)
 	}
 }
 

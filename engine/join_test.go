@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestEmailCollisions: a directory user whose username ftrack lacks, but
+// whose e-mail an account has, is never created a second time: an
+// unowned account is adopted (with both names in the change), anything
+// ambiguous is held with a warning naming the accounts.
+func TestEmailCollisions(t *testing.T) {
+	mike := entry("mike", "Mike.Ross@studio.test", "Mike", "Ross", "sid-m")
+	unowned := Account{ID: "id-m", Username: "mike.ross@studio.test", Email: "mike.ross@studio.test", FirstName: "Mike", LastName: "Ross", Active: true}
+	cases := []struct {
+		name     string
+		entries  []Entry
+		accounts []Account
+		adopt    bool
+		want     []string
+		warning  string
+	}{
+		{"adopted under the directory's username", []Entry{mike}, []Account{unowned}, true,
+			[]string{"adopt user.mike"}, ""},
+		{"adopt_existing off: held", []Entry{mike}, []Account{unowned}, false,
+			[]string{}, `ftrack account "mike.ross@studio.test" has its e-mail and no ldapsync marker, and adopt_existing = false`},
+		{"another mapping's account: held", []Entry{mike}, []Account{func() Account { a := unowned; a.Owner = "other"; return a }()}, true,
+			[]string{}, `owned by mapping "other", has its e-mail`},
+		{"two accounts with the e-mail: held", []Entry{mike}, []Account{unowned, {ID: "id-m2", Username: "mross", Email: "MIKE.ROSS@studio.test", Active: true}}, true,
+			[]string{}, `ftrack accounts "mike.ross@studio.test", "mross" have its e-mail`},
+		{"two directory users with one e-mail: held", []Entry{mike, entry("mross", "mike.ross@studio.test", "M", "R", "sid-x")}, nil, true,
+			[]string{}, `directory users "mike", "mross" share the e-mail`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pol := DefaultPolicy()
+			pol.AdoptExisting = tc.adopt
+			p := mustPlan(t, planReq([]Source{&fakeSource{name: "corp", entries: tc.entries}}, &fakeMapper{name: "users"}, newTarget(tc.accounts...), pol))
+			if got := strings.Join(changeLines(p), ","); got != strings.Join(tc.want, ",") {
+				t.Fatalf("changes %q, want %q", got, tc.want)
+			}
+			if tc.warning != "" && !strings.Contains(strings.Join(p.Warnings, "\n"), tc.warning) {
+				t.Errorf("no warning %q in %q", tc.warning, p.Warnings)
+			}
+			if len(tc.want) == 1 {
+				c := p.Changes[0]
+				if c.Reason != ReasonEmailMatchesDirectoryUser || *c.Before.Username != "mike.ross@studio.test" || *c.After.Username != "mike" || c.TargetID != "id-m" {
+					t.Errorf("adopt %+v %s", c, c.Why())
+				}
+			}
+		})
+	}
+}
