@@ -77,6 +77,9 @@ const (
 	// whose e-mail a directory user has (detail: the account's username
 	// and e-mail); the adopt renames it to the directory's username.
 	ReasonEmailMatchesDirectoryUser ChangeReason = "email_matches_directory_user"
+	// ReasonPreviousName: an adopt that writes only the owner, for an
+	// account owned by one of the mapping's previous_names (a handover).
+	ReasonPreviousName ChangeReason = "previous_name"
 	// ReasonGroupInDirectory: a membership addition.
 	ReasonGroupInDirectory ChangeReason = "group_in_directory"
 	// ReasonGroupNotInDirectory: a membership removal, from a managed

@@ -35,8 +35,9 @@ func (s *fakeSource) Read(ctx context.Context, attrs []string, fn func(Entry) er
 
 // fakeMapper maps uid/mail/givenName/sn; "groups" lists ftrack groups.
 type fakeMapper struct {
-	name   string
-	groups bool
+	name     string
+	groups   bool
+	previous []string
 }
 
 func (m *fakeMapper) Name() string { return m.name }
@@ -44,6 +45,8 @@ func (m *fakeMapper) Attributes() []string {
 	return []string{"givenName", "groups", "mail", "sn", "uid"}
 }
 func (m *fakeMapper) MapsGroups() bool { return m.groups }
+
+func (m *fakeMapper) PreviousNames() []string { return m.previous }
 func (m *fakeMapper) Map(e Entry) (User, error) {
 	get := func(k string) string {
 		if v := e.Attrs[k]; len(v) > 0 {

@@ -39,7 +39,7 @@ func join(v *view, res *diffResult) *joined {
 	for i := range v.accounts {
 		a := &v.accounts[i]
 		k := strings.ToLower(a.Username)
-		if a.Owner == v.mapper {
+		if v.claims(a.Owner) {
 			res.owned++ // every owned account counts toward the limits' base
 		}
 		if other, dup := byKey[k]; dup {
@@ -48,7 +48,7 @@ func join(v *view, res *diffResult) *joined {
 			continue
 		}
 		byKey[k] = a
-		if a.Owner == v.mapper && a.SourceID != "" {
+		if v.claims(a.Owner) && a.SourceID != "" {
 			ownedBySID[a.SourceID] = a
 		}
 	}
@@ -142,7 +142,7 @@ func (ix *emailIndex) lookup(u User, consumed map[string]bool) (*Account, string
 			names = append(names, a.Username)
 		}
 		return nil, fmt.Sprintf("user.%s: ftrack accounts %s have its e-mail %q; not created (one person, one account) until only one has it", u.Key, quoteAll(names), u.Email)
-	case cands[0].Owner == ix.v.mapper:
+	case ix.v.claims(cands[0].Owner):
 		return nil, fmt.Sprintf("user.%s: ftrack account %q, which this mapping manages, has its e-mail %q; not created (one person, one account)", u.Key, cands[0].Username, u.Email)
 	case cands[0].Owner != "":
 		return nil, fmt.Sprintf("user.%s: ftrack account %q, owned by mapping %q, has its e-mail %q; not created (one person, one account)", u.Key, cands[0].Username, cands[0].Owner, u.Email)

@@ -51,3 +51,39 @@ func TestEmailCollisions(t *testing.T) {
 		})
 	}
 }
+
+// TestRenamedMapping: accounts owned by another mapping name that match
+// directory users block the plan; declared as a previous name, they are
+// handed over (re-marked, not counted as updates), leavers included.
+func TestRenamedMapping(t *testing.T) {
+	var entries []Entry
+	var accounts []Account
+	for _, u := range []string{"a1", "a2", "a3"} {
+		entries = append(entries, entry(u, u+"@example.com", "A", u, "sid-"+u))
+		a := owned("id-"+u, u, u+"@example.com", "A", u, "sid-"+u)
+		a.Owner = "users"
+		accounts = append(accounts, a)
+	}
+	gone := owned("id-gone", "gone", "gone@example.com", "G", "G", "sid-gone")
+	gone.Owner = "users"
+	accounts = append(accounts, gone)
+	src := []Source{&fakeSource{name: "corp", entries: entries}}
+
+	p := mustPlan(t, planReq(src, &fakeMapper{name: "studio"}, newTarget(accounts...), DefaultPolicy()))
+	if !p.IsBlocked() || !strings.Contains(strings.Join(p.Blocked.Reasons, ";"), `3 ftrack accounts that match directory users are owned by mapping "users", not "studio"`) || len(p.Changes) != 0 {
+		t.Fatalf("renamed mapping: blocked %+v, changes %q", p.Blocked, changeLines(p))
+	}
+
+	pol := DefaultPolicy()
+	pol.MaxUpdates, _ = ParseLimit("0") // handovers write only the marker: not updates
+	p = mustPlan(t, planReq(src, &fakeMapper{name: "studio", previous: []string{"users"}}, newTarget(accounts...), pol))
+	want := "deactivate user.gone,adopt user.a1,adopt user.a2,adopt user.a3,adopt user.gone"
+	if got := strings.Join(changeLines(p), ","); got != want || p.IsBlocked() {
+		t.Fatalf("handover: %q (blocked %+v), want %q", got, p.Blocked, want)
+	}
+	for _, c := range p.Changes {
+		if c.Action == ActionAdopt && (c.Reason != ReasonPreviousName || *c.Before.Owner != "users" || *c.After.Owner != "studio" || len(fieldNames(c.After)) != 1) {
+			t.Errorf("handover change %+v", c)
+		}
+	}
+}

@@ -28,16 +28,20 @@ func (lc *lifecycle) desiredUser(m match) {
 		res.unchanged++ // never create a user the directory disables
 	case a == nil:
 		res.changes = append(res.changes, createChanges(u, v, lc.newID)...)
-	case a.Owner == v.mapper:
+	case v.claims(a.Owner):
 		cs := ownedChanges(u, *a, v, lc.pol)
 		if m.rename && len(cs) > 0 {
 			cs[0].Reason = ReasonRenamedInDirectory
+		}
+		if a.Owner != v.mapper {
+			cs = append([]Change{handoverChange(u.Key, *a, v.mapper)}, cs...)
 		}
 		if len(cs) == 0 {
 			res.unchanged++
 		}
 		res.changes = append(res.changes, cs...)
 	case a.Owner != "":
+		res.foreign[a.Owner]++
 		res.warnings = append(res.warnings, fmt.Sprintf("user.%s is owned by mapping %q, not %q: not changed", u.Key, a.Owner, v.mapper))
 	case !lc.pol.AdoptExisting && m.byEmail:
 		res.warnings = append(res.warnings, fmt.Sprintf("user.%s: ftrack account %q has its e-mail and no ldapsync marker, and adopt_existing = false: not created (one person, one account)", u.Key, a.Username))
@@ -71,7 +75,13 @@ func (lc *lifecycle) unmatchedAccount(a *Account) {
 		}
 		return
 	}
-	if a.Owner != v.mapper || lc.keys[k] || !a.Active || pol.OnMissing != ModeDeactivate {
+	if !v.claims(a.Owner) || lc.keys[k] {
+		return
+	}
+	if a.Owner != v.mapper {
+		res.changes = append(res.changes, handoverChange(k, *a, v.mapper))
+	}
+	if !a.Active || pol.OnMissing != ModeDeactivate {
 		return
 	}
 	if why, held := v.held[k]; held {
@@ -105,6 +115,16 @@ func (lc *lifecycle) unmatchedAccount(a *Account) {
 		return
 	}
 	res.changes = append(res.changes, ch)
+}
+
+// handoverChange re-marks an account owned by one of the mapping's
+// previous names as the mapping's own: an adopt that writes the owner
+// only.
+func handoverChange(key string, a Account, mapper string) Change {
+	return Change{Address: "user." + key, Action: ActionAdopt, Reason: ReasonPreviousName,
+		ReasonDetail: fmt.Sprintf("owned by %q, a previous name of the mapping", a.Owner),
+		Key: key, TargetID: a.ID, SourceID: a.SourceID,
+		Before: &Fields{Owner: Str(a.Owner)}, After: &Fields{Owner: Str(mapper)}}
 }
 
 // createChanges creates a user with a plan-time id, then its memberships.

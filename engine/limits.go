@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -83,6 +84,31 @@ func LimitsInForce(pol Policy) []LimitInForce {
 			l.Limit, l.Source = "none", "default"
 		}
 		out = append(out, l)
+	}
+	return out
+}
+
+// blockReasons is the limits pass over a list of changes: the limits in
+// force (handovers, which write only the ownership marker, do not count
+// as updates), and accounts that match directory users but are owned by
+// another mapping name (foreign: a renamed mapping), each a reason that
+// blocks the plan.
+func blockReasons(pol Policy, changes []Change, owned, desired int, foreign map[string]int, mapper string) []string {
+	var s Summary
+	for _, c := range changes {
+		if c.Action == ActionAdopt && c.Reason == ReasonPreviousName {
+			continue
+		}
+		s.add(c.Action)
+	}
+	out := limitReasons(pol, s, owned, desired)
+	owners := make([]string, 0, len(foreign))
+	for o := range foreign {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
+	for _, o := range owners {
+		out = append(out, fmt.Sprintf("%d ftrack accounts that match directory users are owned by mapping %q, not %q: was the mapping renamed? Declare previous_names = [%q] in mapping %q to hand them over, or rename it back", foreign[o], o, mapper, o, mapper))
 	}
 	return out
 }

@@ -77,6 +77,9 @@ type Mapper interface {
 	Map(e Entry) (User, error)
 	// MapsGroups reports whether the mapping manages group memberships.
 	MapsGroups() bool
+	// PreviousNames are the names the mapping was known by: accounts
+	// owned by them are handed over (re-marked) to Name.
+	PreviousNames() []string
 }
 
 // Account is an actual ftrack user as read from the target.

@@ -39,7 +39,10 @@ import (
 // view is the input of the diff after reading and the hands-off
 // transform.
 type view struct {
-	mapper        string
+	mapper string
+	// previous are the mapping's previous names: their accounts are
+	// handed over.
+	previous      map[string]bool
 	mapsGroups    bool
 	managedGroups map[string]bool
 	desired       []User    // sorted by key, unique keys
@@ -87,7 +90,12 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		return nil, err
 	}
 	v := &view{mapper: r.Mapper.Name(), mapsGroups: r.Mapper.MapsGroups(), managedGroups: map[string]bool{},
-		held: map[string]holdReason{}, heldSIDs: map[string]string{}}
+		held: map[string]holdReason{}, heldSIDs: map[string]string{}, previous: map[string]bool{}}
+	for _, n := range r.Mapper.PreviousNames() {
+		if n != v.mapper {
+			v.previous[n] = true
+		}
+	}
 	users, rank, err := readSources(ctx, r, v)
 	if err != nil {
 		return nil, err
@@ -107,8 +115,16 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	return v, nil
 }
 
+// claims reports whether the mapping owns an account with this owner
+// marker: its own name, or a previous name (handed over).
+func (v *view) claims(owner string) bool { return owner == v.mapper || v.previous[owner] }
+
 // diffResult is what the diff decided.
 type diffResult struct {
+	// foreign counts, per owner, the accounts that match directory users
+	// but are owned by a mapping name that is neither this mapping's nor
+	// one of its previous names: a renamed mapping blocks the plan.
+	foreign map[string]int
 	changes   []Change
 	deferred  []Change // deactivations waiting for the grace period
 	unchanged int
@@ -120,7 +136,7 @@ type diffResult struct {
 
 // diff runs the join and the lifecycle rules over a collected view.
 func diff(v *view, pol Policy, last *LastApplied, now time.Time, newID func() string) *diffResult {
-	res := &diffResult{missing: map[string]time.Time{}}
+	res := &diffResult{missing: map[string]time.Time{}, foreign: map[string]int{}}
 	j := join(v, res)
 	lc := lifecycle{v: v, pol: pol, last: last, now: now, newID: newID, res: res, keys: j.desiredKeys}
 	for _, m := range j.matches {

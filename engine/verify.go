@@ -133,7 +133,10 @@ type checker struct {
 	created map[string]Change // target id -> the plan's create
 	renamed map[string]string // target id -> lower-case username a planned update gives it
 	adopted map[string]bool   // target id -> the plan adopts it
-	fresh   *derivation
+	// previous are the mapping's previous names (a handover re-marks
+	// their accounts).
+	previous map[string]bool
+	fresh    *derivation
 	// moved is true when the directory's digests differ from those the
 	// plan records: a value that differs is then the directory moving on
 	// (stale), otherwise an edit of the plan (source_mismatch).
@@ -155,6 +158,10 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, fresh
 		adopted: map[string]bool{}, fresh: fresh, force: req.Force, problems: problems{}}
 	if fresh != nil {
 		ck.moved = !sameDigests(req.Plan.Sources, fresh.view.sources)
+	}
+	ck.previous = map[string]bool{}
+	for _, n := range req.Mapper.PreviousNames() {
+		ck.previous[n] = n != ck.mapper
 	}
 	for i := range accounts {
 		a := &accounts[i]
@@ -295,8 +302,8 @@ func (ck *checker) checkShape(c Change) bool {
 		return bad("before must hold the current value of every field it writes (writes %s, before has %s)", strings.Join(after, ", "), strings.Join(before, ", "))
 	}
 	hasOwner := c.After.Owner != nil
-	if c.Action == ActionAdopt && (!hasOwner || *c.After.Owner != ck.mapper || *c.Before.Owner != "") {
-		return bad("an adopt writes owner %q over an empty owner", ck.mapper)
+	if c.Action == ActionAdopt && (!hasOwner || *c.After.Owner != ck.mapper || (*c.Before.Owner != "" && !ck.previous[*c.Before.Owner])) {
+		return bad("an adopt writes owner %q over an empty owner or one of the mapping's previous_names", ck.mapper)
 	}
 	if c.Action == ActionUpdate && hasOwner {
 		return bad("an update never writes the owner")
@@ -355,6 +362,9 @@ func (ck *checker) checkHandsOff(c Change) bool {
 	}
 	if a == nil || a.Owner == ck.mapper {
 		return true
+	}
+	if ck.previous[a.Owner] && ck.adopted[c.TargetID] {
+		return true // the handover, or a change to the account it hands over
 	}
 	if a.Owner != "" {
 		ck.problems.add(RefuseNotOwned, "%s: account %q is owned by mapping %q, not %q", c.Address, a.Username, a.Owner, ck.mapper)
@@ -498,30 +508,23 @@ func (ck *checker) explain(c Change) string {
 // directory check, the owned accounts again: a smaller base, so a
 // percentage limit only gets stricter).
 func (ck *checker) checkLimits(changes []Change) error {
-	var s Summary
-	for _, c := range changes {
-		s.add(c.Action)
-	}
 	owned := 0
 	for _, a := range ck.byID {
-		if a.Owner == ck.mapper && ck.prot.match(a.Username) == "" {
+		if (a.Owner == ck.mapper || ck.previous[a.Owner]) && ck.prot.match(a.Username) == "" {
 			owned++
 		}
 	}
 	desired := owned
+	var foreign map[string]int
 	if ck.fresh != nil {
-		desired = len(ck.fresh.view.desired)
+		desired, foreign = len(ck.fresh.view.desired), ck.fresh.diff.foreign
 	}
-	reasons := limitReasons(ck.policy, s, owned, desired)
+	reasons := blockReasons(ck.policy, changes, owned, desired, foreign, ck.mapper)
 	if ck.fresh != nil {
 		// A plan that carries only part of a blocked plan's changes is
 		// still blocked: the limits also hold for what the directory
 		// gives now.
-		var all Summary
-		for _, c := range ck.fresh.diff.changes {
-			all.add(c.Action)
-		}
-		for _, r := range limitReasons(ck.policy, all, owned, desired) {
+		for _, r := range blockReasons(ck.policy, ck.fresh.diff.changes, owned, desired, nil, ck.mapper) {
 			if !slices.Contains(reasons, r) {
 				reasons = append(reasons, "with the directory as it is now, "+r)
 			}

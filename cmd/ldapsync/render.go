@@ -150,6 +150,8 @@ func describe(c engine.Change) string {
 // Plan renders a plan as text.
 func (r *renderer) Plan(p *engine.Plan) {
 	switch {
+	case len(p.Changes) == 0 && p.IsBlocked():
+		r.printf("%s: the plan is blocked by a safety policy (below).\n", r.red.Sprint("Nothing to apply"))
 	case len(p.Changes) == 0 && len(p.Conflicts) > 0:
 		r.printf("%s, but the directory has conflicts ldapsync cannot resolve (below).\n", r.yellow.Sprint("No changes"))
 	case len(p.Changes) == 0:

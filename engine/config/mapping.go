@@ -24,7 +24,7 @@ var mappingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "source"}, {Name: "target"},
 	{Name: "username", Required: true}, {Name: "email", Required: true},
 	{Name: "first_name"}, {Name: "last_name"}, {Name: "full_name"},
-	{Name: "disabled"}, {Name: "groups"},
+	{Name: "disabled"}, {Name: "groups"}, {Name: "previous_names"},
 }}
 
 // mappingFields are the evaluated attributes of a mapping, in evaluation order.
@@ -52,12 +52,24 @@ type Mapping struct {
 	entryAttrs []string
 	valueAttrs []string
 	ctx        *hcl.EvalContext
+	// previousNames are the names the mapping was known by.
+	previousNames []string
 }
 
 var _ engine.Mapper = (*Mapping)(nil)
 
 // Name returns the mapping's name, the ownership marker.
 func (m *Mapping) Name() string { return m.name }
+
+// PreviousNames are the names the mapping was known by, from
+//
+//	mapping "studio" {
+//	  previous_names = ["users"]
+//	}
+//
+// Accounts owned by them are handed over to the mapping (re-marked) in
+// the plan; without the declaration a renamed mapping blocks the plan.
+func (m *Mapping) PreviousNames() []string { return m.previousNames }
 
 // MapsGroups reports whether the mapping has a groups expression.
 func (m *Mapping) MapsGroups() bool { return m.exprs["groups"] != nil }
@@ -158,9 +170,35 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 			}
 		}
 	}
+	if a, ok := content.Attributes["previous_names"]; ok {
+		names, d := l.decodeNameList(a.Expr, "previous_names")
+		diags = append(diags, d...)
+		m.previousNames = names
+	}
 	sort.Strings(m.entryAttrs)
 	sort.Strings(m.valueAttrs)
 	return m, diags
+}
+
+// decodeNameList evaluates a literal list of non-empty strings.
+func (l *loader) decodeNameList(expr hcl.Expression, what string) ([]string, hcl.Diagnostics) {
+	v, diags := l.evalSetting(expr)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	ty := v.Type()
+	if v.IsNull() || !(ty.IsListType() || ty.IsTupleType() || ty.IsSetType()) {
+		return nil, hcl.Diagnostics{attrError(expr, "Invalid mapping value", what+" must be a list of mapping names.")}
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if e.IsNull() || e.Type() != cty.String || strings.TrimSpace(e.AsString()) == "" {
+			return nil, hcl.Diagnostics{attrError(expr, "Invalid mapping value", what+" must be a list of mapping names (non-empty strings).")}
+		}
+		out = append(out, e.AsString())
+	}
+	return out, nil
 }
 
 // sourceRefs reads `source.TYPE.NAME` or a list of them, without evaluating.
