@@ -47,6 +47,10 @@ func (m *fakeMapper) Attributes() []string {
 func (m *fakeMapper) MapsGroups() bool { return m.groups }
 
 func (m *fakeMapper) PreviousNames() []string { return m.previous }
+
+func (m *fakeMapper) FieldAttributes(field string) []string {
+	return map[string][]string{"username": {"uid"}, "email": {"mail"}, "first_name": {"givenName"}, "last_name": {"sn"}}[field]
+}
 func (m *fakeMapper) Map(e Entry) (User, error) {
 	get := func(k string) string {
 		if v := e.Attrs[k]; len(v) > 0 {

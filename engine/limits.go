@@ -181,3 +181,44 @@ func ParseLimit(s string) (Limit, error) {
 	}
 	return Limit{Raw: s, Count: n}, nil
 }
+
+// blankingFloor is how many managed users may see a field blanked before
+// an attribute no entry has is taken for a misspelling.
+const blankingFloor = 3
+
+// blankingReasons blocks a plan that would blank a mapped field on more
+// than blankingFloor managed users when every attribute the field is
+// computed from is absent from every directory entry read: a misspelt
+// attribute (entry.givenNmae) reads as empty for everyone, and must not
+// erase a studio's names.
+func blankingReasons(v *view, changes []Change, m Mapper) []string {
+	blanked := map[string]int{}
+	for _, c := range changes {
+		if c.Action != ActionUpdate && c.Action != ActionAdopt {
+			continue
+		}
+		for _, x := range SetFields(c.After) {
+			if b, ok := x.Field.Get(c.Before); ok && x.Field.Kind == FieldAttribute && x.Value == "" && b != "" {
+				blanked[x.Field.Name]++
+			}
+		}
+	}
+	var out []string
+	for _, uf := range userFields {
+		n := blanked[uf.Name]
+		if n <= blankingFloor {
+			continue
+		}
+		attrs := m.FieldAttributes(uf.Name)
+		absent := len(attrs) > 0
+		for _, a := range attrs {
+			if v.seenAttrs[a] {
+				absent = false
+			}
+		}
+		if absent {
+			out = append(out, fmt.Sprintf("%s would be blanked on %d managed users: the mapping reads %s, which no directory entry has (a misspelt attribute?); fix the mapping", uf.Name, n, quoteAll(attrs)))
+		}
+	}
+	return out
+}

@@ -71,3 +71,24 @@ func TestDefaultLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestMisspeltAttributeBlocksBlanking: a field that would be blanked on
+// many managed users because no entry has its attribute blocks the plan;
+// people who really have no value for a present attribute do not.
+func TestMisspeltAttributeBlocksBlanking(t *testing.T) {
+	src, tgt := ownedWorld(10, 10)
+	for i := range src[0].(*fakeSource).entries {
+		delete(src[0].(*fakeSource).entries[i].Attrs, "givenName") // as if the mapping read entry.givenNmae
+	}
+	p := mustPlan(t, planReq(src, &fakeMapper{name: "users"}, tgt, DefaultPolicy()))
+	if !p.IsBlocked() || !strings.Contains(strings.Join(p.Blocked.Reasons, ";"), `first_name would be blanked on 10 managed users: the mapping reads "givenName", which no directory entry has`) {
+		t.Fatalf("want a block: %+v", p.Blocked)
+	}
+	src, tgt = ownedWorld(10, 10)
+	for i := range 5 { // half the people have no given name: real data
+		delete(src[0].(*fakeSource).entries[i].Attrs, "givenName")
+	}
+	if p := mustPlan(t, planReq(src, &fakeMapper{name: "users"}, tgt, DefaultPolicy())); p.IsBlocked() || p.Summary.Update != 5 {
+		t.Fatalf("present attribute: %+v %+v", p.Blocked, p.Summary)
+	}
+}

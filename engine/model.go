@@ -80,6 +80,9 @@ type Mapper interface {
 	// PreviousNames are the names the mapping was known by: accounts
 	// owned by them are handed over (re-marked) to Name.
 	PreviousNames() []string
+	// FieldAttributes lists the directory attributes a user field
+	// (first_name, …) is computed from, as written in the mapping.
+	FieldAttributes(field string) []string
 }
 
 // Account is an actual ftrack user as read from the target.

@@ -55,6 +55,10 @@ type view struct {
 	sources       []SourceSummary
 	// precedence notes which source won an entry read through several.
 	precedence []string
+	// seenAttrs are the attributes (as the mapping spells them) some
+	// entry had a value for, to tell a misspelt attribute from people
+	// without one.
+	seenAttrs map[string]bool
 }
 
 // readRequest is what collect needs.
@@ -90,7 +94,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		return nil, err
 	}
 	v := &view{mapper: r.Mapper.Name(), mapsGroups: r.Mapper.MapsGroups(), managedGroups: map[string]bool{},
-		held: map[string]holdReason{}, heldSIDs: map[string]string{}, previous: map[string]bool{}}
+		held: map[string]holdReason{}, heldSIDs: map[string]string{}, previous: map[string]bool{}, seenAttrs: map[string]bool{}}
 	for _, n := range r.Mapper.PreviousNames() {
 		if n != v.mapper {
 			v.previous[n] = true

@@ -200,7 +200,9 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	planID := newID()
 	d := diff(v, req.Policy, req.LastApplied, now, newID)
 	p := newPlan(req, planID, now, v, d)
-	if reasons := blockReasons(req.Policy, p.Changes, d.owned, len(v.desired), d.foreign, v.mapper); len(reasons) > 0 {
+	reasons := blockReasons(req.Policy, p.Changes, d.owned, len(v.desired), d.foreign, v.mapper)
+	reasons = append(reasons, blankingReasons(v, p.Changes, req.Mapper)...)
+	if len(reasons) > 0 {
 		p.Blocked = &Block{Reasons: reasons}
 		if req.Force {
 			p.Blocked.Overridden = true

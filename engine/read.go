@@ -86,7 +86,7 @@ func readSources(ctx context.Context, r readRequest, v *view) ([]User, map[strin
 			all = append(all, users...)
 		}
 	}
-	if err := checkMinUsers(len(all), r.Policy.MinSourceUsers, len(v.skipped)); err != nil {
+	if err := checkMinUsers(len(all), r.Policy.MinSourceUsers, v.skipped); err != nil {
 		return nil, nil, err
 	}
 	return all, rank, nil
@@ -95,6 +95,11 @@ func readSources(ctx context.Context, r readRequest, v *view) ([]User, map[strin
 // mapEntry maps one entry; an entry that cannot be mapped is recorded as
 // skipped (its stable id held) and ok is false.
 func mapEntry(m Mapper, e Entry, v *view) (User, bool) {
+	for k, vals := range e.Attrs {
+		if len(vals) > 0 && !v.seenAttrs[k] {
+			v.seenAttrs[k] = true // Attrs are keyed by the mapping's spelling
+		}
+	}
 	u, err := m.Map(e)
 	if err == nil && strings.TrimSpace(u.Username) == "" && strings.TrimSpace(u.Key) == "" {
 		err = fmt.Errorf("username is empty")
@@ -129,7 +134,10 @@ func mapEntry(m Mapper, e Entry, v *view) (User, bool) {
 }
 
 // checkMinUsers refuses a directory answer smaller than min_source_users.
-func checkMinUsers(n, min, skipped int) error {
+// When entries were skipped, the most common reasons lead the message:
+// a mapping that fails on every entry (a misspelt required attribute) is
+// not a base_dn problem.
+func checkMinUsers(n, min int, skipped []Skipped) error {
 	if n >= min {
 		return nil
 	}
@@ -140,7 +148,37 @@ func checkMinUsers(n, min, skipped int) error {
 	case n > 1:
 		what = fmt.Sprintf("directory returned only %d users", n)
 	}
-	return fmt.Errorf("%s; refusing to plan — min_source_users = %d: an empty or partial directory answer must never read as \"everyone left\" (%d entries skipped); check the sources' base_dn and filter", what, min, skipped)
+	if len(skipped) == 0 {
+		return fmt.Errorf("%s; refusing to plan — min_source_users = %d: an empty or partial directory answer must never read as \"everyone left\"; check the sources' base_dn and filter", what, min)
+	}
+	return fmt.Errorf("%s and %d entries were skipped (%s); refusing to plan — min_source_users = %d: check the mapping first, then the sources' base_dn and filter", what, len(skipped), topReasons(skipped, 3), min)
+}
+
+// topReasons names the most common skip reasons with their counts.
+func topReasons(skipped []Skipped, n int) string {
+	count := map[string]int{}
+	for _, s := range skipped {
+		count[s.Reason]++
+	}
+	reasons := make([]string, 0, len(count))
+	for r := range count {
+		reasons = append(reasons, r)
+	}
+	sort.Slice(reasons, func(i, j int) bool {
+		if count[reasons[i]] != count[reasons[j]] {
+			return count[reasons[i]] > count[reasons[j]]
+		}
+		return reasons[i] < reasons[j]
+	})
+	var parts []string
+	for i, r := range reasons {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("and %d other reasons", len(reasons)-n))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%d× %s", count[r], r))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // fieldTooLong names the first mapped field longer than maxFieldLen.

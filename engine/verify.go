@@ -136,7 +136,9 @@ type checker struct {
 	// previous are the mapping's previous names (a handover re-marks
 	// their accounts).
 	previous map[string]bool
-	fresh    *derivation
+	// mapperImpl is the configuration's mapping.
+	mapperImpl Mapper
+	fresh      *derivation
 	// moved is true when the directory's digests differ from those the
 	// plan records: a value that differs is then the directory moving on
 	// (stale), otherwise an edit of the plan (source_mismatch).
@@ -155,7 +157,7 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, fresh
 	}
 	ck := &checker{plan: req.Plan, mapper: req.Mapper.Name(), policy: req.Policy, prot: prot, apiUser: strings.ToLower(req.TargetUser),
 		byID: map[string]*Account{}, byKey: map[string]*Account{}, created: map[string]Change{}, renamed: map[string]string{},
-		adopted: map[string]bool{}, fresh: fresh, force: req.Force, problems: problems{}}
+		adopted: map[string]bool{}, fresh: fresh, force: req.Force, problems: problems{}, mapperImpl: req.Mapper}
 	if fresh != nil {
 		ck.moved = !sameDigests(req.Plan.Sources, fresh.view.sources)
 	}
@@ -520,6 +522,9 @@ func (ck *checker) checkLimits(changes []Change) error {
 		desired, foreign = len(ck.fresh.view.desired), ck.fresh.diff.foreign
 	}
 	reasons := blockReasons(ck.policy, changes, owned, desired, foreign, ck.mapper)
+	if ck.fresh != nil {
+		reasons = append(reasons, blankingReasons(ck.fresh.view, changes, ck.mapperImpl)...)
+	}
 	if ck.fresh != nil {
 		// A plan that carries only part of a blocked plan's changes is
 		// still blocked: the limits also hold for what the directory

@@ -71,6 +71,19 @@ func (m *Mapping) Name() string { return m.name }
 // the plan; without the declaration a renamed mapping blocks the plan.
 func (m *Mapping) PreviousNames() []string { return m.previousNames }
 
+// FieldAttributes lists the directory attributes a user field is computed
+// from: its own expression's, or full_name's for first_name and last_name
+// when those are not mapped themselves.
+func (m *Mapping) FieldAttributes(field string) []string {
+	if attrs, ok := m.fieldAttrs[field]; ok {
+		return attrs
+	}
+	if (field == "first_name" || field == "last_name") && m.exprs[field] == nil {
+		return m.fieldAttrs["full_name"]
+	}
+	return nil
+}
+
 // MapsGroups reports whether the mapping has a groups expression.
 func (m *Mapping) MapsGroups() bool { return m.exprs["groups"] != nil }
 
