@@ -24,6 +24,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -81,11 +82,12 @@ type Counts struct {
 	Adopt            int `json:"adopt"`
 	AddMembership    int `json:"add_membership"`
 	RemoveMembership int `json:"remove_membership"`
+	CreateGroup      int `json:"create_group"`
 }
 
 // Total is the sum over all actions.
 func (c Counts) Total() int {
-	return c.Create + c.Update + c.Deactivate + c.Reactivate + c.Adopt + c.AddMembership + c.RemoveMembership
+	return c.Create + c.Update + c.Deactivate + c.Reactivate + c.Adopt + c.AddMembership + c.RemoveMembership + c.CreateGroup
 }
 
 func (c *Counts) add(a Action) {
@@ -104,6 +106,8 @@ func (c *Counts) add(a Action) {
 		c.AddMembership++
 	case ActionRemoveMembership:
 		c.RemoveMembership++
+	case ActionCreateGroup:
+		c.CreateGroup++
 	}
 }
 
@@ -152,7 +156,11 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	}
 	changes := append([]Change(nil), p.Changes...)
 	sortChanges(changes) // rank order is phase order: the safe order
-	pending, done, err := verifyChanges(req, changes, accounts, fresh)
+	groups, err := groupsNow(ctx, req, changes, fresh)
+	if err != nil {
+		return nil, err
+	}
+	pending, done, err := verifyChanges(req, changes, accounts, groups, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +210,26 @@ func (req ApplyRequest) now() time.Time {
 		return time.Now().UTC()
 	}
 	return req.Now.UTC()
+}
+
+// groupsNow returns the target's groups when a change creates one: the
+// fresh derivation's, or read now.
+func groupsNow(ctx context.Context, req ApplyRequest, changes []Change, fresh *derivation) (map[string]bool, error) {
+	if !slices.ContainsFunc(changes, func(c Change) bool { return c.Action == ActionCreateGroup }) {
+		return nil, nil
+	}
+	if fresh != nil && fresh.view.targetGroups != nil {
+		return fresh.view.targetGroups, nil
+	}
+	names, err := req.Target.ReadGroups(ctx)
+	if err != nil {
+		return nil, namedError("target", req.Target.Info().Name, err)
+	}
+	groups := make(map[string]bool, len(names))
+	for _, n := range names {
+		groups[n] = true
+	}
+	return groups, nil
 }
 
 // readNow reads ftrack and, with VerifySource, the directory through

@@ -17,6 +17,9 @@ const (
 	ActionAdopt            Action = "adopt"
 	ActionAddMembership    Action = "add_membership"
 	ActionRemoveMembership Action = "remove_membership"
+	// ActionCreateGroup creates an ftrack group a membership addition
+	// needs (Group names it; TargetID is its plan-time id).
+	ActionCreateGroup Action = "create_group"
 )
 
 // Change is one planned operation on the target, as plain data.
@@ -85,6 +88,9 @@ const (
 	// ReasonGroupNotInDirectory: a membership removal, from a managed
 	// group the directory no longer gives the user.
 	ReasonGroupNotInDirectory ChangeReason = "group_not_in_directory"
+	// ReasonGroupNotInTarget: a group creation, for a group the directory
+	// gives members of and ftrack lacks.
+	ReasonGroupNotInTarget ChangeReason = "group_not_in_ftrack"
 )
 
 // Why is the reason with its detail, for people: "disabled_in_directory:
@@ -136,22 +142,27 @@ func actionRank(a Action) int {
 var applyOrder = []Action{
 	ActionDeactivate, ActionRemoveMembership,
 	ActionUpdate, ActionAdopt, ActionReactivate,
-	ActionCreate, ActionAddMembership,
+	ActionCreate, ActionCreateGroup, ActionAddMembership,
 }
 
 // ApplyOrder returns the actions in the order apply executes them, the
 // order plans list them and renderers show them in.
 func ApplyOrder() []Action { return slices.Clone(applyOrder) }
 
-// actionPhase groups the ranks into apply's three phases.
+// actionPhase groups the ranks into apply's phases: removals, then
+// changes to existing accounts, then creations (users and groups), then
+// membership additions (which need both). A batch never spans two
+// phases, and batches run concurrently only within one.
 func actionPhase(a Action) int {
 	switch r := actionRank(a); {
 	case r <= 1:
 		return 0
 	case r <= 4:
 		return 1
-	default:
+	case r <= 6:
 		return 2
+	default:
+		return 3
 	}
 }
 

@@ -15,9 +15,14 @@ const (
 	statusStale
 )
 
-func classify(c Change, byID, byKey map[string]*Account, created map[string]bool) (changeStatus, string) {
+func classify(c Change, byID, byKey map[string]*Account, created, groups map[string]bool) (changeStatus, string) {
 	a := byID[c.TargetID]
 	switch c.Action {
+	case ActionCreateGroup:
+		if groups[c.Group] {
+			return statusDone, "" // created by an interrupted run, or by hand: nothing to do
+		}
+		return statusPending, ""
 	case ActionCreate:
 		if a != nil {
 			if mm := mismatches(*a, c.After); len(mm) == 0 {

@@ -140,10 +140,13 @@ func TestDiffTable(t *testing.T) {
 			}},
 		{name: "create with groups", mapper: &fakeMapper{name: "users", groups: true},
 			entries: []Entry{entry("carol", "carol@example.com", "Carol", "C", "sid-c", "groups=Artists")},
-			policy:  def, want: []string{"create user.carol", "add_membership membership.carol.Artists"},
+			policy:  def, want: []string{"create user.carol", "create_group group.Artists", "add_membership membership.carol.Artists"},
 			check: func(t *testing.T, p *Plan) {
-				if p.Changes[0].TargetID != p.Changes[1].TargetID {
+				if p.Changes[0].TargetID != p.Changes[2].TargetID {
 					t.Errorf("membership of a new user must use the planned id")
+				}
+				if g := p.Changes[1]; g.Group != "Artists" || g.TargetID == "" || g.Key != "" || p.Summary.CreateGroup != 1 {
+					t.Errorf("group creation %+v, summary %+v", g, p.Summary)
 				}
 			}},
 		{name: "conflict across sources", entries: []Entry{alice, bob, func() Entry {

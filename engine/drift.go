@@ -163,7 +163,11 @@ const outOfBandReason = "edited in ftrack since the last apply"
 // does not (someone edited ftrack).
 func (dv *driftViews) changeItems(c Change) []DriftItem {
 	l, hasL := dv.last[c.TargetID]
-	pend := DriftItem{Key: c.Key, Kind: DriftPending, Action: c.Action, Reason: c.Why()}
+	key := c.Key
+	if c.Action == ActionCreateGroup {
+		key = "group." + c.Group
+	}
+	pend := DriftItem{Key: key, Kind: DriftPending, Action: c.Action, Reason: c.Why()}
 	oob := DriftItem{Key: c.Key, Kind: DriftOutOfBand, Action: c.Action, Reason: outOfBandReason}
 	for _, f := range changeFields(c) {
 		if hasL {
@@ -253,6 +257,8 @@ func changeFields(c Change) []DriftField {
 		return []DriftField{{Field: membershipField + c.Group, Desired: Str("member"), Actual: Str("absent")}}
 	case ActionRemoveMembership:
 		return []DriftField{{Field: membershipField + c.Group, Desired: Str("absent"), Actual: Str("member")}}
+	case ActionCreateGroup:
+		return []DriftField{{Field: "group", Desired: Str("exists"), Actual: Str("absent")}}
 	}
 	var out []DriftField
 	for _, x := range SetFields(c.After) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -74,6 +75,7 @@ func (m *fakeMapper) Map(e Entry) (User, error) {
 // fakeTarget is an in-memory ftrack.
 type fakeTarget struct {
 	info     TargetInfo
+	groups   map[string]bool // groups created by create_group
 	accounts map[string]*Account
 	// failAfter > 0 makes every change after that many successful
 	// executions fail (an interruption).
@@ -103,7 +105,22 @@ func newTarget(accts ...Account) *fakeTarget {
 
 func (t *fakeTarget) Info() TargetInfo { return t.info }
 
-func (t *fakeTarget) Capabilities() TargetCapabilities { return TargetCapabilities{} }
+func (t *fakeTarget) Capabilities() TargetCapabilities { return TargetCapabilities{CreateGroups: true} }
+
+// ReadGroups returns the groups some account is a member of, and those
+// created.
+func (t *fakeTarget) ReadGroups(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	for g := range t.groups {
+		seen[g] = true
+	}
+	for _, a := range t.accounts {
+		for _, g := range a.Groups {
+			seen[g] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
+}
 
 func (t *fakeTarget) ReadAccounts(ctx context.Context) ([]Account, error) {
 	var out []Account
@@ -146,6 +163,13 @@ func (t *fakeTarget) Execute(ctx context.Context, changes []Change) []Result {
 }
 
 func (t *fakeTarget) apply(c Change) error {
+	if c.Action == ActionCreateGroup {
+		if t.groups == nil {
+			t.groups = map[string]bool{}
+		}
+		t.groups[c.Group] = true
+		return nil
+	}
 	a := t.accounts[c.TargetID]
 	if c.Action == ActionCreate {
 		if a != nil {

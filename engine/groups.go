@@ -181,6 +181,21 @@ func groups(ctx context.Context, r readRequest, v *view) error {
 	return nil
 }
 
+// readTargetGroups reads the target's group names, for the groups pass's
+// membership additions.
+func readTargetGroups(ctx context.Context, r readRequest, v *view) error {
+	names, err := r.Target.ReadGroups(ctx)
+	if err != nil {
+		return namedError("target", r.Target.Info().Name, err)
+	}
+	v.targetGroups = make(map[string]bool, len(names))
+	for _, n := range names {
+		v.targetGroups[n] = true
+	}
+	v.createGroups = r.Target.Capabilities().CreateGroups
+	return nil
+}
+
 // applyGroups reads every spec's groups and adds the mapped ftrack group
 // names to the desired users. It also marks the names as managed.
 func applyGroups(ctx context.Context, v *view, specs []GroupSpec, sources []Source) error {

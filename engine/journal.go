@@ -149,6 +149,9 @@ func newRecordIndex(la *LastApplied) *recordIndex {
 // trusted), and no managed group (only an executed membership addition
 // makes a group managed).
 func (ix *recordIndex) observe(c Change, actual map[string]*Account) {
+	if c.Action == ActionCreateGroup {
+		return
+	}
 	a := actual[c.TargetID]
 	if a == nil {
 		return
@@ -160,8 +163,15 @@ func (ix *recordIndex) observe(c Change, actual map[string]*Account) {
 	ix.byID[c.TargetID] = c.Key
 }
 
-// record records an executed change in the last-applied view.
+// record records an executed change in the last-applied view. A group
+// ldapsync created is a managed group.
 func (ix *recordIndex) record(c Change, actual map[string]*Account) {
+	if c.Action == ActionCreateGroup {
+		if i, found := slices.BinarySearch(ix.la.ManagedGroups, c.Group); !found {
+			ix.la.ManagedGroups = slices.Insert(slices.Clip(ix.la.ManagedGroups), i, c.Group)
+		}
+		return
+	}
 	key := c.Key
 	var u AppliedUser
 	if old, ok := ix.byID[c.TargetID]; ok {

@@ -103,8 +103,11 @@ func NewLastApplied(lineage string) *LastApplied {
 // an address, and an address alone is ambiguous when keys or group names
 // hold dots ("membership.anna.lee.Artists").
 func ChangeID(c Change) string {
-	if c.Action == ActionAddMembership || c.Action == ActionRemoveMembership {
+	switch c.Action {
+	case ActionAddMembership, ActionRemoveMembership:
 		return string(c.Action) + " " + strconv.Quote(c.Key) + " " + strconv.Quote(c.Group)
+	case ActionCreateGroup:
+		return string(c.Action) + " " + strconv.Quote(c.Group)
 	}
 	return string(c.Action) + " " + strconv.Quote(c.Key)
 }

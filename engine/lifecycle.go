@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -117,13 +119,46 @@ func (lc *lifecycle) unmatchedAccount(a *Account) {
 	res.changes = append(res.changes, ch)
 }
 
+// groupCreations plans the groups the membership additions need and
+// the target lacks: one create_group change per group (run before the
+// additions), or, when the target may not create groups, the additions
+// left out with a warning. Every group ldapsync makes is in the plan.
+func (lc *lifecycle) groupCreations() {
+	res, v := lc.res, lc.v
+	missing := map[string]int{}
+	var names []string
+	for _, c := range res.changes {
+		if c.Action == ActionAddMembership && !v.targetGroups[c.Group] {
+			if missing[c.Group] == 0 {
+				names = append(names, c.Group)
+			}
+			missing[c.Group]++
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	if !v.createGroups {
+		res.changes = slices.DeleteFunc(res.changes, func(c Change) bool { return c.Action == ActionAddMembership && missing[c.Group] > 0 })
+		for _, g := range names {
+			res.warnings = append(res.warnings, fmt.Sprintf("group %q does not exist in ftrack and create_groups = false: %d memberships not added", g, missing[g]))
+		}
+		return
+	}
+	for _, g := range names {
+		res.changes = append(res.changes, Change{Address: "group." + g, Action: ActionCreateGroup, Reason: ReasonGroupNotInTarget,
+			ReasonDetail: fmt.Sprintf("%d members in the directory", missing[g]), TargetID: lc.newID(), Group: g})
+	}
+}
+
 // handoverChange re-marks an account owned by one of the mapping's
 // previous names as the mapping's own: an adopt that writes the owner
 // only.
 func handoverChange(key string, a Account, mapper string) Change {
 	return Change{Address: "user." + key, Action: ActionAdopt, Reason: ReasonPreviousName,
 		ReasonDetail: fmt.Sprintf("owned by %q, a previous name of the mapping", a.Owner),
-		Key: key, TargetID: a.ID, SourceID: a.SourceID,
+		Key:          key, TargetID: a.ID, SourceID: a.SourceID,
 		Before: &Fields{Owner: Str(a.Owner)}, After: &Fields{Owner: Str(mapper)}}
 }
 

@@ -60,7 +60,7 @@ func limitRules(pol Policy) []limitRule {
 		{name: "max_deactivations", what: "deactivations", baseNoun: "managed users", limit: pol.MaxDeactivations,
 			count: func(s Summary) int { return s.Deactivate }, base: func(owned, _ int) int { return owned }},
 		{name: "max_creates", what: "creates", baseNoun: "directory users", limit: pol.MaxCreates,
-			count: func(s Summary) int { return s.Create }, base: func(_, desired int) int { return desired }},
+			count: func(s Summary) int { return s.Create + s.CreateGroup }, base: func(_, desired int) int { return desired }},
 		{name: "max_updates", what: "updates", baseNoun: "managed users", limit: pol.MaxUpdates,
 			count: func(s Summary) int { return s.Update + s.Adopt }, base: func(owned, _ int) int { return owned }},
 	}

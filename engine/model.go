@@ -127,6 +127,8 @@ type Target interface {
 	Execute(ctx context.Context, changes []Change) []Result
 	// Capabilities says how apply may drive Execute.
 	Capabilities() TargetCapabilities
+	// ReadGroups returns the names of the target's groups.
+	ReadGroups(ctx context.Context) ([]string, error)
 }
 
 // TargetCapabilities is what a target says about itself, as data.
@@ -139,6 +141,10 @@ type TargetCapabilities struct {
 	// ExecuteBatch is how many changes one Execute call should get (0:
 	// apply's default, 100).
 	ExecuteBatch int
+	// CreateGroups is true when the target may create the groups
+	// membership additions need (create_group changes); without it such
+	// memberships are left out of the plan with a warning.
+	CreateGroups bool
 }
 
 // Result is the outcome of executing one change.

@@ -18,7 +18,7 @@ package engine
 //	           the stable id as a second chance (a renamed uid is an
 //	           update, not a create and a deactivation)
 //	lifecycle  create, update, adopt, deactivate (missing, disabled,
-//	           grace period), reactivate
+//	           grace period), reactivate; the groups memberships need
 //	limits     the safety limits over the result (plan.go blocks on
 //	           them; apply counts them again, see verify.go)
 //
@@ -55,6 +55,10 @@ type view struct {
 	sources       []SourceSummary
 	// precedence notes which source won an entry read through several.
 	precedence []string
+	// targetGroups are the target's group names (read when the mapping
+	// maps groups); createGroups whether it may create missing ones.
+	targetGroups map[string]bool
+	createGroups bool
 	// seenAttrs are the attributes (as the mapping spells them) some
 	// entry had a value for, to tell a misspelt attribute from people
 	// without one.
@@ -113,6 +117,11 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v.mapsGroups {
+		if err := readTargetGroups(ctx, r, v); err != nil {
+			return nil, err
+		}
+	}
 	v.accounts = hands.holdAccounts(v, accounts)
 	v.warnings = append(v.warnings, hands.warnings()...)
 	sortAccounts(v)
@@ -128,7 +137,7 @@ type diffResult struct {
 	// foreign counts, per owner, the accounts that match directory users
 	// but are owned by a mapping name that is neither this mapping's nor
 	// one of its previous names: a renamed mapping blocks the plan.
-	foreign map[string]int
+	foreign   map[string]int
 	changes   []Change
 	deferred  []Change // deactivations waiting for the grace period
 	unchanged int
@@ -149,6 +158,7 @@ func diff(v *view, pol Policy, last *LastApplied, now time.Time, newID func() st
 	for _, a := range j.unmatched {
 		lc.unmatchedAccount(a)
 	}
+	lc.groupCreations()
 	sort.Strings(res.unmanaged)
 	sortChanges(res.changes)
 	sortChanges(res.deferred)

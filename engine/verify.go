@@ -150,7 +150,7 @@ type checker struct {
 // verifyChanges runs every check on the plan's changes (sorted in the
 // safe order) and returns those to execute and those already done, or a
 // refusal.
-func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, fresh *derivation) (pending, done []Change, err error) {
+func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, groups map[string]bool, fresh *derivation) (pending, done []Change, err error) {
 	prot, err := newProtector(req.Policy.Protect)
 	if err != nil {
 		return nil, nil, err
@@ -183,10 +183,14 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, fresh
 	}
 	ck.checkConflicts(changes)
 	for _, c := range changes {
-		if !ck.checkShape(c) || !ck.checkIdentity(c) || !ck.checkHandsOff(c) {
+		if c.Action == ActionCreateGroup {
+			if !ck.checkGroupShape(c) {
+				continue
+			}
+		} else if !ck.checkShape(c) || !ck.checkIdentity(c) || !ck.checkHandsOff(c) {
 			continue
 		}
-		st, msg := classify(c, ck.byID, ck.byKey, ck.createdIDs())
+		st, msg := classify(c, ck.byID, ck.byKey, ck.createdIDs(), groups)
 		switch st {
 		case statusDone:
 			done = append(done, c)
@@ -217,11 +221,14 @@ func (ck *checker) createdIDs() map[string]bool {
 	return ids
 }
 
-// writes lists what a change writes: its fields, or its membership.
+// writes lists what a change writes: its fields, its membership or its
+// group.
 func writes(c Change) []string {
 	switch c.Action {
 	case ActionAddMembership, ActionRemoveMembership:
 		return []string{"membership " + c.Group}
+	case ActionCreateGroup:
+		return []string{"group " + c.Group}
 	}
 	return fieldNames(c.After)
 }
@@ -246,6 +253,20 @@ func (ck *checker) checkConflicts(changes []Change) {
 			seen[k] = c.Address
 		}
 	}
+}
+
+// checkGroupShape refuses a group creation that is not one: a group
+// name, its address, a target id, nothing else.
+func (ck *checker) checkGroupShape(c Change) bool {
+	if c.Group == "" || c.TargetID == "" || c.Key != "" || c.Before != nil || c.After != nil || c.MembershipID != "" {
+		ck.problems.add(RefuseInvalid, "%s (%s): a group creation names a group and a target id, and nothing else", c.Address, c.Action)
+		return false
+	}
+	if want := "group." + c.Group; c.Address != want {
+		ck.problems.add(RefuseIdentityMismatch, "%s: the address does not match its group %q (want %s)", c.Address, c.Group, want)
+		return false
+	}
+	return true
 }
 
 // checkShape refuses a change whose parts do not fit its action: the
@@ -397,7 +418,7 @@ func (ck *checker) checkSource(c Change) Change {
 		ck.problems.add(RefuseSourceMismatch, "%s: the directory joins this user to ftrack account %s, not %s", c.Address, f.TargetID, c.TargetID)
 		return c
 	}
-	if f.TargetID == newIDPlaceholder && c.Action != ActionCreate {
+	if f.TargetID == newIDPlaceholder && c.Action != ActionCreate && c.Action != ActionCreateGroup {
 		if _, ok := ck.created[c.TargetID]; !ok {
 			ck.problems.add(RefuseSourceMismatch, "%s: the user does not exist in ftrack and the plan does not create it", c.Address)
 			return c

@@ -11,7 +11,9 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -76,6 +78,7 @@ var actionStyles = map[engine.Action]actionStyle{
 	engine.ActionAdopt:            {"&", "will be adopted", "Adoptions"},
 	engine.ActionCreate:           {"+", "will be created", "Creates"},
 	engine.ActionAddMembership:    {"+", "will be added", "Membership additions"},
+	engine.ActionCreateGroup:      {"+", "will be created", "Group creations"},
 }
 
 // actionOrder is the order groups are shown in: apply's execution order.
@@ -83,7 +86,7 @@ var actionOrder = engine.ApplyOrder()
 
 func (r *renderer) colorFor(a engine.Action) *color.Color {
 	switch a {
-	case engine.ActionCreate, engine.ActionAddMembership:
+	case engine.ActionCreate, engine.ActionAddMembership, engine.ActionCreateGroup:
 		return r.green
 	case engine.ActionDeactivate, engine.ActionRemoveMembership:
 		return r.red
@@ -141,6 +144,9 @@ func (r *renderer) printf(format string, args ...any) { fmt.Fprintf(r.w, format,
 
 // describe names the object of a change for humans.
 func describe(c engine.Change) string {
+	if c.Action == engine.ActionCreateGroup {
+		return c.Address
+	}
 	if c.Group != "" {
 		return fmt.Sprintf("%s (user %s, group %q)", c.Address, c.Key, c.Group)
 	}
@@ -168,7 +174,7 @@ func (r *renderer) Plan(p *engine.Plan) {
 			col := r.colorFor(a)
 			r.printf("\n%s\n", r.bold.Sprintf("%s (%d)", st.title, len(list)))
 			for _, c := range list {
-				r.printf("  %s %s %s %s\n", col.Sprint(st.symbol), r.bold.Sprint(describe(c)), st.verb, r.faint.Sprintf("(%s)", c.Why()))
+				r.printf("  %s %s %s %s\n", col.Sprint(st.symbol), r.bold.Sprint(plain(describe(c))), st.verb, r.faint.Sprintf("(%s)", plain(c.Why())))
 				for _, d := range diffFields(c) {
 					switch {
 					case d.hasBefore && d.hasAfter:
@@ -185,27 +191,27 @@ func (r *renderer) Plan(p *engine.Plan) {
 	if len(p.Conflicts) > 0 {
 		r.printf("\n%s\n", r.bold.Sprintf("Conflicts (%d): none of these entries is applied until the directory is fixed", len(p.Conflicts)))
 		for _, c := range p.Conflicts {
-			r.printf("  %s user.%s: %s\n", r.red.Sprint("!"), c.Key, c.Reason)
+			r.printf("  %s user.%s: %s\n", r.red.Sprint("!"), plain(c.Key), plain(c.Reason))
 			for _, e := range c.Entries {
-				r.printf("      source %s: %s\n", e.Source, e.DN)
+				r.printf("      source %s: %s\n", plain(e.Source), plain(e.DN))
 			}
 		}
 	}
 	if len(p.Skipped) > 0 {
 		r.printf("\n%s\n", r.bold.Sprintf("Skipped directory entries (%d)", len(p.Skipped)))
 		for _, s := range p.Skipped {
-			r.printf("  %s %s: %s\n", r.yellow.Sprint("!"), s.DN, s.Reason)
+			r.printf("  %s %s: %s\n", r.yellow.Sprint("!"), plain(s.DN), plain(s.Reason))
 		}
 	}
 	if len(p.Warnings) > 0 {
 		r.printf("\n%s\n", r.bold.Sprint("Warnings"))
 		for _, w := range p.Warnings {
-			r.printf("  %s %s\n", r.yellow.Sprint("!"), w)
+			r.printf("  %s %s\n", r.yellow.Sprint("!"), plain(w))
 		}
 	}
 	r.printf("\n%s\n", r.bold.Sprint(planSummaryLine(p)))
 	if line := limitsLine(p.Limits); line != "" {
-		r.printf("%s\n", r.faint.Sprint(line))
+		r.printf("%s\n", r.faint.Sprint(plain(line)))
 	}
 	if p.Blocked != nil && len(p.Blocked.Reasons) > 0 {
 		if p.IsBlocked() {
@@ -214,9 +220,51 @@ func (r *renderer) Plan(p *engine.Plan) {
 			r.printf("\n%s\n", r.yellow.Sprint("Safety limits were exceeded and overridden with -force:"))
 		}
 		for _, reason := range p.Blocked.Reasons {
-			r.printf("  - %s\n", reason)
+			r.printf("  - %s\n", plain(reason))
 		}
 	}
+}
+
+// plain makes a string from the directory or a plan file safe to print
+// on a terminal or in a CI log: printable characters stay, every other
+// one (control characters, format characters such as bidi overrides,
+// separators other than the space, bytes that are not UTF-8) is shown
+// escaped as strconv.Quote would write it (\x1b, \n, \u202e), so no
+// escape sequence reaches the terminal and no value starts a new line.
+// Backslashes stay as they are (DNs are full of them): the escapes are a
+// safe view, not a reversible encoding. Values the renderer quotes
+// already (%q) need no plain.
+func plain(s string) string {
+	if isPrintable(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case strconv.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		default:
+			q := strconv.QuoteRune(r) // '\x1b', '\n', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// isPrintable reports whether plain would leave s as it is.
+func isPrintable(s string) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || !strconv.IsPrint(r) {
+			return false
+		}
+		i += size
+	}
+	return true
 }
 
 // limitsLine names the safety limits in force and where they came from:
@@ -253,6 +301,9 @@ func planSummaryLine(p *engine.Plan) string {
 	}
 	if s.Adopt > 0 {
 		parts = append(parts, fmt.Sprintf("%d to adopt", s.Adopt))
+	}
+	if s.CreateGroup > 0 {
+		parts = append(parts, fmt.Sprintf("%d groups to create", s.CreateGroup))
 	}
 	if s.AddMembership+s.RemoveMembership > 0 {
 		parts = append(parts, fmt.Sprintf("%d memberships to add, %d to remove", s.AddMembership, s.RemoveMembership))

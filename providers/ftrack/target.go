@@ -89,7 +89,27 @@ func (t *Target) Info() engine.TargetInfo {
 // returns, and with the usual three operations per created user that is
 // fifteen full rounds of requests.
 func (t *Target) Capabilities() engine.TargetCapabilities {
-	return engine.TargetCapabilities{ConcurrentExecute: true, ExecuteBatch: max(100, t.s.BatchSize*t.s.Parallelism*5)}
+	return engine.TargetCapabilities{ConcurrentExecute: true, ExecuteBatch: max(100, t.s.BatchSize*t.s.Parallelism*5), CreateGroups: t.s.CreateGroups}
+}
+
+// ReadGroups returns the names of ftrack's groups (and refreshes the
+// name -> id cache Execute resolves memberships with).
+func (t *Target) ReadGroups(ctx context.Context) ([]string, error) {
+	groups, err := t.client.Query(ctx, "select id, name from Group")
+	if err != nil {
+		return nil, fmt.Errorf("reading groups: %w", err)
+	}
+	t.setGroups(groups)
+	seen := map[string]bool{}
+	var names []string
+	for _, g := range groups {
+		if n := g.String("name"); !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 // Client returns the underlying API client.
@@ -244,10 +264,10 @@ func (t *Target) setGroups(groups []Entity) {
 	t.mu.Unlock()
 }
 
-// resolveGroups returns group name -> id for names; missing names in
-// create are created when CreateGroups is set. Names that cannot be
-// resolved get an error in errs (names only used for removal are left out
-// of both maps: nothing to remove).
+// resolveGroups returns group name -> id for names. A missing name in
+// create (a membership addition's group) gets an error in errs: groups are
+// created only by create_group changes, which apply runs first. Names only
+// used for removal are left out of both maps: nothing to remove.
 func (t *Target) resolveGroups(ctx context.Context, names []string, create map[string]bool) (map[string]string, map[string]error) {
 	ids, errs := map[string]string{}, map[string]error{}
 	lookup := func() (missing []string) {
@@ -274,29 +294,10 @@ func (t *Target) resolveGroups(ctx context.Context, names []string, create map[s
 		return ids, errs
 	}
 	t.setGroups(groups)
-	var toCreate []string
 	for _, n := range lookup() {
-		switch {
-		case !create[n]:
-		case !t.s.CreateGroups:
-			errs[n] = fmt.Errorf("group %q does not exist in ftrack (create_groups = false): %w", n, ErrNotFound)
-		default:
-			toCreate = append(toCreate, n)
+		if create[n] {
+			errs[n] = fmt.Errorf("group %q does not exist in ftrack (the plan creates groups with create_group changes): %w", n, ErrNotFound)
 		}
-	}
-	for _, n := range toCreate {
-		id := uuid.NewString()
-		op := CreateOp("Group", []string{id}, map[string]any{"name": n, "local": false})
-		if _, err := t.client.Write(ctx, []Operation{op}); err != nil {
-			errs[n] = fmt.Errorf("creating group %q: %w", n, err)
-			continue
-		}
-		ids[n] = id
-		t.mu.Lock()
-		if _, ok := t.groups[n]; !ok {
-			t.groups[n] = id
-		}
-		t.mu.Unlock()
 	}
 	return ids, errs
 }
@@ -379,6 +380,69 @@ type unit struct {
 
 // Execute carries out changes; see the file comment for how.
 func (t *Target) Execute(ctx context.Context, changes []engine.Change) []engine.Result {
+	var groupIdx, userIdx []int
+	for i, c := range changes {
+		if c.Action == engine.ActionCreateGroup {
+			groupIdx = append(groupIdx, i)
+		} else {
+			userIdx = append(userIdx, i)
+		}
+	}
+	if len(groupIdx) == 0 {
+		return t.executeUsers(ctx, changes)
+	}
+	results := make([]engine.Result, len(changes))
+	for _, i := range groupIdx {
+		results[i] = engine.Result{Address: changes[i].Address, Err: t.createGroup(ctx, changes[i])}
+	}
+	if len(userIdx) > 0 {
+		sub := make([]engine.Change, len(userIdx))
+		for k, i := range userIdx {
+			sub[k] = changes[i]
+		}
+		for k, r := range t.executeUsers(ctx, sub) {
+			results[userIdx[k]] = r
+		}
+	}
+	return results
+}
+
+// createGroup executes a create_group change: the group with the plan's
+// id, unless a group of that name exists already (an interrupted run, or
+// someone else): then it is done.
+func (t *Target) createGroup(ctx context.Context, c engine.Change) error {
+	if !IsID(c.TargetID) {
+		return fmt.Errorf("create_group %s: target id %q is not an ftrack id", c.Address, c.TargetID)
+	}
+	exists := func() bool {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		_, ok := t.groups[c.Group]
+		return ok
+	}
+	if _, err := t.ReadGroups(ctx); err != nil {
+		return fmt.Errorf("create_group %s: %w", c.Address, err)
+	}
+	if exists() {
+		return nil
+	}
+	op := CreateOp("Group", []string{c.TargetID}, map[string]any{"name": c.Group, "local": false})
+	if _, err := t.client.Write(ctx, []Operation{op}); err != nil {
+		if _, rerr := t.ReadGroups(ctx); rerr == nil && exists() {
+			return nil // created meanwhile (or by an earlier attempt of this write)
+		}
+		return fmt.Errorf("create_group %s: %w", c.Address, err)
+	}
+	t.mu.Lock()
+	if _, ok := t.groups[c.Group]; !ok {
+		t.groups[c.Group] = c.TargetID
+	}
+	t.mu.Unlock()
+	return nil
+}
+
+// executeUsers executes changes to users and their memberships.
+func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []engine.Result {
 	results := make([]engine.Result, len(changes))
 	for i, c := range changes {
 		results[i].Address = c.Address

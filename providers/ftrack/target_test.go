@@ -2,6 +2,7 @@ package ftrack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -222,6 +223,20 @@ func TestMembershipsAndOwnership(t *testing.T) {
 		return engine.Change{Address: "membership." + c.Key + "." + g, Action: engine.ActionAddMembership, Key: c.Key, TargetID: c.TargetID, Group: g}
 	}
 	carol := engine.Change{TargetID: handID, Key: "carol"}
+	createGroup := func(g string) engine.Change {
+		return engine.Change{Address: "group." + g, Action: engine.ActionCreateGroup, Group: g, TargetID: uuid.NewString()}
+	}
+	// Groups are created by create_group changes only (apply runs them
+	// before the memberships); a membership of a group ftrack lacks fails.
+	missing := addMem(engine.Change{TargetID: handID, Key: "carol"}, "Nowhere")
+	if res := tg.Execute(ctx, []engine.Change{missing}); res[0].Err == nil || !errors.Is(res[0].Err, ErrNotFound) {
+		t.Fatalf("membership of a missing group: %v", res[0].Err)
+	}
+	creates := []engine.Change{createGroup("Artists"), createGroup("Leads"), createGroup("VFX Artists (London)")}
+	requireOK(t, tg.Execute(ctx, creates), creates)
+	if n := len(s.Emulator.Entities("Group")); n != 3 { // Leads existed: not created twice
+		t.Fatalf("%d groups after create_group, want 3", n)
+	}
 	changes := []engine.Change{
 		ann, addMem(ann, "Artists"), addMem(ann, "Leads"), addMem(ann, "VFX Artists (London)"),
 		{Address: "user.carol", Action: engine.ActionAdopt, Key: "carol", TargetID: handID,
@@ -289,17 +304,21 @@ func TestMembershipsAndOwnership(t *testing.T) {
 		t.Fatalf("memberships %v", s.Emulator.Entities("Membership"))
 	}
 
-	// create_groups = false: a missing group is an error for that change only.
+	// create_groups = false is a capability the plan reads (it then plans
+	// no create_group); a missing group is an error for that change only.
 	set := testSettings(s.URL)
 	set.CreateGroups = false
 	tg2, err := NewTarget("studio", set)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if tg2.Capabilities().CreateGroups || !tg.Capabilities().CreateGroups {
+		t.Fatalf("CreateGroups capability: %v %v", tg2.Capabilities().CreateGroups, tg.Capabilities().CreateGroups)
+	}
 	two := []engine.Change{addMem(ann, "Nowhere"), addMem(ann, "Leads")}
 	res := tg2.Execute(ctx, two)
-	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "create_groups = false") || res[1].Err != nil {
-		t.Fatalf("create_groups=false: %v / %v", res[0].Err, res[1].Err)
+	if res[0].Err == nil || !errors.Is(res[0].Err, ErrNotFound) || res[1].Err != nil {
+		t.Fatalf("missing group: %v / %v", res[0].Err, res[1].Err)
 	}
 }
 
