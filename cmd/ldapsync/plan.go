@@ -74,6 +74,9 @@ func planKey() []byte {
 
 // makePlan builds a plan for the workspace: shared by plan and sync.
 func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration) (*engine.Plan, error) {
+	if err := checkSchema(c, ws); err != nil {
+		return nil, err
+	}
 	store, err := ws.openState()
 	if err != nil {
 		return nil, err
@@ -221,7 +224,8 @@ func runPlan(c *cli.Context, args planArgs) error {
 }
 
 // planExit maps a plan to the exit code: 3 when blocked, 2 with
-// -detailed-exitcode when there are changes.
+// -detailed-exitcode when there are changes. (sync says how to go on
+// from a blocked plan itself: syncBlockedMessage.)
 func planExit(p *engine.Plan, detailed bool) error {
 	if p.IsBlocked() {
 		return cli.Exit("Error: the plan is blocked by a safety policy; review it, then re-run plan with -force to override.", exitBlocked)

@@ -9,9 +9,10 @@ import (
 )
 
 // ldapSource is `source "ldap"`: OpenLDAP, Active Directory, 389-ds and
-// FreeIPA through schema presets. Its sources read groups (groups.go).
+// FreeIPA through schema presets. Its sources read groups (groups.go) and
+// their directory's schema (schema.go).
 var ldapSource = SourceType{
-	Capabilities: SourceCapabilities{ReadsGroups: true},
+	Capabilities: SourceCapabilities{ReadsGroups: true, ReadsSchema: true},
 	New:          newLDAPSource,
 }
 

@@ -28,6 +28,11 @@ type SourceCapabilities struct {
 	// ReadsGroups is true when the type's sources read directory groups
 	// (they implement engine.GroupReader), so a groups block may name them.
 	ReadsGroups bool
+	// ReadsSchema is true when the type's sources report the attribute
+	// names their directory's schema defines (they implement
+	// SchemaReader), so the attributes a mapping reads can be checked
+	// before a plan (CheckAttributes).
+	ReadsSchema bool
 }
 
 // SourceType is a registered source type.
