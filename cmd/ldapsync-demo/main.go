@@ -62,7 +62,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	directory, err := ldaptest.NewMemDirectory(ldif)
+	directory, err := ldaptest.NewMemDirectory(ldif, ldaptest.WithSubschema())
 	ldif.Close()
 	if err != nil {
 		return fmt.Errorf("demo directory: %w", err)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -35,6 +38,8 @@ leaver who is back), so an edited plan cannot write what the directory
 does not say. Re-running the same plan after an interruption finishes the
 rest without doing anything twice.
 
+Flags may also follow the plan file: ldapsync apply plan.json -force.
+
 Examples:
    ldapsync apply plan.json
    LDAPSYNC_PLAN_KEY=... ldapsync apply -lock-timeout 2m plan.json
@@ -62,11 +67,34 @@ func runApply(c *cli.Context, args applyArgs) error {
 	}
 	defer ws.logClose()
 	plan, err := engine.ReadPlanFile(args.PlanPath, planReadOptions(ws))
+	if err == nil {
+		err = checkStateExists(ws.stateAt, plan)
+	}
 	if err != nil {
 		ws.log.Error("apply refused", "plan", args.PlanPath, "error", err.Error())
 		return err
 	}
 	return applyPlan(c, ws, plan, applyOptions{LockTimeout: args.LockTimeout, MaxErrors: args.MaxErrors, VerifySource: args.VerifySource, Force: args.Force})
+}
+
+// checkStateExists refuses, as engine.Apply would (state_mismatch), a
+// plan made against a state when there is no state file at path, and
+// says so: the engine compares the plan with a new, empty state and can
+// only name that state's fresh lineage. Every plan names a saved state
+// (plan saves one before planning), so a missing file means the state
+// was moved or deleted, or apply runs where the state is not.
+func checkStateExists(path string, p *engine.Plan) error {
+	if p.PriorState == nil || p.PriorState.Lineage == "" {
+		return nil // the engine refuses it, naming why
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return &engine.RefusalError{Reason: engine.RefuseStateMismatch, Message: fmt.Sprintf(
+		"no state file at %s: the plan was made against the state file with lineage %s (serial %d), and that file is missing. "+
+			"Run apply where that state file is, or put it back at %s (state.path in the configuration names it); "+
+			"if it is lost, make a new plan with 'ldapsync plan -out plan.json'",
+		path, p.PriorState.Lineage, p.PriorState.Serial, path)}
 }
 
 // planReadOptions are the plan file's integrity requirements: the signing
@@ -149,12 +177,19 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 	return nil
 }
 
+// renderApplyReport prints the failures and one summary line: "Apply
+// complete" only when every change of the plan is done, otherwise "Apply
+// incomplete" with the count of failed (or not attempted) changes.
 func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
 	for _, f := range rep.Failures {
 		r.printf("  %s %s: %s\n", r.red.Sprint("✗"), f.Address, f.Err)
 	}
-	line := fmt.Sprintf("Apply complete: %d of %d planned changes executed (%d created, %d updated, %d deactivated, %d reactivated, %d adopted, %d memberships added, %d removed)",
-		rep.Executed.Total(), rep.Planned.Total(),
+	word := "complete"
+	if !rep.Complete {
+		word = "incomplete"
+	}
+	line := fmt.Sprintf("Apply %s: %d of %d planned changes executed (%d created, %d updated, %d deactivated, %d reactivated, %d adopted, %d memberships added, %d removed)",
+		word, rep.Executed.Total(), rep.Planned.Total(),
 		rep.Executed.Create, rep.Executed.Update, rep.Executed.Deactivate, rep.Executed.Reactivate, rep.Executed.Adopt, rep.Executed.AddMembership, rep.Executed.RemoveMembership)
 	if n := rep.AlreadyDone.Total(); n > 0 {
 		line += fmt.Sprintf(", %d already done", n)
@@ -163,7 +198,10 @@ func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
 		line += " (directory not checked: -verify-source=false)"
 	}
 	if n := rep.Failed.Total(); n > 0 {
-		r.printf("%s\n", r.red.Sprintf("%s, %d FAILED.", line, n))
+		line += fmt.Sprintf(", %d FAILED", n)
+	}
+	if !rep.Complete {
+		r.printf("%s\n", r.red.Sprint(line+"."))
 		return
 	}
 	r.printf("%s\n", r.green.Sprint(line+"."))

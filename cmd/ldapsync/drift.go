@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -51,6 +54,7 @@ func runDrift(c *cli.Context, args driftArgs) error {
 	if err != nil {
 		return err
 	}
+	noState := missingStateWarning(store.Path())
 	prior, err := store.Load()
 	if err != nil {
 		return err
@@ -72,7 +76,7 @@ func runDrift(c *cli.Context, args driftArgs) error {
 		ws.log.Error("drift failed", "error", err.Error())
 		return err
 	}
-	report.Warnings = append(append([]string{}, ws.warnings...), report.Warnings...)
+	report.Warnings = append(append(append([]string{}, noState...), ws.warnings...), report.Warnings...)
 	for _, it := range report.Items {
 		ws.log.Info("drift", "key", it.Key, "kind", string(it.Kind), "action", string(it.Action), "reason", it.Reason)
 	}
@@ -91,6 +95,16 @@ func runDrift(c *cli.Context, args driftArgs) error {
 		return cli.Exit("", exitChanges)
 	}
 	return nil
+}
+
+// missingStateWarning warns, when there is no state file at path, that
+// drift has no last-applied values: a hand edit in ftrack then looks like
+// a change the directory asks for, and is reported as pending.
+func missingStateWarning(path string) []string {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return []string{fmt.Sprintf("no state file at %s: drift has no last-applied values to compare with, so edits made in ftrack by hand cannot be told apart from pending directory changes and are reported as pending; ldapsync apply records those values in the state file (state.path)", path)}
 }
 
 // driftKinds is the order drift kinds are shown in, with their titles.
@@ -158,6 +172,14 @@ func driftMarkdown(rep *engine.DriftReport) string {
 	fmt.Fprintf(&b, "| pending | out-of-band | unmanaged |\n|---:|---:|---:|\n| %d | %d | %d |\n\n",
 		rep.Count(engine.DriftPending), rep.Count(engine.DriftOutOfBand), rep.Count(engine.DriftUnmanaged))
 	var sections []string
+	if len(rep.Warnings) > 0 {
+		var s strings.Builder
+		s.WriteString("### Warnings\n\n")
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(&s, "- %s\n", mdEscape(w))
+		}
+		sections = append(sections, s.String()+"\n")
+	}
 	for _, k := range driftKinds {
 		var s strings.Builder
 		n := 0

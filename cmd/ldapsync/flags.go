@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -35,4 +37,68 @@ func parseGlobalArgs(c *cli.Context) globalArgs {
 		LogFile:    c.String("log-file"),
 		LogFormat:  c.String("log-format"),
 	}
+}
+
+// flagsFirst returns the command line with the flags of the command it
+// names moved before that command's arguments, keeping their order, so
+// that `ldapsync apply plan.json -verify-source=false` and `ldapsync show
+// plan.json -json` mean what they say: urfave/cli stops reading flags at
+// the first argument and would take the flag for a second file name. A
+// flag that takes a value keeps the word after it ("-lock-timeout 2m");
+// after "--" every word is an argument, as before. The command line is
+// left as it is when it names no command, or asks for shell completion
+// (whose flag must stay last).
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 3 || strings.HasPrefix(args[1], "-") {
+		return args
+	}
+	for _, a := range args {
+		if a == "--generate-bash-completion" {
+			return args
+		}
+	}
+	cmd := app.Command(args[1])
+	if cmd == nil {
+		return args
+	}
+	var flags, positional []string
+	rest := args[2:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		switch {
+		case a == "--":
+			positional = append(append([]string{"--"}, positional...), rest[i+1:]...)
+			return append(append(append([]string{}, args[:2]...), flags...), positional...)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			if takesValue(cmd, a) && i+1 < len(rest) {
+				i++
+				flags = append(flags, rest[i])
+			}
+		default:
+			positional = append(positional, a)
+		}
+	}
+	return append(append(append([]string{}, args[:2]...), flags...), positional...)
+}
+
+// takesValue reports whether arg ("-name" or "--name", without "=value")
+// is a flag of cmd that reads the next word as its value.
+func takesValue(cmd *cli.Command, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	for _, f := range cmd.Flags {
+		v, ok := f.(interface{ TakesValue() bool })
+		if !ok || !v.TakesValue() {
+			continue
+		}
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ldapsync/ldapsync/engine/config"
@@ -18,7 +23,11 @@ func fmtCommand() *cli.Command {
 		ArgsUsage: "[FILE...]",
 		Description: `fmt rewrites HCL files in the canonical layout (default: ldapsync.hcl).
 With -check nothing is written and the exit code is 3 when a file needs
-formatting, for CI.
+formatting, for CI. A file that does not parse is never rewritten: fmt
+prints its errors (file:line:col), goes on with the other files and exits
+1. fmt formats HCL only; the original script's YAML is left to convert.
+
+Flags may also follow the file names: ldapsync fmt ldapsync.hcl -check.
 
 Examples:
    ldapsync fmt
@@ -26,35 +35,69 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "check", Usage: "only check; exit 3 when a file is not formatted"},
 		},
-		Action: func(c *cli.Context) error {
-			files := c.Args().Slice()
-			if len(files) == 0 {
-				files = []string{"ldapsync.hcl"}
-			}
-			unformatted := 0
-			for _, path := range files {
-				src, err := os.ReadFile(path)
-				if err != nil {
-					return err
-				}
-				out := config.Format(src)
-				if bytes.Equal(src, out) {
-					continue
-				}
-				unformatted++
-				fmt.Fprintln(c.App.Writer, path)
-				if !c.Bool("check") {
-					if err := atomicfile.WriteFile(path, out, 0o644); err != nil {
-						return err
-					}
-				}
-			}
-			if c.Bool("check") && unformatted > 0 {
-				return cli.Exit(fmt.Sprintf("Error: %d file(s) are not formatted; run ldapsync fmt", unformatted), exitUnformatted)
-			}
-			return nil
-		},
+		Action: runFmt,
 	}
+}
+
+// runFmt formats (or with -check, checks) each file, leaving every file
+// that does not parse untouched.
+func runFmt(c *cli.Context) error {
+	files := c.Args().Slice()
+	if len(files) == 0 {
+		files = []string{"ldapsync.hcl"}
+	}
+	unformatted, broken := 0, 0
+	for _, path := range files {
+		changed, err := fmtFile(c, path)
+		switch {
+		case errors.Is(err, errNotParsed):
+			broken++
+		case err != nil:
+			return err
+		case changed:
+			unformatted++
+		}
+	}
+	if broken > 0 {
+		return cli.Exit(fmt.Sprintf("Error: %d file(s) could not be formatted and were left as they are (see above)", broken), exitError)
+	}
+	if c.Bool("check") && unformatted > 0 {
+		return cli.Exit(fmt.Sprintf("Error: %d file(s) are not formatted; run ldapsync fmt", unformatted), exitUnformatted)
+	}
+	return nil
+}
+
+// errNotParsed is fmtFile's answer for a file that does not parse (its
+// diagnostics are printed already).
+var errNotParsed = errors.New("the file does not parse")
+
+// fmtFile formats one file (with -check only reports it) and says whether
+// it was not formatted. A file that does not parse, or is YAML, is
+// reported on stderr and left untouched (errNotParsed): the formatter
+// would rewrite what it cannot read.
+func fmtFile(c *cli.Context, path string) (bool, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".yaml" || ext == ".yml" {
+		fmt.Fprintf(c.App.ErrWriter, "Error: %s is YAML: fmt formats HCL only; 'ldapsync convert %s' prints its HCL equivalent\n", path, path)
+		return false, errNotParsed
+	}
+	file, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	if diags.HasErrors() {
+		_ = config.WriteDiagnostics(c.App.ErrWriter, map[string]*hcl.File{path: file}, diags, useColor(false, c.App.ErrWriter))
+		return false, errNotParsed
+	}
+	out := config.Format(src)
+	if bytes.Equal(src, out) {
+		return false, nil
+	}
+	fmt.Fprintln(c.App.Writer, path)
+	if c.Bool("check") {
+		return true, nil
+	}
+	return true, atomicfile.WriteFile(path, out, 0o644)
 }
 
 func convertCommand() *cli.Command {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -40,26 +41,28 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes the command line and returns the process exit code.
+// run executes the command line and returns the process exit code. Flags
+// may follow a command's arguments (see flagsFirst). Every message passes
+// through plainMessage, so no Go type name reaches the user.
 func run(args []string, stdout, stderr *os.File) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(flagsFirst(app, args))
 	if err == nil {
 		return exitOK
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
 		if msg := ec.Error(); msg != "" {
-			fmt.Fprintln(stderr, msg)
+			fmt.Fprintln(stderr, plainMessage(msg))
 		}
 		return ec.ExitCode()
 	}
 	var refusal *engine.RefusalError
 	if errors.As(err, &refusal) {
-		fmt.Fprintf(stderr, "Error: apply refused (%s): %s\n", refusal.Reason, refusal.Message)
+		fmt.Fprintf(stderr, "Error: apply refused (%s): %s\n", refusal.Reason, plainMessage(refusal.Message))
 		return exitError
 	}
-	fmt.Fprintf(stderr, "Error: %s\n", err)
+	fmt.Fprintf(stderr, "Error: %s\n", plainMessage(err.Error()))
 	return exitError
 }
 
@@ -75,7 +78,11 @@ changes like Terraform does.
    ldapsync plan -out plan.json -markdown plan.md   # read both sides, save a plan
    ldapsync show plan.json                          # review it
    ldapsync apply plan.json                         # execute exactly that plan
-   ldapsync drift -detailed-exitcode                # monitoring: exit 2 on drift`,
+   ldapsync drift -detailed-exitcode                # monitoring: exit 2 on drift
+
+Flags may come before or after a command's arguments
+(ldapsync apply plan.json -lock-timeout 2m); after "--" everything is an
+argument.`,
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		DisableSliceFlagSeparator: true,
@@ -93,6 +100,77 @@ changes like Terraform does.
 			versionCommand(),
 			completionCommand(),
 		},
+		Before:         checkCommandName,
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and picks exit codes
 	}
+}
+
+// checkCommandName refuses an unknown command, also as the topic of
+// `ldapsync help`, with exit 1 and a did-you-mean. urfave/cli would show
+// the help and exit 0, or exit 3 for help on an unknown topic, and 3 is
+// ldapsync's "blocked by a safety policy".
+func checkCommandName(c *cli.Context) error {
+	args := c.Args()
+	name := args.First()
+	if name == "help" || name == "h" {
+		name = args.Get(1)
+	}
+	if name == "" || c.App.Command(name) != nil {
+		return nil
+	}
+	msg := fmt.Sprintf("Error: unknown command %q.", name)
+	if s := suggestCommand(c.App.VisibleCommands(), name); s != "" {
+		msg += fmt.Sprintf(" Did you mean %q?", s)
+	}
+	return cli.Exit(msg+"\nRun 'ldapsync --help' for the list of commands.", exitError)
+}
+
+// suggestCommand returns the visible command name closest to typed: the
+// only one it is a prefix of, or else the first within two edits (a
+// swapped pair of letters counts as one); "" when none is that close.
+func suggestCommand(cmds []*cli.Command, typed string) string {
+	var prefixed []string
+	for _, cmd := range cmds {
+		if strings.HasPrefix(cmd.Name, typed) {
+			prefixed = append(prefixed, cmd.Name)
+		}
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	best, bestDist := "", 3
+	for _, cmd := range cmds {
+		if d := editDistance(typed, cmd.Name); d < bestDist && d < len(typed) {
+			best, bestDist = cmd.Name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and transpositions of adjacent
+// letters, each counting one.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
 }

@@ -429,7 +429,9 @@ rows:
 }
 
 // ftrack-faults [latency=D] [ratelimit=N] [errorrate=F] [seed=N]
-// [drop=N] sets the emulator's injected faults; no arguments clears them.
+// [drop=N] [fail=USERNAME] sets the emulator's injected faults; no
+// arguments clears them. fail refuses every batch that creates or updates
+// the User USERNAME (failUser).
 func cmdFtrackFaults(ts *testscript.TestScript, neg bool, args []string) {
 	var f ftracktest.Faults
 	for _, kv := range args {
@@ -446,12 +448,37 @@ func cmdFtrackFaults(ts *testscript.TestScript, neg bool, args []string) {
 			f.Seed, err = strconv.ParseInt(v, 10, 64)
 		case "drop":
 			f.DropAfterOperations, err = strconv.Atoi(v)
+		case "fail":
+			f.FailOperation = failUser(ftrackOf(ts).Emulator, v)
 		default:
 			ts.Fatalf("ftrack-faults: unknown fault %q", k)
 		}
 		ts.Check(err)
 	}
 	ftrackOf(ts).Emulator.SetFaults(f)
+}
+
+// failUser returns a Faults.FailOperation that answers a PermissionError
+// to every operation creating or updating the User username: one whose
+// entity_data names it, or whose entity_key is the id of the user of that
+// name at the time the fault is set.
+func failUser(e *ftracktest.Emulator, username string) func(op map[string]any) *ftracktest.APIError {
+	id := ""
+	if u := findUser(e, username); u != nil {
+		id = fmt.Sprint(u["id"])
+	}
+	return func(op map[string]any) *ftracktest.APIError {
+		if op["entity_type"] != "User" {
+			return nil
+		}
+		data, _ := op["entity_data"].(map[string]any)
+		name, _ := data["username"].(string)
+		keys, _ := op["entity_key"].([]any)
+		if strings.EqualFold(name, username) || (id != "" && len(keys) == 1 && fmt.Sprint(keys[0]) == id) {
+			return &ftracktest.APIError{Exception: ftracktest.ExcPermission, Content: "Permission denied (injected fault)."}
+		}
+		return nil
+	}
 }
 
 // ftrack-dump FILE writes every User, Metadata, Group and Membership as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -27,6 +28,10 @@ func showCommand() *cli.Command {
 		ArgsUsage: "plan.json",
 		Description: `show renders any saved plan, also one that can no longer be applied
 (expired, tampered with, signed with another key); a banner then says why.
+A file that is not a plan at all (not JSON, or JSON without a plan's
+format_version, plan_id, target and changes) is refused with exit 1.
+
+Flags may also follow the plan file: ldapsync show plan.json -json.
 
 Examples:
    ldapsync show plan.json
@@ -46,12 +51,16 @@ Examples:
 	}
 }
 
-// readPlanForShow verifies the plan when it can and otherwise decodes it
-// as it is, returning why it can no longer be applied.
+// readPlanForShow refuses what is not a plan document, verifies the plan
+// when it can, and otherwise decodes it as it is, returning why it can no
+// longer be applied.
 func readPlanForShow(path string) (*engine.Plan, string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, "", err
+	}
+	if why := notAPlan(data); why != "" {
+		return nil, "", notAPlanError(path, why)
 	}
 	p, err := engine.UnmarshalPlan(data, engine.ReadOptions{Key: planKey()})
 	if err == nil {
@@ -66,9 +75,52 @@ func readPlanForShow(path string) (*engine.Plan, string, error) {
 	}
 	raw, jerr := engine.DecodePlanUnverified(data)
 	if jerr != nil {
-		return nil, "", fmt.Errorf("%s: not a plan file: %w", path, jerr)
+		return nil, "", notAPlanError(path, jsonProblem(data, locateTypeError(data, new(engine.Plan), jerr)))
 	}
-	return raw, "this plan cannot be applied: " + refusal.Message, nil
+	return raw, "this plan cannot be applied: " + plainMessage(refusal.Message), nil
+}
+
+// planMembers are the members every plan file ldapsync writes has: a
+// document without one of them is not a plan, whatever else it holds.
+var planMembers = []string{"format_version", "plan_id", "target", "changes"}
+
+// notAPlan says why data is not a plan document ("" when it is one, valid
+// or not): a plan file is one JSON object with planMembers.
+func notAPlan(data []byte) string {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field == "" {
+			return fmt.Sprintf("a plan file is one JSON object, this is a JSON %s", jsonKindWord(typ.Value))
+		}
+		return jsonProblem(data, err)
+	}
+	if top == nil {
+		return "a plan file is one JSON object, this is JSON null"
+	}
+	var missing []string
+	for _, name := range planMembers {
+		if _, ok := top[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return "it has no " + orList(missing)
+	}
+	return ""
+}
+
+// notAPlanError is show's refusal of a file that is not a plan.
+func notAPlanError(path, why string) error {
+	return cli.Exit(fmt.Sprintf("Error: %s is not a plan file: %s. show renders the plan file that 'ldapsync plan -out' writes.", path, why), exitError)
+}
+
+// orList joins words as "a", "a or b", "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 func runShow(c *cli.Context, args showArgs) error {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -13,8 +15,10 @@ func syncCommand() *cli.Command {
 		Name:  "sync",
 		Usage: "plan and apply in one step, for cron",
 		Description: `sync makes a plan and applies it at once, under the same safety policies:
-a plan blocked by a policy applies nothing and exits 3. It reads the
-original sync script's YAML configuration unchanged.
+a plan blocked by a policy applies nothing and exits 3. sync has no
+-force: to lift a block, make the plan with 'ldapsync plan -force -out
+plan.json', review it, and apply it with 'ldapsync apply -force plan.json'.
+It reads the original sync script's YAML configuration unchanged.
 
 Examples:
    ldapsync sync --config config.yaml --log-file sync.log
@@ -38,7 +42,7 @@ Examples:
 			r.Plan(plan)
 			if plan.IsBlocked() {
 				ws.log.Error("sync blocked by safety policy; nothing applied", "reasons", plan.Blocked.Reasons)
-				return planExit(plan, false)
+				return cli.Exit(syncBlockedMessage(args), exitBlocked)
 			}
 			if len(plan.Changes) == 0 {
 				return nil
@@ -58,4 +62,42 @@ Examples:
 			return applyPlan(c, ws, verified, applyOptions{LockTimeout: c.Duration("lock-timeout"), MaxErrors: c.Int("max-errors"), VerifySource: true})
 		},
 	}
+}
+
+// syncBlockedMessage is sync's refusal of a blocked plan. sync has no
+// -force: to lift the block, make the plan with plan -force, review it,
+// and apply exactly that plan with apply -force.
+func syncBlockedMessage(args globalArgs) string {
+	flags := configFlags(args)
+	return fmt.Sprintf("Error: the plan is blocked by a safety policy; nothing was applied. sync does not override safety limits. "+
+		"If the changes are intended, make the plan with the override and review it:\n"+
+		"    ldapsync plan%s -force -out plan.json\n"+
+		"then apply exactly that plan:\n"+
+		"    ldapsync apply%s -force plan.json", flags, flags)
+}
+
+// configFlags writes the configuration flags of args as a command line
+// would give them (" -config config.yaml -var pw=VALUE"), "" for the
+// defaults. Variable values are not written: they may be secrets.
+func configFlags(args globalArgs) string {
+	var b strings.Builder
+	if args.ConfigPath != "" && args.ConfigPath != "ldapsync.hcl" {
+		fmt.Fprintf(&b, " -config %s", shellWord(args.ConfigPath))
+	}
+	for _, f := range args.VarFiles {
+		fmt.Fprintf(&b, " -var-file %s", shellWord(f))
+	}
+	for _, kv := range args.Vars {
+		name, _, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, " -var %s=VALUE", shellWord(name))
+	}
+	return b.String()
+}
+
+// shellWord quotes s for a POSIX shell when it is not a plain word.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-=+:,@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

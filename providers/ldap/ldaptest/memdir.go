@@ -80,6 +80,7 @@ type memConfig struct {
 	ad          bool
 	maxValRange int
 	timeLimit   int
+	subschema   bool
 }
 
 // MemOption configures NewMemDirectory.
@@ -98,6 +99,16 @@ func WithBindAccount(dn, password string) MemOption {
 // WithRequireBind refuses searches on connections that have not bound
 // (result code 50).
 func WithRequireBind() MemOption { return func(c *memConfig) { c.requireBind = true } }
+
+// WithSubschema serves a subschema subentry (cn=Subschema, named by the
+// RootDSE's subschemaSubentry) whose attributeTypes define every
+// attribute the directory's entries use, the usual aliases and the
+// operational attributes ldapsync reads, as slapd does: plan's attribute
+// check then runs against the in-process directory too.
+func WithSubschema() MemOption { return func(c *memConfig) { c.subschema = true } }
+
+// subschemaDN is the subschema subentry WithSubschema serves.
+const subschemaDN = "cn=Subschema"
 
 // WithSizeLimit caps every search at n entries in total, paged or not, and
 // then answers result code 4, like slapd's default limit of 500.
@@ -661,6 +672,9 @@ func (d *MemDirectory) find(m *gldap.SearchMessage, filter *ber.Packet, paging *
 	if m.BaseDN == "" && m.Scope == gldap.BaseObject {
 		return []outEntry{d.rootDSE(sel)}, gldap.ResultSuccess, "", nil
 	}
+	if d.cfg.subschema && strings.EqualFold(m.BaseDN, subschemaDN) && m.Scope == gldap.BaseObject {
+		return []outEntry{{dn: subschemaDN, attrs: sel.pick(d.subschemaEntry(), nil)}}, gldap.ResultSuccess, "", nil
+	}
 	base, err := normalizeDN(m.BaseDN)
 	if err != nil {
 		return nil, gldap.ResultInvalidDNSyntax, err.Error(), nil
@@ -720,10 +734,52 @@ func (d *MemDirectory) rootDSE(sel selector) outEntry {
 		{Name: "supportedControl", Values: []string{ldap.ControlTypePaging}},
 		{Name: "supportedLDAPVersion", Values: []string{"3"}},
 	}}
+	if d.cfg.subschema {
+		all.attrs = append(all.attrs, Attribute{Name: "subschemaSubentry", Values: []string{subschemaDN}})
+	}
 	if sel.all || len(sel.names) == 0 {
 		return outEntry{dn: "", attrs: all.attrs}
 	}
 	return outEntry{dn: "", attrs: sel.pick(all, nil)}
+}
+
+// schemaAliases are the usual names of a few attribute types, primary
+// name first.
+var schemaAliases = [][]string{{"cn", "commonName"}, {"sn", "surname"}, {"givenName", "gn"}, {"uid", "userid"}, {"mail", "rfc822Mailbox"}}
+
+// subschemaEntry defines every attribute the entries use, the aliases
+// and the operational attributes, one attributeTypes value each.
+func (d *MemDirectory) subschemaEntry() *memEntry {
+	names := map[string][]string{}
+	for _, group := range schemaAliases {
+		names[strings.ToLower(group[0])] = group
+	}
+	for _, op := range []string{"entryUUID", "pwdAccountLockedTime", "memberOf", "createTimestamp", "modifyTimestamp", "objectClass", "userPassword"} {
+		if _, ok := names[strings.ToLower(op)]; !ok {
+			names[strings.ToLower(op)] = []string{op}
+		}
+	}
+	for _, e := range d.order {
+		for _, a := range e.attrs {
+			if _, ok := names[strings.ToLower(a.Name)]; !ok {
+				names[strings.ToLower(a.Name)] = []string{a.Name}
+			}
+		}
+	}
+	keys := make([]string, 0, len(names))
+	for k := range names {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	defs := make([]string, 0, len(keys))
+	for i, k := range keys {
+		quoted := make([]string, len(names[k]))
+		for j, n := range names[k] {
+			quoted[j] = "'" + n + "'"
+		}
+		defs = append(defs, fmt.Sprintf("( 1.3.6.1.4.1.99999.1.%d NAME ( %s ) )", i+1, strings.Join(quoted, " ")))
+	}
+	return &memEntry{attrs: []Attribute{{Name: "objectClass", Values: []string{"subschema"}}, {Name: "attributeTypes", Values: defs}}}
 }
 
 // selector is a search request's attribute selection.
