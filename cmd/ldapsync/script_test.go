@@ -129,6 +129,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"ldap-load-many":  cmdLDAPLoadMany,
 	"exitcode":        cmdExitcode,
 	"order":           cmdOrder,
+	"writes-planned":  cmdWritesPlanned,
 }
 
 // order FILE REGEXP... asserts that the regular expressions first match
@@ -495,6 +496,95 @@ func cmdFtrackDump(ts *testscript.TestScript, neg bool, args []string) {
 	data, err := json.MarshalIndent(dump, "", "  ")
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), append(data, '\n'), 0o644))
+}
+
+// writes-planned PLAN BEFORE AFTER compares what apply wrote (the
+// difference between two ftrack-dump files) with the plan: every User,
+// Group, Membership and Metadata row created or changed must be the work
+// of a change of the plan (its target id, its group), so nothing is
+// written on the side.
+func cmdWritesPlanned(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: writes-planned PLAN BEFORE AFTER")
+	}
+	var plan struct {
+		Changes []struct {
+			Action   string `json:"action"`
+			TargetID string `json:"target_id"`
+			Group    string `json:"group"`
+		} `json:"changes"`
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &plan))
+	users, groups, members := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, c := range plan.Changes {
+		switch c.Action {
+		case "create_group":
+			groups[c.TargetID+" "+c.Group] = true
+		case "add_membership", "remove_membership":
+			members[c.TargetID+" "+c.Group] = true
+		default:
+			users[c.TargetID] = true
+		}
+	}
+	load := func(path string) map[string]map[string]string {
+		var dump map[string][]map[string]any
+		ts.Check(json.Unmarshal([]byte(ts.ReadFile(path)), &dump))
+		out := map[string]map[string]string{}
+		for typ, rows := range dump {
+			out[typ] = map[string]string{}
+			for _, r := range rows {
+				b, _ := json.Marshal(r)
+				key := fmt.Sprint(r["id"])
+				if typ == "Metadata" {
+					key = fmt.Sprint(r["parent_id"], " ", r["key"])
+				}
+				out[typ][key] = string(b)
+			}
+		}
+		return out
+	}
+	before, after := load(args[1]), load(args[2])
+	groupName := map[string]string{}
+	for _, d := range []map[string]map[string]string{before, after} {
+		for id, row := range d["Group"] {
+			var g map[string]any
+			_ = json.Unmarshal([]byte(row), &g)
+			groupName[id] = fmt.Sprint(g["name"])
+		}
+	}
+	writes := 0
+	for typ, rows := range after {
+		for key, row := range rows {
+			if before[typ][key] == row {
+				continue
+			}
+			writes++
+			var r map[string]any
+			_ = json.Unmarshal([]byte(row), &r)
+			ok := false
+			switch typ {
+			case "User":
+				ok = users[key]
+			case "Metadata":
+				ok = users[fmt.Sprint(r["parent_id"])]
+			case "Group":
+				ok = groups[key+" "+fmt.Sprint(r["name"])]
+			case "Membership":
+				ok = members[fmt.Sprint(r["user_id"])+" "+groupName[fmt.Sprint(r["group_id"])]]
+			}
+			if !ok {
+				ts.Fatalf("%s %s was written but no change of %s accounts for it: %s", typ, key, args[0], row)
+			}
+		}
+	}
+	for typ, rows := range before {
+		for key := range rows {
+			if _, kept := after[typ][key]; !kept && typ == "Membership" {
+				writes++ // a removal: checked by the plan's remove_membership changes in the script
+			}
+		}
+	}
+	ts.Logf("%d rows written, each by a change of the plan", writes)
 }
 
 // ftrack-second starts another emulator with the same API key and
