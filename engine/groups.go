@@ -219,13 +219,54 @@ func applyGroups(ctx context.Context, v *view, specs []GroupSpec, sources []Sour
 	return nil
 }
 
+// applySpec applies one groups block: read its groups, walk each mapped
+// group's members (nested groups too, when Nested), add the mapped names
+// to the members' desired groups, and warn about what was left out.
 func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) error {
 	rules, err := compileGroupRules(spec, gr)
 	if err != nil {
 		return err
 	}
+	groups, err := readSpecGroups(ctx, spec, gr)
+	if err != nil {
+		return err
+	}
+	w := &memberWalk{v: v, spec: spec, groups: groups, unknown: map[string]bool{}, notFollowed: map[string]bool{}}
+	w.index(gr)
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	add := map[int][]string{}
+	mapped := 0
+	for _, k := range keys {
+		names := rules.names(groups[k])
+		if len(names) == 0 {
+			continue
+		}
+		mapped++
+		for _, n := range names {
+			v.managedGroups[n] = true
+		}
+		for i := range w.members(k) {
+			add[i] = append(add[i], names...)
+		}
+	}
+	for i, names := range add {
+		v.desired[i].Groups = sortedUnique(append(v.desired[i].Groups, names...))
+	}
+	w.report(rules, keys, mapped)
+	return nil
+}
+
+// readSpecGroups reads a groups block's groups by key, merging repeated
+// answers. An empty answer is an error, like min_source_users for users:
+// a wrong base_dn or filter, or a server hiccup, must never read as
+// "every member left every group" and remove the managed memberships.
+func readSpecGroups(ctx context.Context, spec GroupSpec, gr GroupReader) (map[string]*GroupEntry, error) {
 	groups := map[string]*GroupEntry{}
-	err = gr.ReadGroups(ctx, spec, func(g GroupEntry) error {
+	err := gr.ReadGroups(ctx, spec, func(g GroupEntry) error {
 		if prev, dup := groups[g.Key]; dup {
 			prev.MemberKeys = append(prev.MemberKeys, g.MemberKeys...)
 			prev.MemberUIDs = append(prev.MemberUIDs, g.MemberUIDs...)
@@ -240,91 +281,88 @@ func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) err
 		if !strings.Contains(err.Error(), fmt.Sprintf("groups %q: ", spec.Name)) {
 			err = fmt.Errorf("groups %q: %w", spec.Name, err)
 		}
-		return err
+		return nil, err
 	}
 	if len(groups) == 0 {
-		// Like min_source_users for users: an empty answer (a wrong base_dn
-		// or filter, a server hiccup) must never read as "every member left
-		// every group" and remove the managed memberships.
 		where := ""
 		if spec.BaseDN != "" {
 			where = " under " + spec.BaseDN
 		}
-		return fmt.Errorf("groups %q: source %q returned no groups%s; refusing to plan — an empty answer must never read as \"everyone left the groups\"; check the block's base_dn and filter", spec.Name, spec.Source, where)
+		return nil, fmt.Errorf("groups %q: source %q returned no groups%s; refusing to plan — an empty answer must never read as \"everyone left the groups\"; check the block's base_dn and filter", spec.Name, spec.Source, where)
 	}
-	// Index the desired users by DN key and by join key.
-	byDN := map[string]int{}
-	byUID := map[string]int{}
-	for i, u := range v.desired {
-		byUID[u.Key] = i
+	return groups, nil
+}
+
+// memberWalk resolves the members of a groups block's groups to desired
+// users, remembering what it could not resolve.
+type memberWalk struct {
+	v           *view
+	spec        GroupSpec
+	groups      map[string]*GroupEntry
+	byDN, byUID map[string]int // desired users' index by DN key and by join key
+	unknown     map[string]bool
+	notFollowed map[string]bool
+}
+
+// index indexes the desired users by DN key and by join key.
+func (w *memberWalk) index(gr GroupReader) {
+	w.byDN, w.byUID = map[string]int{}, map[string]int{}
+	for i, u := range w.v.desired {
+		w.byUID[u.Key] = i
 		if u.DN == "" {
 			continue
 		}
 		if k, err := gr.DNKey(u.DN); err == nil {
-			byDN[k] = i
+			w.byDN[k] = i
 		}
 	}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+}
 
-	add := map[int][]string{}
-	unknown := map[string]bool{}
-	notFollowed := map[string]bool{}
-	mapped := 0
-	for _, k := range keys {
-		g := groups[k]
-		names := rules.names(g)
-		if len(names) == 0 {
-			continue
-		}
-		mapped++
-		for _, n := range names {
-			v.managedGroups[n] = true
-		}
-		members := map[int]bool{}
-		visited := map[string]bool{k: true}
-		queue := []*GroupEntry{g}
-		for len(queue) > 0 {
-			cur := queue[0]
-			queue = queue[1:]
-			for _, uid := range cur.MemberUIDs {
-				if i, ok := byUID[strings.ToLower(strings.TrimSpace(uid))]; ok {
-					members[i] = true
-				} else {
-					unknown["memberUid "+uid] = true
-				}
-			}
-			for _, mk := range cur.MemberKeys {
-				if i, ok := byDN[mk]; ok {
-					members[i] = true
-					continue
-				}
-				if sub, isGroup := groups[mk]; isGroup {
-					if !spec.Nested {
-						notFollowed[mk] = true
-						continue
-					}
-					if !visited[mk] {
-						visited[mk] = true
-						queue = append(queue, sub)
-					}
-					continue
-				}
-				unknown[mk] = true
+// members walks group k breadth-first (nested groups once each, so a
+// cycle ends the walk) and returns the desired users it holds.
+func (w *memberWalk) members(k string) map[int]bool {
+	members := map[int]bool{}
+	visited := map[string]bool{k: true}
+	queue := []*GroupEntry{w.groups[k]}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, uid := range cur.MemberUIDs {
+			if i, ok := w.byUID[strings.ToLower(strings.TrimSpace(uid))]; ok {
+				members[i] = true
+			} else {
+				w.unknown["memberUid "+uid] = true
 			}
 		}
-		for i := range members {
-			add[i] = append(add[i], names...)
+		for _, mk := range cur.MemberKeys {
+			if i, ok := w.byDN[mk]; ok {
+				members[i] = true
+				continue
+			}
+			sub, isGroup := w.groups[mk]
+			switch {
+			case !isGroup:
+				w.unknown[mk] = true
+			case !w.spec.Nested:
+				w.notFollowed[mk] = true
+			case !visited[mk]:
+				visited[mk] = true
+				queue = append(queue, sub)
+			}
 		}
 	}
-	// DN rules naming a group that was not read manage their ftrack group
-	// all the same (its memberships are removed), and say so.
+	return members
+}
+
+// report warns about mapped groups that were not read (their ftrack
+// groups are managed all the same: their memberships are removed),
+// members that are not users of the mapping, nested groups not followed,
+// cycles, and a map that matches nothing.
+func (w *memberWalk) report(rules *groupRules, keys []string, mapped int) {
+	v, spec := w.v, w.spec
 	var missing []string
 	for k, names := range rules.byKey {
-		if _, ok := groups[k]; !ok {
+		if _, ok := w.groups[k]; !ok {
 			for _, n := range names {
 				v.managedGroups[n] = true
 			}
@@ -335,24 +373,20 @@ func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) err
 	for _, k := range missing {
 		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: mapped group %s was not found under %s (its ftrack group %s keeps no members)", spec.Name, k, spec.BaseDN, strings.Join(rules.byKey[k], ", ")))
 	}
-	for i, names := range add {
-		v.desired[i].Groups = sortedUnique(append(v.desired[i].Groups, names...))
+	if n := len(w.unknown); n > 0 {
+		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: %d members of mapped groups are not users of mapping %q and were ignored (first: %s)", spec.Name, n, v.mapper, firstKey(w.unknown)))
 	}
-	if n := len(unknown); n > 0 {
-		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: %d members of mapped groups are not users of mapping %q and were ignored (first: %s)", spec.Name, n, v.mapper, firstKey(unknown)))
-	}
-	if n := len(notFollowed); n > 0 {
-		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: %d nested groups were not followed because nested = false (first: %s)", spec.Name, n, firstKey(notFollowed)))
+	if n := len(w.notFollowed); n > 0 {
+		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: %d nested groups were not followed because nested = false (first: %s)", spec.Name, n, firstKey(w.notFollowed)))
 	}
 	if spec.Nested {
-		if cyc := findCycle(groups, keys); cyc != nil {
+		if cyc := findCycle(w.groups, keys); cyc != nil {
 			v.warnings = append(v.warnings, fmt.Sprintf("groups %q: nested groups form a cycle (%s); each member is counted once", spec.Name, strings.Join(cyc, " → ")))
 		}
 	}
 	if mapped == 0 {
-		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: none of the %d groups read matches the map", spec.Name, len(groups)))
+		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: none of the %d groups read matches the map", spec.Name, len(w.groups)))
 	}
-	return nil
 }
 
 func firstKey(m map[string]bool) string {
