@@ -8,8 +8,9 @@ package engine
 // table instead of naming the fields one by one.
 //
 // Adding a field: a member in Fields (with its JSON name), User, Account
-// and AppliedUser where it applies, one entry below, and the provider's
-// mapping of the name (providers/ftrack: userAttributes or markerKeys).
+// and AppliedUser where it applies; one entry in userFields and its case
+// in each accessor below (all in this file); and the provider's mapping
+// of the name (providers/ftrack: userAttributes or markerKeys).
 
 import "strconv"
 
@@ -30,7 +31,9 @@ const (
 )
 
 // UserField is one managed user field. The accessors take and give the
-// field's value as text; a boolean is "true" or "false".
+// field's value as text; a boolean is "true" or "false". They switch on
+// the field instead of calling stored functions, so that they allocate
+// nothing: the diff calls them for every user.
 type UserField struct {
 	// Name is the field's name in plans, state, drift and the audit log.
 	Name string
@@ -38,10 +41,43 @@ type UserField struct {
 	// Bool is true for a boolean field.
 	Bool bool
 
-	fields  func(*Fields) (get func() (string, bool), set func(string))
-	user    func(*User) *string // nil: the mapping does not give it
-	account func(*Account) (get func() string)
-	applied func(*AppliedUser) (get func() string, set func(string)) // nil: not recorded
+	id fieldID
+}
+
+// fieldID names a field for the accessors' switches.
+type fieldID int
+
+const (
+	fUsername fieldID = iota
+	fEmail
+	fFirstName
+	fLastName
+	fIsActive
+	fOwner
+	fSourceID
+)
+
+// userFields is the table, in the order plans, drift and renderers list
+// the fields.
+var userFields = []UserField{
+	{Name: "username", Kind: FieldAttribute, id: fUsername},
+	{Name: "email", Kind: FieldAttribute, id: fEmail},
+	{Name: "first_name", Kind: FieldAttribute, id: fFirstName},
+	{Name: "last_name", Kind: FieldAttribute, id: fLastName},
+	{Name: "is_active", Kind: FieldActive, Bool: true, id: fIsActive},
+	{Name: "owner", Kind: FieldMarker, id: fOwner},
+	{Name: "source_id", Kind: FieldMarker, id: fSourceID},
+}
+
+// UserFields returns the field table, in display order.
+func UserFields() []UserField { return userFields }
+
+// text returns *p as a value and whether p is set.
+func text(p *string) (string, bool) {
+	if p == nil {
+		return "", false
+	}
+	return *p, true
 }
 
 // Get returns the field's value in f, and whether f sets it.
@@ -49,14 +85,46 @@ func (uf UserField) Get(f *Fields) (string, bool) {
 	if f == nil {
 		return "", false
 	}
-	get, _ := uf.fields(f)
-	return get()
+	switch uf.id {
+	case fUsername:
+		return text(f.Username)
+	case fEmail:
+		return text(f.Email)
+	case fFirstName:
+		return text(f.FirstName)
+	case fLastName:
+		return text(f.LastName)
+	case fIsActive:
+		if f.IsActive == nil {
+			return "", false
+		}
+		return strconv.FormatBool(*f.IsActive), true
+	case fOwner:
+		return text(f.Owner)
+	case fSourceID:
+		return text(f.SourceID)
+	}
+	return "", false
 }
 
 // Set sets the field in f.
 func (uf UserField) Set(f *Fields, v string) {
-	_, set := uf.fields(f)
-	set(v)
+	switch uf.id {
+	case fUsername:
+		f.Username = Str(v)
+	case fEmail:
+		f.Email = Str(v)
+	case fFirstName:
+		f.FirstName = Str(v)
+	case fLastName:
+		f.LastName = Str(v)
+	case fIsActive:
+		f.IsActive = Bool(v == "true")
+	case fOwner:
+		f.Owner = Str(v)
+	case fSourceID:
+		f.SourceID = Str(v)
+	}
 }
 
 // Value returns the field's value in f as its JSON type (string or
@@ -70,90 +138,81 @@ func (uf UserField) Value(f *Fields) (any, bool) {
 }
 
 // Desired returns the value the mapping gives the user, and false when
-// the mapping does not give this field.
+// the mapping does not give this field (the lifecycle rules and the
+// ownership marker set those).
 func (uf UserField) Desired(u User) (string, bool) {
-	if uf.user == nil {
-		return "", false
+	switch uf.id {
+	case fUsername:
+		return u.Username, true
+	case fEmail:
+		return u.Email, true
+	case fFirstName:
+		return u.FirstName, true
+	case fLastName:
+		return u.LastName, true
+	case fSourceID:
+		return u.SourceID, true
 	}
-	return *uf.user(&u), true
+	return "", false
 }
 
 // Actual returns the account's value.
-func (uf UserField) Actual(a Account) string { return uf.account(&a)() }
+func (uf UserField) Actual(a Account) string {
+	switch uf.id {
+	case fUsername:
+		return a.Username
+	case fEmail:
+		return a.Email
+	case fFirstName:
+		return a.FirstName
+	case fLastName:
+		return a.LastName
+	case fIsActive:
+		return strconv.FormatBool(a.Active)
+	case fOwner:
+		return a.Owner
+	case fSourceID:
+		return a.SourceID
+	}
+	return ""
+}
 
 // LastApplied returns the last-applied value, and false when the state
 // does not record this field.
 func (uf UserField) LastApplied(u AppliedUser) (string, bool) {
-	if uf.applied == nil {
-		return "", false
+	switch uf.id {
+	case fUsername:
+		return u.Username, true
+	case fEmail:
+		return u.Email, true
+	case fFirstName:
+		return u.FirstName, true
+	case fLastName:
+		return u.LastName, true
+	case fIsActive:
+		return strconv.FormatBool(u.Active), true
+	case fSourceID:
+		return u.SourceID, true
 	}
-	get, _ := uf.applied(&u)
-	return get(), true
+	return "", false
 }
 
 // setLastApplied records v as the last-applied value, if recorded.
 func (uf UserField) setLastApplied(u *AppliedUser, v string) {
-	if uf.applied != nil {
-		_, set := uf.applied(u)
-		set(v)
+	switch uf.id {
+	case fUsername:
+		u.Username = v
+	case fEmail:
+		u.Email = v
+	case fFirstName:
+		u.FirstName = v
+	case fLastName:
+		u.LastName = v
+	case fIsActive:
+		u.Active = v == "true"
+	case fSourceID:
+		u.SourceID = v
 	}
-}
-
-// userFields is the table, in the order plans, drift and renderers list
-// the fields.
-var userFields = []UserField{
-	textField("username", FieldAttribute, func(f *Fields) **string { return &f.Username }, func(u *User) *string { return &u.Username },
-		func(a *Account) *string { return &a.Username }, func(u *AppliedUser) *string { return &u.Username }),
-	textField("email", FieldAttribute, func(f *Fields) **string { return &f.Email }, func(u *User) *string { return &u.Email },
-		func(a *Account) *string { return &a.Email }, func(u *AppliedUser) *string { return &u.Email }),
-	textField("first_name", FieldAttribute, func(f *Fields) **string { return &f.FirstName }, func(u *User) *string { return &u.FirstName },
-		func(a *Account) *string { return &a.FirstName }, func(u *AppliedUser) *string { return &u.FirstName }),
-	textField("last_name", FieldAttribute, func(f *Fields) **string { return &f.LastName }, func(u *User) *string { return &u.LastName },
-		func(a *Account) *string { return &a.LastName }, func(u *AppliedUser) *string { return &u.LastName }),
-	{Name: "is_active", Kind: FieldActive, Bool: true,
-		fields: func(f *Fields) (func() (string, bool), func(string)) {
-			return func() (string, bool) {
-					if f.IsActive == nil {
-						return "", false
-					}
-					return strconv.FormatBool(*f.IsActive), true
-				}, func(v string) {
-					f.IsActive = Bool(v == "true")
-				}
-		},
-		account: func(a *Account) func() string { return func() string { return strconv.FormatBool(a.Active) } },
-		applied: func(u *AppliedUser) (func() string, func(string)) {
-			return func() string { return strconv.FormatBool(u.Active) }, func(v string) { u.Active = v == "true" }
-		}},
-	textField("owner", FieldMarker, func(f *Fields) **string { return &f.Owner }, nil, func(a *Account) *string { return &a.Owner }, nil),
-	textField("source_id", FieldMarker, func(f *Fields) **string { return &f.SourceID }, func(u *User) *string { return &u.SourceID },
-		func(a *Account) *string { return &a.SourceID }, func(u *AppliedUser) *string { return &u.SourceID }),
-}
-
-// UserFields returns the field table, in display order.
-func UserFields() []UserField { return userFields }
-
-// textField declares a string field from pointers to its members.
-func textField(name string, kind FieldKind, fields func(*Fields) **string, user func(*User) *string, account func(*Account) *string, applied func(*AppliedUser) *string) UserField {
-	uf := UserField{Name: name, Kind: kind, user: user,
-		fields: func(f *Fields) (func() (string, bool), func(string)) {
-			p := fields(f)
-			return func() (string, bool) {
-				if *p == nil {
-					return "", false
-				}
-				return **p, true
-			}, func(v string) { *p = Str(v) }
-		},
-		account: func(a *Account) func() string { p := account(a); return func() string { return *p } },
-	}
-	if applied != nil {
-		uf.applied = func(u *AppliedUser) (func() string, func(string)) {
-			p := applied(u)
-			return func() string { return *p }, func(v string) { *p = v }
-		}
-	}
-	return uf
 }
 
 // FieldValue is one set field of a Fields value.
@@ -181,3 +240,25 @@ func fieldNames(f *Fields) []string {
 	}
 	return out
 }
+
+// user returns a pointer to the field's member in u, or nil when the
+// mapping does not give this field; for passes that correct a desired
+// value in place.
+func (uf UserField) user(u *User) *string {
+	switch uf.id {
+	case fUsername:
+		return &u.Username
+	case fEmail:
+		return &u.Email
+	case fFirstName:
+		return &u.FirstName
+	case fLastName:
+		return &u.LastName
+	case fSourceID:
+		return &u.SourceID
+	}
+	return nil
+}
+
+// mapped reports whether the mapping gives this field (Desired has it).
+func (uf UserField) mapped() bool { return uf.user(&User{}) != nil }
