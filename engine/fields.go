@@ -261,4 +261,4 @@ func (uf UserField) user(u *User) *string {
 }
 
 // mapped reports whether the mapping gives this field (Desired has it).
-func (uf UserField) mapped() bool { return uf.user(&User{}) != nil }
+func (uf UserField) mapped() bool { return uf.id != fIsActive && uf.id != fOwner }
