@@ -2,9 +2,12 @@
 //
 // The file is written atomically (a temporary file in the same directory,
 // fsync, rename, fsync of the directory) and the previous version is kept
-// beside it as PATH.backup. A lock file PATH.lock (flock) makes sure two
-// applies never run at once. The file holds no secrets: usernames, names,
-// e-mail addresses, ids and the apply journal only.
+// beside it as PATH.backup. Two lock files, PATH.lock and
+// PATH.lock-guard (flock, see lockState), make sure two applies never run
+// at once, even when one of them is deleted during a run. Top-level
+// members a later 1.x version wrote are kept through a Load and Save. The
+// file holds no secrets: usernames, names, e-mail addresses, ids and the
+// apply journal only.
 //
 // A state file that does not exist yet is not an error: Open gives it a new
 // lineage, Load returns an empty view, and the first Save creates it.
@@ -18,8 +21,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +46,11 @@ type Store struct {
 	path    string
 	lineage string // for a file that does not exist yet
 	newID   func() string
+	// extra holds the top-level members of the file last loaded that this
+	// version does not know (a later 1.x wrote them), written back by
+	// Save for the same lineage, so an older ldapsync does not drop them.
+	extra        map[string]json.RawMessage
+	extraLineage string
 }
 
 // Option configures a Store.
@@ -75,29 +87,17 @@ func Open(path string, opts ...Option) (*Store, error) {
 // Path returns the state file's path.
 func (s *Store) Path() string { return s.path }
 
-// Lock takes the exclusive lock PATH.lock, waiting up to timeout. The
-// returned function releases it.
+// Lock takes the exclusive lock on the state, waiting up to timeout; the
+// returned function releases it. See lockState: two lock files,
+// PATH.lock and PATH.lock-guard, each checked to be the file its path
+// names, so that deleting one during a run does not let a second run in.
 func (s *Store) Lock(ctx context.Context, timeout time.Duration) (func() error, error) {
-	lockPath := s.path + ".lock"
 	if dir := filepath.Dir(s.path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("state lock %s: %w", lockPath, err)
+			return nil, fmt.Errorf("state lock %s: %w", s.path+".lock", err)
 		}
 	}
-	fl := flock.New(lockPath)
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ok, err := fl.TryLockContext(lctx, 50*time.Millisecond)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-		return nil, fmt.Errorf("state lock %s: %w", lockPath, err)
-	}
-	if !ok {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("state lock %s: %w", lockPath, ctx.Err())
-		}
-		return nil, fmt.Errorf("state %s is locked by another ldapsync run (lock file %s); gave up after %s — wait for it to finish, or remove the lock file if no ldapsync is running", s.path, lockPath, timeout)
-	}
-	return fl.Unlock, nil
+	return lockState(ctx, s.path, timeout)
 }
 
 // Load reads the state. A missing file gives an empty view with the
@@ -108,6 +108,7 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 		if s.lineage == "" {
 			s.lineage = s.newID()
 		}
+		s.extra, s.extraLineage = nil, ""
 		return engine.NewLastApplied(s.lineage), nil
 	}
 	if err != nil {
@@ -132,6 +133,10 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 	if f.Lineage == "" {
 		return nil, fmt.Errorf("state %s is corrupt: it has no lineage", s.path)
 	}
+	if s.extra, err = unknownMembers(data); err != nil {
+		return nil, fmt.Errorf("state %s is corrupt: %v; restore it from %s.backup", s.path, err, s.path)
+	}
+	s.extraLineage = f.Lineage
 	la := f.LastApplied
 	if la.Users == nil {
 		la.Users = map[string]engine.AppliedUser{}
@@ -143,6 +148,9 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 }
 
 // Save writes la atomically and keeps the previous file as PATH.backup.
+// The unknown top-level members of the file this store last loaded go
+// with it when la has that file's lineage (format_version is this
+// version's: the file says who wrote it last).
 func (s *Store) Save(la *engine.LastApplied) error {
 	if la == nil || la.Lineage == "" {
 		return fmt.Errorf("state %s: refusing to save a state without lineage", s.path)
@@ -154,11 +162,106 @@ func (s *Store) Save(la *engine.LastApplied) error {
 	if err := enc.Encode(file{FormatVersion: FormatVersion, LastApplied: *la}); err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)
 	}
-	if err := atomicfile.WriteFileBeforeRename(s.path, buf.Bytes(), 0o600, s.backup); err != nil {
+	data := buf.Bytes()
+	if la.Lineage == s.extraLineage {
+		var err error
+		if data, err = appendMembers(data, s.extra); err != nil {
+			return fmt.Errorf("state %s: %w", s.path, err)
+		}
+	}
+	if err := atomicfile.WriteFileBeforeRename(s.path, data, 0o600, s.backup); err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)
 	}
 	s.lineage = la.Lineage
 	return nil
+}
+
+// knownMembers are the top-level member names of the file format this
+// version writes (format_version and engine.LastApplied's fields), in
+// lower case: encoding/json matches member names without case, so
+// "Lineage" is read as the lineage and must not be kept as unknown too.
+var knownMembers = jsonNames(reflect.TypeOf(file{}))
+
+// jsonNames lists the JSON member names of struct type t, embedded
+// structs' included.
+func jsonNames(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case f.Anonymous && name == "":
+			maps.Copy(out, jsonNames(f.Type))
+		case name == "":
+			out[strings.ToLower(f.Name)] = true
+		default:
+			out[strings.ToLower(name)] = true
+		}
+	}
+	return out
+}
+
+// skipValue decodes any JSON value into nothing (the decoder still
+// checks it), so that reading the unknown members does not copy the
+// known ones, the bulk of the file.
+type skipValue struct{}
+
+// UnmarshalJSON ignores the value.
+func (*skipValue) UnmarshalJSON([]byte) error { return nil }
+
+// unknownMembers returns the top-level members of the JSON object data
+// that knownMembers does not name (nil when there are none).
+func unknownMembers(data []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return nil, err
+	}
+	var extra map[string]json.RawMessage
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		if knownMembers[strings.ToLower(key)] {
+			err = dec.Decode(&skipValue{})
+		} else {
+			var raw json.RawMessage
+			if err = dec.Decode(&raw); err == nil {
+				if extra == nil {
+					extra = map[string]json.RawMessage{}
+				}
+				extra[key] = raw
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return extra, nil
+}
+
+// appendMembers adds extra (in name order, indented like the rest) to the
+// encoded object data, which ends in "}\n".
+func appendMembers(data []byte, extra map[string]json.RawMessage) ([]byte, error) {
+	if len(extra) == 0 {
+		return data, nil
+	}
+	end := bytes.LastIndexByte(data, '}')
+	out := append([]byte(nil), bytes.TrimRight(data[:end], " \n")...)
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		name, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		var val bytes.Buffer
+		if err := json.Indent(&val, extra[k], "  ", "  "); err != nil {
+			return nil, fmt.Errorf("member %s: %w", name, err)
+		}
+		out = append(append(append(append(out, ",\n  "...), name...), ": "...), val.Bytes()...)
+	}
+	return append(out, "\n}\n"...), nil
 }
 
 // backup keeps the current file as PATH.backup: a hard link when the
@@ -190,6 +293,127 @@ func (s *Store) backup() error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return out.Close()
+}
+
+// The state lock. A flock belongs to an open file, not to a name: once
+// PATH.lock is deleted (by hand, or by a clean-up script following old
+// advice) the run holding it keeps a lock on a file nobody else can open,
+// and the next run creates a fresh PATH.lock, locks it at once, and runs
+// beside the first. So a run holds two lock files, PATH.lock and
+// PATH.lock-guard, taken in that order and each checked after locking to
+// be the file its path names now (else it is released and taken again).
+// Deleting either one during a run leaves the other held, and a second run
+// waits for it; only deleting both defeats the lock. A flock never goes
+// stale: it ends with its process, however that ends. The holder writes
+// its pid, host and start time into both files, for the message a waiting
+// run prints.
+
+// lockRetry is the pause between attempts to take the lock.
+const lockRetry = 50 * time.Millisecond
+
+// lockState takes both lock files of the state at path, waiting up to
+// timeout (or until ctx ends).
+func lockState(ctx context.Context, path string, timeout time.Duration) (func() error, error) {
+	names := []string{path + ".lock", path + ".lock-guard"}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		held, busy, err := tryLocks(names)
+		if err != nil {
+			return nil, fmt.Errorf("state lock: %w", err)
+		}
+		if held != nil {
+			return held.release, nil
+		}
+		t := time.NewTimer(lockRetry)
+		select {
+		case <-lctx.Done():
+			t.Stop()
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("state lock %s: %w", names[0], ctx.Err())
+			}
+			return nil, lockedError(path, busy, timeout)
+		case <-t.C:
+		}
+	}
+}
+
+// heldLocks are the lock files a run holds, in the order taken.
+type heldLocks []*flock.Flock
+
+// release clears the holder notes and unlocks, the last taken first.
+func (h heldLocks) release() error {
+	var errs []error
+	for i := len(h) - 1; i >= 0; i-- {
+		if ours(h[i]) {
+			_ = os.Truncate(h[i].Path(), 0)
+		}
+		if err := h[i].Unlock(); err != nil {
+			errs = append(errs, fmt.Errorf("state lock %s: %w", h[i].Path(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tryLocks makes one attempt at every lock file, in order. It returns the
+// locks when all are held, or else releases what it took and names the
+// file that was busy (empty when a file changed under it: try again).
+func tryLocks(names []string) (heldLocks, string, error) {
+	var held heldLocks
+	for _, name := range names {
+		fl := flock.New(name)
+		ok, err := fl.TryLock()
+		if err == nil && ok && !ours(fl) {
+			_ = fl.Unlock() // locked a file that has since been deleted or replaced
+			ok, name = false, ""
+		}
+		if err != nil || !ok {
+			_ = held.release()
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: %w", name, err)
+			}
+			return nil, name, nil
+		}
+		held = append(held, fl)
+	}
+	note := holderNote()
+	for _, fl := range held {
+		_ = os.WriteFile(fl.Path(), note, 0o600) // a note for waiting runs; the lock does not depend on it
+	}
+	return held, "", nil
+}
+
+// ours reports whether the locked file is the one its path names now.
+func ours(fl *flock.Flock) bool {
+	mine, err := fl.Stat() // the open file's own, when locked
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(fl.Path())
+	return err == nil && os.SameFile(mine, now)
+}
+
+// holderNoteRE matches a note holderNote wrote; anything else in a lock
+// file (an older ldapsync leaves it empty) is not repeated.
+var holderNoteRE = regexp.MustCompile(`^pid [0-9]+ on host [A-Za-z0-9._-]* since [0-9T:Z-]+$`)
+
+// holderNote is what a lock holder writes into its lock files.
+func holderNote() []byte {
+	host, _ := os.Hostname()
+	return []byte(fmt.Sprintf("pid %d on host %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339)))
+}
+
+// lockedError says who holds the lock, as far as its note tells, and that
+// waiting is the remedy: the message never suggests deleting a lock file.
+func lockedError(path, busy string, timeout time.Duration) error {
+	if busy == "" {
+		busy = path + ".lock"
+	}
+	holder := "another ldapsync run"
+	if note, err := os.ReadFile(busy); err == nil && holderNoteRE.Match(bytes.TrimSpace(note)) {
+		holder = fmt.Sprintf("another ldapsync run (%s)", bytes.TrimSpace(note))
+	}
+	return fmt.Errorf("state %s is locked by %s, lock file %s; gave up after waiting %s. The lock ends with the run that holds it, even if that run crashes (it never goes stale): wait for it to finish and try again, or wait longer with -lock-timeout", path, holder, busy, timeout)
 }
 
 var _ engine.StateStore = (*Store)(nil)

@@ -12,6 +12,13 @@ import (
 	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
 )
 
+// noRedirects is the demo's HTTP client for the emulator: like the ftrack
+// client it never follows a redirect, which would carry the API key to
+// wherever Location points.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+	return http.ErrUseLastResponse
+}}
+
 // seedFtrack gives the emulator the accounts a studio has before its first
 // sync: an administrator (the API user ldapsync signs in as), two accounts
 // an earlier ldapsync run manages (one with an outdated address, one for
@@ -71,7 +78,7 @@ func editByHand(srv *ftracktest.Server, apiUser, apiKey, username, attr, value s
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("ftrack-user", apiUser)
 	req.Header.Set("ftrack-api-key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		return err
 	}

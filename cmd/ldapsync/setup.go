@@ -33,22 +33,37 @@ type workspace struct {
 	stateAt    string
 }
 
-// loadConfig reads the configuration and prints diagnostics on failure.
+// loadConfig reads the configuration and prints its diagnostics: errors
+// end the command, warnings (a -var-file value for an undeclared
+// variable) are printed and it goes on.
 func loadConfig(args globalArgs, stderr io.Writer) (*config.Config, error) {
-	vars := map[string]string{}
-	for _, kv := range args.Vars {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return nil, cli.Exit(fmt.Sprintf("Error: -var %q: expected NAME=VALUE", kv), exitError)
-		}
-		vars[name] = value
+	vars, err := parseVars(args.Vars)
+	if err != nil {
+		return nil, err
 	}
 	cfg, diags := config.Load(args.ConfigPath, config.WithVariables(vars), config.WithVarFiles(args.VarFiles))
-	if diags.HasErrors() {
+	if len(diags) > 0 {
 		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
+	}
+	if diags.HasErrors() {
 		return nil, cli.Exit("", exitError)
 	}
 	return cfg, nil
+}
+
+// parseVars splits the -var NAME=VALUE flags. A malformed one is never
+// quoted: "-var hunter2" is as likely a secret typed without its name as
+// anything else.
+func parseVars(flags []string) (map[string]string, error) {
+	vars := map[string]string{}
+	for i, kv := range flags {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, cli.Exit(fmt.Sprintf("Error: -var: expected NAME=VALUE (-var number %d; its value is not shown, as it may be a secret)", i+1), exitError)
+		}
+		vars[name] = value
+	}
+	return vars, nil
 }
 
 // openWorkspace loads the configuration and builds the providers it names

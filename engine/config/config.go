@@ -129,7 +129,7 @@ type Config struct {
 // is non-nil whenever the file could be read, so that Files can be used to
 // print the diagnostics.
 func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := readLimited(path) // bounds.go: a size cap before anything is held
 	if err != nil {
 		return &Config{Path: path, Files: map[string]*hcl.File{}}, hcl.Diagnostics{{
 			Severity: hcl.DiagError,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,23 +17,30 @@ import (
 var connectionOnly = map[string]bool{"env": true, "file": true}
 
 // stdFunctions returns the allow-list of pure functions available
-// everywhere expressions are evaluated.
+// everywhere expressions are evaluated, each bounded (functions_bounds.go):
+// no call can build a string over MaxFunctionResult bytes or a list over
+// MaxFunctionList elements, and what could would be refused before the
+// memory is taken.
 func stdFunctions() map[string]function.Function {
-	return map[string]function.Function{
-		"lower":         stdlib.LowerFunc,
-		"upper":         stdlib.UpperFunc,
-		"trimspace":     stdlib.TrimSpaceFunc,
-		"replace":       stdlib.ReplaceFunc,
-		"regex":         stdlib.RegexFunc,
-		"regex_replace": stdlib.RegexReplaceFunc,
-		"split":         stdlib.SplitFunc,
-		"join":          stdlib.JoinFunc,
-		"format":        stdlib.FormatFunc,
-		"coalesce":      stdlib.CoalesceFunc,
-		"contains":      stdlib.ContainsFunc,
-		"length":        lengthFunc,
-		"concat":        stdlib.ConcatFunc,
-	}
+	return maps.Clone(stdFuncs)
+}
+
+// stdFuncs is the allow-list, built once (stdFunctions hands out copies,
+// which connectionFunctions extends).
+var stdFuncs = map[string]function.Function{
+	"lower":         bounded(stdlib.LowerFunc, nil),
+	"upper":         bounded(stdlib.UpperFunc, nil),
+	"trimspace":     bounded(stdlib.TrimSpaceFunc, nil),
+	"replace":       bounded(stdlib.ReplaceFunc, checkReplace),
+	"regex":         bounded(stdlib.RegexFunc, nil),
+	"regex_replace": regexReplaceFunc,
+	"split":         bounded(stdlib.SplitFunc, checkSplit),
+	"join":          bounded(stdlib.JoinFunc, checkJoin),
+	"format":        bounded(stdlib.FormatFunc, checkFormat),
+	"coalesce":      stdlib.CoalesceFunc,
+	"contains":      stdlib.ContainsFunc,
+	"length":        lengthFunc,
+	"concat":        bounded(stdlib.ConcatFunc, checkConcat),
 }
 
 // connectionFunctions returns the allow-list plus env() and file().
@@ -107,7 +115,7 @@ func fileFunc(dir string) function.Function {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, p)
 			}
-			b, err := os.ReadFile(p)
+			b, err := readLimited(p)
 			if err != nil {
 				// The path is configuration, not a secret; the contents never appear.
 				return cty.NilVal, fmt.Errorf("read %s: %w", p, unwrapPathError(err))

@@ -54,6 +54,12 @@ func loadHCL(name, cfgPath string, src, digestSrc []byte, extra map[string]*hcl.
 	}
 	cfg.State.Path = resolvePath(cfg.dir, DefaultStatePath)
 
+	if d := checkSource(name, src); d != nil {
+		if f := quotable(src, d); f != nil {
+			cfg.Files[name] = f
+		}
+		return cfg, hcl.Diagnostics{d}
+	}
 	file, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	if file != nil {
 		cfg.Files[name] = file

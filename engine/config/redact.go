@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -164,8 +166,23 @@ type Redactor struct {
 	// forms are the secrets as written and as the JSON and text log
 	// handlers and Go quoting escape them, longest first, so a secret that
 	// contains another goes whole.
-	forms []string
+	forms []secretForm
+	// longest is the length of the longest form, in bytes.
+	longest int
 }
+
+// secretForm is one form of a secret. A short secret (under
+// minSubstringSecret bytes) is replaced only where it stands as a whole
+// token: "ab" goes in "key ab refused" but stays in "table", where
+// replacing it would mangle ordinary text and hide nothing.
+type secretForm struct {
+	text  string
+	token bool
+}
+
+// minSubstringSecret is the length from which a secret is replaced
+// wherever it occurs, inside words too.
+const minSubstringSecret = 4
 
 // Redactor returns the redactor for every secret value the configuration
 // knows (Secrets). It is nil-safe: a nil *Config gives a nil Redactor.
@@ -179,24 +196,25 @@ func (c *Config) Redactor() *Redactor {
 // NewRedactor returns a redactor for secrets and their escaped forms: a
 // secret holding quotes, backslashes, HTML or control characters reaches
 // text in an escaped form (a quoted source line, an error quoting a value
-// with %q). Secrets shorter than three characters are left alone:
-// redacting them would mangle ordinary text.
+// with %q). Every non-empty secret is redacted; one shorter than four
+// bytes only where it stands as a whole token (see secretForm).
 func NewRedactor(secrets []string) *Redactor {
 	seen := map[string]bool{}
-	var forms []string
+	r := &Redactor{}
 	for _, secret := range secrets {
-		if len(secret) < 3 {
+		if secret == "" {
 			continue
 		}
 		for _, f := range []string{secret, jsonEscaped(secret, false), jsonEscaped(secret, true), strings.Trim(strconv.Quote(secret), `"`)} {
-			if !seen[f] {
+			if f != "" && !seen[f] {
 				seen[f] = true
-				forms = append(forms, f)
+				r.forms = append(r.forms, secretForm{text: f, token: len(secret) < minSubstringSecret})
+				r.longest = max(r.longest, len(f))
 			}
 		}
 	}
-	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
-	return &Redactor{forms: forms}
+	sort.SliceStable(r.forms, func(i, j int) bool { return len(r.forms[i].text) > len(r.forms[j].text) })
+	return r
 }
 
 // jsonEscaped returns s as it stands inside a JSON string, with or without
@@ -212,13 +230,132 @@ func jsonEscaped(s string, html bool) string {
 
 // Redact returns s with every form of every known secret replaced.
 func (r *Redactor) Redact(s string) string {
-	if r == nil {
-		return s
+	out, _ := r.scan(s, -1)
+	return out
+}
+
+// RedactPrefix returns the first n bytes (or a little more: a
+// replacement is never cut) of s redacted, and whether s went on. It
+// redacts before it cuts, so a secret that straddles byte n is never
+// printed in part; it reads only as much of s as that needs.
+func (r *Redactor) RedactPrefix(s string, n int) (string, bool) {
+	return r.scan(s, max(n, 0))
+}
+
+// PrefixWindow returns how many leading bytes of a text RedactPrefix
+// reads for a prefix of n bytes, so that a caller holding a large []byte
+// converts only those. Reaching n bytes of output takes at most
+// n/len(Redacted)+1 replacements, each consuming at most the longest
+// form; a secret that starts later is never reached.
+func (r *Redactor) PrefixWindow(n int) int {
+	longest := 0
+	if r != nil {
+		longest = r.longest
 	}
-	for _, f := range r.forms {
-		s = strings.ReplaceAll(s, f, Redacted)
+	return max(n, 0) + (max(n, 0)/len(Redacted)+2)*longest + 1
+}
+
+// scan copies s, replacing secrets leftmost first (the longest form at a
+// position wins), until the copy holds limit bytes; a negative limit
+// copies all of s.
+func (r *Redactor) scan(s string, limit int) (string, bool) {
+	if r == nil || len(r.forms) == 0 {
+		return cut(s, limit)
 	}
-	return s
+	if window := r.PrefixWindow(limit); limit >= 0 && len(s) > window {
+		out, _ := r.scan(s[:window], limit)
+		return out, true
+	}
+	next := make([]int, len(r.forms)) // next occurrence of each form at or after pos; -1: none
+	for i := range next {
+		next[i] = r.find(s, 0, i)
+	}
+	var b strings.Builder
+	pos := 0
+	for pos < len(s) {
+		best := r.nextForm(s, pos, next)
+		end := len(s)
+		if best >= 0 {
+			end = next[best]
+		}
+		if limit >= 0 && b.Len()+end-pos > limit {
+			b.WriteString(s[pos : pos+limit-b.Len()])
+			return b.String(), true
+		}
+		b.WriteString(s[pos:end])
+		if best < 0 {
+			break
+		}
+		b.WriteString(Redacted)
+		pos = end + len(r.forms[best].text)
+		if limit >= 0 && b.Len() >= limit {
+			return b.String(), pos < len(s)
+		}
+	}
+	return b.String(), false
+}
+
+// nextForm returns the form that occurs first at or after pos (the
+// longest one at that position), or -1; next caches each form's next
+// occurrence and is brought up to pos.
+func (r *Redactor) nextForm(s string, pos int, next []int) int {
+	best := -1
+	for i := range r.forms {
+		if next[i] >= 0 && next[i] < pos {
+			next[i] = r.find(s, pos, i)
+		}
+		if next[i] >= 0 && (best < 0 || next[i] < next[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// cut returns the first limit bytes of s (all of it for a negative
+// limit) and whether anything was left off.
+func cut(s string, limit int) (string, bool) {
+	if limit < 0 || len(s) <= limit {
+		return s, false
+	}
+	return s[:limit], true
+}
+
+// find returns the first position at or after from where form i occurs
+// (as a whole token, for a short secret's form), or -1.
+func (r *Redactor) find(s string, from, i int) int {
+	f := r.forms[i]
+	for from <= len(s) {
+		j := strings.Index(s[from:], f.text)
+		if j < 0 {
+			return -1
+		}
+		at := from + j
+		if !f.token || tokenAt(s, at, at+len(f.text)) {
+			return at
+		}
+		from = at + 1
+	}
+	return -1
+}
+
+// tokenAt reports whether s[start:end] stands as a whole token: a word
+// character at either edge is not continued by another one.
+func tokenAt(s string, start, end int) bool {
+	if first, _ := utf8.DecodeRuneInString(s[start:]); isWordRune(first) && start > 0 {
+		if before, _ := utf8.DecodeLastRuneInString(s[:start]); isWordRune(before) {
+			return false
+		}
+	}
+	if last, _ := utf8.DecodeLastRuneInString(s[:end]); isWordRune(last) && end < len(s) {
+		if after, _ := utf8.DecodeRuneInString(s[end:]); isWordRune(after) {
+			return false
+		}
+	}
+	return true
+}
+
+func isWordRune(c rune) bool {
+	return c == '_' || unicode.IsLetter(c) || unicode.IsDigit(c)
 }
 
 // ReplaceAttr is a slog.HandlerOptions.ReplaceAttr that redacts every

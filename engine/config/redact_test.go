@@ -66,15 +66,64 @@ func TestRedactEscapedForms(t *testing.T) {
 	}
 }
 
-// TestRedactShortSecrets leaves secrets under three characters alone:
-// redacting "ab" would mangle every word that contains it.
+// TestRedactShortSecrets: a secret under four bytes is redacted where it
+// stands as a whole token, and left inside words, where redacting "ab"
+// would mangle every word that contains it and hide nothing.
 func TestRedactShortSecrets(t *testing.T) {
-	if got := NewRedactor([]string{"ab"}).Redact("table"); got != "table" {
-		t.Errorf("got %q, want the text unchanged", got)
+	r := NewRedactor([]string{"ab", "x", "a-"})
+	for in, want := range map[string]string{
+		"table":               "table",
+		"key ab refused":      "key " + Redacted + " refused",
+		"ab":                  Redacted,
+		`"pw":"ab"`:           `"pw":"` + Redacted + `"`,
+		"-var pw=x -out p":    "-var pw=" + Redacted + " -out p",
+		"max, x1, xab":        "max, x1, xab",
+		"a- then a-b and ba-": Redacted + " then " + Redacted + "b and ba-", // "-" ends a word itself
+	} {
+		if got := r.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
 	}
 	var nilRedactor *Redactor
 	if got := nilRedactor.Redact("s3cret"); got != "s3cret" {
 		t.Errorf("nil redactor: got %q", got)
+	}
+}
+
+// TestRedactPrefixNeverCutsASecret: wherever a secret stands relative to
+// the cut, and however many secrets before it shorten the text, the
+// prefix shows no four bytes of it.
+func TestRedactPrefixNeverCutsASecret(t *testing.T) {
+	const secret = "SECRET-KEY-0f1e2d3c4b5a"
+	r := NewRedactor([]string{secret})
+	for early := 0; early <= 20; early += 5 {
+		for off := 150; off <= 210; off++ {
+			s := strings.Repeat(secret, early) + strings.Repeat("x", off) + secret + strings.Repeat("y", 1000)
+			got, more := r.RedactPrefix(s, 200)
+			if !more || len(got) > 200+len(Redacted) {
+				t.Fatalf("early %d off %d: %d bytes, more %v", early, off, len(got), more)
+			}
+			for i := 0; i+4 <= len(secret); i++ {
+				if strings.Contains(got, secret[i:i+4]) {
+					t.Fatalf("early %d off %d: %q shows %q", early, off, got, secret[i:i+4])
+				}
+			}
+		}
+	}
+	if got, more := r.RedactPrefix("short "+secret, 200); more || got != "short "+Redacted {
+		t.Errorf("short text: %q, %v", got, more)
+	}
+	if got, more := (*Redactor)(nil).RedactPrefix("abcdef", 3); !more || got != "abc" {
+		t.Errorf("nil redactor: %q, %v", got, more)
+	}
+}
+
+// TestRedactLeftmostLongest: overlapping secrets go leftmost first and a
+// replacement is never redacted again.
+func TestRedactLeftmostLongest(t *testing.T) {
+	r := NewRedactor([]string{"sens", "abcd", "bcdefg"})
+	if got, want := r.Redact("abcdefg sens"), Redacted+"efg "+Redacted; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

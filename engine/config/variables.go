@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -134,13 +133,20 @@ func (l *loader) readVarFiles() (map[string]fileValue, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	vals := map[string]fileValue{}
 	for _, p := range l.opts.varFiles {
-		src, err := os.ReadFile(p)
+		src, err := readLimited(p)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Cannot read variables file",
 				Detail:   err.Error(),
 			})
+			continue
+		}
+		if d := checkSource(p, src); d != nil {
+			if f := quotable(src, d); f != nil {
+				l.cfg.Files[p] = f
+			}
+			diags = append(diags, d)
 			continue
 		}
 		f, d := hclsyntax.ParseConfig(src, p, hcl.InitialPos)
@@ -210,6 +216,10 @@ func convertString(v *variable, s, origin string) (cty.Value, hcl.Diagnostics) {
 			return cty.NilVal, invalidVarValue(v, origin, err, nil)
 		}
 		return val, nil
+	}
+	if checkSource(origin, []byte(s)) != nil {
+		// The value may be a secret: say what is wrong, never where in it.
+		return cty.NilVal, invalidVarValue(v, origin, fmt.Errorf("the value is too large or nests too deeply to parse (limits: %d bytes, %d levels)", MaxConfigBytes, MaxNestingDepth), nil)
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(s), origin, hcl.InitialPos)
 	if diags.HasErrors() {

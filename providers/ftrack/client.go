@@ -20,6 +20,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/ldapsync/ldapsync/engine/config"
 )
 
 // Default client settings.
@@ -106,6 +108,7 @@ type Client struct {
 	endpoint string
 	user     string
 	key      string
+	red      *config.Redactor // masks key in anything the server sends back
 	http     *http.Client
 	retry    RetryPolicy
 	pageSize int
@@ -182,14 +185,43 @@ func NewClient(o Options) (*Client, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &Client{
+	c := &Client{
 		endpoint: base + "/api",
 		user:     o.APIUser,
 		key:      o.APIKey,
-		http:     &http.Client{Transport: tr, Timeout: o.Timeout},
+		red:      config.NewRedactor([]string{o.APIKey}),
 		retry:    o.Retry.withDefaults(),
 		pageSize: o.PageSize,
-	}, nil
+	}
+	c.http = &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: c.refuseRedirect}
+	return c, nil
+}
+
+// RedirectError is a redirect the client refused to follow. The ftrack API
+// answers POST /api itself and never redirects, and following one would
+// carry the ftrack-api-key header (Go keeps custom headers across hosts)
+// to wherever Location points, over plain http too.
+type RedirectError struct {
+	// Status is the redirect's HTTP status, e.g. 307.
+	Status int
+	// Location is where the server pointed, resolved against the request
+	// URL, with the API key masked should it appear.
+	Location string
+}
+
+// Error names the status and the Location and says nothing was sent there.
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("ftrack: the server answered HTTP %d redirecting to %q; the ftrack API never redirects, so it was not followed and nothing (no API key) was sent there: check server_url", e.Status, e.Location)
+}
+
+// refuseRedirect is the http.Client's CheckRedirect: every redirect is
+// refused before a request to its target is made.
+func (c *Client) refuseRedirect(req *http.Request, _ []*http.Request) error {
+	status := 0
+	if req.Response != nil {
+		status = req.Response.StatusCode
+	}
+	return &RedirectError{Status: status, Location: c.redact(req.URL.String())}
 }
 
 // Stats returns the traffic counters.
@@ -254,13 +286,9 @@ func isRead(op Operation) bool {
 	return false
 }
 
-// redact removes the API key from server-supplied text.
-func (c *Client) redact(s string) string {
-	if c.key != "" && len(c.key) >= 4 {
-		s = strings.ReplaceAll(s, c.key, "[redacted]")
-	}
-	return s
-}
+// redact removes the API key from server-supplied text (engine/config's
+// redactor: escaped forms too, and a key however short).
+func (c *Client) redact(s string) string { return c.red.Redact(s) }
 
 // send performs one HTTP exchange and returns the raw response elements.
 func (c *Client) send(ctx context.Context, ops []Operation) ([]json.RawMessage, error) {
@@ -281,7 +309,11 @@ func (c *Client) send(ctx context.Context, ops []Operation) ([]json.RawMessage, 
 	c.operations.Add(int64(len(ops)))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		var re *RedirectError
+		switch {
+		case errors.As(err, &re):
+			return nil, re // a refusal, not a transport failure: never retried
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		}
 		return nil, &transportError{errors.New(c.redact(err.Error()))}
@@ -331,7 +363,34 @@ func (c *Client) parse(status int, retryAfter time.Duration, data []byte, n int)
 			return elems, nil
 		}
 	}
-	return nil, &HTTPError{Status: status, BodyPrefix: c.redact(prefix(trimmed, errorBodyPrefixLen)), RetryAfter: retryAfter}
+	return nil, &HTTPError{Status: status, BodyPrefix: c.bodyPrefix(trimmed), RetryAfter: retryAfter}
+}
+
+// bodyPrefix returns the start of a body for a message: redacted first,
+// then cut to errorBodyPrefixLen bytes (at a character boundary), so a key
+// that straddles the cut is never printed in part.
+func (c *Client) bodyPrefix(b []byte) string {
+	window := b[:min(len(b), c.red.PrefixWindow(errorBodyPrefixLen))]
+	s, more := c.red.RedactPrefix(string(window), errorBodyPrefixLen)
+	more = more || len(window) < len(b)
+	if !more {
+		return s
+	}
+	return trimPartialRune(s) + "…"
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence that a cut left at
+// the end of s.
+func trimPartialRune(s string) string {
+	for i := 1; i <= utf8.UTFMax && i <= len(s); i++ {
+		if utf8.RuneStart(s[len(s)-i]) {
+			if !utf8.FullRuneInString(s[len(s)-i:]) {
+				return s[:len(s)-i]
+			}
+			break
+		}
+	}
+	return s
 }
 
 func textOf(v any) string {
@@ -344,17 +403,6 @@ func textOf(v any) string {
 		b, _ := json.Marshal(t)
 		return string(b)
 	}
-}
-
-func prefix(b []byte, n int) string {
-	if len(b) <= n {
-		return string(b)
-	}
-	b = b[:n]
-	for len(b) > 0 && !utf8.Valid(b) {
-		b = b[:len(b)-1]
-	}
-	return string(b) + "…"
 }
 
 // retrier paces the attempts of one request.
@@ -439,49 +487,103 @@ func (c *Client) giveUp(ctx context.Context, r *retrier, err error) error {
 	return err
 }
 
-// Write sends a batch of creates, updates and deletes. A 429 is resent as
-// is. After an unclear failure (dropped connection, 502/503/504, timeout)
-// it first reads back which operations already took effect and resends only
-// the rest; the result of an operation found already applied is nil. A
-// clean rejection (an exception body) is returned at once.
+// Write sends a batch of creates, updates and deletes, retrying so that
+// no fixed pattern of failures can keep it from finishing:
+//
+//   - A failure that leaves the outcome unclear (dropped connection,
+//     502/503/504, timeout) or a 429 is answered by resending the batch as
+//     it is, after the backoff, and nothing else: every operation is safe
+//     to repeat. A create carries its primary key (generated by the
+//     caller), so a repeat cannot make a second entity; an update sets
+//     values; a delete names its key. The next request is the write
+//     itself, so a server failing every Nth request fails one writer at
+//     most N-1 times in a row (the old verify-then-resend cycle took two
+//     requests and, against every second request failing, sent every
+//     resend into a failure). Writers sharing the server shift each
+//     other's turns, like random failures, which the retry budget covers.
+//   - A clean rejection of a batch that an earlier attempt may have
+//     applied is ambiguous — a create rejected as a duplicate of itself, a
+//     delete of what it already deleted — and only then does it read back
+//     which operations are in place (applied) and resend the rest. When
+//     all are in place the write is done (their results are nil); when
+//     none is, the rejection is real and returned. Each read-back either
+//     shrinks the batch or ends the write.
+//   - A rejection with no earlier unclear attempt is returned at once.
 func (c *Client) Write(ctx context.Context, ops []Operation) ([]json.RawMessage, error) {
-	results := make([]json.RawMessage, len(ops))
-	idx := make([]int, len(ops)) // position in ops of each pending op
-	for i := range idx {
-		idx[i] = i
-	}
-	pending := ops
+	w := newWriteRun(ops)
 	r := c.newRetrier()
-	for len(pending) > 0 {
-		res, err := c.send(ctx, pending)
+	for len(w.pending) > 0 {
+		res, err := c.send(ctx, w.pending)
 		if err == nil {
-			for i, v := range res {
-				results[idx[i]] = v
-			}
-			return results, nil
+			return w.finish(res), nil
 		}
 		kind, after := classify(err)
-		if kind == noRetry || !r.wait(ctx, after) {
+		switch {
+		case kind == retryUnclear || kind == retryUnprocessed:
+			w.unclear = w.unclear || kind == retryUnclear
+			if !r.wait(ctx, after) {
+				return nil, c.giveUp(ctx, r, err)
+			}
+		case w.unclear && IsRejection(err):
+			if err := c.settle(ctx, w, err); err != nil {
+				return nil, err
+			}
+		default:
 			return nil, c.giveUp(ctx, r, err)
 		}
-		if kind != retryUnclear {
-			continue
-		}
-		applied, verr := c.applied(ctx, pending)
-		if verr != nil {
-			return nil, fmt.Errorf("%w (and checking what was applied failed: %v)", err, verr)
-		}
-		var np []Operation
-		var ni []int
-		for i, op := range pending {
-			if !applied[i] {
-				np = append(np, op)
-				ni = append(ni, idx[i])
-			}
-		}
-		pending, idx = np, ni
 	}
-	return results, nil
+	return w.results, nil
+}
+
+// writeRun is the progress of one Write: the operations not known to be
+// in place, their positions in the caller's batch, and the results.
+type writeRun struct {
+	pending []Operation
+	idx     []int // position in the caller's ops of each pending op
+	results []json.RawMessage
+	// unclear: an attempt of some pending operation may have taken effect
+	// without an answer saying so.
+	unclear bool
+}
+
+func newWriteRun(ops []Operation) *writeRun {
+	w := &writeRun{pending: ops, idx: make([]int, len(ops)), results: make([]json.RawMessage, len(ops))}
+	for i := range w.idx {
+		w.idx[i] = i
+	}
+	return w
+}
+
+// finish records the results of the pending operations and returns all.
+func (w *writeRun) finish(res []json.RawMessage) []json.RawMessage {
+	for i, v := range res {
+		w.results[w.idx[i]] = v
+	}
+	return w.results
+}
+
+// settle handles a rejection after an unclear attempt: it reads back which
+// pending operations are in place and drops them (Write ends when none is
+// left). The error is the rejection itself when nothing was in place (it
+// is real), or the read-back's failure.
+func (c *Client) settle(ctx context.Context, w *writeRun, rejection error) error {
+	applied, err := c.applied(ctx, w.pending)
+	if err != nil {
+		return fmt.Errorf("%w (and checking what an earlier attempt applied failed: %v)", rejection, err)
+	}
+	var np []Operation
+	var ni []int
+	for i, op := range w.pending {
+		if !applied[i] {
+			np = append(np, op)
+			ni = append(ni, w.idx[i])
+		}
+	}
+	if len(np) == len(w.pending) {
+		return rejection
+	}
+	w.pending, w.idx = np, ni
+	return nil
 }
 
 // applied reads back which of ops already took effect: a create whose key

@@ -81,6 +81,15 @@ type Faults struct {
 	ErrorRate float64
 	// Seed seeds the ErrorRate sequence.
 	Seed int64
+	// FailEvery makes every Nth request (counted since SetFaults, a
+	// rate-limited one included) answer 503: a fixed failure pattern, such
+	// as every second request, that a client's retries must not fall into
+	// step with.
+	FailEvery int
+	// FailAfterApply makes a FailEvery failure ambiguous: the batch is
+	// applied (when it is valid) and only then answered 503, as a proxy
+	// that times out on a server that finished the work.
+	FailAfterApply bool
 	// DropAfterOperations: once this many operations have been processed
 	// (since SetFaults), the batch that reaches the count is applied and
 	// then the connection is closed without an answer, once.
@@ -313,7 +322,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.faultReqs++
 	f := e.faults
 	rateLimited := f.RateLimitEvery > 0 && e.faultReqs%int64(f.RateLimitEvery) == 0
-	unavailable := !rateLimited && f.ErrorRate > 0 && e.rng.Float64() < f.ErrorRate
+	failNth := !rateLimited && f.FailEvery > 0 && e.faultReqs%int64(f.FailEvery) == 0
+	unavailable := !rateLimited && (failNth || f.ErrorRate > 0 && e.rng.Float64() < f.ErrorRate)
 	switch {
 	case rateLimited:
 		e.stats.RateLimited++
@@ -323,6 +333,12 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.stats.Exceptions++
 	}
 	e.mu.Unlock()
+	// An ambiguous failure does the work first and fails the answer.
+	failAfter := failNth && f.FailAfterApply
+	if failAfter {
+		unavailable = false
+		w = &failedAnswer{ResponseWriter: w}
+	}
 
 	if f.Latency > 0 {
 		if err := sleepCtx(r.Context(), f.Latency); err != nil {
@@ -335,7 +351,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if unavailable {
-		writeJSON(w, http.StatusServiceUnavailable, &APIError{Exception: "ServiceUnavailable", Content: "The server is temporarily unavailable."})
+		writeUnavailable(w)
 		return
 	}
 
@@ -569,6 +585,33 @@ func dropConnection(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// writeUnavailable answers an injected 503.
+func writeUnavailable(w http.ResponseWriter) {
+	writeJSON(w, http.StatusServiceUnavailable, &APIError{Exception: "ServiceUnavailable", Content: "The server is temporarily unavailable."})
+}
+
+// failedAnswer replaces whatever the handler answers with an injected
+// 503 (Faults.FailAfterApply): the batch has run by the time the answer is
+// written, and the client learns nothing of its outcome.
+type failedAnswer struct {
+	http.ResponseWriter
+	done bool
+}
+
+// WriteHeader writes the 503 instead of status, once.
+func (f *failedAnswer) WriteHeader(int) {
+	if !f.done {
+		f.done = true
+		writeUnavailable(f.ResponseWriter)
+	}
+}
+
+// Write discards the handler's body (the 503's own was written).
+func (f *failedAnswer) Write(b []byte) (int, error) {
+	f.WriteHeader(0)
+	return len(b), nil
 }
 
 // Server is an Emulator listening on a loopback port.
