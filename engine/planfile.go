@@ -138,6 +138,10 @@ func ReadPlanFile(path string, opts ReadOptions) (*Plan, error) {
 	return UnmarshalPlan(data, opts)
 }
 
+// ReadPlanBytes reads a plan file's bytes, refusing one larger than
+// MaxPlanBytes unread (for show, which renders plans it cannot verify).
+func ReadPlanBytes(path string) ([]byte, error) { return readPlanBytes(path) }
+
 func readPlanBytes(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -149,7 +153,7 @@ func readPlanBytes(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > MaxPlanBytes {
-		return nil, refuse(RefuseInvalid, "%s is larger than %d MiB: not a plan file ldapsync wrote", path, MaxPlanBytes>>20)
+		return nil, fmt.Errorf("%s is larger than %d MiB: not a plan file ldapsync wrote", path, MaxPlanBytes>>20)
 	}
 	return data, nil
 }

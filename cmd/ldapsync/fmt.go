@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -76,7 +75,7 @@ var errNotParsed = errors.New("the file does not parse")
 // reported on stderr and left untouched (errNotParsed): the formatter
 // would rewrite what it cannot read.
 func fmtFile(c *cli.Context, path string) (bool, error) {
-	src, err := os.ReadFile(path)
+	src, err := config.ReadFile(path)
 	if err != nil {
 		return false, err
 	}

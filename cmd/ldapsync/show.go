@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -55,7 +54,7 @@ Examples:
 // when it can, and otherwise decodes it as it is, returning why it can no
 // longer be applied.
 func readPlanForShow(path string) (*engine.Plan, string, error) {
-	data, err := os.ReadFile(path)
+	data, err := engine.ReadPlanBytes(path)
 	if err != nil {
 		return nil, "", err
 	}

@@ -39,6 +39,11 @@ const (
 // errTooLarge is the error of a file over MaxConfigBytes.
 var errTooLarge = fmt.Errorf("larger than %d bytes (1 MiB), the limit for a file ldapsync reads into its configuration", MaxConfigBytes)
 
+// ReadFile reads a configuration-sized file (at most MaxConfigBytes):
+// what `ldapsync fmt` and convert read. A larger one, or /dev/zero, is an
+// error, never an out-of-memory crash.
+func ReadFile(path string) ([]byte, error) { return readLimited(path) }
+
 // readLimited reads a file of at most MaxConfigBytes (a configuration, a
 // variables file, a file() argument); a larger one (or /dev/zero) is an
 // *fs.PathError wrapping errTooLarge.

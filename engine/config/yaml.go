@@ -8,7 +8,6 @@ package config
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -95,7 +94,7 @@ type yamlValue struct {
 // sensitive variables (set through LDAPSYNC_VAR_ldap_bind_password and
 // LDAPSYNC_VAR_ftrack_api_key), never their values.
 func Convert(yamlPath string) ([]byte, hcl.Diagnostics) {
-	src, err := os.ReadFile(yamlPath)
+	src, err := readLimited(yamlPath)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration", Detail: err.Error()}}
 	}
