@@ -33,10 +33,22 @@ const apiUserEntry = "\x00api_user"
 // and the target's API user are taken out of both sides before the diff,
 // so no rule below can touch them. It remembers what it took out, for
 // the warnings.
+//
+// Desired users whose username only looks like a protected one — the
+// same once invisible characters are removed and compatibility forms
+// folded (lookalikeFold: "ａｄｍｉｎ", "admin" + U+200B) — are held too,
+// so the directory can never create a second "admin" beside the real
+// one. Accounts are matched exactly, as before: a look-alike account
+// already in ftrack is not the protected account, and holding it would
+// shield whatever made it from being deactivated or renamed.
 type handsOff struct {
 	prot      *protector
 	apiUser   string            // lower case; "" when unknown
 	protected map[string]string // key -> protect entry (or apiUserEntry)
+	// lookalikes are the desired keys held as look-alikes: key ->
+	// protect entry (or apiUserEntry).
+	lookalikes map[string]string
+	apiFold    string // lookalikeFold(apiUser)
 }
 
 func newHandsOff(protect []string, apiUser string) (*handsOff, error) {
@@ -44,7 +56,8 @@ func newHandsOff(protect []string, apiUser string) (*handsOff, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handsOff{prot: prot, apiUser: strings.ToLower(apiUser), protected: map[string]string{}}, nil
+	return &handsOff{prot: prot, apiUser: strings.ToLower(apiUser), protected: map[string]string{},
+		lookalikes: map[string]string{}, apiFold: lookalikeFold(apiUser)}, nil
 }
 
 // entryFor returns why username (or key) is hands-off, or "".
@@ -58,13 +71,33 @@ func (h *handsOff) entryFor(username, key string) string {
 	return ""
 }
 
-// holdDesired removes protected desired users (keeping the order of the
-// rest, in place) and holds their keys.
+// lookalikeFor returns the protect entry (or apiUserEntry) that username
+// or key looks like once folded (lookalikeFold), or "".
+func (h *handsOff) lookalikeFor(username, key string) string {
+	for _, s := range []string{username, key} {
+		f := lookalikeFold(s)
+		if e := h.prot.matchFolded(f); e != "" {
+			return e
+		}
+		if h.apiUser != "" && f == h.apiFold {
+			return apiUserEntry
+		}
+	}
+	return ""
+}
+
+// holdDesired removes protected desired users and look-alikes of them
+// (keeping the order of the rest, in place) and holds their keys.
 func (h *handsOff) holdDesired(v *view, users []User) []User {
 	out := users[:0]
 	for _, u := range users {
 		if e := h.entryFor(u.Username, u.Key); e != "" {
 			h.protected[u.Key] = e
+			v.held[u.Key] = holdProtected
+			continue
+		}
+		if e := h.lookalikeFor(u.Username, u.Key); e != "" {
+			h.lookalikes[u.Key] = e
 			v.held[u.Key] = holdProtected
 			continue
 		}
@@ -113,6 +146,26 @@ func (h *handsOff) warnings() []string {
 		}
 		out = append(out, fmt.Sprintf("user.%s is protected by policy.protect %q: not changed", k, h.protected[k]))
 	}
+	return append(out, h.lookalikeWarnings()...)
+}
+
+// lookalikeWarnings says, per key, which directory users were held
+// because their username looks like a protected one.
+func (h *handsOff) lookalikeWarnings() []string {
+	keys := make([]string, 0, len(h.lookalikes))
+	for k := range h.lookalikes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	const how = "once invisible characters are removed and Unicode compatibility forms folded (NFKC)"
+	var out []string
+	for _, k := range keys {
+		if e := h.lookalikes[k]; e == apiUserEntry {
+			out = append(out, fmt.Sprintf("user.%s looks like the API user %q %s: not created or changed", k, h.apiUser, how))
+		} else {
+			out = append(out, fmt.Sprintf("user.%s looks like a username protected by policy.protect %q %s: not created or changed", k, e, how))
+		}
+	}
 	return out
 }
 
@@ -121,12 +174,14 @@ func (h *handsOff) warnings() []string {
 // lower-case username.
 type protector struct {
 	names map[string]string // lower name -> entry as written
-	res   []*regexp.Regexp
-	raw   []string
+	// folded are the plain names by lookalikeFold, for matchFolded.
+	folded map[string]string
+	res    []*regexp.Regexp
+	raw    []string
 }
 
 func newProtector(list []string) (*protector, error) {
-	p := &protector{names: map[string]string{}}
+	p := &protector{names: map[string]string{}, folded: map[string]string{}}
 	for _, e := range list {
 		if pat, ok := strings.CutPrefix(e, "re:"); ok {
 			re, err := regexp.Compile(pat)
@@ -138,6 +193,7 @@ func newProtector(list []string) (*protector, error) {
 			continue
 		}
 		p.names[strings.ToLower(strings.TrimSpace(e))] = e
+		p.folded[lookalikeFold(e)] = e
 	}
 	return p, nil
 }
@@ -150,6 +206,21 @@ func (p *protector) match(username string) string {
 	}
 	for i, re := range p.res {
 		if re.MatchString(l) {
+			return p.raw[i]
+		}
+	}
+	return ""
+}
+
+// matchFolded returns the protect entry that a folded username
+// (lookalikeFold) looks like, or "": plain names compare folded, "re:"
+// entries match the folded form.
+func (p *protector) matchFolded(folded string) string {
+	if e, ok := p.folded[folded]; ok {
+		return e
+	}
+	for i, re := range p.res {
+		if re.MatchString(folded) {
 			return p.raw[i]
 		}
 	}

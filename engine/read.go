@@ -107,6 +107,9 @@ func mapEntry(m Mapper, e Entry, v *view) (User, bool) {
 	if err == nil {
 		err = fieldTooLong(u)
 	}
+	if err == nil {
+		err = checkDirectoryValues(&u, e.DN, v) // values.go
+	}
 	if err != nil {
 		v.skipped = append(v.skipped, Skipped{Source: e.Source, DN: e.DN, Reason: err.Error()})
 		if e.StableID != "" {

@@ -9,6 +9,8 @@ package main
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ldapsync/ldapsync/engine"
 )
@@ -16,25 +18,28 @@ import (
 // markdownLimit keeps a comment under code hosts' size caps.
 const markdownLimit = 60000
 
+// mdEscape is mdText with backticks turned into apostrophes: safe both
+// as text and inside a single-backtick code span in a table cell (the
+// drift report's use). Inside a code span its backslash escapes show, as
+// "&lt;" did before; new code uses mdText, mdCode and mdCell.
 func mdEscape(s string) string {
-	r := strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;", "`", "'", "\n", " ")
-	return r.Replace(s)
+	return mdText(strings.ReplaceAll(s, "`", "'"))
 }
 
 // planMarkdown renders a plan for a pull-request comment.
 func planMarkdown(p *engine.Plan) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## ldapsync plan for %s `%s`\n\n", p.Target.Type, mdEscape(p.Target.Name))
+	fmt.Fprintf(&b, "## ldapsync plan for %s %s\n\n", mdText(p.Target.Type), mdCode(p.Target.Name))
 	if p.IsBlocked() {
 		b.WriteString("> [!CAUTION]\n> **This plan is blocked by a safety policy and cannot be applied.**\n")
 		for _, r := range p.Blocked.Reasons {
-			fmt.Fprintf(&b, "> - %s\n", mdEscape(r))
+			fmt.Fprintf(&b, "> - %s\n", mdText(r))
 		}
 		b.WriteString("\n")
 	} else if p.Blocked != nil && len(p.Blocked.Reasons) > 0 {
 		b.WriteString("> [!WARNING]\n> **Safety limits were overridden with `-force`:**\n")
 		for _, r := range p.Blocked.Reasons {
-			fmt.Fprintf(&b, "> - %s\n", mdEscape(r))
+			fmt.Fprintf(&b, "> - %s\n", mdText(r))
 		}
 		b.WriteString("\n")
 	}
@@ -44,11 +49,11 @@ func planMarkdown(p *engine.Plan) string {
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n",
 		s.Create, s.Update, s.Deactivate, s.Reactivate, s.Adopt, s.AddMembership, s.RemoveMembership, s.Unchanged, s.Skipped, len(p.Conflicts))
 	if line := limitsLine(p.Limits); line != "" {
-		fmt.Fprintf(&b, "%s\n\n", mdEscape(line))
+		fmt.Fprintf(&b, "%s\n\n", mdText(line))
 	}
-	fmt.Fprintf(&b, "Plan `%s`, created %s, expires %s. Sources:", p.PlanID, p.CreatedAt, p.ExpiresAt)
+	fmt.Fprintf(&b, "Plan %s, created %s, expires %s. Sources:", mdCode(p.PlanID), mdText(p.CreatedAt), mdText(p.ExpiresAt))
 	for _, src := range p.Sources {
-		fmt.Fprintf(&b, " %s `%s` (%d entries)", src.Type, mdEscape(src.Name), src.Entries)
+		fmt.Fprintf(&b, " %s %s (%d entries)", mdText(src.Type), mdCode(src.Name), src.Entries)
 	}
 	b.WriteString(".\n\n")
 
@@ -57,7 +62,7 @@ func planMarkdown(p *engine.Plan) string {
 		var w strings.Builder
 		w.WriteString("### Warnings\n\n")
 		for _, x := range p.Warnings {
-			fmt.Fprintf(&w, "- %s\n", mdEscape(x))
+			fmt.Fprintf(&w, "- %s\n", mdText(x))
 		}
 		sections = append(sections, w.String()+"\n")
 	}
@@ -66,7 +71,7 @@ func planMarkdown(p *engine.Plan) string {
 		fmt.Fprintf(&d, "### Conflicts (%d)\n\nNone of these entries is applied until the directory is fixed.\n\n| user | source | DN |\n|---|---|---|\n", len(p.Conflicts))
 		for _, c := range p.Conflicts {
 			for _, e := range c.Entries {
-				fmt.Fprintf(&d, "| `%s` | `%s` | `%s` |\n", mdEscape(c.Key), mdEscape(e.Source), mdEscape(e.DN))
+				fmt.Fprintf(&d, "| %s | %s | %s |\n", mdCell(c.Key), mdCell(e.Source), mdCell(e.DN))
 			}
 		}
 		sections = append(sections, d.String()+"\n")
@@ -76,7 +81,7 @@ func planMarkdown(p *engine.Plan) string {
 		var d strings.Builder
 		fmt.Fprintf(&d, "### Deactivations (%d)\n\n| user | reason |\n|---|---|\n", len(list))
 		for _, c := range list {
-			fmt.Fprintf(&d, "| `%s` | %s |\n", mdEscape(c.Key), mdEscape(c.Why()))
+			fmt.Fprintf(&d, "| %s | %s |\n", mdCell(c.Key), mdText(c.Why()))
 		}
 		sections = append(sections, d.String()+"\n")
 	}
@@ -89,15 +94,15 @@ func planMarkdown(p *engine.Plan) string {
 		var d strings.Builder
 		fmt.Fprintf(&d, "<details><summary>%s %s (%d)</summary>\n\n", st.symbol, st.title, len(list))
 		for _, c := range list {
-			fmt.Fprintf(&d, "- `%s` %s _(%s)_\n", mdEscape(describe(c)), st.verb, mdEscape(c.Why()))
+			fmt.Fprintf(&d, "- %s %s _(%s)_\n", mdCode(describe(c)), st.verb, mdText(c.Why()))
 			for _, f := range diffFields(c) {
 				switch {
 				case f.hasBefore && f.hasAfter:
-					fmt.Fprintf(&d, "  - %s: `%s` → `%s`\n", f.name, mdEscape(f.before), mdEscape(f.after))
+					fmt.Fprintf(&d, "  - %s: %s → %s\n", f.name, mdCode(f.before), mdCode(f.after))
 				case f.hasAfter:
-					fmt.Fprintf(&d, "  - %s: `%s`\n", f.name, mdEscape(f.after))
+					fmt.Fprintf(&d, "  - %s: %s\n", f.name, mdCode(f.after))
 				default:
-					fmt.Fprintf(&d, "  - %s: `%s`\n", f.name, mdEscape(f.before))
+					fmt.Fprintf(&d, "  - %s: %s\n", f.name, mdCode(f.before))
 				}
 			}
 		}
@@ -108,7 +113,7 @@ func planMarkdown(p *engine.Plan) string {
 		var d strings.Builder
 		fmt.Fprintf(&d, "<details><summary>Skipped directory entries (%d)</summary>\n\n| DN | reason |\n|---|---|\n", len(p.Skipped))
 		for _, x := range p.Skipped {
-			fmt.Fprintf(&d, "| `%s` | %s |\n", mdEscape(x.DN), mdEscape(x.Reason))
+			fmt.Fprintf(&d, "| %s | %s |\n", mdCell(x.DN), mdText(x.Reason))
 		}
 		d.WriteString("\n</details>\n\n")
 		sections = append(sections, d.String())
@@ -158,4 +163,117 @@ func appendWithinLimit(b *strings.Builder, sections []string, footer string) str
 	}
 	b.WriteString(footer)
 	return b.String()
+}
+
+// The escapers. Everything a plan holds came from the directory, the
+// target or a plan file anyone could have edited, so none of it is
+// written as Markdown: values (keys, DNs, field values, names) go into
+// code spans, where nothing is interpreted, and text (reasons, warnings,
+// the limits line) is escaped so that it renders as written. Both show
+// non-printable characters as escapes (plain: "\x1b", "\n", "\u202e"), so
+// no CR or LF can end a table row or list item early and no bidi control
+// can reorder the comment around it.
+
+// mdCode returns s as a code span: fenced with one backtick more than the
+// longest run of backticks in s, padded with a space where CommonMark
+// would otherwise strip or merge one. For text outside tables.
+func mdCode(s string) string {
+	s = plain(s)
+	if s == "" {
+		return "` `" // "``" would be literal backticks, not an empty span
+	}
+	fence := strings.Repeat("`", longestRun(s, '`')+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
+		(strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ") && strings.Trim(s, " ") != "") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// mdCell is mdCode for a table cell: GFM splits a row at every pipe not
+// preceded by a backslash, code spans included, and takes "\|" back out
+// as "|" before rendering the span.
+func mdCell(s string) string {
+	return strings.ReplaceAll(mdCode(s), "|", `\|`)
+}
+
+// longestRun is the length of the longest run of c in s.
+func longestRun(s string, c byte) int {
+	longest, n := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != c {
+			n = 0
+			continue
+		}
+		n++
+		longest = max(longest, n)
+	}
+	return longest
+}
+
+// mdInline are the ASCII punctuation characters that can start inline
+// Markdown (links, images, emphasis, code, HTML, autolinks, entities,
+// strikethrough, table cells, GitHub math): always backslash-escaped.
+const mdInline = "\\`*[]()!<>|~&$"
+
+// mdText escapes s to render as written, in a paragraph, list item,
+// quote or table cell: a backslash before every character in mdInline,
+// before "_" unless it is inside a word (where CommonMark ignores it, so
+// missing_from_directory stays readable), before a character that would
+// start a block at the beginning, after spaces only ("#", "-", "+", "=",
+// "1." or "1)"), and before the ":" of "://" and the "." of "www." so
+// that GitHub does not turn a bare address into a link (best effort:
+// GitHub's autolinker is not specified; the escapes render as the plain
+// characters either way). It does not stop GitHub's @mentions and #123
+// references, which GitHub finds in the rendered text: only a code span
+// keeps those inert.
+func mdText(s string) string {
+	s = plain(s)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if mdNeedsEscape(s, i) {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// mdNeedsEscape reports whether mdText escapes the byte s[i].
+func mdNeedsEscape(s string, i int) bool {
+	c := s[i]
+	switch {
+	case strings.IndexByte(mdInline, c) >= 0:
+		return true
+	case c == '_':
+		return !(wordBefore(s, i) && wordAfter(s, i+1))
+	case strings.IndexByte("#-+=", c) >= 0 && strings.TrimLeft(s[:i], " ") == "":
+		return true
+	case (c == '.' || c == ')') && atListNumber(s[:i]):
+		return true // "1." or "1)" would start an ordered list
+	case c == ':' && strings.HasPrefix(s[i:], "://"):
+		return true
+	case c == '.' && i >= 3 && strings.EqualFold(s[i-3:i], "www"):
+		return true
+	}
+	return false
+}
+
+// atListNumber reports whether prefix is digits after optional spaces:
+// a "." or ")" after it would start an ordered list.
+func atListNumber(prefix string) bool {
+	digits := strings.TrimLeft(prefix, " ")
+	return digits != "" && strings.Trim(digits, "0123456789") == ""
+}
+
+// wordBefore reports a letter or digit just before s[i].
+func wordBefore(s string, i int) bool {
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return i > 0 && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}
+
+// wordAfter reports a letter or digit at s[i].
+func wordAfter(s string, i int) bool {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return i < len(s) && (unicode.IsLetter(r) || unicode.IsDigit(r))
 }
