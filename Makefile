@@ -14,7 +14,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 SLAPD   ?= /usr/sbin/slapd
 
-.PHONY: all build test test-deps demo lint bench clean
+.PHONY: all build test test-deps demo lint bench clean fuzz
 
 all: build
 
@@ -37,6 +37,23 @@ test-deps:
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_TEST)
+
+# fuzz runs each fuzz target for FUZZTIME (make test runs them briefly):
+# the plan contract (what UnmarshalPlan accepts is what its checksum
+# covers), configuration loading, mapping evaluation, and the Markdown
+# and text renderers (no panic, no control byte, no live link).
+FUZZTIME      ?= 60s
+FUZZTIME_TEST ?= 3s
+FUZZ_TARGETS  := ./engine:FuzzPlanContract ./engine/config:FuzzLoadConfig ./engine/config:FuzzMappingEval \
+	./cmd/ldapsync:FuzzPlanMarkdown ./cmd/ldapsync:FuzzPlanText
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || { $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; exit 1; }; \
+	done
 
 demo: build
 	$(GO) run ./cmd/ldapsync-demo -ldapsync $(BIN)/ldapsync

@@ -116,7 +116,6 @@ func (j *journal) finish(complete bool) error {
 	if complete {
 		j.rec.Status = PlanApplied
 		j.rec.FinishedAt = j.now
-		j.rep.Complete = true
 	} else {
 		j.rec.Status = PlanIncomplete
 	}
@@ -127,6 +126,7 @@ func (j *journal) finish(complete bool) error {
 	if err := j.store.Save(j.la); err != nil {
 		return fmt.Errorf("apply: saving state: %w", err)
 	}
+	j.rep.Complete = complete // only once the state says so too
 	return nil
 }
 

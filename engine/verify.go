@@ -373,13 +373,23 @@ func (ck *checker) checkHandsOff(c Change) bool {
 	if a != nil {
 		names = append(names, a.Username)
 	}
-	for _, n := range names {
+	for i, n := range names {
 		if ck.apiUser != "" && strings.ToLower(n) == ck.apiUser {
 			ck.problems.add(RefuseProtected, "%s: %q is the API user ldapsync signs in to ftrack as; it is never changed", c.Address, n)
 			return false
 		}
 		if e := ck.prot.match(n); e != "" {
 			ck.problems.add(RefuseProtected, "%s: %q is protected by policy.protect %q", c.Address, n, e)
+			return false
+		}
+		if a != nil && i == len(names)-1 {
+			continue // the account's own username: matched exactly, as plan does
+		}
+		// A look-alike the plan would create or rename to (after removing
+		// invisible characters and NFKC folding), as plan holds them.
+		f := lookalikeFold(n)
+		if e := ck.prot.matchFolded(f); e != "" || (ck.apiUser != "" && f == lookalikeFold(ck.apiUser)) {
+			ck.problems.add(RefuseProtected, "%s: %q looks like a protected username (%s) once invisible characters are removed and it is folded", c.Address, n, firstNonEmpty(e, "the API user"))
 			return false
 		}
 	}

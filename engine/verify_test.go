@@ -66,6 +66,12 @@ func TestApplyVerifiesChanges(t *testing.T) {
 			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.Policy.Protect = []string{"alice"} }, false},
 		{"protected without the directory check", "protected", `policy.protect "re:^ali"`,
 			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.Policy.Protect = []string{"re:^ali"} }, true},
+		{"look-alike of a protected name", "protected", "looks like a protected username",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				req.Policy.Protect = []string{"admin"}
+				p.Changes = append(p.Changes, Change{Address: "user.ａｄｍｉｎ", Action: ActionCreate, Key: "ａｄｍｉｎ", TargetID: "id-new",
+					After: &Fields{Username: Str("ａｄｍｉｎ"), Email: Str("m@evil.test"), FirstName: Str("M"), LastName: Str("M"), IsActive: Bool(true), Owner: Str("users"), SourceID: Str("")}})
+			}, true},
 		{"api user", "protected", "the API user",
 			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { req.TargetUser = "Carol" }, true},
 		{"unowned deactivation", "not_owned", `account "zoe" has no ldapsync owner`,

@@ -182,7 +182,7 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 // incomplete" with the count of failed (or not attempted) changes.
 func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
 	for _, f := range rep.Failures {
-		r.printf("  %s %s: %s\n", r.red.Sprint("✗"), f.Address, f.Err)
+		r.printf("  %s %s: %s\n", r.red.Sprint("✗"), plain(f.Address), plain(f.Err.Error()))
 	}
 	word := "complete"
 	if !rep.Complete {

@@ -142,12 +142,12 @@ func (r *renderer) Drift(rep *engine.DriftReport) {
 		}
 		r.printf("\n%s %s\n", r.bold.Sprintf("%s (%d)", k.title, len(items)), r.faint.Sprintf("— %s", k.hint))
 		for _, it := range items {
-			line := "  " + r.yellow.Sprint("!") + " " + r.bold.Sprint(it.Key)
+			line := "  " + r.yellow.Sprint("!") + " " + r.bold.Sprint(plain(it.Key))
 			if it.Action != "" {
 				line += " would be " + strings.TrimPrefix(actionStyles[it.Action].verb, "will be ")
 			}
 			if it.Reason != "" {
-				line += r.faint.Sprintf(" (%s)", it.Reason)
+				line += r.faint.Sprintf(" (%s)", plain(it.Reason))
 			}
 			r.printf("%s\n", line)
 			for _, f := range it.Fields {
@@ -156,7 +156,7 @@ func (r *renderer) Drift(rep *engine.DriftReport) {
 		}
 	}
 	for _, w := range rep.Warnings {
-		r.printf("\n%s %s", r.yellow.Sprint("Warning:"), w)
+		r.printf("\n%s %s", r.yellow.Sprint("Warning:"), plain(w))
 	}
 	if len(rep.Warnings) > 0 {
 		r.printf("\n")

@@ -145,9 +145,9 @@ func runShow(c *cli.Context, args showArgs) error {
 	default:
 		r := newRenderer(out, useColor(args.NoColor, out))
 		if banner != "" {
-			r.printf("%s\n\n", r.red.Sprint("!! "+banner))
+			r.printf("%s\n\n", r.red.Sprint("!! "+plain(banner)))
 		}
-		r.printf("Plan %s for %s %q (%s), created %s, expires %s.\n\n", p.PlanID, p.Target.Type, p.Target.Name, p.Target.Endpoint, p.CreatedAt, p.ExpiresAt)
+		r.printf("Plan %s for %s %q (%s), created %s, expires %s.\n\n", plain(p.PlanID), plain(p.Target.Type), p.Target.Name, plain(p.Target.Endpoint), plain(p.CreatedAt), plain(p.ExpiresAt))
 		r.Plan(p)
 		return nil
 	}

@@ -40,7 +40,7 @@ Examples:
 			}
 			r := newRenderer(c.App.Writer, useColor(args.NoColor, c.App.Writer))
 			for _, w := range ws.warnings {
-				r.printf("%s %s\n", r.yellow.Sprint("Warning:"), w)
+				r.printf("%s %s\n", r.yellow.Sprint("Warning:"), plain(w))
 			}
 			if schemaErr != nil {
 				return schemaErr

@@ -12,7 +12,9 @@ package ftrack
 // at once. (4) A request rejected as a whole is split in two and each half
 // retried in order, down to the single change at fault, so one broken user
 // never blocks the others. Transient failures are the client's business
-// (Client.Write): it retries safely, re-reading what was applied.
+// (Client.Write): it resends (creates carry their ids, updates set
+// values), and reads back what was applied only when an answer is
+// ambiguous.
 
 import (
 	"context"
