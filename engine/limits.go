@@ -96,7 +96,7 @@ func LimitsInForce(pol Policy) []LimitInForce {
 func blockReasons(pol Policy, changes []Change, owned, desired int, foreign map[string]int, mapper string) []string {
 	var s Summary
 	for _, c := range changes {
-		if c.Action == ActionAdopt && c.Reason == ReasonPreviousName {
+		if isHandover(c) {
 			continue
 		}
 		s.add(c.Action)
@@ -111,6 +111,19 @@ func blockReasons(pol Policy, changes []Change, owned, desired int, foreign map[
 		out = append(out, fmt.Sprintf("%d ftrack accounts that match directory users are owned by mapping %q, not %q: was the mapping renamed? Declare previous_names = [%q] in mapping %q to hand them over, or rename it back", foreign[o], o, mapper, o, mapper))
 	}
 	return out
+}
+
+// isHandover reports whether a change is a handover by its shape, never
+// by its reason (a plan's reason is the plan's claim): an adopt that
+// writes only the owner, over another owner (apply's shape check accepts
+// only the mapping's previous names there). An adopt of an unowned
+// account writes the stable id too.
+func isHandover(c Change) bool {
+	if c.Action != ActionAdopt || c.Before == nil || c.Before.Owner == nil || *c.Before.Owner == "" {
+		return false
+	}
+	names := fieldNames(c.After)
+	return len(names) == 1 && names[0] == "owner"
 }
 
 // limitReasons is the limits pass: the block reasons of a plan whose

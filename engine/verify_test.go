@@ -126,6 +126,11 @@ func TestApplyVerifiesChanges(t *testing.T) {
 			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
 				req.Policy.MaxDeactivations = Limit{Raw: "1", Count: 1}
 			}, true},
+		{"an adopt relabelled as a handover still counts", "blocked", "3 updates exceed max_updates = 2",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				req.Policy.MaxUpdates = Limit{Raw: "2", Count: 2}
+				changeAt(t, p, ActionAdopt, "user.frank").Reason = ReasonPreviousName
+			}, true},
 		{"summary that does not count the changes", "invalid", "summary does not count its changes",
 			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { p.Summary.Create++ }, true},
 	}
