@@ -148,6 +148,9 @@ func readPlanBytes(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxPlanBytes {
+		return nil, fmt.Errorf("%s is larger than %d MiB (%d bytes): not a plan file ldapsync wrote", path, MaxPlanBytes>>20, st.Size())
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxPlanBytes+1))
 	if err != nil {
 		return nil, err

@@ -307,3 +307,22 @@ func TestPlanTimes(t *testing.T) {
 		t.Fatalf("times %s %s", p.CreatedAt, p.ExpiresAt)
 	}
 }
+
+// TestHugePlanFileRefusedUnread: a 1 GiB plan file is refused from its
+// size, without reading it (the file is sparse: reading it would take
+// seconds and a gigabyte).
+func TestHugePlanFileRefusedUnread(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plan.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = ReadPlanFile(path, ReadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "larger than 512 MiB (1073741824 bytes)") {
+		t.Fatalf("1 GiB plan: %v", err)
+	}
+}
