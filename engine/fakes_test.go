@@ -76,6 +76,7 @@ func (m *fakeMapper) Map(e Entry) (User, error) {
 type fakeTarget struct {
 	info     TargetInfo
 	groups   map[string]bool // groups created by create_group
+	noGroups bool            // the target has create_groups = false
 	accounts map[string]*Account
 	// failAfter > 0 makes every change after that many successful
 	// executions fail (an interruption).
@@ -105,7 +106,9 @@ func newTarget(accts ...Account) *fakeTarget {
 
 func (t *fakeTarget) Info() TargetInfo { return t.info }
 
-func (t *fakeTarget) Capabilities() TargetCapabilities { return TargetCapabilities{CreateGroups: true} }
+func (t *fakeTarget) Capabilities() TargetCapabilities {
+	return TargetCapabilities{CreateGroups: !t.noGroups}
+}
 
 // ReadGroups returns the groups some account is a member of, and those
 // created.

@@ -129,6 +129,9 @@ func (ix *emailIndex) lookup(u User, consumed map[string]bool) (*Account, string
 	}
 	var cands []*Account
 	for _, a := range ix.accounts[e] {
+		if ix.v.apiUser != "" && strings.ToLower(a.Username) == ix.v.apiUser {
+			return nil, fmt.Sprintf("user.%s: its e-mail %q is that of the API user ldapsync signs in as (%q); not created, and that account is never adopted", u.Key, u.Email, a.Username)
+		}
 		if !consumed[a.ID] && !ix.keys[strings.ToLower(a.Username)] {
 			cands = append(cands, a)
 		}

@@ -87,3 +87,15 @@ func TestRenamedMapping(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIUserIsNeverAdoptedByEmail: a directory user with the e-mail of
+// the API user's (unowned) account is held, never joined to it.
+func TestAPIUserIsNeverAdoptedByEmail(t *testing.T) {
+	api := Account{ID: "id-api", Username: "ftrack-api", Email: "it@studio.test", Active: true}
+	req := planReq([]Source{&fakeSource{name: "corp", entries: []Entry{entry("bob", "it@studio.test", "B", "B", "sid-b")}}}, &fakeMapper{name: "users"}, newTarget(api), DefaultPolicy())
+	req.TargetUser = "ftrack-api"
+	p := mustPlan(t, req)
+	if len(p.Changes) != 0 || !strings.Contains(strings.Join(p.Warnings, "\n"), `is that of the API user ldapsync signs in as ("ftrack-api")`) {
+		t.Fatalf("changes %q, warnings %q", changeLines(p), p.Warnings)
+	}
+}

@@ -55,6 +55,8 @@ type view struct {
 	sources       []SourceSummary
 	// precedence notes which source won an entry read through several.
 	precedence []string
+	// apiUser is the lower-case username the target signs in as.
+	apiUser string
 	// targetGroups are the target's group names (read when the mapping
 	// maps groups); createGroups whether it may create missing ones.
 	targetGroups map[string]bool
@@ -99,6 +101,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	}
 	v := &view{mapper: r.Mapper.Name(), mapsGroups: r.Mapper.MapsGroups(), managedGroups: map[string]bool{},
 		held: map[string]holdReason{}, heldSIDs: map[string]string{}, previous: map[string]bool{}, seenAttrs: map[string]bool{}}
+	v.apiUser = strings.ToLower(r.TargetUser)
 	for _, n := range r.Mapper.PreviousNames() {
 		if n != v.mapper {
 			v.previous[n] = true

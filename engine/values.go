@@ -48,6 +48,27 @@ import (
 // an identifier.
 var nameFields = map[string]bool{"first_name": true, "last_name": true}
 
+// checkWrittenValues applies the identifier and name rules to the fields
+// a plan change writes, so an edited plan cannot write what the read pass
+// would have skipped or cleaned (apply -verify-source=false included).
+func checkWrittenValues(f *Fields) error {
+	for _, x := range SetFields(f) {
+		if x.Field.Kind != FieldAttribute {
+			continue
+		}
+		if nameFields[x.Field.Name] {
+			if clean, removed := cleanName(x.Value); len(removed) > 0 || clean != x.Value {
+				return fmt.Errorf("%s holds %s, which the directory rules remove", x.Field.Name, describeRemoved(removed))
+			}
+			continue
+		}
+		if err := checkIdentifier(x.Field.Name, x.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkDirectoryValues applies the rules above to a mapped user: it
 // returns the reason to skip the entry, or cleans the names in place and
 // adds a warning to v for each one it changed. Identifiers are checked
@@ -107,7 +128,20 @@ func checkIdentifier(field, value string) error {
 // combining grapheme joiner, variation selectors; tag characters are Cf).
 func invisibleOrControl(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
-		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r)
+		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r) ||
+		blankSymbol(r)
+}
+
+// blankSymbol reports symbols that render as blank space though Unicode
+// does not class them as space or format characters.
+func blankSymbol(r rune) bool {
+	switch r {
+	case '\u2800', // BRAILLE PATTERN BLANK
+		'\U0001D159',                                                                                                   // MUSICAL SYMBOL NULL NOTEHEAD
+		'\U0001D173', '\U0001D174', '\U0001D175', '\U0001D176', '\U0001D177', '\U0001D178', '\U0001D179', '\U0001D17A': // musical formatting
+		return true
+	}
+	return false
 }
 
 // surrounding reports a character that must not begin or end an

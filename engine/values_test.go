@@ -31,7 +31,7 @@ func TestIdentifierValuesSkipped(t *testing.T) {
 		{"filler\u3164", "filler@example.com", "username contains U+3164 HANGUL FILLER at position 7"},
 		{"ls\u2028x", "ls@example.com", "username contains U+2028 LINE SEPARATOR at position 3"},
 		{"\u00a0nbsp", "nbsp@example.com", "username begins with U+00A0 NO-BREAK SPACE"},
-		{"blank\u2800", "blank@example.com", "username ends with U+2800 BRAILLE PATTERN BLANK"},
+		{"blank\u2800", "blank@example.com", "username contains U+2800 BRAILLE PATTERN BLANK at position 6"},
 		{"mailnl", "mailnl@example.com\nBcc: x@evil.test", "email contains U+000A LINE FEED at position 19"},
 		{"mailzw", "mail\u200b@example.com", "email contains U+200B ZERO WIDTH SPACE at position 5"},
 	}

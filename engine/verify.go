@@ -133,6 +133,10 @@ type checker struct {
 	created map[string]Change // target id -> the plan's create
 	renamed map[string]string // target id -> lower-case username a planned update gives it
 	adopted map[string]bool   // target id -> the plan adopts it
+	// idUsers counts the changes on user accounts per target id, and
+	// createGroups is the target's CreateGroups capability.
+	idUsers      map[string]int
+	createGroups bool
 	// previous are the mapping's previous names (a handover re-marks
 	// their accounts).
 	previous map[string]bool
@@ -170,7 +174,11 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, group
 		ck.byID[a.ID] = a
 		ck.byKey[strings.ToLower(a.Username)] = a
 	}
+	ck.idUsers, ck.createGroups = map[string]int{}, req.Target.Capabilities().CreateGroups
 	for _, c := range changes {
+		if c.Action != ActionCreateGroup {
+			ck.idUsers[c.TargetID]++
+		}
 		switch {
 		case c.Action == ActionCreate:
 			ck.created[c.TargetID] = c
@@ -262,8 +270,20 @@ func (ck *checker) checkGroupShape(c Change) bool {
 		ck.problems.add(RefuseInvalid, "%s (%s): a group creation names a group and a target id, and nothing else", c.Address, c.Action)
 		return false
 	}
+	if !ck.createGroups {
+		ck.problems.add(RefuseInvalid, "%s: the target has create_groups = false: ldapsync creates no groups there", c.Address)
+		return false
+	}
+	if err := checkIdentifier("group", c.Group); err != nil {
+		ck.problems.add(RefuseInvalid, "%s: %v", c.Address, err)
+		return false
+	}
 	if want := "group." + c.Group; c.Address != want {
 		ck.problems.add(RefuseIdentityMismatch, "%s: the address does not match its group %q (want %s)", c.Address, c.Group, want)
+		return false
+	}
+	if ck.byID[c.TargetID] != nil || ck.idUsers[c.TargetID] > 0 {
+		ck.problems.add(RefuseIdentityMismatch, "%s: target_id %s is already an account's or another change's id; a group creation needs an id of its own", c.Address, c.TargetID)
 		return false
 	}
 	return true
@@ -309,6 +329,9 @@ func (ck *checker) checkShape(c Change) bool {
 			ck.problems.add(RefuseIdentityMismatch, "%s: creates username %q, not its key %q", c.Address, *c.After.Username, c.Key)
 			return false
 		}
+		if err := checkWrittenValues(c.After); err != nil {
+			return bad("%v", err)
+		}
 		return true
 	case ActionDeactivate, ActionReactivate:
 		active := c.Action == ActionReactivate
@@ -318,6 +341,9 @@ func (ck *checker) checkShape(c Change) bool {
 		return true
 	}
 	// update, adopt
+	if err := checkWrittenValues(c.After); err != nil {
+		return bad("%v", err)
+	}
 	if len(after) == 0 || slices.Contains(after, "is_active") {
 		return bad("it writes at least one field, and never is_active")
 	}
@@ -555,6 +581,11 @@ func (ck *checker) checkLimits(changes []Change) error {
 	reasons := blockReasons(ck.policy, changes, owned, desired, foreign, ck.mapper)
 	if ck.fresh != nil {
 		reasons = append(reasons, blankingReasons(ck.fresh.view, changes, ck.mapperImpl)...)
+		for _, r := range blankingReasons(ck.fresh.view, ck.fresh.diff.changes, ck.mapperImpl) {
+			if !slices.Contains(reasons, r) {
+				reasons = append(reasons, "with the directory as it is now, "+r)
+			}
+		}
 	}
 	if ck.fresh != nil {
 		// A plan that carries only part of a blocked plan's changes is

@@ -131,6 +131,29 @@ func TestApplyVerifiesChanges(t *testing.T) {
 				req.Policy.MaxUpdates = Limit{Raw: "2", Count: 2}
 				changeAt(t, p, ActionAdopt, "user.frank").Reason = ReasonPreviousName
 			}, true},
+		{"group creation where create_groups = false", "invalid", "create_groups = false",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				w.target.noGroups = true
+				p.Changes = append(p.Changes, Change{Address: "group.Admins", Action: ActionCreateGroup, TargetID: "id-g-new", Group: "Admins"})
+			}, true},
+		{"group creation reusing an account's id", "identity_mismatch", "target_id id-a is already an account's",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				p.Changes = append(p.Changes, Change{Address: "group.Admins", Action: ActionCreateGroup, TargetID: "id-a", Group: "Admins"})
+			}, true},
+		{"group name with an invisible character", "invalid", "group contains U+200B ZERO WIDTH SPACE",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				p.Changes = append(p.Changes, Change{Address: "group.Admins\u200b", Action: ActionCreateGroup, TargetID: "id-g-new", Group: "Admins\u200b"})
+			}, true},
+		{"hostile username written without the directory check", "invalid", "username contains U+001B ESCAPE",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				p.Changes = append(p.Changes, Change{Address: "user.bob\x1b[31m", Action: ActionCreate, Key: "bob\x1b[31m", TargetID: "id-new",
+					After: &Fields{Username: Str("bob\x1b[31m"), Email: Str("m@evil.test"), FirstName: Str("M"), LastName: Str("M"), IsActive: Bool(true), Owner: Str("users"), SourceID: Str("")}})
+			}, true},
+		{"a name with a control character written without the directory check", "invalid", "last_name holds",
+			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) {
+				c := changeAt(t, p, ActionUpdate, "user.alice")
+				c.Before.LastName, c.After.LastName = Str("Smith"), Str("M\n")
+			}, true},
 		{"summary that does not count the changes", "invalid", "summary does not count its changes",
 			func(t *testing.T, w *world, p *Plan, req *ApplyRequest) { p.Summary.Create++ }, true},
 	}
@@ -231,4 +254,22 @@ func TestAddressesWithDotsAreNotConfused(t *testing.T) {
 	if _, err := Apply(context.Background(), w.applyReq(p)); refusalReason(err) != "source_mismatch" || w.target.calls != 0 {
 		t.Fatalf("want source_mismatch before any write, got %v (%d calls)", err, w.target.calls)
 	}
+}
+
+// TestPartOfABlankingPlanIsBlocked: leaving most blanking updates out of
+// a plan blocked for blanking a field does not get the rest through.
+func TestPartOfABlankingPlanIsBlocked(t *testing.T) {
+	src, tgt := ownedWorld(10, 10)
+	for i := range src[0].(*fakeSource).entries {
+		delete(src[0].(*fakeSource).entries[i].Attrs, "givenName")
+	}
+	w := &world{src: src[0].(*fakeSource), mapper: &fakeMapper{name: "users"}, target: tgt, state: newMemState("lineage-1"), policy: DefaultPolicy(), ids: seqID()}
+	p := w.plan(t, clock)
+	if !p.IsBlocked() {
+		t.Fatal("test setup: not blocked")
+	}
+	p.Changes, p.Blocked = p.Changes[:3], nil
+	recount(p)
+	w.state.saves = 0
+	requireRefusal(t, w, w.applyReq(p), "blocked", "with the directory as it is now, first_name would be blanked on 10 managed users")
 }

@@ -416,6 +416,9 @@ func (t *Target) createGroup(ctx context.Context, c engine.Change) error {
 	if !IsID(c.TargetID) {
 		return fmt.Errorf("create_group %s: target id %q is not an ftrack id", c.Address, c.TargetID)
 	}
+	if !t.s.CreateGroups {
+		return fmt.Errorf("create_group %s: create_groups = false: ldapsync creates no groups in this ftrack", c.Address)
+	}
 	exists := func() bool {
 		t.mu.Lock()
 		defer t.mu.Unlock()
