@@ -215,7 +215,11 @@ func runPlan(c *cli.Context, args planArgs) error {
 		case args.Out != "" && plan.IsBlocked():
 			r.printf("\nSaved the blocked plan to %s for review; apply will refuse it.\n", args.Out)
 		case args.Out != "" && len(plan.Changes) > 0:
-			r.printf("\nSaved the plan to %s. Apply exactly this plan with:\n    ldapsync apply %s\n", args.Out, args.Out)
+			force := ""
+			if plan.Blocked != nil && plan.Blocked.Overridden && len(planKey()) == 0 {
+				force = "-force " // an unsigned plan's override is confirmed at apply
+			}
+			r.printf("\nSaved the plan to %s. Apply exactly this plan with:\n    ldapsync apply %s%s\n", args.Out, force, args.Out)
 		case args.Out != "":
 			r.printf("\nSaved the plan to %s.\n", args.Out)
 		}
