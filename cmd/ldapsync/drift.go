@@ -39,6 +39,9 @@ Examples:
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when in sync, 2 when drift is found"},
 		),
 		Action: func(c *cli.Context) error {
+			if err := noArguments(c); err != nil {
+				return err
+			}
 			return runDrift(c, driftArgs{globalArgs: parseGlobalArgs(c), JSON: c.Bool("json"), Markdown: c.Bool("markdown"), DetailedExitcode: c.Bool("detailed-exitcode")})
 		},
 	}

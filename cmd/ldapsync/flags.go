@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -101,4 +102,17 @@ func takesValue(cmd *cli.Command, arg string) bool {
 		}
 	}
 	return false
+}
+
+// noArguments refuses arguments for a command that takes none: `ldapsync
+// plan other.hcl` would otherwise plan ldapsync.hcl without a word.
+func noArguments(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return nil
+	}
+	hint := ""
+	if a := c.Args().First(); strings.HasSuffix(a, ".hcl") || strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
+		hint = fmt.Sprintf(" Did you mean -config %s?", a)
+	}
+	return cli.Exit(fmt.Sprintf("Error: %s takes no arguments, but got %q.%s", c.Command.Name, c.Args().First(), hint), exitError)
 }

@@ -51,6 +51,9 @@ verifies the signature.`,
 			&cli.DurationFlag{Name: "expires-in", Value: 24 * time.Hour, Usage: "how long the saved plan may be applied"},
 		),
 		Action: func(c *cli.Context) error {
+			if err := noArguments(c); err != nil {
+				return err
+			}
 			return runPlan(c, planArgs{
 				globalArgs:       parseGlobalArgs(c),
 				Out:              c.String("out"),

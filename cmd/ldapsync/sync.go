@@ -28,6 +28,9 @@ Examples:
 			&cli.IntFlag{Name: "max-errors", Value: -1, Usage: "stop after this many failed changes (default: the policy's max_errors)"},
 		),
 		Action: func(c *cli.Context) error {
+			if err := noArguments(c); err != nil {
+				return err
+			}
 			args := parseGlobalArgs(c)
 			ws, err := openWorkspace(c, args)
 			if err != nil {

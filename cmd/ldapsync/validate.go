@@ -28,6 +28,9 @@ Examples:
 			&cli.BoolFlag{Name: "online", Usage: "also read the directories' schemas and check the attributes the mapping reads"},
 		),
 		Action: func(c *cli.Context) error {
+			if err := noArguments(c); err != nil {
+				return err
+			}
 			args := parseGlobalArgs(c)
 			ws, err := openWorkspace(c, args)
 			if err != nil {
