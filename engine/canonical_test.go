@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -317,4 +318,29 @@ func BenchmarkUnmarshalPlan10kCreates(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkUnmarshalPlanMemory reports what reading a plan of 10,000
+// creates allocates per byte of the file (alloc-bytes/file-byte): the
+// cost of strict reading, the canonical form and the decoded plan.
+func BenchmarkUnmarshalPlanMemory(b *testing.B) {
+	srcs, _ := benchWorld(10000)
+	p, err := BuildPlan(context.Background(), planReq(srcs, &fakeMapper{name: "users", groups: true}, newTarget(), DefaultPolicy()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := MarshalPlan(p, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for b.Loop() {
+		if _, err := UnmarshalPlan(data, ReadOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/float64(len(data)), "alloc-bytes/file-byte")
+	b.ReportMetric(float64(len(data))/(1<<20), "file-MiB")
 }
