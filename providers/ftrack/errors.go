@@ -126,7 +126,10 @@ func (e *HTTPError) Is(target error) bool {
 // or may not have reached the server.
 type transportError struct{ err error }
 
+// Error says the request failed, and why.
 func (e *transportError) Error() string { return "ftrack: request failed: " + e.err.Error() }
+
+// Unwrap returns the transport's error.
 func (e *transportError) Unwrap() error { return e.err }
 
 // retryKind says whether and how a failed attempt may be repeated.

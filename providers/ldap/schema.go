@@ -130,6 +130,7 @@ func (s *Source) AttributeTypes(ctx context.Context) ([]config.AttributeType, er
 // schemaRefusal is the directory's refusal to show (part of) its schema.
 type schemaRefusal struct{ reason string }
 
+// Error returns the refusal's reason.
 func (e *schemaRefusal) Error() string { return e.reason }
 
 func refusal(format string, args ...any) error {
