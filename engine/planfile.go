@@ -306,7 +306,7 @@ type planHead struct {
 // encoding/json wrote).
 func canonicalPlan(data []byte) ([]byte, planHead, error) {
 	var h planHead
-	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data))
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, h, fmt.Errorf("a plan file is one JSON object")
 	}
@@ -359,7 +359,9 @@ func canonicalPlan(data []byte) ([]byte, planHead, error) {
 // with unique member names, valid UTF-8, and no member name that differs
 // only in case from a name of the plan's schema.
 func checkStrict(data []byte) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(data)) // rejects duplicate names and invalid UTF-8
+	// A *bytes.Buffer is parsed in place, not copied into the decoder's
+	// own buffer. The decoder rejects duplicate names and invalid UTF-8.
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data))
 	known := planNames()
 	for first := true; ; first = false {
 		tok, err := dec.ReadToken()
