@@ -154,7 +154,11 @@ func checkMinUsers(n, min int, skipped []Skipped) error {
 	if len(skipped) == 0 {
 		return fmt.Errorf("%s; refusing to plan — min_source_users = %d: an empty or partial directory answer must never read as \"everyone left\"; check the sources' base_dn and filter", what, min)
 	}
-	return fmt.Errorf("%s and %d entries were skipped (%s); refusing to plan — min_source_users = %d: check the mapping first, then the sources' base_dn and filter", what, len(skipped), topReasons(skipped, 3), min)
+	entries := fmt.Sprintf("%d entries were", len(skipped))
+	if len(skipped) == 1 {
+		entries = "1 entry was"
+	}
+	return fmt.Errorf("%s and %s skipped (%s); refusing to plan — min_source_users = %d: check the mapping first, then the sources' base_dn and filter", what, entries, topReasons(skipped, 3), min)
 }
 
 // topReasons names the most common skip reasons with their counts.

@@ -100,8 +100,8 @@ var refusalAdvice = map[RefusalReason]string{
 	RefuseInvalid:            "the plan was not written by ldapsync plan or was edited; make a new plan",
 	RefuseIdentityMismatch:   "the plan was edited; make a new plan",
 	RefuseConflictingChanges: "the plan was edited; make a new plan",
-	RefuseProtected:          "protected accounts are never changed; make a new plan",
-	RefuseNotOwned:           "ldapsync changes only the accounts its mapping owns; make a new plan",
+	RefuseProtected:          "make a new plan",
+	RefuseNotOwned:           "make a new plan",
 	RefuseStale:              "make a new plan",
 	RefuseSourceMismatch:     "the plan was edited, or made from another directory or configuration; make a new plan",
 }
@@ -345,10 +345,10 @@ func (ck *checker) checkShape(c Change) bool {
 		return bad("%v", err)
 	}
 	if len(after) == 0 || slices.Contains(after, "is_active") {
-		return bad("it writes at least one field, and never is_active")
+		return bad("an update or adopt writes at least one field, and never is_active")
 	}
 	if !slices.Equal(before, after) {
-		return bad("before must hold the current value of every field it writes (writes %s, before has %s)", strings.Join(after, ", "), strings.Join(before, ", "))
+		return bad("before must hold the current value of every field it writes (writes %s, before has %s)", strings.Join(after, ", "), orNone(before))
 	}
 	hasOwner := c.After.Owner != nil
 	if c.Action == ActionAdopt && (!hasOwner || *c.After.Owner != ck.mapper || (*c.Before.Owner != "" && !ck.previous[*c.Before.Owner])) {
@@ -362,6 +362,14 @@ func (ck *checker) checkShape(c Change) bool {
 		return false
 	}
 	return true
+}
+
+// orNone joins names, or says "none".
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 // checkIdentity refuses a change whose target id names an account of
