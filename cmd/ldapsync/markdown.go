@@ -44,10 +44,10 @@ func planMarkdown(p *engine.Plan) string {
 		b.WriteString("\n")
 	}
 	s := p.Summary
-	b.WriteString("| create | update | deactivate | reactivate | adopt | add membership | remove membership | unchanged | skipped | conflicts |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n",
-		s.Create, s.Update, s.Deactivate, s.Reactivate, s.Adopt, s.AddMembership, s.RemoveMembership, s.Unchanged, s.Skipped, len(p.Conflicts))
+	b.WriteString("| create | update | deactivate | reactivate | adopt | add membership | remove membership | create group | unchanged | skipped | conflicts |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n",
+		s.Create, s.Update, s.Deactivate, s.Reactivate, s.Adopt, s.AddMembership, s.RemoveMembership, s.CreateGroup, s.Unchanged, s.Skipped, len(p.Conflicts))
 	if line := limitsLine(p.Limits); line != "" {
 		fmt.Fprintf(&b, "%s\n\n", mdText(line))
 	}

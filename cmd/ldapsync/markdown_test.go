@@ -79,7 +79,7 @@ func TestConflictsAreRendered(t *testing.T) {
 		t.Errorf("text plan says ftrack matches:\n%s", text.String())
 	}
 	md := planMarkdown(conflictPlan())
-	for _, want := range []string{"### Conflicts (1)", "| `bob` | `branch` | `uid=bob,ou=b` |", "| 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |"} {
+	for _, want := range []string{"### Conflicts (1)", "| `bob` | `branch` | `uid=bob,ou=b` |", "| 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -280,7 +280,7 @@ func limitsLine(limits []engine.LimitInForce) string {
 		case l.Limit == "none":
 			parts[i] = l.Name + " = none"
 		case l.AppliesFrom > 0:
-			parts[i] = fmt.Sprintf("%s = %s (%s, from %d managed users)", l.Name, l.Limit, l.Source, l.AppliesFrom)
+			parts[i] = fmt.Sprintf("%s = %s (%s, in force from %d managed users)", l.Name, l.Limit, l.Source, l.AppliesFrom)
 		default:
 			parts[i] = fmt.Sprintf("%s = %s (%s)", l.Name, l.Limit, l.Source)
 		}
