@@ -35,6 +35,9 @@ policy {
   max_deactivations = "5%"
   max_creates       = 25
   protect           = ["admin", "re:^svc-"]
+  # A job whose LDAPSYNC_PLAN_KEY secret went missing fails instead of
+  # running an unsigned (anyone-could-have-written-it) plan.
+  require_signed_plans = true
 }
 
 # The workflow keeps this file in the Actions cache between runs.
