@@ -1,6 +1,9 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // prefetchTarget reads the target's accounts in the background from the
 // moment plan or drift starts, so that the target read (mostly waiting on
@@ -55,14 +58,21 @@ func withPrefetch[T any](ctx context.Context, target Target, fn func(ctx context
 	defer p.wait()
 	defer cancel()
 	v, err := fn(ctx, p)
-	if err != nil {
-		select {
-		case <-p.done:
-			if p.err != nil {
-				return v, namedError("target", target.Info().Name, p.err)
-			}
-		default:
+	if err == nil {
+		return v, nil
+	}
+	if ctx.Err() != nil {
+		// fn may have seen the cancellation a failed target read causes
+		// before the read's goroutine finished: wait for it, so that the
+		// target's error is the one reported.
+		p.wait()
+	}
+	select {
+	case <-p.done:
+		if p.err != nil && !errors.Is(p.err, context.Canceled) && !errors.Is(p.err, context.DeadlineExceeded) {
+			return v, namedError("target", target.Info().Name, p.err)
 		}
+	default:
 	}
 	return v, err
 }
