@@ -4,8 +4,9 @@
 // fsync, rename, fsync of the directory) and the previous version is kept
 // beside it as PATH.backup. Two lock files, PATH.lock and
 // PATH.lock-guard (flock, see lockState), make sure two applies never run
-// at once, even when one of them is deleted during a run. Top-level
-// members a later 1.x version wrote are kept through a Load and Save. The
+// at once, even when one of them is deleted during a run. Members a later
+// 1.x version wrote (top-level, or inside an entry of users or plans) are
+// kept through a Load and Save. The
 // file holds no secrets: usernames, names, e-mail addresses, ids and the
 // apply journal only.
 //
@@ -49,7 +50,13 @@ type Store struct {
 	// extra holds the top-level members of the file last loaded that this
 	// version does not know (a later 1.x wrote them), written back by
 	// Save for the same lineage, so an older ldapsync does not drop them.
-	extra        map[string]json.RawMessage
+	extra map[string]json.RawMessage
+	// entryExtra holds, the same way, the members of each entry of users
+	// and plans that this version does not know (a later 1.x added a field
+	// to a user record), keyed by the entry. An entry an apply removes or
+	// renames loses them; one it updates keeps them beside its updated
+	// known fields.
+	entryExtra   map[entryRef]map[string]json.RawMessage
 	extraLineage string
 }
 
@@ -108,7 +115,7 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 		if s.lineage == "" {
 			s.lineage = s.newID()
 		}
-		s.extra, s.extraLineage = nil, ""
+		s.extra, s.entryExtra, s.extraLineage = nil, nil, ""
 		return engine.NewLastApplied(s.lineage), nil
 	}
 	if err != nil {
@@ -133,9 +140,7 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 	if f.Lineage == "" {
 		return nil, fmt.Errorf("state %s is corrupt: it has no lineage", s.path)
 	}
-	if s.extra, err = unknownMembers(data); err != nil {
-		return nil, fmt.Errorf("state %s is corrupt: %v; restore it from %s.backup", s.path, err, s.path)
-	}
+	s.extra, s.entryExtra = unknownMembers(data)
 	s.extraLineage = f.Lineage
 	la := f.LastApplied
 	if la.Users == nil {
@@ -148,8 +153,8 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 }
 
 // Save writes la atomically and keeps the previous file as PATH.backup.
-// The unknown top-level members of the file this store last loaded go
-// with it when la has that file's lineage (format_version is this
+// The unknown members of the file this store last loaded (top-level, and
+// in the entries of users and plans) go with it when la has that file's lineage (format_version is this
 // version's: the file says who wrote it last).
 func (s *Store) Save(la *engine.LastApplied) error {
 	if la == nil || la.Lineage == "" {
@@ -165,6 +170,9 @@ func (s *Store) Save(la *engine.LastApplied) error {
 	data := buf.Bytes()
 	if la.Lineage == s.extraLineage {
 		var err error
+		if data, err = insertEntryMembers(data, s.entryExtra); err != nil {
+			return fmt.Errorf("state %s: %w", s.path, err)
+		}
 		if data, err = appendMembers(data, s.extra); err != nil {
 			return fmt.Errorf("state %s: %w", s.path, err)
 		}
@@ -202,44 +210,235 @@ func jsonNames(t reflect.Type) map[string]bool {
 	return out
 }
 
-// skipValue decodes any JSON value into nothing (the decoder still
-// checks it), so that reading the unknown members does not copy the
-// known ones, the bulk of the file.
-type skipValue struct{}
+// knownEntryMembers are, for each object of entries in the file
+// ("users" and "plans", in lower case), the member names of one entry
+// (engine.AppliedUser's and engine.AppliedPlan's fields), in lower case.
+var knownEntryMembers = map[string]map[string]bool{
+	"users": jsonNames(reflect.TypeOf(engine.AppliedUser{})),
+	"plans": jsonNames(reflect.TypeOf(engine.AppliedPlan{})),
+}
 
-// UnmarshalJSON ignores the value.
-func (*skipValue) UnmarshalJSON([]byte) error { return nil }
+// entryRef names one entry of the file: its section ("users" or
+// "plans") and its key there.
+type entryRef struct{ section, key string }
 
-// unknownMembers returns the top-level members of the JSON object data
-// that knownMembers does not name (nil when there are none).
-func unknownMembers(data []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if _, err := dec.Token(); err != nil { // the opening brace
-		return nil, err
+// isKnown reports whether the quoted JSON name raw is in known (lower-case
+// names), matching as encoding/json does, without case (Unicode simple
+// folding). The common case, a name as this version writes it, is one
+// map look-up without allocation.
+func isKnown(known map[string]bool, raw []byte) bool {
+	if known[string(raw[1:len(raw)-1])] {
+		return true
 	}
-	var extra map[string]json.RawMessage
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
+	name := unquote(raw)
+	for k := range known {
+		if strings.EqualFold(k, name) {
+			return true
 		}
-		key, _ := tok.(string)
-		if knownMembers[strings.ToLower(key)] {
-			err = dec.Decode(&skipValue{})
-		} else {
-			var raw json.RawMessage
-			if err = dec.Decode(&raw); err == nil {
-				if extra == nil {
-					extra = map[string]json.RawMessage{}
-				}
-				extra[key] = raw
+	}
+	return false
+}
+
+// unquote returns the string the quoted JSON string raw denotes.
+func unquote(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return string(raw[1 : len(raw)-1]) // not reached: data is valid JSON
+	}
+	return s
+}
+
+// section returns "users" or "plans" when the quoted top-level member
+// name raw is one of them (without case, as encoding/json reads it), or
+// "".
+func section(raw []byte) string {
+	for name := range knownEntryMembers {
+		if len(raw) == len(name)+2 && strings.EqualFold(string(raw[1:len(raw)-1]), name) {
+			return name
+		}
+	}
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		for name := range knownEntryMembers {
+			if strings.EqualFold(unquote(raw), name) {
+				return name
 			}
 		}
-		if err != nil {
-			return nil, err
+	}
+	return ""
+}
+
+// jsonVisitor receives what walkJSON finds. member is called for a
+// top-level member (sect "", entry nil) and for a member of an entry of
+// users or plans (sect names which, entry is the entry's quoted key);
+// when it returns true, value is called with that member's text.
+// entryEnd is called at the closing brace of each entry, at is its index
+// in data. Names are quoted JSON strings, as in data.
+type jsonVisitor struct {
+	member   func(sect string, entry, name []byte) bool
+	value    func(sect string, entry, name, value []byte)
+	entryEnd func(sect string, entry []byte, at int)
+}
+
+// walkJSON makes one pass over data, which must be a valid JSON object
+// (Load has decoded it already; Save has just encoded it), and reports
+// its top-level members and the members of the entries of its users and
+// plans objects to v. It only tracks nesting and strings, so it costs a
+// fraction of decoding: this is what keeps unknown members cheap to find
+// when there are none.
+func walkJSON(data []byte, v jsonVisitor) {
+	var (
+		inObject  []bool // per open bracket: an object (not an array)
+		expectKey bool
+		sect      string // the top-level member being read, when users or plans
+		entry     []byte // the quoted key of the entry being read
+		pendName  []byte // the member whose value is wanted
+		pendDepth int
+		valStart  = -1
+	)
+	finish := func(at, depth int) {
+		if pendName != nil && depth == pendDepth {
+			if depth == 1 {
+				v.value("", nil, pendName, bytes.TrimSpace(data[valStart:at]))
+			} else {
+				v.value(sect, entry, pendName, bytes.TrimSpace(data[valStart:at]))
+			}
+			pendName, valStart = nil, -1
 		}
 	}
-	return extra, nil
+	for i := 0; i < len(data); i++ {
+		depth := len(inObject)
+		switch c := data[i]; c {
+		case '"':
+			j := i + 1
+			for data[j] != '"' {
+				if data[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			raw := data[i : j+1]
+			if expectKey {
+				expectKey = false
+				switch {
+				case depth == 1:
+					sect = section(raw)
+					if v.member != nil && v.member("", nil, raw) {
+						pendName, pendDepth = raw, 1
+					}
+				case depth == 2 && sect != "":
+					entry = raw
+				case depth == 3 && sect != "":
+					if v.member != nil && v.member(sect, entry, raw) {
+						pendName, pendDepth = raw, 3
+					}
+				}
+			}
+			i = j
+		case ':':
+			if pendName != nil && depth == pendDepth && valStart < 0 {
+				valStart = i + 1
+			}
+		case ',':
+			finish(i, depth)
+			expectKey = inObject[depth-1]
+		case '{', '[':
+			inObject = append(inObject, c == '{')
+			expectKey = c == '{'
+		case '}', ']':
+			finish(i, depth)
+			if c == '}' && depth == 3 && sect != "" && v.entryEnd != nil {
+				v.entryEnd(sect, entry, i)
+			}
+			inObject = inObject[:depth-1]
+			expectKey = false
+		}
+	}
+}
+
+// unknownMembers returns the members of the JSON object data (valid JSON)
+// that this version does not know: at the top level (knownMembers), and
+// in each entry of users and plans (knownEntryMembers); nil when there
+// are none, the common case.
+func unknownMembers(data []byte) (map[string]json.RawMessage, map[entryRef]map[string]json.RawMessage) {
+	var (
+		top    map[string]json.RawMessage
+		nested map[entryRef]map[string]json.RawMessage
+	)
+	walkJSON(data, jsonVisitor{
+		member: func(sect string, _, name []byte) bool {
+			if sect == "" {
+				return !isKnown(knownMembers, name)
+			}
+			return !isKnown(knownEntryMembers[sect], name)
+		},
+		value: func(sect string, entry, name, value []byte) {
+			raw := json.RawMessage(bytes.Clone(value))
+			if sect == "" {
+				if top == nil {
+					top = map[string]json.RawMessage{}
+				}
+				top[unquote(name)] = raw
+				return
+			}
+			if nested == nil {
+				nested = map[entryRef]map[string]json.RawMessage{}
+			}
+			e := entryRef{sect, unquote(entry)}
+			if nested[e] == nil {
+				nested[e] = map[string]json.RawMessage{}
+			}
+			nested[e][unquote(name)] = raw
+		},
+	})
+	return top, nested
+}
+
+// insertEntryMembers adds to each entry of users and plans in the encoded
+// file data the members of extra for that entry (in name order, indented
+// like the rest). Entries no longer in the file (removed or renamed by an
+// apply) simply lose theirs.
+func insertEntryMembers(data []byte, extra map[entryRef]map[string]json.RawMessage) ([]byte, error) {
+	if len(extra) == 0 {
+		return data, nil
+	}
+	var ends []int
+	var members []map[string]json.RawMessage
+	walkJSON(data, jsonVisitor{entryEnd: func(sect string, entry []byte, at int) {
+		if m := extra[entryRef{sect, unquote(entry)}]; len(m) > 0 {
+			ends, members = append(ends, at), append(members, m)
+		}
+	}})
+	if len(ends) == 0 {
+		return data, nil
+	}
+	out := make([]byte, 0, len(data)+len(data)/16)
+	prev := 0
+	for n, at := range ends {
+		body := bytes.TrimRight(data[prev:at], " \n")
+		out = append(out, body...)
+		sep := ",\n      "
+		if len(body) > 0 && body[len(body)-1] == '{' {
+			sep = "\n      "
+		}
+		for _, k := range slices.Sorted(maps.Keys(members[n])) {
+			name, err := json.Marshal(k)
+			if err != nil {
+				return nil, err
+			}
+			var val bytes.Buffer
+			if err := json.Indent(&val, members[n][k], "      ", "  "); err != nil {
+				return nil, fmt.Errorf("member %s: %w", name, err)
+			}
+			out = append(append(append(append(out, sep...), name...), ": "...), val.Bytes()...)
+			sep = ",\n      "
+		}
+		out = append(out, "\n    "...)
+		prev = at
+	}
+	return append(out, data[prev:]...), nil
 }
 
 // appendMembers adds extra (in name order, indented like the rest) to the

@@ -3,6 +3,8 @@ package state
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,5 +193,124 @@ func TestStoreSatisfiesEngine(t *testing.T) {
 	back, _ := s2.Load()
 	if back.Lineage != lineage {
 		t.Fatalf("lineage changed across opens: %s -> %s", lineage, back.Lineage)
+	}
+}
+
+// TestUnknownEntryMembersSurviveSave: members a later 1.x wrote inside a
+// user record and a plan entry are kept through Load and Save beside the
+// updated known fields; an entry the apply removed loses them.
+func TestUnknownEntryMembersSurviveSave(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	src := `{
+  "format_version": "1.3",
+  "lineage": "lin-1",
+  "serial": 4,
+  "users": {
+    "alice": {"target_id": "id-a", "username": "alice", "email": "old@example.com", "first_name": "A", "last_name": "S", "active": true,
+      "future_photo": {"hash": "sha256:ab", "sizes": [1, 2]}, "Future_Flag": true},
+    "b\u00e9a": {"target_id": "id-b", "username": "b\u00e9a", "email": "b@example.com", "first_name": "", "last_name": "", "active": true, "zz_note": "x\"}{,"},
+    "carol": {"target_id": "id-c", "username": "carol", "email": "c@example.com", "first_name": "", "last_name": "", "active": false, "gone_with_carol": 1}
+  },
+  "plans": {
+    "p1": {"status": "incomplete", "base_serial": 3, "serial": 4, "started_at": "2026-03-01T12:00:00Z", "outcomes": {"create user.alice": "done"}, "future_retries": [3]}
+  },
+  "future_top": "kept"
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := Open(path)
+	la, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	la.Serial = 5
+	u := la.Users["alice"]
+	u.Email = "new@example.com"
+	la.Users["alice"] = u
+	delete(la.Users, "carol")
+	p := la.Plans["p1"]
+	p.Status = engine.PlanApplied
+	p.Serial = 5
+	la.Plans["p1"] = p
+	if err := s.Save(la); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	var got struct {
+		Serial int64                     `json:"serial"`
+		Users  map[string]map[string]any `json:"users"`
+		Plans  map[string]map[string]any `json:"plans"`
+		Top    string                    `json:"future_top"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatalf("written file is not JSON: %v\n%s", err, data)
+	}
+	alice, bea, p1 := got.Users["alice"], got.Users["b\u00e9a"], got.Plans["p1"]
+	if got.Serial != 5 || alice["email"] != "new@example.com" || fmt.Sprint(alice["future_photo"]) != "map[hash:sha256:ab sizes:[1 2]]" || alice["Future_Flag"] != true {
+		t.Errorf("alice:\n%s", data)
+	}
+	if bea["zz_note"] != "x\"}{," || p1["status"] != engine.PlanApplied || p1["serial"] != 5.0 || fmt.Sprint(p1["future_retries"]) != "[3]" || got.Top != "kept" {
+		t.Errorf("b\u00e9a, p1 or top level:\n%s", data)
+	}
+	if _, ok := got.Users["carol"]; ok || strings.Contains(string(data), "gone_with_carol") {
+		t.Errorf("a removed user's members survived:\n%s", data)
+	}
+	if !strings.Contains(string(data), "\"active\": true,\n      \"Future_Flag\": true,\n      \"future_photo\": {\n        \"hash\": \"sha256:ab\",\n        \"sizes\": [\n          1,\n          2\n        ]\n      }\n    },\n") {
+		t.Errorf("layout:\n%s", data)
+	}
+	// The engine reads the file this version wrote; a fresh store keeps
+	// the members again, byte for byte.
+	s2, _ := Open(path)
+	la2, err := s2.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la2.Users["alice"].Email != "new@example.com" || la2.Plans["p1"].Status != engine.PlanApplied {
+		t.Fatalf("reload: %+v", la2)
+	}
+	if err := s2.Save(la2); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(path); string(again) != string(data) {
+		t.Errorf("second save changed the file:\n%s\n%s", data, again)
+	}
+	// Another lineage does not inherit them.
+	la2.Lineage = "lin-2"
+	if err := s2.Save(la2); err != nil {
+		t.Fatal(err)
+	}
+	if other, _ := os.ReadFile(path); strings.Contains(string(other), "uture") || strings.Contains(string(other), "zz_note") {
+		t.Errorf("members carried into another lineage:\n%s", other)
+	}
+}
+
+// BenchmarkLoadSave100k: Load and Save of a state of 100,000 users with no
+// unknown members (the common case; the search for them is one pass over
+// the bytes).
+func BenchmarkLoadSave100k(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "state.json")
+	s, _ := Open(path, WithIDGenerator(fixedID()))
+	la, _ := s.Load()
+	for i := range 100_000 {
+		k := fmt.Sprintf("user%06d", i)
+		la.Users[k] = engine.AppliedUser{TargetID: "id-" + k, SourceID: "src-" + k, Username: k, Email: k + "@example.com", FirstName: "First", LastName: "Last", Active: true, Groups: []string{"Artists", "Staff"}}
+	}
+	la.Plans["p1"] = engine.AppliedPlan{Status: engine.PlanApplied, Serial: 3, Outcomes: map[string]engine.Outcome{"create user.alice": engine.OutcomeDone}}
+	if err := s.Save(la); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s2, _ := Open(path)
+		got, err := s2.Load()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s2.Save(got); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

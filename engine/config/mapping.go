@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
@@ -54,7 +55,25 @@ type Mapping struct {
 	ctx        *hcl.EvalContext
 	// previousNames are the names the mapping was known by.
 	previousNames []string
+	// maxValues caps the values entry_values.X exposes per attribute (see
+	// MaxEntryValues).
+	maxValues int
 }
+
+// Bounds on mapping evaluation. The functions are bounded (see
+// functions_bounds.go), but hcl's own for expressions and templates run
+// inside hcl: a for expression nested in another iterates the product of
+// their collections. So for expressions may nest at most
+// MaxForNesting deep (checked when the mapping is loaded), and
+// entry_values.X exposes at most MaxEntryValues values per attribute, or
+// MaxEntryValuesNested when the mapping nests for expressions (two deep:
+// a million iterations at most, rather than 10^8); an entry with more is
+// skipped with a reason naming the attribute and the count.
+const (
+	MaxForNesting        = 2
+	MaxEntryValues       = 10_000
+	MaxEntryValuesNested = 1_000
+)
 
 var _ engine.Mapper = (*Mapping)(nil)
 
@@ -152,12 +171,16 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 	}
 
 	seenEntry, seenValues := map[string]bool{}, map[string]bool{}
+	maxDepth := 0
 	for _, field := range mappingFields {
 		a, ok := content.Attributes[field]
 		if !ok {
 			continue
 		}
 		d := l.checkExpr(a.Expr, placeMapping)
+		depth, dd := forNesting(a.Expr)
+		d = append(d, dd...)
+		maxDepth = max(maxDepth, depth)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -190,7 +213,53 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 	}
 	sort.Strings(m.entryAttrs)
 	sort.Strings(m.valueAttrs)
+	m.maxValues = MaxEntryValues
+	if maxDepth > 1 {
+		m.maxValues = MaxEntryValuesNested
+	}
 	return m, diags
+}
+
+// forNesting returns how deep for expressions nest in expr (template for
+// directives are for expressions too), with a diagnostic at each for
+// expression nested deeper than MaxForNesting (the outermost such one
+// only, not again for the ones inside it).
+func forNesting(expr hcl.Expression) (int, hcl.Diagnostics) {
+	node, ok := expr.(hclsyntax.Node)
+	if !ok {
+		return 0, nil
+	}
+	w := &forWalker{}
+	diags := hclsyntax.Walk(node, w)
+	return w.max, diags
+}
+
+// forWalker is the hclsyntax.Walker of forNesting.
+type forWalker struct{ depth, max int }
+
+func (w *forWalker) Enter(n hclsyntax.Node) hcl.Diagnostics {
+	if _, ok := n.(*hclsyntax.ForExpr); !ok {
+		return nil
+	}
+	w.depth++
+	w.max = max(w.max, w.depth)
+	if w.depth != MaxForNesting+1 {
+		return nil
+	}
+	rng := n.Range()
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "For expressions nested too deep",
+		Detail:   fmt.Sprintf("A mapping may nest for expressions at most %d deep: each level multiplies the work by the number of values iterated.", MaxForNesting),
+		Subject:  &rng,
+	}}
+}
+
+func (w *forWalker) Exit(n hclsyntax.Node) hcl.Diagnostics {
+	if _, ok := n.(*hclsyntax.ForExpr); ok {
+		w.depth--
+	}
+	return nil
 }
 
 // decodeNameList evaluates a literal list of non-empty strings.
@@ -327,6 +396,9 @@ func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 		if len(vals) == 0 {
 			values[name] = cty.ListValEmpty(cty.String)
 			continue
+		}
+		if len(vals) > m.maxValues {
+			return engine.User{}, fmt.Errorf("attribute %q has %d values, more than the %d a mapping reads through entry_values", name, len(vals), m.maxValues)
 		}
 		list := make([]cty.Value, len(vals))
 		for i, s := range vals {
