@@ -28,6 +28,7 @@ test-deps:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing slapd and ldap-utils (Debian packages) for the LDAP tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null; \
+		echo "stopping the slapd service the package started (the tests run private slapd instances on free ports)"; \
 		{ command -v service >/dev/null 2>&1 && service slapd stop >/dev/null 2>&1; } || true; \
 	else \
 		echo "The LDAP tests need OpenLDAP's slapd and ldap-utils: install them (Debian/Ubuntu: sudo apt-get install slapd ldap-utils) and run make test again." >&2; \

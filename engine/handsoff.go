@@ -118,7 +118,12 @@ func (h *handsOff) holdAccounts(v *view, accounts []Account) []Account {
 			e = apiUserEntry
 		}
 		if e != "" {
-			h.protected[strings.ToLower(a.Username)] = e
+			if v.claims(a.Owner) {
+				// Say so only where it matters: an account this mapping
+				// owns would otherwise be changed. An unowned protected
+				// account (the usual admin) is never touched anyway.
+				h.protected[strings.ToLower(a.Username)] = e
+			}
 			if aliased {
 				kept, aliased = append(make([]Account, 0, len(accounts)), accounts[:i]...), false
 			}

@@ -46,7 +46,7 @@ Examples:
    ldapsync apply -verify-source=false plan.json   # the apply job cannot reach the directory`,
 		Flags: append(commonFlags(),
 			&cli.DurationFlag{Name: "lock-timeout", Value: 30 * time.Second, Usage: "how long to wait for the state lock"},
-			&cli.IntFlag{Name: "max-errors", Value: -1, Usage: "stop after this many failed changes (default: the policy's max_errors)"},
+			&cli.IntFlag{Name: "max-errors", Value: -1, DefaultText: "the policy's max_errors", Usage: "stop after this many failed changes"},
 			&cli.BoolFlag{Name: "verify-source", Value: true, Usage: "re-read the directory and refuse changes the configuration would not make now; =false where the apply job cannot reach the directory (then only the ftrack checks and the signature guard the plan)"},
 			&cli.BoolFlag{Name: "force", Usage: "confirm the -force override recorded in an unsigned plan"},
 		),

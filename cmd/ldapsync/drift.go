@@ -121,9 +121,14 @@ var driftKinds = []struct {
 	{engine.DriftUnmanaged, "Active ftrack users ldapsync does not manage", "never changed by ldapsync"},
 }
 
-func fieldView(s *string) string {
+func fieldView(field string, s *string) string {
 	if s == nil {
 		return "-"
+	}
+	for _, uf := range engine.UserFields() {
+		if uf.Name == field && uf.Bool {
+			return *s // booleans bare, as the plan shows them
+		}
 	}
 	return fmt.Sprintf("%q", *s)
 }
@@ -154,7 +159,7 @@ func (r *renderer) Drift(rep *engine.DriftReport) {
 			}
 			r.printf("%s\n", line)
 			for _, f := range it.Fields {
-				r.printf("      %-12s directory %s, ftrack %s, last applied %s\n", f.Field+":", fieldView(f.Desired), fieldView(f.Actual), fieldView(f.LastApplied))
+				r.printf("      %-12s directory %s, ftrack %s, last applied %s\n", f.Field+":", fieldView(f.Field, f.Desired), fieldView(f.Field, f.Actual), fieldView(f.Field, f.LastApplied))
 			}
 		}
 	}
@@ -199,7 +204,7 @@ func driftMarkdown(rep *engine.DriftReport) string {
 			}
 			for _, f := range it.Fields {
 				fmt.Fprintf(&s, "| `%s` | %s | %s | %s | %s | %s |\n", mdEscape(it.Key), mdEscape(string(it.Action)), f.Field,
-					mdEscape(fieldView(f.Desired)), mdEscape(fieldView(f.Actual)), mdEscape(fieldView(f.LastApplied)))
+					mdEscape(fieldView(f.Field, f.Desired)), mdEscape(fieldView(f.Field, f.Actual)), mdEscape(fieldView(f.Field, f.LastApplied)))
 			}
 		}
 		if n > 0 {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -129,8 +131,21 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print the version",
 		Action: func(c *cli.Context) error {
-			_, err := fmt.Fprintf(c.App.Writer, "ldapsync %s\n", version)
+			_, err := fmt.Fprintln(c.App.Writer, versionLine())
 			return err
 		},
 	}
+}
+
+// versionLine is what `ldapsync version` and `ldapsync --version` print:
+// the version (from -ldflags, else the module version of a `go install`
+// build), the Go version and the platform.
+func versionLine() string {
+	v := version
+	if v == "dev" {
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	return fmt.Sprintf("ldapsync %s (%s %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -41,11 +41,26 @@ func main() {
 	os.Exit(code)
 }
 
+// usageError turns a flag the command line got wrong into one line, as
+// every other error, instead of the whole help text.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "ldapsync"
+	if c.Command != nil && c.Command.Name != "" {
+		name += " " + c.Command.Name
+	}
+	return cli.Exit(fmt.Sprintf("Error: %v (see %s --help)", err, name), exitError)
+}
+
 // run executes the command line and returns the process exit code. Flags
 // may follow a command's arguments (see flagsFirst). Every message passes
 // through plainMessage, so no Go type name reaches the user.
 func run(args []string, stdout, stderr *os.File) int {
 	app := newApp(stdout, stderr)
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
+	app.OnUsageError = usageError
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = usageError
+	}
 	err := app.Run(flagsFirst(app, args))
 	if err == nil {
 		return exitOK

@@ -109,6 +109,15 @@ func planMarkdown(p *engine.Plan) string {
 		d.WriteString("\n</details>\n\n")
 		sections = append(sections, d.String())
 	}
+	if len(p.Unmanaged) > 0 {
+		var d strings.Builder
+		fmt.Fprintf(&d, "<details><summary>Unmanaged accounts (%d): active, without the ldapsync marker, never changed</summary>\n\n", len(p.Unmanaged))
+		for _, u := range p.Unmanaged {
+			fmt.Fprintf(&d, "- %s\n", mdCode(u))
+		}
+		d.WriteString("\n</details>\n\n")
+		sections = append(sections, d.String())
+	}
 	if len(p.Skipped) > 0 {
 		var d strings.Builder
 		fmt.Fprintf(&d, "<details><summary>Skipped directory entries (%d)</summary>\n\n| DN | reason |\n|---|---|\n", len(p.Skipped))

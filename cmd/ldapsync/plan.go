@@ -197,12 +197,12 @@ func runPlan(c *cli.Context, args planArgs) error {
 		return err
 	}
 	if args.Out != "" {
-		if err := atomicfile.WriteFile(args.Out, data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(args.Out, data, 0o600); err != nil {
 			return fmt.Errorf("writing plan: %w", err)
 		}
 	}
 	if args.Markdown != "" {
-		if err := atomicfile.WriteFile(args.Markdown, []byte(planMarkdown(plan)), 0o644); err != nil {
+		if err := atomicfile.WriteFile(args.Markdown, []byte(planMarkdown(plan)), 0o600); err != nil {
 			return fmt.Errorf("writing markdown: %w", err)
 		}
 	}

@@ -22,9 +22,10 @@ import (
 )
 
 // useColor reports whether output to w should be colored: not with
-// -no-color, not with NO_COLOR set, and only on a terminal.
+// -no-color, not with NO_COLOR set, not on a dumb terminal (TERM=dumb),
+// and only on a terminal.
 func useColor(noColor bool, w io.Writer) bool {
-	if noColor || os.Getenv("NO_COLOR") != "" {
+	if noColor || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
 		return false
 	}
 	f, ok := w.(*os.File)
@@ -203,6 +204,10 @@ func (r *renderer) Plan(p *engine.Plan) {
 			r.printf("  %s %s: %s\n", r.yellow.Sprint("!"), plain(s.DN), plain(s.Reason))
 		}
 	}
+	if n := len(p.Unmanaged); n > 0 {
+		r.printf("\n%s %s\n", r.bold.Sprintf("Unmanaged accounts (%d)", n), r.faint.Sprint("— active ftrack accounts without the ldapsync marker; never changed"))
+		r.printf("  %s\n", plain(listSome(p.Unmanaged, 10)))
+	}
 	if len(p.Warnings) > 0 {
 		r.printf("\n%s\n", r.bold.Sprint("Warnings"))
 		for _, w := range p.Warnings {
@@ -265,6 +270,14 @@ func isPrintable(s string) bool {
 		i += size
 	}
 	return true
+}
+
+// listSome joins up to n names, then says how many more there are.
+func listSome(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 // limitsLine names the safety limits in force and where they came from:

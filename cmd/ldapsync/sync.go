@@ -25,7 +25,7 @@ Examples:
    ldapsync sync -config ldapsync.hcl -log-format json -log-file /var/log/ldapsync.jsonl`,
 		Flags: append(commonFlags(),
 			&cli.DurationFlag{Name: "lock-timeout", Value: 30 * time.Second, Usage: "how long to wait for the state lock"},
-			&cli.IntFlag{Name: "max-errors", Value: -1, Usage: "stop after this many failed changes (default: the policy's max_errors)"},
+			&cli.IntFlag{Name: "max-errors", Value: -1, DefaultText: "the policy's max_errors", Usage: "stop after this many failed changes"},
 		),
 		Action: func(c *cli.Context) error {
 			if err := noArguments(c); err != nil {
