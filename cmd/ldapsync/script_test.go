@@ -430,7 +430,7 @@ rows:
 }
 
 // ftrack-faults [latency=D] [ratelimit=N] [errorrate=F] [seed=N]
-// [drop=N] [fail=USERNAME] sets the emulator's injected faults; no
+// [drop=N] [fail=USERNAME] [failevery=N] sets the emulator's injected faults; no
 // arguments clears them. fail refuses every batch that creates or updates
 // the User USERNAME (failUser).
 func cmdFtrackFaults(ts *testscript.TestScript, neg bool, args []string) {
@@ -451,6 +451,8 @@ func cmdFtrackFaults(ts *testscript.TestScript, neg bool, args []string) {
 			f.DropAfterOperations, err = strconv.Atoi(v)
 		case "fail":
 			f.FailOperation = failUser(ftrackOf(ts).Emulator, v)
+		case "failevery":
+			f.FailEvery, err = strconv.Atoi(v)
 		default:
 			ts.Fatalf("ftrack-faults: unknown fault %q", k)
 		}

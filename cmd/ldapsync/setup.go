@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ldapsync/ldapsync/engine"
 	"github.com/ldapsync/ldapsync/engine/config"
+	"github.com/ldapsync/ldapsync/providers/ftrack"
 	"github.com/ldapsync/ldapsync/providers/registry"
 	"github.com/ldapsync/ldapsync/state"
 )
@@ -74,12 +76,26 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, diags := registry.Build(cfg)
+	var ws *workspace
+	// Retries are said, not silent: on stderr and in the audit log.
+	onRetry := func(attempt, max int, wait time.Duration, cause error) {
+		msg := fmt.Sprintf("ftrack request failed (%v); retry %d of %d in %s", cause, attempt, max, wait.Round(100*time.Millisecond))
+		msg = cfg.Redactor().Redact(msg)
+		fmt.Fprintf(stderr, "Warning: %s\n", plain(msg))
+		if ws != nil && ws.log != nil {
+			ws.log.Warn("retry", "target", cfg.Target.Name, "attempt", attempt, "max", max, "wait", wait.String(), "cause", cfg.Redactor().Redact(cause.Error()))
+		}
+	}
+	p, diags := registry.Build(cfg, registry.WithSettings(func(s any) {
+		if fs, ok := s.(*ftrack.Settings); ok && fs.OnRetry == nil {
+			fs.OnRetry = onRetry
+		}
+	}))
 	if diags.HasErrors() {
 		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
 		return nil, cli.Exit("", exitError)
 	}
-	ws := &workspace{
+	ws = &workspace{
 		args: args, cfg: cfg,
 		sources: p.Sources, target: p.Target, targetUser: p.TargetUser, mapper: p.Mapping, warnings: p.Warnings,
 		logClose: func() error { return nil },

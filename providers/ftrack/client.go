@@ -48,6 +48,11 @@ type RetryPolicy struct {
 	MaxInterval time.Duration
 	// MaxElapsedTime caps the total time spent retrying (default 3m).
 	MaxElapsedTime time.Duration
+	// OnRetry, when set, is told of every retry before its wait: the
+	// retry's number, the most there will be, the wait and the failure
+	// that caused it (already redacted), so that a long silence can say
+	// "ftrack unreachable, retry 3 of 8 in 4s".
+	OnRetry func(attempt, max int, wait time.Duration, cause error)
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -426,7 +431,7 @@ func (c *Client) newRetrier() *retrier {
 
 // wait sleeps before the next attempt; it returns false when the attempts
 // or the time are used up (or ctx is done).
-func (r *retrier) wait(ctx context.Context, retryAfter time.Duration) bool {
+func (r *retrier) wait(ctx context.Context, retryAfter time.Duration, cause error) bool {
 	if r.attempt >= r.c.retry.MaxRetries {
 		return false
 	}
@@ -442,6 +447,9 @@ func (r *retrier) wait(ctx context.Context, retryAfter time.Duration) bool {
 	}
 	r.attempt++
 	r.c.retries.Add(1)
+	if r.c.retry.OnRetry != nil {
+		r.c.retry.OnRetry(r.attempt, r.c.retry.MaxRetries, d, cause)
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -471,7 +479,7 @@ func (c *Client) Call(ctx context.Context, ops []Operation) ([]json.RawMessage, 
 			return res, nil
 		}
 		kind, after := classify(err)
-		if kind == noRetry || !r.wait(ctx, after) {
+		if kind == noRetry || !r.wait(ctx, after, err) {
 			return nil, c.giveUp(ctx, r, err)
 		}
 	}
@@ -521,7 +529,7 @@ func (c *Client) Write(ctx context.Context, ops []Operation) ([]json.RawMessage,
 		switch {
 		case kind == retryUnclear || kind == retryUnprocessed:
 			w.unclear = w.unclear || kind == retryUnclear
-			if !r.wait(ctx, after) {
+			if !r.wait(ctx, after, err) {
 				return nil, c.giveUp(ctx, r, err)
 			}
 		case w.unclear && IsRejection(err):

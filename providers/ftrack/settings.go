@@ -35,6 +35,9 @@ type Settings struct {
 	// CreateGroups creates missing groups for add_membership (default true
 	// when decoded from HCL).
 	CreateGroups bool
+	// OnRetry, when set, is told of every retry (see RetryPolicy.OnRetry);
+	// set by the program, not by the configuration.
+	OnRetry func(attempt, max int, wait time.Duration, cause error)
 	// RetryInitialInterval is the first retry delay (default 250ms); not
 	// settable from HCL.
 	RetryInitialInterval time.Duration

@@ -3,6 +3,7 @@ package ftrack
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ create_groups = false
 	}
 	want := Settings{ServerURL: "https://studio.ftrackapp.com", APIUser: "admin", APIKey: "k-123", BatchSize: 50, Parallelism: 8,
 		Timeout: 30 * time.Second, MaxRetries: 3, CACertFile: "/etc/ssl/ca.pem", CreateGroups: false}
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("got %+v\nwant %+v", s, want)
 	}
 	s, diags = decode(t, `

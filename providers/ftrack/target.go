@@ -68,7 +68,7 @@ func NewTarget(name string, s Settings) (*Target, error) {
 	c, err := NewClient(Options{
 		ServerURL: s.ServerURL, APIUser: s.APIUser, APIKey: s.APIKey,
 		InsecureAllowHTTP: s.InsecureAllowHTTP, CACertFile: s.CACertFile, Timeout: s.Timeout,
-		Retry:    RetryPolicy{MaxRetries: s.MaxRetries, InitialInterval: s.RetryInitialInterval, MaxElapsedTime: s.RetryMaxElapsed},
+		Retry:    RetryPolicy{MaxRetries: s.MaxRetries, InitialInterval: s.RetryInitialInterval, MaxElapsedTime: s.RetryMaxElapsed, OnRetry: s.OnRetry},
 		PageSize: s.PageSize, MaxConns: s.Parallelism,
 	})
 	if err != nil {
