@@ -92,3 +92,25 @@ func TestMisspeltAttributeBlocksBlanking(t *testing.T) {
 		t.Fatalf("present attribute: %+v %+v", p.Blocked, p.Summary)
 	}
 }
+
+// TestTargetedPlan: plan -target keeps the named users' changes (with
+// the groups their memberships need), and the limits still count the
+// whole population.
+func TestTargetedPlan(t *testing.T) {
+	w := newWorld()
+	req := planReq([]Source{w.src}, w.mapper, w.target, w.policy)
+	req.Targets = []string{"user.BOB", "alice"}
+	p := mustPlan(t, req)
+	for _, c := range p.Changes {
+		if c.Key != "bob" && c.Key != "alice" && c.Action != ActionCreateGroup {
+			t.Errorf("a targeted plan holds %s", ChangeID(c))
+		}
+	}
+	if strings.Join(p.Targets, ",") != "alice,bob" || len(p.Changes) == 0 {
+		t.Fatalf("targets %v, changes %q", p.Targets, changeLines(p))
+	}
+	req.Policy.MaxDeactivations = Limit{Raw: "0", Count: 0} // carol and dave leave or are disabled: not targeted
+	if p := mustPlan(t, req); !p.IsBlocked() {
+		t.Fatalf("the limits must count every change, not only the targeted ones: %+v", p.Summary)
+	}
+}

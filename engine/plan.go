@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +37,9 @@ type Plan struct {
 	Sources       []SourceSummary `json:"sources"`
 	PriorState    *StateRef       `json:"prior_state"`
 	Policy        PlanPolicy      `json:"policy"`
+	// Targets are the users a targeted plan (plan -target) is restricted
+	// to; empty for a whole plan.
+	Targets []string `json:"targets,omitempty"`
 	// Limits are the safety limits in force, with where each came from.
 	Limits    []LimitInForce `json:"limits"`
 	Blocked   *Block         `json:"blocked,omitempty"`
@@ -164,6 +170,11 @@ type PlanRequest struct {
 	ExpiresIn time.Duration
 	// Force lifts a safety-policy block; the override is recorded.
 	Force bool
+	// Targets restricts the plan to these accounts ("user.NAME" or
+	// "NAME", any case; plan -target): only their changes (memberships
+	// included) are kept. The limits are still counted over the whole
+	// population, so a targeted plan cannot slip past a block.
+	Targets []string
 	// Progress is called with a stage name and a count; may be nil.
 	Progress func(stage string, done int)
 	// Groups are the groups blocks: directory groups whose members get
@@ -199,9 +210,18 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	}
 	planID := newID()
 	d := diff(v, req.Policy, req.LastApplied, now, newID)
+	all := d.changes
+	targets, err := targetKeys(req.Targets)
+	if err != nil {
+		return nil, err
+	}
+	if targets != nil {
+		d.changes = keepTargets(d.changes, targets)
+	}
 	p := newPlan(req, planID, now, v, d)
-	reasons := blockReasons(req.Policy, p.Changes, d.owned, len(v.desired), d.foreign, v.mapper)
-	reasons = append(reasons, blankingReasons(v, p.Changes, req.Mapper)...)
+	p.Targets = sortedKeysOf(targets)
+	reasons := blockReasons(req.Policy, all, d.owned, len(v.desired), d.foreign, v.mapper)
+	reasons = append(reasons, blankingReasons(v, all, req.Mapper)...)
 	if len(reasons) > 0 {
 		p.Blocked = &Block{Reasons: reasons}
 		if req.Force {
@@ -210,6 +230,52 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// targetKeys reads plan -target values into lower-case keys; nil when
+// there are none.
+func targetKeys(targets []string) (map[string]bool, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	keys := map[string]bool{}
+	for _, t := range targets {
+		k := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(t), "user.")))
+		if k == "" {
+			return nil, fmt.Errorf("plan -target %q: name a user, as user.NAME", t)
+		}
+		keys[k] = true
+	}
+	return keys, nil
+}
+
+// keepTargets keeps the changes of the targeted users (and the groups
+// their membership additions need).
+func keepTargets(changes []Change, keys map[string]bool) []Change {
+	groups := map[string]bool{}
+	var out []Change
+	for _, c := range changes {
+		if c.Action != ActionCreateGroup && keys[c.Key] {
+			out = append(out, c)
+			if c.Action == ActionAddMembership {
+				groups[c.Group] = true
+			}
+		}
+	}
+	for _, c := range changes {
+		if c.Action == ActionCreateGroup && groups[c.Group] {
+			out = append(out, c)
+		}
+	}
+	sortChanges(out)
+	return out
+}
+
+func sortedKeysOf(m map[string]bool) []string {
+	if m == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(m))
 }
 
 // newPlan writes the passes' result into the plan file's shape: identity,

@@ -30,6 +30,13 @@ func mdEscape(s string) string {
 func planMarkdown(p *engine.Plan) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## ldapsync plan for %s %s\n\n", mdText(p.Target.Type), mdCode(p.Target.Name))
+	if len(p.Targets) > 0 {
+		b.WriteString("> [!NOTE]\n> **Targeted plan:** only")
+		for _, t := range p.Targets {
+			b.WriteString(" " + mdCode("user."+t))
+		}
+		b.WriteString("; other changes are left for a later plan.\n\n")
+	}
 	if p.IsBlocked() {
 		b.WriteString("> [!CAUTION]\n> **This plan is blocked by a safety policy and cannot be applied.**\n")
 		for _, r := range p.Blocked.Reasons {

@@ -24,6 +24,7 @@ type planArgs struct {
 	DetailedExitcode bool
 	Force            bool
 	ExpiresIn        time.Duration
+	Targets          []string
 }
 
 func planCommand() *cli.Command {
@@ -39,6 +40,7 @@ Examples:
    ldapsync plan
    ldapsync plan -out plan.json -markdown plan.md
    ldapsync plan -detailed-exitcode    # 0 no changes, 2 changes, 3 blocked
+   ldapsync plan -target user.jdoe -out plan.json   # only one new hire, now
 
 With LDAPSYNC_PLAN_KEY set the plan is signed (HMAC-SHA256) and apply
 verifies the signature.`,
@@ -49,6 +51,7 @@ verifies the signature.`,
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when there are no changes, 2 when there are, 3 when blocked"},
 			&cli.BoolFlag{Name: "force", Usage: "lift a safety-policy block; the override is recorded in the plan"},
 			&cli.DurationFlag{Name: "expires-in", Value: 24 * time.Hour, Usage: "how long the saved plan may be applied"},
+			&cli.StringSliceFlag{Name: "target", Usage: "restrict the plan to `user.NAME` (repeatable); the safety limits still count every change"},
 		),
 		Action: func(c *cli.Context) error {
 			if err := noArguments(c); err != nil {
@@ -62,6 +65,7 @@ verifies the signature.`,
 				DetailedExitcode: c.Bool("detailed-exitcode"),
 				Force:            c.Bool("force"),
 				ExpiresIn:        c.Duration("expires-in"),
+				Targets:          c.StringSlice("target"),
 			})
 		},
 	}
@@ -76,7 +80,7 @@ func planKey() []byte {
 }
 
 // makePlan builds a plan for the workspace: shared by plan and sync.
-func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration) (*engine.Plan, error) {
+func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration, targets ...string) (*engine.Plan, error) {
 	if err := checkSchema(c, ws); err != nil {
 		return nil, err
 	}
@@ -101,6 +105,7 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 		ToolVersion:  version,
 		Now:          now().UTC(),
 		ExpiresIn:    expiresIn,
+		Targets:      targets,
 		Force:        force,
 		Progress:     prog.Stage,
 		Groups:       ws.cfg.GroupSpecs(),
@@ -188,7 +193,7 @@ func runPlan(c *cli.Context, args planArgs) error {
 		return err
 	}
 	defer ws.logClose()
-	plan, err := makePlan(c, ws, args.Force, args.ExpiresIn)
+	plan, err := makePlan(c, ws, args.Force, args.ExpiresIn, args.Targets...)
 	if err != nil {
 		return err
 	}

@@ -156,6 +156,9 @@ func describe(c engine.Change) string {
 
 // Plan renders a plan as text.
 func (r *renderer) Plan(p *engine.Plan) {
+	if len(p.Targets) > 0 {
+		r.printf("%s\n\n", r.yellow.Sprintf("Targeted plan: only user.%s; other changes are left for a later plan.", plain(strings.Join(p.Targets, ", user."))))
+	}
 	switch {
 	case len(p.Changes) == 0 && p.IsBlocked():
 		r.printf("%s: the plan is blocked by a safety policy (below).\n", r.red.Sprint("Nothing to apply"))
