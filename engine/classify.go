@@ -15,7 +15,7 @@ const (
 	statusStale
 )
 
-func classify(c Change, byID, byKey map[string]*Account, created, groups map[string]bool) (changeStatus, string) {
+func classify(c Change, byID, byKey map[string]*Account, created map[string]Change, groups map[string]bool) (changeStatus, string) {
 	a := byID[c.TargetID]
 	switch c.Action {
 	case ActionCreateGroup:
@@ -38,7 +38,7 @@ func classify(c Change, byID, byKey map[string]*Account, created, groups map[str
 		return statusPending, ""
 	case ActionAddMembership, ActionRemoveMembership:
 		if a == nil {
-			if created[c.TargetID] && c.Action == ActionAddMembership {
+			if _, planned := created[c.TargetID]; planned && c.Action == ActionAddMembership {
 				return statusPending, ""
 			}
 			return statusStale, fmt.Sprintf("%s: user %s no longer exists in ftrack", c.Address, c.TargetID)

@@ -198,7 +198,7 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, group
 		} else if !ck.checkShape(c) || !ck.checkIdentity(c) || !ck.checkHandsOff(c) {
 			continue
 		}
-		st, msg := classify(c, ck.byID, ck.byKey, ck.createdIDs(), groups)
+		st, msg := classify(c, ck.byID, ck.byKey, ck.created, groups)
 		switch st {
 		case statusDone:
 			done = append(done, c)
@@ -219,14 +219,6 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, group
 		return nil, nil, err
 	}
 	return pending, done, nil
-}
-
-func (ck *checker) createdIDs() map[string]bool {
-	ids := make(map[string]bool, len(ck.created))
-	for id := range ck.created {
-		ids[id] = true
-	}
-	return ids
 }
 
 // writes lists what a change writes: its fields, its membership or its
