@@ -110,10 +110,8 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 		now = time.Now()
 	}
 	now = now.UTC().Truncate(time.Second)
-	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress,
-			Groups: req.Groups, LastApplied: req.LastApplied, TargetUser: req.TargetUser})
-	})
+	v, _, err := readView(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress,
+		Groups: req.Groups, LastApplied: req.LastApplied, TargetUser: req.TargetUser})
 	if err != nil {
 		return nil, err
 	}

@@ -62,11 +62,7 @@ func Explain(ctx context.Context, req PlanRequest, queries []string) ([]Explanat
 		now = time.Now()
 	}
 	now = now.UTC().Truncate(time.Second)
-	rec := &recordingTarget{Target: req.Target}
-	v, err := withPrefetch(ctx, Target(rec), func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy,
-			Groups: req.Groups, LastApplied: req.LastApplied, TargetUser: req.TargetUser})
-	})
+	v, accounts, err := readView(ctx, req.readRequest())
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +70,7 @@ func Explain(ctx context.Context, req PlanRequest, queries []string) ([]Explanat
 	warnings := append(append([]string{}, v.warnings...), d.warnings...)
 	out := make([]Explanation, 0, len(queries))
 	for _, q := range queries {
-		out = append(out, explainOne(q, v, d, rec.accounts, warnings))
+		out = append(out, explainOne(q, v, d, accounts, warnings))
 	}
 	return out, nil
 }

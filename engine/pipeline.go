@@ -135,6 +135,32 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 // marker: its own name, or a previous name (handed over).
 func (v *view) claims(owner string) bool { return owner == v.mapper || v.previous[owner] }
 
+// readView runs collect with the target's accounts prefetched while the
+// sources are read, and returns the view with every account the target
+// returned (the view leaves protected ones out). Plan, drift, explain and
+// apply's verification all read this way.
+func readView(ctx context.Context, r readRequest) (*view, []Account, error) {
+	rec := &recordingTarget{Target: r.Target}
+	v, err := withPrefetch(ctx, Target(rec), func(ctx context.Context, t Target) (*view, error) {
+		r.Target = t
+		return collect(ctx, r)
+	})
+	return v, rec.accounts, err
+}
+
+// recordingTarget keeps what ReadAccounts returned.
+type recordingTarget struct {
+	Target
+	accounts []Account
+}
+
+// ReadAccounts reads the wrapped target and keeps the result.
+func (r *recordingTarget) ReadAccounts(ctx context.Context) ([]Account, error) {
+	a, err := r.Target.ReadAccounts(ctx)
+	r.accounts = a
+	return a, err
+}
+
 // diffResult is what the diff decided.
 type diffResult struct {
 	// foreign counts, per owner, the accounts that match directory users

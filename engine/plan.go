@@ -201,10 +201,7 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		now = time.Now()
 	}
 	now = now.UTC().Truncate(time.Second)
-	v, err := withPrefetch(ctx, req.Target, func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Progress: req.Progress,
-			Groups: req.Groups, LastApplied: req.LastApplied, TargetUser: req.TargetUser})
-	})
+	v, _, err := readView(ctx, req.readRequest())
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +227,12 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// readRequest is what the passes read for this plan.
+func (req PlanRequest) readRequest() readRequest {
+	return readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress,
+		Groups: req.Groups, LastApplied: req.LastApplied, TargetUser: req.TargetUser}
 }
 
 // targetKeys reads plan -target values into lower-case keys; nil when

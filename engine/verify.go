@@ -57,10 +57,8 @@ type derivation struct {
 // them; accounts gets every account the target returned (the view leaves
 // protected ones out).
 func derive(ctx context.Context, req ApplyRequest, la *LastApplied, now time.Time) (*derivation, []Account, error) {
-	rec := &recordingTarget{Target: req.Target}
-	v, err := withPrefetch(ctx, Target(rec), func(ctx context.Context, t Target) (*view, error) {
-		return collect(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: t, Policy: req.Policy, Groups: req.Groups, LastApplied: la, TargetUser: req.TargetUser})
-	})
+	v, accounts, err := readView(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy,
+		Groups: req.Groups, LastApplied: la, TargetUser: req.TargetUser})
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: re-reading the directory to verify the plan (apply -verify-source=false skips this): %w", err)
 	}
@@ -69,20 +67,7 @@ func derive(ctx context.Context, req ApplyRequest, la *LastApplied, now time.Tim
 	for _, c := range d.changes {
 		dv.changes[ChangeID(c)] = c
 	}
-	return dv, rec.accounts, nil
-}
-
-// recordingTarget keeps what ReadAccounts returned.
-type recordingTarget struct {
-	Target
-	accounts []Account
-}
-
-// ReadAccounts reads the wrapped target and keeps the result.
-func (r *recordingTarget) ReadAccounts(ctx context.Context) ([]Account, error) {
-	a, err := r.Target.ReadAccounts(ctx)
-	r.accounts = a
-	return a, err
+	return dv, accounts, nil
 }
 
 // problems collects what is wrong with a plan's changes, by reason.
