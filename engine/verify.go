@@ -108,11 +108,12 @@ func (ps problems) refusal() *RefusalError {
 
 // checker holds what the checks of one apply run read.
 type checker struct {
-	plan    *Plan
-	mapper  string
-	policy  Policy
-	prot    *protector
-	apiUser string
+	plan   *Plan
+	mapper string
+	policy Policy
+	// hands matches protected usernames, the API user and their
+	// look-alikes, as plan's hands-off pass does.
+	hands   *handsOff
 	byID    map[string]*Account
 	byKey   map[string]*Account
 	created map[string]Change // target id -> the plan's create
@@ -140,11 +141,11 @@ type checker struct {
 // safe order) and returns those to execute and those already done, or a
 // refusal.
 func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, groups map[string]bool, fresh *derivation) (pending, done []Change, err error) {
-	prot, err := newProtector(req.Policy.Protect)
+	hands, err := newHandsOff(req.Policy.Protect, req.TargetUser)
 	if err != nil {
 		return nil, nil, err
 	}
-	ck := &checker{plan: req.Plan, mapper: req.Mapper.Name(), policy: req.Policy, prot: prot, apiUser: strings.ToLower(req.TargetUser),
+	ck := &checker{plan: req.Plan, mapper: req.Mapper.Name(), policy: req.Policy, hands: hands,
 		byID: map[string]*Account{}, byKey: map[string]*Account{}, created: map[string]Change{}, renamed: map[string]string{},
 		adopted: map[string]bool{}, fresh: fresh, force: req.Force, problems: problems{}, mapperImpl: req.Mapper}
 	if fresh != nil {
@@ -385,22 +386,23 @@ func (ck *checker) checkHandsOff(c Change) bool {
 		names = append(names, a.Username)
 	}
 	for i, n := range names {
-		if ck.apiUser != "" && strings.ToLower(n) == ck.apiUser {
-			ck.problems.add(RefuseProtected, "%s: %q is the API user ldapsync signs in to ftrack as; it is never changed", c.Address, n)
-			return false
-		}
-		if e := ck.prot.match(n); e != "" {
-			ck.problems.add(RefuseProtected, "%s: %q is protected by policy.protect %q", c.Address, n, e)
+		if e := ck.hands.entryFor(n, n); e != "" {
+			if e == apiUserEntry {
+				ck.problems.add(RefuseProtected, "%s: %q is the API user ldapsync signs in to ftrack as; it is never changed", c.Address, n)
+			} else {
+				ck.problems.add(RefuseProtected, "%s: %q is protected by policy.protect %q", c.Address, n, e)
+			}
 			return false
 		}
 		if a != nil && i == len(names)-1 {
 			continue // the account's own username: matched exactly, as plan does
 		}
-		// A look-alike the plan would create or rename to (after removing
-		// invisible characters and NFKC folding), as plan holds them.
-		f := lookalikeFold(n)
-		if e := ck.prot.matchFolded(f); e != "" || (ck.apiUser != "" && f == lookalikeFold(ck.apiUser)) {
-			ck.problems.add(RefuseProtected, "%s: %q looks like a protected username (%s) once invisible characters are removed and it is folded", c.Address, n, firstNonEmpty(e, "the API user"))
+		// A look-alike the plan would create or rename to, as plan holds them.
+		if e := ck.hands.lookalikeFor(n, n); e != "" {
+			if e == apiUserEntry {
+				e = "the API user"
+			}
+			ck.problems.add(RefuseProtected, "%s: %q looks like a protected username (%s) once invisible characters are removed and it is folded", c.Address, n, e)
 			return false
 		}
 	}
@@ -554,7 +556,7 @@ func (ck *checker) explain(c Change) string {
 func (ck *checker) checkLimits(changes []Change) error {
 	owned := 0
 	for _, a := range ck.byID {
-		if (a.Owner == ck.mapper || ck.previous[a.Owner]) && ck.prot.match(a.Username) == "" {
+		if (a.Owner == ck.mapper || ck.previous[a.Owner]) && ck.hands.prot.match(a.Username) == "" {
 			owned++
 		}
 	}
