@@ -49,10 +49,7 @@ func runExplain(c *cli.Context, args globalArgs, names []string, asJSON bool) er
 	if err != nil {
 		return err
 	}
-	out, err := engine.Explain(c.Context, engine.PlanRequest{
-		Sources: ws.sources, Mapper: ws.mapper, Target: ws.target, Policy: ws.cfg.Policy,
-		LastApplied: prior, Now: now().UTC(), Groups: ws.cfg.GroupSpecs(), TargetUser: ws.targetUser,
-	}, names)
+	out, err := engine.Explain(c.Context, ws.planRequest(prior), names)
 	if err != nil {
 		return err
 	}

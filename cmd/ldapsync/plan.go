@@ -94,23 +94,10 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 	}
 	prog := newProgress(c.App.ErrWriter, ws.args.NoColor)
 	defer prog.Finish()
-	plan, err := engine.BuildPlan(c.Context, engine.PlanRequest{
-		Sources:      ws.sources,
-		Mapper:       ws.mapper,
-		Target:       ws.target,
-		Policy:       ws.cfg.Policy,
-		PolicyRaw:    ws.cfg.PolicyRaw,
-		LastApplied:  prior,
-		ConfigDigest: ws.cfg.Digest,
-		ToolVersion:  version,
-		Now:          now().UTC(),
-		ExpiresIn:    expiresIn,
-		Targets:      targets,
-		Force:        force,
-		Progress:     prog.Stage,
-		Groups:       ws.cfg.GroupSpecs(),
-		TargetUser:   ws.targetUser,
-	})
+	req := ws.planRequest(prior)
+	req.PolicyRaw, req.ConfigDigest, req.ToolVersion = ws.cfg.PolicyRaw, ws.cfg.Digest, version
+	req.ExpiresIn, req.Targets, req.Force, req.Progress = expiresIn, targets, force, prog.Stage
+	plan, err := engine.BuildPlan(c.Context, req)
 	if err != nil {
 		ws.log.Error("plan failed", "error", err.Error())
 		return nil, err

@@ -108,6 +108,16 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 }
 
 // openState opens the state file named in the configuration.
+// planRequest is what plan and explain both read: the sources, mapping,
+// target, policy and groups of the configuration, the last-applied state
+// and now.
+func (ws *workspace) planRequest(prior *engine.LastApplied) engine.PlanRequest {
+	return engine.PlanRequest{
+		Sources: ws.sources, Mapper: ws.mapper, Target: ws.target, Policy: ws.cfg.Policy,
+		LastApplied: prior, Now: now().UTC(), Groups: ws.cfg.GroupSpecs(), TargetUser: ws.targetUser,
+	}
+}
+
 func (ws *workspace) openState() (*state.Store, error) {
 	return state.Open(ws.stateAt)
 }
