@@ -62,16 +62,24 @@ func (w *world) load(hcl string) {
 	t := w.t
 	t.Helper()
 	hcl = strings.ReplaceAll(hcl, "FTRACK_URL", w.ft.URL)
+	var p *registry.Providers
+	w.cfg, p = loadProviders(t, hcl, registry.WithSettings(fastRetries))
+	w.sources, w.target, w.targetUser = p.Sources, p.Target, p.TargetUser
+}
+
+// loadProviders loads hcl as ldapsync.hcl (with no environment) and
+// builds its providers, failing the test on any error diagnostic.
+func loadProviders(t *testing.T, hcl string, opts ...registry.Option) (*config.Config, *registry.Providers) {
+	t.Helper()
 	cfg, diags := config.LoadBytes(filepath.Join(t.TempDir(), "ldapsync.hcl"), []byte(hcl), config.WithEnv(func(string) (string, bool) { return "", false }))
 	if diags.HasErrors() {
 		t.Fatalf("config: %s", diags.Error())
 	}
-	w.cfg = cfg
-	p, diags := registry.Build(cfg, registry.WithSettings(fastRetries))
+	p, diags := registry.Build(cfg, opts...)
 	if diags.HasErrors() {
 		t.Fatalf("providers: %s", diags.Error())
 	}
-	w.sources, w.target, w.targetUser = p.Sources, p.Target, p.TargetUser
+	return cfg, p
 }
 
 // fastRetries shortens the ftrack client's retry timing, which HCL cannot

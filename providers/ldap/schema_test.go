@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ldapsync/ldapsync/engine/config"
 	"github.com/ldapsync/ldapsync/providers/ldap"
 	"github.com/ldapsync/ldapsync/providers/ldap/ldaptest"
 	"github.com/ldapsync/ldapsync/providers/registry"
@@ -273,14 +272,7 @@ mapping "users" {
   groups     = entry_values.memberOf
 }
 `, s.URL, s.SyncDN, s.SyncPassword, ldaptest.UsersDN)
-	cfg, diags := config.LoadBytes(filepath.Join(t.TempDir(), "ldapsync.hcl"), []byte(hcl), config.WithEnv(func(string) (string, bool) { return "", false }))
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	p, diags := registry.Build(cfg)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
+	_, p := loadProviders(t, hcl)
 	diags, warnings, err := registry.CheckAttributes(context.Background(), p.Sources, p.Mapping)
 	if err != nil || len(warnings) != 0 {
 		t.Fatalf("err %v, warnings %q", err, warnings)
@@ -303,7 +295,7 @@ mapping "users" {
 // naming the source; nothing is refused.
 func TestCheckAttributesUnreadableSchema(t *testing.T) {
 	set := startMemDir(t, memBase)
-	cfg, diags := config.LoadBytes(filepath.Join(t.TempDir(), "ldapsync.hcl"), []byte(fmt.Sprintf(`source "ldap" "corp" {
+	_, p := loadProviders(t, fmt.Sprintf(`source "ldap" "corp" {
   url     = %q
   base_dn = %q
 }
@@ -316,14 +308,7 @@ mapping "users" {
   username = entry.uid
   email    = entry.mial
 }
-`, set.URL, set.BaseDN)), config.WithEnv(func(string) (string, bool) { return "", false }))
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	p, diags := registry.Build(cfg)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
+`, set.URL, set.BaseDN))
 	diags, warnings, err := registry.CheckAttributes(context.Background(), p.Sources, p.Mapping)
 	if err != nil || len(diags) != 0 {
 		t.Fatalf("err %v, diags %v", err, diags)
