@@ -77,17 +77,8 @@ ou: Groups
 // startAD serves ldif from an AD-mode MemDirectory.
 func startAD(t *testing.T, ldif string, maxValRange int) (*ldaptest.MemDirectory, string) {
 	t.Helper()
-	d, err := ldaptest.NewMemDirectory(strings.NewReader(ldif), ldaptest.WithActiveDirectory(maxValRange),
+	return ldaptest.StartMem(t, ldif, ldaptest.WithActiveDirectory(maxValRange),
 		ldaptest.WithBindAccount(adReader, adPass), ldaptest.WithRequireBind())
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := d.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop() })
-	return d, url
 }
 
 func adSettings(url string) ldap.Settings {

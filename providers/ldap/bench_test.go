@@ -2,7 +2,6 @@ package ldap_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/ldapsync/ldapsync/engine"
@@ -46,14 +45,6 @@ func BenchmarkReadSlapdLDAPS(b *testing.B) {
 
 // BenchmarkReadMemDirectory reads 10k users from the in-process demo directory.
 func BenchmarkReadMemDirectory(b *testing.B) {
-	d, err := ldaptest.NewMemDirectory(strings.NewReader("dn: dc=example,dc=com\nobjectClass: top\ndc: example\n\ndn: ou=users,dc=example,dc=com\nobjectClass: organizationalUnit\nou: users\n\n" + ldaptest.GenerateUsers(benchUsers)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	url, err := d.Start("127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = d.Stop() })
+	_, url := ldaptest.StartMem(b, "dn: dc=example,dc=com\nobjectClass: top\ndc: example\n\ndn: ou=users,dc=example,dc=com\nobjectClass: organizationalUnit\nou: users\n\n"+ldaptest.GenerateUsers(benchUsers))
 	benchRead(b, ldap.Settings{URL: url, BaseDN: ldaptest.UsersDN, PageSize: 1000})
 }

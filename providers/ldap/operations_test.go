@@ -16,15 +16,7 @@ import (
 // TestTimeLimitIsAnError: a search the server cuts off with result code 3
 // is an error that names the fix, never a partial directory.
 func TestTimeLimitIsAnError(t *testing.T) {
-	d, err := ldaptest.NewMemDirectory(strings.NewReader(baseOU+ldaptest.GenerateUsers(30)), ldaptest.WithTimeLimitAfter(12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := d.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop() })
+	_, url := ldaptest.StartMem(t, baseOU+ldaptest.GenerateUsers(30), ldaptest.WithTimeLimitAfter(12))
 	set := ldap.Settings{URL: url, BaseDN: ldaptest.UsersDN, PageSize: 5}
 	got, err := tryRead(context.Background(), newSource(t, set), "uid")
 	if err == nil {

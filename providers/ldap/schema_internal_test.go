@@ -41,15 +41,7 @@ func adSchemaLDIF(n int) string {
 
 func startADSchema(t *testing.T, n int) *Source {
 	t.Helper()
-	d, err := ldaptest.NewMemDirectory(strings.NewReader(adSchemaLDIF(n)), ldaptest.WithActiveDirectory(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := d.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop() })
+	_, url := ldaptest.StartMem(t, adSchemaLDIF(n), ldaptest.WithActiveDirectory(0))
 	src, err := New("ad", Settings{URL: url, BaseDN: "DC=corp,DC=example,DC=com", Schema: "active_directory", PageSize: 100})
 	if err != nil {
 		t.Fatal(err)

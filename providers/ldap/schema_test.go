@@ -124,15 +124,7 @@ ou: users
 // subentry of its own) and returns settings that read it.
 func startMemDir(t *testing.T, ldif string, opts ...ldaptest.MemOption) ldap.Settings {
 	t.Helper()
-	d, err := ldaptest.NewMemDirectory(strings.NewReader(ldif), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := d.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop() })
+	_, url := ldaptest.StartMem(t, ldif, opts...)
 	return ldap.Settings{URL: url, BaseDN: "ou=users,dc=example,dc=com"}
 }
 

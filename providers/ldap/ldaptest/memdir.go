@@ -37,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -1148,4 +1149,21 @@ func joinDN(head, tail string) string {
 		return tail
 	}
 	return head + "," + tail
+}
+
+// StartMem builds a MemDirectory from ldif, serves it on a free loopback
+// port until the test or benchmark ends, and returns it with its URL; any
+// error fails tb.
+func StartMem(tb testing.TB, ldif string, opts ...MemOption) (*MemDirectory, string) {
+	tb.Helper()
+	d, err := NewMemDirectory(strings.NewReader(ldif), opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url, err := d.Start("127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = d.Stop() })
+	return d, url
 }
