@@ -57,8 +57,8 @@ func BenchmarkMarshalUnmarshalPlan10k(b *testing.B) {
 // re-read, the fresh diff and every change's verification) for a plan of
 // 10,000 creates, before its first write.
 func BenchmarkApplyVerify10kCreates(b *testing.B) {
-	srcs, tgt := benchWorld(10000)
-	tgt = newTarget()
+	srcs, _ := benchWorld(10000)
+	tgt := newTarget() // an empty ftrack: every user is a create
 	mapper := &fakeMapper{name: "users", groups: true}
 	req := planReq(srcs, mapper, tgt, DefaultPolicy())
 	req.LastApplied = NewLastApplied("lineage-1")
