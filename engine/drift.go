@@ -105,11 +105,7 @@ func (r *DriftReport) Count(k DriftKind) int {
 // longer holds the last-applied value), edits of managed accounts no
 // change would undo, and unmanaged accounts. It writes nothing.
 func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	now = now.UTC().Truncate(time.Second)
+	now := wholeSecondUTC(req.Now)
 	v, _, err := readView(ctx, readRequest{Sources: req.Sources, Mapper: req.Mapper, Target: req.Target, Policy: req.Policy, Progress: req.Progress,
 		Groups: req.Groups, LastApplied: req.LastApplied, TargetUser: req.TargetUser})
 	if err != nil {

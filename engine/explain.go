@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 )
 
 // Explanation is what ldapsync explain says about one user: the directory
@@ -57,11 +56,7 @@ type ExplainedAccount struct {
 
 // Explain runs plan's passes, writing nothing, and explains each query.
 func Explain(ctx context.Context, req PlanRequest, queries []string) ([]Explanation, error) {
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	now = now.UTC().Truncate(time.Second)
+	now := wholeSecondUTC(req.Now)
 	v, accounts, err := readView(ctx, req.readRequest())
 	if err != nil {
 		return nil, err

@@ -196,11 +196,7 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	if newID == nil {
 		newID = uuid.NewString
 	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	now = now.UTC().Truncate(time.Second)
+	now := wholeSecondUTC(req.Now)
 	v, _, err := readView(ctx, req.readRequest())
 	if err != nil {
 		return nil, err
@@ -334,4 +330,14 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// wholeSecondUTC is the time a plan, drift report or explanation is made
+// at: t (or the clock, when t is zero) in UTC, to the second, as plans
+// record it.
+func wholeSecondUTC(t time.Time) time.Time {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.UTC().Truncate(time.Second)
 }
