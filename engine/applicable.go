@@ -47,8 +47,18 @@ func checkJournal(p *Plan, la *LastApplied) (rec AppliedPlan, resume bool, err e
 		return rec, true, nil
 	}
 	ref := p.PriorState
-	if ref == nil || ref.Lineage == "" {
-		return rec, false, refuse(RefuseStateMismatch, "the plan names no prior state (lineage and serial); it was not made by this ldapsync; make a new plan")
+	switch {
+	case ref == nil:
+		return rec, false, refuse(RefuseStateMismatch, "the plan names no prior state; it was not made by this ldapsync; make a new plan")
+	case ref.Lineage == "" && la.Exists:
+		return rec, false, refuse(RefuseStateMismatch, "the plan was made when there was no state yet, and now there is one (lineage %s serial %d): another apply ran first; make a new plan", la.Lineage, la.Serial)
+	case ref.Lineage == "":
+		if ref.Serial != 0 {
+			return rec, false, refuse(RefuseInvalid, "the plan names no state lineage but serial %d; it was edited; make a new plan", ref.Serial)
+		}
+		return AppliedPlan{}, false, nil
+	case !la.Exists:
+		return rec, false, refuse(RefuseStateMismatch, "the plan was made against the state with lineage %s (serial %d), and the state backend holds no state: apply runs where that state is not (another state block, another runner's file), or the state was lost. Run apply with the configuration and state the plan was made with; if the state is lost, make a new plan", ref.Lineage, ref.Serial)
 	}
 	if ref.Lineage != la.Lineage || ref.Serial != la.Serial {
 		return rec, false, refuse(RefuseStateMismatch, "the state is not the one the plan was made against: the plan expects lineage %s serial %d, the state is lineage %s serial %d (another apply ran, the state was lost and started again, or this is another state file); make a new plan", ref.Lineage, ref.Serial, la.Lineage, la.Serial)

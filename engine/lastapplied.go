@@ -31,6 +31,9 @@ type LastApplied struct {
 	ManagedGroups []string `json:"managed_groups,omitempty"`
 	// Plans is the apply journal, keyed by plan id.
 	Plans map[string]AppliedPlan `json:"plans"`
+	// Exists is true when the view was read from a stored state, false for
+	// the empty view of a state never saved (not stored itself).
+	Exists bool `json:"-"`
 }
 
 // AppliedUser is the last-applied record of one managed user.

@@ -310,8 +310,11 @@ func newPlan(req PlanRequest, planID string, now time.Time, v *view, d *diffResu
 	if len(d.missing) > 0 {
 		p.MissingSince = d.missing
 	}
-	if req.LastApplied != nil {
-		p.PriorState = &StateRef{Lineage: req.LastApplied.Lineage, Serial: req.LastApplied.Serial}
+	// A plan made when no state exists yet names none (lineage ""):
+	// apply then runs it only where there is still no state.
+	p.PriorState = &StateRef{}
+	if la := req.LastApplied; la != nil && la.Exists {
+		p.PriorState = &StateRef{Lineage: la.Lineage, Serial: la.Serial}
 	}
 	for _, c := range p.Changes {
 		p.Summary.add(c.Action)

@@ -23,14 +23,14 @@ func TestLockSurvivesDeletionOfItsFile(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.json")
 			s1, _ := Open(path)
 			s2, _ := Open(path)
-			unlock, err := s1.Lock(context.Background(), time.Second)
+			unlock, err := s1.Lock(context.Background(), LockInfo{}, time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Remove(path + deleted); err != nil {
 				t.Fatal(err)
 			}
-			if u, err := s2.Lock(context.Background(), 300*time.Millisecond); err == nil {
+			if u, err := s2.Lock(context.Background(), LockInfo{}, 300*time.Millisecond); err == nil {
 				_ = u()
 				t.Fatalf("a second Lock succeeded after %s was deleted while the first was held", deleted)
 			} else if !strings.Contains(err.Error(), "locked by another ldapsync run") {
@@ -38,7 +38,7 @@ func TestLockSurvivesDeletionOfItsFile(t *testing.T) {
 			}
 			got := make(chan error, 1)
 			go func() {
-				u, err := s2.Lock(context.Background(), 5*time.Second)
+				u, err := s2.Lock(context.Background(), LockInfo{}, 5*time.Second)
 				if err == nil {
 					err = u()
 				}
@@ -86,7 +86,7 @@ func TestLockDeletionRace(t *testing.T) {
 			defer runs.Done()
 			s, _ := Open(path)
 			for range 25 {
-				unlock, err := s.Lock(context.Background(), 10*time.Second)
+				unlock, err := s.Lock(context.Background(), LockInfo{}, 10*time.Second)
 				if err != nil {
 					t.Error(err)
 					return
@@ -118,12 +118,12 @@ func TestLockedMessage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	s1, _ := Open(path)
 	s2, _ := Open(path)
-	unlock, err := s1.Lock(context.Background(), time.Second)
+	unlock, err := s1.Lock(context.Background(), LockInfo{}, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
-	_, err = s2.Lock(context.Background(), 100*time.Millisecond)
+	_, err = s2.Lock(context.Background(), LockInfo{}, 100*time.Millisecond)
 	if err == nil {
 		t.Fatal("second Lock succeeded")
 	}
@@ -142,7 +142,7 @@ func TestLockedMessage(t *testing.T) {
 	if err := os.WriteFile(path+".lock", []byte("\x1b[31mforged\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.Lock(context.Background(), 100*time.Millisecond); err == nil || strings.Contains(err.Error(), "forged") {
+	if _, err := s2.Lock(context.Background(), LockInfo{}, 100*time.Millisecond); err == nil || strings.Contains(err.Error(), "forged") {
 		t.Errorf("forged note: %v", err)
 	}
 }

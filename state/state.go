@@ -98,7 +98,7 @@ func (s *Store) Path() string { return s.path }
 // returned function releases it. See lockState: two lock files,
 // PATH.lock and PATH.lock-guard, each checked to be the file its path
 // names, so that deleting one during a run does not let a second run in.
-func (s *Store) Lock(ctx context.Context, timeout time.Duration) (func() error, error) {
+func (s *Store) Lock(ctx context.Context, _ LockInfo, timeout time.Duration) (func() error, error) {
 	if dir := filepath.Dir(s.path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("state lock %s: %w", s.path+".lock", err)
@@ -106,6 +106,18 @@ func (s *Store) Lock(ctx context.Context, timeout time.Duration) (func() error, 
 	}
 	return lockState(ctx, s.path, timeout)
 }
+
+// ForceUnlock has nothing to release: a local lock is a flock, which ends
+// with the process that holds it, however that ends.
+func (s *Store) ForceUnlock(context.Context, string) error {
+	return fmt.Errorf("state file %s: a local lock cannot be left behind (it is a flock, released when the process holding it ends, even by a crash); if apply says it is locked, another run is still going: wait for it", s.path)
+}
+
+// Describe names the state file.
+func (s *Store) Describe() string { return "state file " + s.path }
+
+// Type is "local".
+func (s *Store) Type() string { return "local" }
 
 // Load reads the state. A missing file gives an empty view with the
 // store's new lineage.
@@ -121,28 +133,50 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", s.path, err)
 	}
+	la, err := Unmarshal(data)
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			return nil, fmt.Errorf("state %s is corrupt (%v); restore it from %s.backup or move it away to start afresh (ownership markers in ftrack keep managed users safe)", s.path, ce.Err, s.path)
+		}
+		return nil, fmt.Errorf("state %s: %w", s.path, err)
+	}
+	s.extra, s.entryExtra = unknownMembers(data)
+	s.extraLineage = la.Lineage
+	return la, nil
+}
+
+// CorruptError is a stored state that cannot be read as one.
+type CorruptError struct{ Err error }
+
+func (e *CorruptError) Error() string { return "the state is corrupt: " + e.Err.Error() }
+
+// Unmarshal reads a state document (the state file's format, which the
+// http backend stores as it is): a format_version of major version 1
+// (a newer one is refused, naming the upgrade), a lineage. The view has
+// Exists set.
+func Unmarshal(data []byte) (*engine.LastApplied, error) {
 	var head struct {
 		FormatVersion string `json:"format_version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("state %s is corrupt (not valid JSON: %v); restore it from %s.backup or move it away to start afresh (ownership markers in ftrack keep managed users safe)", s.path, err, s.path)
+		return nil, &CorruptError{fmt.Errorf("not valid JSON: %v", err)}
 	}
 	major, _, _ := strings.Cut(head.FormatVersion, ".")
 	if mj, err := strconv.Atoi(major); err != nil || mj < 1 {
-		return nil, fmt.Errorf("state %s is corrupt: format_version %q is not a version", s.path, head.FormatVersion)
+		return nil, &CorruptError{fmt.Errorf("format_version %q is not a version", head.FormatVersion)}
 	} else if mj > 1 {
-		return nil, fmt.Errorf("state %s has format_version %s, newer than this ldapsync understands (%s); upgrade ldapsync", s.path, head.FormatVersion, FormatVersion)
+		return nil, fmt.Errorf("the state has format_version %s, newer than this ldapsync understands (%s); upgrade ldapsync", head.FormatVersion, FormatVersion)
 	}
 	var f file
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("state %s is corrupt: %v; restore it from %s.backup", s.path, err, s.path)
+		return nil, &CorruptError{err}
 	}
 	if f.Lineage == "" {
-		return nil, fmt.Errorf("state %s is corrupt: it has no lineage", s.path)
+		return nil, &CorruptError{errors.New("it has no lineage")}
 	}
-	s.extra, s.entryExtra = unknownMembers(data)
-	s.extraLineage = f.Lineage
 	la := f.LastApplied
+	la.Exists = true
 	if la.Users == nil {
 		la.Users = map[string]engine.AppliedUser{}
 	}
@@ -152,24 +186,32 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 	return &la, nil
 }
 
-// Save writes la atomically and keeps the previous file as PATH.backup.
-// The unknown members of the file this store last loaded (top-level, and
-// in the entries of users and plans) go with it when la has that file's lineage (format_version is this
-// version's: the file says who wrote it last).
-func (s *Store) Save(la *engine.LastApplied) error {
+// Marshal encodes la as a state document (indented, the state file's
+// format).
+func Marshal(la *engine.LastApplied) ([]byte, error) {
 	if la == nil || la.Lineage == "" {
-		return fmt.Errorf("state %s: refusing to save a state without lineage", s.path)
+		return nil, errors.New("refusing to save a state without lineage")
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(file{FormatVersion: FormatVersion, LastApplied: *la}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Save writes la atomically and keeps the previous file as PATH.backup.
+// The unknown members of the file this store last loaded (top-level, and
+// in the entries of users and plans) go with it when la has that file's lineage (format_version is this
+// version's: the file says who wrote it last).
+func (s *Store) Save(la *engine.LastApplied) error {
+	data, err := Marshal(la)
+	if err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)
 	}
-	data := buf.Bytes()
 	if la.Lineage == s.extraLineage {
-		var err error
 		if data, err = insertEntryMembers(data, s.entryExtra); err != nil {
 			return fmt.Errorf("state %s: %w", s.path, err)
 		}
@@ -612,7 +654,8 @@ func lockedError(path, busy string, timeout time.Duration) error {
 	if note, err := os.ReadFile(busy); err == nil && holderNoteRE.Match(bytes.TrimSpace(note)) {
 		holder = fmt.Sprintf("another ldapsync run (%s)", bytes.TrimSpace(note))
 	}
-	return fmt.Errorf("state %s is locked by %s, lock file %s; gave up after waiting %s. The lock ends with the run that holds it, even if that run crashes (it never goes stale): wait for it to finish and try again, or wait longer with -lock-timeout", path, holder, busy, timeout)
+	return &LockedError{Backend: "state " + path, HolderText: fmt.Sprintf("%s, lock file %s", holder, busy), Waited: timeout,
+		Remedy: "The lock ends with the run that holds it, even if that run crashes (it never goes stale): wait for it to finish and try again, or wait longer with -lock-timeout"}
 }
 
-var _ engine.StateStore = (*Store)(nil)
+var _ Backend = (*Store)(nil)

@@ -148,11 +148,11 @@ func TestLockContention(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	s1, _ := Open(path)
 	s2, _ := Open(path)
-	unlock, err := s1.Lock(context.Background(), time.Second)
+	unlock, err := s1.Lock(context.Background(), LockInfo{}, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s2.Lock(context.Background(), 200*time.Millisecond)
+	_, err = s2.Lock(context.Background(), LockInfo{}, 200*time.Millisecond)
 	if err == nil {
 		t.Fatal("second lock succeeded while the first is held")
 	}
@@ -162,18 +162,18 @@ func TestLockContention(t *testing.T) {
 	if err := unlock(); err != nil {
 		t.Fatal(err)
 	}
-	unlock2, err := s2.Lock(context.Background(), time.Second)
+	unlock2, err := s2.Lock(context.Background(), LockInfo{}, time.Second)
 	if err != nil {
 		t.Fatalf("lock after release: %v", err)
 	}
 	_ = unlock2()
 
 	// A cancelled context ends the wait with the context's error.
-	unlock, _ = s1.Lock(context.Background(), time.Second)
+	unlock, _ = s1.Lock(context.Background(), LockInfo{}, time.Second)
 	defer unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s2.Lock(ctx, time.Minute); err == nil || !strings.Contains(err.Error(), "context canceled") {
+	if _, err := s2.Lock(ctx, LockInfo{}, time.Minute); err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Fatalf("cancelled wait: %v", err)
 	}
 }

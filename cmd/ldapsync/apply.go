@@ -1,15 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ldapsync/ldapsync/engine"
+	"github.com/ldapsync/ldapsync/state"
 )
 
 // applyArgs are the settings of one `ldapsync apply` run.
@@ -67,34 +65,11 @@ func runApply(c *cli.Context, args applyArgs) error {
 	}
 	defer ws.logClose()
 	plan, err := engine.ReadPlanFile(args.PlanPath, planReadOptions(ws))
-	if err == nil {
-		err = checkStateExists(ws.stateAt, plan)
-	}
 	if err != nil {
 		ws.log.Error("apply refused", "plan", args.PlanPath, "error", err.Error())
 		return err
 	}
 	return applyPlan(c, ws, plan, applyOptions{LockTimeout: args.LockTimeout, MaxErrors: args.MaxErrors, VerifySource: args.VerifySource, Force: args.Force})
-}
-
-// checkStateExists refuses, as engine.Apply would (state_mismatch), a
-// plan made against a state when there is no state file at path, and
-// says so: the engine compares the plan with a new, empty state and can
-// only name that state's fresh lineage. Every plan names a saved state
-// (plan saves one before planning), so a missing file means the state
-// was moved or deleted, or apply runs where the state is not.
-func checkStateExists(path string, p *engine.Plan) error {
-	if p.PriorState == nil || p.PriorState.Lineage == "" {
-		return nil // the engine refuses it, naming why
-	}
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return &engine.RefusalError{Reason: engine.RefuseStateMismatch, Message: fmt.Sprintf(
-		"no state file at %s: the plan was made against the state file with lineage %s (serial %d), and that file is missing. "+
-			"Run apply where that state file is, or put it back at %s (state.path in the configuration names it); "+
-			"if it is lost, make a new plan with 'ldapsync plan -out plan.json'",
-		path, p.PriorState.Lineage, p.PriorState.Serial, path)}
 }
 
 // planReadOptions are the plan file's integrity requirements: the signing
@@ -120,7 +95,7 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 	if err != nil {
 		return err
 	}
-	unlock, err := store.Lock(c.Context, lockTimeout)
+	unlock, err := store.Lock(c.Context, state.NewLockInfo("apply", version), lockTimeout)
 	if err != nil {
 		return err
 	}

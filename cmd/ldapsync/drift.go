@@ -1,15 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ldapsync/ldapsync/engine"
+	"github.com/ldapsync/ldapsync/state"
 )
 
 // driftArgs are the settings of one `ldapsync drift` run.
@@ -57,11 +55,11 @@ func runDrift(c *cli.Context, args driftArgs) error {
 	if err != nil {
 		return err
 	}
-	noState := missingStateWarning(store.Path())
 	prior, err := store.Load()
 	if err != nil {
 		return err
 	}
+	noState := missingStateWarning(store, prior)
 	prog := newProgress(c.App.ErrWriter, args.NoColor)
 	report, err := engine.Drift(c.Context, engine.DriftRequest{
 		Sources:     ws.sources,
@@ -100,14 +98,14 @@ func runDrift(c *cli.Context, args driftArgs) error {
 	return nil
 }
 
-// missingStateWarning warns, when there is no state file at path, that
-// drift has no last-applied values: a hand edit in ftrack then looks like
-// a change the directory asks for, and is reported as pending.
-func missingStateWarning(path string) []string {
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+// missingStateWarning warns, when the backend holds no state, that drift
+// has no last-applied values: a hand edit in ftrack then looks like a
+// change the directory asks for, and is reported as pending.
+func missingStateWarning(store state.Backend, la *engine.LastApplied) []string {
+	if la.Exists {
 		return nil
 	}
-	return []string{fmt.Sprintf("no state file at %s: drift has no last-applied values to compare with, so edits made in ftrack by hand cannot be told apart from pending directory changes and are reported as pending; ldapsync apply records those values in the state file (state.path)", path)}
+	return []string{fmt.Sprintf("no state in %s: drift has no last-applied values to compare with, so edits made in ftrack by hand cannot be told apart from pending directory changes and are reported as pending; ldapsync apply records those values in the state (the state block)", store.Describe())}
 }
 
 // driftKinds is the order drift kinds are shown in, with their titles.

@@ -2,16 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ldapsync/ldapsync/engine"
-	"github.com/ldapsync/ldapsync/state"
 	"github.com/ldapsync/ldapsync/state/atomicfile"
 )
 
@@ -88,7 +85,7 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 	if err != nil {
 		return nil, err
 	}
-	prior, err := establishState(c, store)
+	prior, err := store.Load()
 	if err != nil {
 		return nil, err
 	}
@@ -104,61 +101,7 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 	}
 	plan.Warnings = append(append([]string{}, ws.warnings...), plan.Warnings...)
 	logPlan(ws, plan)
-	if err := recordMissing(c, store, prior, plan); err != nil {
-		return nil, err
-	}
 	return plan, nil
-}
-
-// establishState loads the state, first saving a new, empty one when
-// there is none: a plan names the lineage it was made against, and a
-// lineage that was never saved would be a new one in the apply process,
-// so a plan made against "no state yet" could be replayed on any state
-// that is lost and started again.
-func establishState(c *cli.Context, store *state.Store) (*engine.LastApplied, error) {
-	if _, err := os.Stat(store.Path()); !errors.Is(err, fs.ErrNotExist) {
-		return store.Load()
-	}
-	unlock, err := store.Lock(c.Context, 30*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	la, err := store.Load()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(store.Path()); errors.Is(err, fs.ErrNotExist) {
-		if err := store.Save(la); err != nil {
-			return nil, err
-		}
-	}
-	return la, nil
-}
-
-// recordMissing starts the grace-period clock: plan never writes to the
-// target, but it records in the local state when it first saw a managed
-// user missing. The serial does not change, so saved plans stay valid.
-// prior is the state the plan was made from; when it already holds the
-// plan's observations (the usual case) the state is not locked, re-read
-// or rewritten.
-func recordMissing(c *cli.Context, store *state.Store, prior *engine.LastApplied, plan *engine.Plan) error {
-	if prior != nil && !engine.RecordMissing(prior, plan.MissingSince) {
-		return nil
-	}
-	unlock, err := store.Lock(c.Context, 30*time.Second)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	la, err := store.Load()
-	if err != nil {
-		return err
-	}
-	if engine.RecordMissing(la, plan.MissingSince) {
-		return store.Save(la)
-	}
-	return nil
 }
 
 func logPlan(ws *workspace, p *engine.Plan) {

@@ -107,7 +107,6 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 	return ws, nil
 }
 
-// openState opens the state file named in the configuration.
 // planRequest is what plan and explain both read: the sources, mapping,
 // target, policy and groups of the configuration, the last-applied state
 // and now.
@@ -118,8 +117,14 @@ func (ws *workspace) planRequest(prior *engine.LastApplied) engine.PlanRequest {
 	}
 }
 
-func (ws *workspace) openState() (*state.Store, error) {
-	return state.Open(ws.stateAt)
+// openState opens the state backend the configuration's state block
+// names.
+func (ws *workspace) openState() (state.Backend, error) {
+	switch ws.cfg.State.Type {
+	case "", "local":
+		return state.Open(ws.stateAt)
+	}
+	return nil, fmt.Errorf("state %q: this backend is not available yet", ws.cfg.State.Type)
 }
 
 // openLog starts the audit log when -log-file is given. Every attribute

@@ -86,12 +86,29 @@ type GroupsBlock struct {
 	DeclRange       hcl.Range
 }
 
-// StateConfig is the state block.
+// StateConfig is the state block: which backend keeps the last-applied
+// state, and its settings.
+//
+//	state { path = "ldapsync.state.json" }          # a local file (the default)
+//	state "local" { path = "ldapsync.state.json" }  # the same
+//	state "http" { address = "https://…" }          # Terraform's http backend protocol
+//	state "ftrack" {}                               # in the ftrack site itself
 type StateConfig struct {
-	// Path is the state file path, resolved against the configuration
-	// file's directory when relative. Default "ldapsync.state.json".
+	// Type is the backend: "local" (also for an unlabelled block and
+	// when there is no block), "http" or "ftrack".
+	Type string
+	// Path is the local state file path, resolved against the
+	// configuration file's directory when relative. Default
+	// "ldapsync.state.json".
 	Path string
+	// Block is the block of an http or ftrack backend, its body left for
+	// the backend to decode with EvalContext (connection settings: var,
+	// env() and file(), sensitive variables allowed); nil for local.
+	Block *Block
 }
+
+// StateTypes are the state backends a state block may name.
+var StateTypes = []string{"local", "http", "ftrack"}
 
 // DefaultStatePath is the state file name used when there is no state block.
 const DefaultStatePath = "ldapsync.state.json"

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -23,6 +24,31 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "policy"},
 		{Type: "state"},
 	},
+}
+
+// rootSchemaFor is rootSchema with the state block's label made to fit
+// the file: "state {…}" (a local file, as before backends) and
+// "state "http" {…}" are both valid, and a schema's blocks have a fixed
+// number of labels. The first state block decides; a second is a
+// duplicate anyway.
+func rootSchemaFor(body hcl.Body) *hcl.BodySchema {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return rootSchema
+	}
+	for _, b := range sb.Blocks {
+		if b.Type != "state" || len(b.Labels) == 0 {
+			continue
+		}
+		out := &hcl.BodySchema{Blocks: slices.Clone(rootSchema.Blocks)}
+		for i := range out.Blocks {
+			if out.Blocks[i].Type == "state" {
+				out.Blocks[i].LabelNames = []string{"type"}
+			}
+		}
+		return out
+	}
+	return rootSchema
 }
 
 // loader carries the state of one Load.
@@ -52,7 +78,7 @@ func loadHCL(name, cfgPath string, src, digestSrc []byte, extra map[string]*hcl.
 	for k, f := range extra {
 		cfg.Files[k] = f
 	}
-	cfg.State.Path = resolvePath(cfg.dir, DefaultStatePath)
+	cfg.State = StateConfig{Type: "local", Path: resolvePath(cfg.dir, DefaultStatePath)}
 
 	if d := checkSource(name, src); d != nil {
 		if f := quotable(src, d); f != nil {
@@ -67,7 +93,7 @@ func loadHCL(name, cfgPath string, src, digestSrc []byte, extra map[string]*hcl.
 	if diags.HasErrors() {
 		return cfg, diags
 	}
-	content, d := file.Body.Content(rootSchema)
+	content, d := file.Body.Content(rootSchemaFor(file.Body))
 	diags = append(diags, d...)
 
 	l := &loader{cfg: cfg, opts: o, vars: map[string]*variable{}, sources: map[string]*Block{}}

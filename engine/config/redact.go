@@ -81,6 +81,9 @@ func (c *Config) namedSecrets() []string {
 	if c.Target != nil {
 		blocks = append(blocks, c.Target)
 	}
+	if c.State.Block != nil {
+		blocks = append(blocks, c.State.Block)
+	}
 	var out []string
 	for _, b := range blocks {
 		body, ok := b.Body.(*hclsyntax.Body)

@@ -166,6 +166,24 @@ func (l *loader) decodeProtect(expr hcl.Expression, v cty.Value) ([]string, hcl.
 }
 
 func (l *loader) decodeState(b *hcl.Block) hcl.Diagnostics {
+	typ := "local"
+	if len(b.Labels) > 0 {
+		typ = b.Labels[0]
+	}
+	switch typ {
+	case "local":
+	case "http", "ftrack":
+		l.cfg.State = StateConfig{Type: typ, Block: &Block{Type: typ, Name: typ, Body: b.Body, DeclRange: b.DefRange}}
+		return l.checkBody(b.Body)
+	default:
+		rng := b.LabelRanges[0]
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown state backend",
+			Detail:   fmt.Sprintf("There is no state backend %q; use one of %s.", typ, strings.Join(StateTypes, ", ")),
+			Subject:  &rng,
+		}}
+	}
 	content, diags := b.Body.Content(stateSchema)
 	if a, ok := content.Attributes["path"]; ok {
 		v, d := l.evalSetting(a.Expr)
