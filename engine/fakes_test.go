@@ -237,6 +237,7 @@ func (s *memState) Load() (*LastApplied, error) {
 		return nil, err
 	}
 	la.ensure()
+	la.Exists = true
 	return &la, nil
 }
 

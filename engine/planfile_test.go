@@ -96,7 +96,7 @@ func (in goldenInput) request() PlanRequest {
 	req.Policy.MaxDeactivations, _ = ParseLimit(in.Policy.MaxDeactivations)
 	req.PolicyRaw = in.PolicyRaw
 	if in.LastApplied != nil {
-		req.LastApplied = &LastApplied{Lineage: in.LastApplied.Lineage, Serial: in.LastApplied.Serial}
+		req.LastApplied = &LastApplied{Lineage: in.LastApplied.Lineage, Serial: in.LastApplied.Serial, Exists: true}
 	}
 	return req
 }
