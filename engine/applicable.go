@@ -35,7 +35,7 @@ func checkApplicable(p *Plan, ti TargetInfo, configDigest string, now time.Time)
 // plan made against a state that has seen no apply is tied to that
 // state's lineage like any other, so it cannot be replayed on a state
 // that was lost and started again.
-func checkJournal(p *Plan, la *LastApplied) (rec AppliedPlan, resume bool, err error) {
+func checkJournal(p *Plan, la *LastApplied, where string) (rec AppliedPlan, resume bool, err error) {
 	rec, resume = la.Plans[p.PlanID]
 	if resume && rec.Status == PlanApplied {
 		return rec, false, refuse(RefuseAlreadyApplied, "plan %s was already applied (finished %s); make a new plan", p.PlanID, rec.FinishedAt.UTC().Format(time.RFC3339))
@@ -58,7 +58,7 @@ func checkJournal(p *Plan, la *LastApplied) (rec AppliedPlan, resume bool, err e
 		}
 		return AppliedPlan{}, false, nil
 	case !la.Exists:
-		return rec, false, refuse(RefuseStateMismatch, "the plan was made against the state with lineage %s (serial %d), and the state backend holds no state: apply runs where that state is not (another state block, another runner's file), or the state was lost. Run apply with the configuration and state the plan was made with; if the state is lost, make a new plan", ref.Lineage, ref.Serial)
+		return rec, false, refuse(RefuseStateMismatch, "there is no state in %s: the plan was made against the state with lineage %s (serial %d). Apply runs where that state is not (another state block, a runner without the state file), or the state was lost: run apply with the state the plan was made with; if it is lost, make a new plan", where, ref.Lineage, ref.Serial)
 	}
 	if ref.Lineage != la.Lineage || ref.Serial != la.Serial {
 		return rec, false, refuse(RefuseStateMismatch, "the state is not the one the plan was made against: the plan expects lineage %s serial %d, the state is lineage %s serial %d (another apply ran, the state was lost and started again, or this is another state file); make a new plan", ref.Lineage, ref.Serial, la.Lineage, la.Serial)

@@ -127,6 +127,9 @@ type ApplyReport struct {
 	// SourceVerified is true when the changes were checked against the
 	// directory (apply -verify-source, the default).
 	SourceVerified bool `json:"source_verified"`
+	// Observations counts the grace-period records this run changed (a
+	// clock started or forgotten), as apply observed them itself.
+	Observations int `json:"observations"`
 }
 
 // Apply executes the plan. It returns a *RefusalError, having written
@@ -146,9 +149,15 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		return nil, fmt.Errorf("apply: loading state: %w", err)
 	}
 	la.ensure()
-	rec, resume, err := checkJournal(p, la)
+	rec, resume, err := checkJournal(p, la, describeState(req.State))
 	if err != nil {
 		return nil, err
+	}
+	if !resume && p.PriorState.Lineage == "" && !req.VerifySource {
+		// No journal can vouch that a plan made before any state existed
+		// has not run already (the state it started may since be lost):
+		// only the directory can.
+		return nil, refuse(RefuseStateMismatch, "the plan was made when there was no state yet, so no state journal can tell whether it ran before; apply it with the directory checked (without -verify-source=false), or make a new plan")
 	}
 	accounts, fresh, err := readNow(ctx, req, la, now)
 	if err != nil {
@@ -175,6 +184,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		j.alreadyDone(c)
 	}
 	if !resume && fresh != nil {
+		j.rep.Observations = len(Observations(la, fresh.diff.missing))
 		RecordMissing(la, fresh.diff.missing) // the grace clocks apply observed, not the plan's
 	}
 	if err := j.begin(resume); err != nil {
@@ -192,6 +202,15 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		return j.rep, fmt.Errorf("%d of %d changes failed; run apply again with the same plan to retry them (changes already done are skipped)", ex.failed, len(changes))
 	}
 	return j.rep, nil
+}
+
+// describeState names the state store for messages: its Describe when
+// it has one ("state file ldapsync.state.json"), else "the state store".
+func describeState(s StateStore) string {
+	if d, ok := s.(interface{ Describe() string }); ok {
+		return d.Describe()
+	}
+	return "the state store"
 }
 
 // validate checks that the request names everything Apply needs.

@@ -110,6 +110,21 @@ func TestApplyRefusals(t *testing.T) {
 			w.state.saves = 0
 			p.PriorState = &StateRef{Lineage: "lineage-1", Serial: 3}
 		}},
+		{"state lost", "state_mismatch", "there is no state in the state store: the plan was made against the state with lineage lineage-1 (serial 0)", func(w *world, p *Plan, req *ApplyRequest) {
+			req.State = &memState{}
+		}},
+		{"no state then, a state now", "state_mismatch", "the plan was made when there was no state yet, and now there is one (lineage lineage-1 serial 0)", func(w *world, p *Plan, req *ApplyRequest) {
+			p.PriorState = &StateRef{}
+		}},
+		{"no state then, edited serial", "invalid", "names no state lineage but serial 3", func(w *world, p *Plan, req *ApplyRequest) {
+			req.State = &memState{}
+			p.PriorState = &StateRef{Serial: 3}
+		}},
+		{"no state, directory not checked", "state_mismatch", "no state journal can tell whether it ran before", func(w *world, p *Plan, req *ApplyRequest) {
+			req.State = &memState{}
+			p.PriorState = &StateRef{}
+			req.VerifySource = false
+		}},
 		{"stale", "stale", `user.alice email is now "alice@hand.example.com", plan expected "a.smith@old.example.com"`, func(w *world, p *Plan, req *ApplyRequest) {
 			w.target.accounts["id-a"].Email = "alice@hand.example.com"
 		}},

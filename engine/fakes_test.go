@@ -232,6 +232,9 @@ func newMemState(lineage string) *memState {
 }
 
 func (s *memState) Load() (*LastApplied, error) {
+	if s.data == nil { // never saved: what a backend with no state returns
+		return NewLastApplied("fresh-lineage"), nil
+	}
 	var la LastApplied
 	if err := json.Unmarshal(s.data, &la); err != nil {
 		return nil, err

@@ -115,10 +115,35 @@ func ChangeID(c Change) string {
 	return string(c.Action) + " " + strconv.Quote(c.Key)
 }
 
+// Observations lists, sorted, the join keys whose grace-period record
+// missing would change in la: a user newly seen missing, or one no
+// longer missing whose clock would be forgotten. plan writes nothing, so
+// these are what applying its plan records (a plan with only these is
+// still worth applying: it starts the clocks).
+func Observations(la *LastApplied, missing map[string]time.Time) []string {
+	var out []string
+	var known map[string]time.Time
+	if la != nil {
+		known = la.Missing
+	}
+	for k, t := range missing {
+		if old, ok := known[k]; !ok || !old.Equal(t) {
+			out = append(out, k)
+		}
+	}
+	for k := range known {
+		if _, ok := missing[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // RecordMissing copies the first-missing observations of a plan (or drift
 // report) into la and reports whether anything changed. Keys no longer
 // missing are forgotten, so a user who comes back and leaves again starts
-// a new grace period. Call it after BuildPlan and save the state, holding
+// a new grace period. apply calls it with what it observed itself, holding
 // the state lock.
 func RecordMissing(la *LastApplied, missing map[string]time.Time) bool {
 	if la == nil {

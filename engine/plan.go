@@ -51,10 +51,13 @@ type Plan struct {
 	// Unmanaged lists active ftrack usernames without the ownership marker
 	// (informational; they are never changed).
 	Unmanaged []string `json:"unmanaged"`
+	// Observations are the join keys whose grace-period record applying
+	// this plan changes (see Observations), as the state plan read says:
+	// for the reviewer only (apply records what it observes itself).
+	Observations []string `json:"observations,omitempty"`
 	// MissingSince holds the first time each owned, active user missing
-	// from the directory was observed (the grace-period clock). The caller
-	// records it in state with RecordMissing after plan; apply records it
-	// too.
+	// from the directory was observed (the grace-period clock), for the
+	// reviewer. apply records the clocks it observes itself, never these.
 	MissingSince map[string]time.Time `json:"missing_since,omitempty"`
 	Signature    string               `json:"signature,omitempty"`
 	Checksum     string               `json:"checksum"`
@@ -188,9 +191,29 @@ type PlanRequest struct {
 	NewID func() string
 }
 
+// observationsAfter is Observations less the users the plan deactivates:
+// their clock ends with the deactivation.
+func observationsAfter(la *LastApplied, d *diffResult) []string {
+	obs := Observations(la, d.missing)
+	if len(obs) == 0 {
+		return nil
+	}
+	gone := map[string]bool{}
+	for _, c := range d.changes {
+		if c.Action == ActionDeactivate {
+			gone[c.Key] = true
+		}
+	}
+	if obs = slices.DeleteFunc(obs, func(k string) bool { return gone[k] }); len(obs) == 0 {
+		return nil
+	}
+	return obs
+}
+
 // BuildPlan reads the sources and the target and returns the plan: the
 // passes (pipeline.go), then the plan's contract around their result. It
-// writes nothing, neither to the target nor to state; see RecordMissing.
+// writes nothing, neither to the target nor to state: the grace-period
+// clocks it sees start are recorded by apply (Plan.Observations).
 func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	newID := req.NewID
 	if newID == nil {
@@ -310,6 +333,7 @@ func newPlan(req PlanRequest, planID string, now time.Time, v *view, d *diffResu
 	if len(d.missing) > 0 {
 		p.MissingSince = d.missing
 	}
+	p.Observations = observationsAfter(req.LastApplied, d)
 	// A plan made when no state exists yet names none (lineage ""):
 	// apply then runs it only where there is still no state.
 	p.PriorState = &StateRef{}

@@ -169,6 +169,9 @@ func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
 	if n := rep.AlreadyDone.Total(); n > 0 {
 		line += fmt.Sprintf(", %d already done", n)
 	}
+	if n := rep.Observations; n > 0 {
+		line += fmt.Sprintf("; %d grace-period %s recorded", n, pick(n, "clock", "clocks"))
+	}
 	if !rep.SourceVerified {
 		line += " (directory not checked: -verify-source=false)"
 	}

@@ -50,6 +50,17 @@ func planMarkdown(p *engine.Plan) string {
 		}
 		b.WriteString("\n")
 	}
+	if n := len(p.Observations); n > 0 {
+		b.WriteString("> [!NOTE]\n> **Applying this plan also records grace-period clocks** (users newly missing from the directory, or back):")
+		for i, k := range p.Observations {
+			if i == 20 {
+				fmt.Fprintf(&b, " and %d more", n-20)
+				break
+			}
+			b.WriteString(" " + mdCode("user."+k))
+		}
+		b.WriteString(".\n\n")
+	}
 	s := p.Summary
 	b.WriteString("| create | update | deactivate | reactivate | adopt | add membership | remove membership | create group | unchanged | skipped | conflicts |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")

@@ -152,7 +152,7 @@ func runPlan(c *cli.Context, args planArgs) error {
 		switch {
 		case args.Out != "" && plan.IsBlocked():
 			r.printf("\nSaved the blocked plan to %s for review; apply will refuse it.\n", args.Out)
-		case args.Out != "" && len(plan.Changes) > 0:
+		case args.Out != "" && applyable(plan):
 			force := ""
 			if plan.Blocked != nil && plan.Blocked.Overridden && len(planKey()) == 0 {
 				force = "-force " // an unsigned plan's override is confirmed at apply
@@ -172,10 +172,16 @@ func planExit(p *engine.Plan, detailed bool) error {
 	if p.IsBlocked() {
 		return cli.Exit("Error: the plan is blocked by a safety policy; review it, then re-run plan with -force to override.", exitBlocked)
 	}
-	if detailed && len(p.Changes) > 0 {
+	if detailed && applyable(p) {
 		return cli.Exit("", exitChanges)
 	}
 	return nil
+}
+
+// applyable reports whether applying p would do anything: changes, or
+// grace-period clocks to record (plan writes nothing; apply records them).
+func applyable(p *engine.Plan) bool {
+	return len(p.Changes) > 0 || len(p.Observations) > 0
 }
 
 // printJSON writes v as indented JSON.

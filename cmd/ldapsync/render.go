@@ -154,6 +154,26 @@ func describe(c engine.Change) string {
 	return c.Address
 }
 
+// observationsPhrase says what applying p records beside its changes:
+// "2 grace-period clocks change (user.bob, user.carol)".
+func observationsPhrase(p *engine.Plan) string {
+	n := len(p.Observations)
+	keys := p.Observations
+	more := ""
+	if len(keys) > 5 {
+		keys, more = keys[:5], fmt.Sprintf(" and %d more", n-5)
+	}
+	return fmt.Sprintf("%d grace-period %s (user.%s%s)", n, pick(n, "clock changes", "clocks change"), plain(strings.Join(keys, ", user.")), more)
+}
+
+// pick returns one when n is 1, else many.
+func pick(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // Plan renders a plan as text.
 func (r *renderer) Plan(p *engine.Plan) {
 	if len(p.Targets) > 0 {
@@ -164,6 +184,9 @@ func (r *renderer) Plan(p *engine.Plan) {
 		r.printf("%s: the plan is blocked by a safety policy (below).\n", r.red.Sprint("Nothing to apply"))
 	case len(p.Changes) == 0 && len(p.Conflicts) > 0:
 		r.printf("%s, but the directory has conflicts ldapsync cannot resolve (below).\n", r.yellow.Sprint("No changes"))
+	case len(p.Changes) == 0 && len(p.Observations) > 0:
+		r.printf("%s ftrack matches the directory, but %s: apply this plan to record %s.\n", r.yellow.Sprint("No changes."),
+			observationsPhrase(p), pick(len(p.Observations), "it", "them"))
 	case len(p.Changes) == 0:
 		r.printf("%s ftrack matches the directory.\n", r.green.Sprint("No changes."))
 	default:
@@ -325,6 +348,9 @@ func planSummaryLine(p *engine.Plan) string {
 		parts = append(parts, fmt.Sprintf("%d memberships to add, %d to remove", s.AddMembership, s.RemoveMembership))
 	}
 	line := "Plan: " + strings.Join(parts, ", ") + "."
+	if n := len(p.Observations); n > 0 {
+		line += fmt.Sprintf(" %d grace-period %s to record.", n, pick(n, "clock", "clocks"))
+	}
 	switch {
 	case s.Skipped == 1:
 		line += " 1 directory entry skipped."

@@ -47,7 +47,7 @@ Examples:
 				ws.log.Error("sync blocked by safety policy; nothing applied", "reasons", plan.Blocked.Reasons)
 				return cli.Exit(syncBlockedMessage(args), exitBlocked)
 			}
-			if len(plan.Changes) == 0 {
+			if !applyable(plan) {
 				return nil
 			}
 			// Round-trip through the plan file format so sync executes the same
