@@ -117,7 +117,10 @@ const DefaultStatePath = "ldapsync.state.json"
 type Config struct {
 	// Path is the configuration file path as given.
 	Path string
-	// Digest is "sha256:<hex>" of the configuration file bytes as read.
+	// Digest is "sha256:<hex>" over the configuration file's meaning:
+	// comments, formatting and the order of attributes and blocks do not
+	// change it, any value does; -var values are not part of it (see
+	// digest.go).
 	Digest string
 	// Files holds the parsed files by name, for printing diagnostics.
 	Files map[string]*hcl.File

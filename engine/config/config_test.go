@@ -39,7 +39,7 @@ func TestFullConfig(t *testing.T) {
 	path := "testdata/valid/full.hcl"
 	cfg := loadOK(t, path, WithEnv(testEnv(nil)), WithVariables(map[string]string{"ldap_password": "s3cret-bind"}))
 
-	if want := Digest(mustRead(t, path)); cfg.Digest != want || !strings.HasPrefix(cfg.Digest, "sha256:") || len(cfg.Digest) != 71 {
+	if want := hclDigest(path, mustRead(t, path)); cfg.Digest != want || !strings.HasPrefix(cfg.Digest, "sha256:") || len(cfg.Digest) != 71 {
 		t.Errorf("Digest = %q, want %q", cfg.Digest, want)
 	}
 	if len(cfg.Sources) != 2 || cfg.Sources[0].Name != "corp" || cfg.Sources[1].Name != "contractors" || cfg.Sources[0].Type != "ldap" {

@@ -69,7 +69,7 @@ type loader struct {
 func loadHCL(name, cfgPath string, src, digestSrc []byte, extra map[string]*hcl.File, o *loadOptions) (*Config, hcl.Diagnostics) {
 	cfg := &Config{
 		Path:      cfgPath,
-		Digest:    Digest(digestSrc),
+		Digest:    configDigest(cfgPath, digestSrc),
 		Files:     map[string]*hcl.File{},
 		Policy:    engine.DefaultPolicy(),
 		PolicyRaw: map[string]string{},

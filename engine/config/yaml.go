@@ -105,7 +105,7 @@ func loadYAML(filename string, src []byte, o *loadOptions) (*Config, hcl.Diagnos
 	yamlFile := &hcl.File{Bytes: src}
 	text, diags := convertYAML(filename, src, true)
 	if diags.HasErrors() {
-		return &Config{Path: filename, Digest: Digest(src), Files: map[string]*hcl.File{filename: yamlFile}}, diags
+		return &Config{Path: filename, Digest: yamlDigest(src), Files: map[string]*hcl.File{filename: yamlFile}}, diags
 	}
 	cfg, d := loadHCL(filename+" (converted)", filename, text, src, map[string]*hcl.File{filename: yamlFile}, o)
 	return cfg, append(diags, d...)
