@@ -62,14 +62,18 @@ func flagsFirst(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	head := 2 // "ldapsync state show …": the subcommand's flags
+	if sub := cmd.Command(args[2]); sub != nil {
+		cmd, head = sub, 3
+	}
 	var flags, positional []string
-	rest := args[2:]
+	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
 		case a == "--":
 			positional = append(append([]string{"--"}, positional...), rest[i+1:]...)
-			return append(append(append([]string{}, args[:2]...), flags...), positional...)
+			return append(append(append([]string{}, args[:head]...), flags...), positional...)
 		case len(a) > 1 && a[0] == '-':
 			flags = append(flags, a)
 			if takesValue(cmd, a) && i+1 < len(rest) {
@@ -80,7 +84,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 		}
 	}
-	return append(append(append([]string{}, args[:2]...), flags...), positional...)
+	return append(append(append([]string{}, args[:head]...), flags...), positional...)
 }
 
 // takesValue reports whether arg ("-name" or "--name", without "=value")

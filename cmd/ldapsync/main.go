@@ -60,6 +60,9 @@ func run(args []string, stdout, stderr *os.File) int {
 	app.OnUsageError = usageError
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = usageError
+		for _, sub := range cmd.Subcommands {
+			sub.OnUsageError = usageError
+		}
 	}
 	err := app.Run(flagsFirst(app, args))
 	if err == nil {
@@ -111,6 +114,7 @@ argument.`,
 			driftCommand(),
 			explainCommand(),
 			syncCommand(),
+			stateCommand(),
 			fmtCommand(),
 			convertCommand(),
 			versionCommand(),

@@ -32,7 +32,8 @@ type workspace struct {
 	warnings   []string
 	log        *slog.Logger
 	logClose   func() error
-	stateAt    string
+	// state is the backend the state block names.
+	state state.Backend
 }
 
 // loadConfig reads the configuration and prints its diagnostics: errors
@@ -99,7 +100,7 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 		args: args, cfg: cfg,
 		sources: p.Sources, target: p.Target, targetUser: p.TargetUser, mapper: p.Mapping, warnings: p.Warnings,
 		logClose: func() error { return nil },
-		stateAt:  cfg.State.Path,
+		state:    p.State,
 	}
 	if err := ws.openLog(c.Command.Name); err != nil {
 		return nil, err
@@ -117,14 +118,13 @@ func (ws *workspace) planRequest(prior *engine.LastApplied) engine.PlanRequest {
 	}
 }
 
-// openState opens the state backend the configuration's state block
-// names.
+// openState returns the state backend the configuration's state block
+// names (built, not yet contacted).
 func (ws *workspace) openState() (state.Backend, error) {
-	switch ws.cfg.State.Type {
-	case "", "local":
-		return state.Open(ws.stateAt)
+	if ws.state == nil {
+		return nil, fmt.Errorf("no state backend was built for %s", ws.cfg.Path)
 	}
-	return nil, fmt.Errorf("state %q: this backend is not available yet", ws.cfg.State.Type)
+	return ws.state, nil
 }
 
 // openLog starts the audit log when -log-file is given. Every attribute

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ldapsync/ldapsync/engine"
 	"github.com/ldapsync/ldapsync/engine/config"
+	"github.com/ldapsync/ldapsync/state"
 )
 
 // SourceCapabilities is what every source of a type can do, as data.
@@ -114,6 +115,8 @@ type Providers struct {
 	Target engine.Target
 	// TargetUser is the account the target signs in as.
 	TargetUser string
+	// State is the state backend the state block names.
+	State state.Backend
 	// Warnings are the sources' security warnings, in file order.
 	Warnings []string
 }
@@ -132,6 +135,7 @@ func Build(cfg *config.Config, opts ...Option) (*Providers, hcl.Diagnostics) {
 	p := &Providers{}
 	byName, diags := p.buildSources(cfg, env)
 	diags = append(diags, p.buildTarget(cfg, env)...)
+	diags = append(diags, p.buildState(cfg, env)...)
 	diags = append(diags, p.pickMapping(cfg, byName)...)
 	diags = append(diags, checkGroupSources(cfg)...)
 	return p, diags
