@@ -41,7 +41,7 @@ func TestLoadOfNothing(t *testing.T) {
 }
 
 // sample is a state with users, a missing user, groups and a journal.
-func sample(t *testing.T, la *engine.LastApplied) *engine.LastApplied {
+func sample(t testing.TB, la *engine.LastApplied) *engine.LastApplied {
 	t.Helper()
 	la.Serial = 7
 	la.ManagedGroups = []string{"Artists", "Staff"}
