@@ -339,6 +339,11 @@ func (b *Backend) decode(ctx context.Context, stored map[metaKey]string) (*engin
 			la.Missing = maps.Clone(bd.Missing)
 		}
 	}
+	if !exists {
+		// Per-user values without a site record (a first Save that
+		// never finished): not a state; the next Save replaces them.
+		return la, order, nil
+	}
 	// Per-user records win over overflow entries of the same key (they
 	// are written first, so they are never older); of two users claiming
 	// one key (a crash in the middle of moving it) the smaller id wins,

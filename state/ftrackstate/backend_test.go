@@ -216,3 +216,29 @@ func setValue(t *testing.T, s *ftracktest.Server, parent, key, value string) {
 		t.Fatal(err)
 	}
 }
+
+func TestUserRecordsWithoutSiteRecordAreNoState(t *testing.T) {
+	s := newServer(t)
+	la := sample(t, putUsers(t, s, 3))
+	if err := newBackend(t, s).Save(la); err != nil {
+		t.Fatal(err)
+	}
+	// As if the first Save had crashed before its last step.
+	if err := s.Emulator.Delete("Metadata", apiID(), KeyState); err != nil {
+		t.Fatal(err)
+	}
+	b := newBackend(t, s)
+	got, err := b.Load()
+	if err != nil || got.Exists || len(got.Users) != 0 {
+		t.Fatalf("Load without a site record: %v, exists %v, %d users", err, got.Exists, len(got.Users))
+	}
+	fresh := engine.NewLastApplied(got.Lineage)
+	if err := b.Save(fresh); err != nil {
+		t.Fatal(err)
+	}
+	for k := range metadata(s) {
+		if perUser(k.key) {
+			t.Fatalf("%s on %s outlives a Save of an empty state", k.key, k.parent)
+		}
+	}
+}

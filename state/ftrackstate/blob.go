@@ -140,7 +140,7 @@ func getBlob(what, prefix string, ref blobRef, values map[string]string, depth i
 	hashes := ref.Chunks
 	if ref.Index != nil {
 		if depth > 3 || len(ref.Chunks) > 0 {
-			return nil, &integrityError{fmt.Sprintf("%s: malformed reference (an index %s)", what, map[bool]string{true: "nested too deep", false: "beside chunks"}[depth > 3])}
+			return nil, &integrityError{fmt.Sprintf("%s: malformed reference (an index beside chunks, or nested more than 3 deep)", what)}
 		}
 		list, err := getBlob(what+" (index)", prefix, *ref.Index, values, depth+1)
 		if err != nil {
