@@ -244,6 +244,13 @@ func (b *Backend) exchange(ctx context.Context, method string, u *url.URL, body 
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	resp, err := rc.Do(req)
+	var re *redirectError
+	if errors.As(err, &re) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, fmt.Errorf("%s: %s: %w", b.desc, method, netErr(err))
+	}
 	if resp == nil {
 		if err == nil {
 			err = errors.New("no answer")
@@ -435,7 +442,7 @@ func (b *Backend) Save(la *engine.LastApplied) error {
 	switch a.status {
 	case http.StatusOK, http.StatusCreated, http.StatusNoContent:
 	case http.StatusConflict, http.StatusLocked:
-		holder, _ := parseHolder(a.body)
+		holder, _ := b.parseHolder(a.body)
 		msg := fmt.Sprintf("%s: the server refused the save (%s): the state is locked", b.desc, statusText(a.status))
 		if holder != nil {
 			msg += " by " + holderText(*holder)
@@ -481,7 +488,7 @@ func (b *Backend) Lock(ctx context.Context, info state.LockInfo, timeout time.Du
 		case http.StatusOK, http.StatusCreated, http.StatusNoContent:
 			return b.held(info.ID, body), nil
 		case http.StatusLocked, http.StatusConflict:
-			holder, _ = parseHolder(a.body)
+			holder, _ = b.parseHolder(a.body)
 			if holder != nil && holder.ID == info.ID {
 				return b.held(info.ID, body), nil // an attempt whose answer was lost took it
 			}
@@ -533,7 +540,7 @@ func (b *Backend) unlock(id string, body []byte) error {
 	switch a.status {
 	case http.StatusOK, http.StatusCreated, http.StatusNoContent:
 	case http.StatusConflict, http.StatusLocked:
-		holder, _ := parseHolder(a.body)
+		holder, _ := b.parseHolder(a.body)
 		msg := fmt.Sprintf("%s: releasing lock %s: the server answered %s", b.desc, safeID(id), statusText(a.status))
 		if holder != nil {
 			msg += ": it is held by " + holderText(*holder)
@@ -579,7 +586,7 @@ func (b *Backend) ForceUnlock(ctx context.Context, id string) error {
 		b.forget(id)
 		return nil
 	case http.StatusConflict, http.StatusLocked:
-		holder, _ := parseHolder(a.body)
+		holder, _ := b.parseHolder(a.body)
 		msg := fmt.Sprintf("%s: the server refused to release lock %s (%s)", b.desc, safeID(id), statusText(a.status))
 		if holder != nil {
 			msg += ": the lock is " + holderText(*holder)
@@ -605,9 +612,9 @@ func (b *Backend) lockedError(holder *state.LockInfo, waited time.Duration) *sta
 }
 
 // parseHolder reads a holder's LockInfo from a 423 or 409 body, each
-// text field cut to 256 bytes (the messages quote them); nil for a body
-// that is empty or not a LockInfo.
-func parseHolder(body []byte) (*state.LockInfo, error) {
+// text field without the password and cut to 256 bytes (the messages
+// quote them); nil for a body that is empty or not a LockInfo.
+func (b *Backend) parseHolder(body []byte) (*state.LockInfo, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New("no lock information")
 	}
@@ -619,7 +626,7 @@ func parseHolder(body []byte) (*state.LockInfo, error) {
 		return nil, errors.New("no lock information")
 	}
 	for _, f := range []*string{&h.ID, &h.Operation, &h.Info, &h.Who, &h.Version, &h.Path} {
-		*f = clip(*f, 256)
+		*f = clip(b.red.Redact(*f), 256)
 	}
 	return &h, nil
 }
