@@ -18,6 +18,8 @@ package config
 // and value), sequence element order, anchor and alias.
 //
 // Not covered (no change to the digest):
+//   - the state block: where the last-applied state is kept (see
+//     withoutStateBlocks);
 //   - comments (#, //, /* */) and whitespace, newlines, indentation and
 //     alignment, so `ldapsync fmt` output has the digest of its input;
 //   - the order of attributes within a body (HCL forbids repeating one,
@@ -95,8 +97,24 @@ func hclDigest(name string, src []byte) string {
 	}
 	c := &canon{src: src}
 	c.put(digestVersion + " hcl\n")
-	c.body(body)
+	c.body(withoutStateBlocks(body))
 	return Digest([]byte(c.b.String()))
+}
+
+// withoutStateBlocks is the top-level body without its state block: where
+// the state is kept says nothing about what a plan does, and a plan names
+// the state it was made against by lineage and serial, which apply checks
+// in whichever backend it finds. So `ldapsync state migrate` and the
+// switch to the new state block do not invalidate an approved plan.
+func withoutStateBlocks(b *hclsyntax.Body) *hclsyntax.Body {
+	out := *b
+	out.Blocks = nil
+	for _, blk := range b.Blocks {
+		if blk.Type != "state" {
+			out.Blocks = append(out.Blocks, blk)
+		}
+	}
+	return &out
 }
 
 // canon renders HCL syntax canonically into b; src is the parsed source,
