@@ -666,3 +666,27 @@ func base(srv *httpstatetest.Server) string {
 	u := srv.URL()
 	return u[:strings.Index(u, "/api/")]
 }
+
+// TestLockWhoseAnswerWasLost: a lock the server names as held by this
+// run's own ID (an earlier attempt took it, its answer lost) is this
+// run's.
+func TestLockWhoseAnswerWasLost(t *testing.T) {
+	srv := httpstatetest.NewServer(t)
+	b := gitlab(t, srv)
+	info := state.NewLockInfo("apply", "test")
+	srv.Hold(info)
+	unlock, err := b.Lock(context.Background(), info, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	la, _ := b.Load()
+	if err := b.Save(sample(la)); err != nil {
+		t.Fatal(err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, held := srv.Holder(); held {
+		t.Error("still locked")
+	}
+}

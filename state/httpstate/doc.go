@@ -58,7 +58,8 @@
 //
 //   - Load: GET address. 200 with a body is the stored document; 204, 404
 //     and a 200 with an empty body mean that nothing is stored yet. A
-//     Content-MD5 header, when the server sends one, is checked.
+//     Content-MD5 header in the standard form (base64 of the 16 bytes),
+//     when the server sends one, must match the body.
 //   - Save: update_method to address with the whole document, headers
 //     Content-Type: application/json and Content-MD5 (base64 of the MD5
 //     of the body, as Terraform sends it), and ?ID=<lock id> appended to
