@@ -5,8 +5,9 @@
 #   make test    every test, against a real OpenLDAP slapd (installed from
 #                Debian's packages when missing and we are root)
 #   make lint    gofmt, go vet, staticcheck (pinned; installed into
-#                bin/tools from the Go module proxy on first use) and
-#                go mod tidy -diff
+#                bin/tools from the Go module proxy on first use),
+#                go mod tidy -diff and actionlint (pinned) on the example
+#                GitHub workflows
 
 GO      ?= go
 BIN     ?= bin
@@ -68,12 +69,21 @@ STATICCHECK := $(BIN)/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 $(STATICCHECK):
 	GOBIN=$(abspath $(dir $@)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+# actionlint checks the example GitHub Actions workflows (and, when
+# shellcheck is on the PATH, their run: scripts). It is pinned and run with
+# go run (built once into the Go build cache); bump ACTIONLINT_VERSION to
+# upgrade it. cmd/ldapsync's examples test runs the same version.
+ACTIONLINT_VERSION   := v1.7.12
+ACTIONLINT           := $(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+ACTIONLINT_WORKFLOWS := $(wildcard examples/github-actions/*.yml) examples/drift-monitoring/drift.yml
+
 lint: $(STATICCHECK)
 	@files=$$(git ls-files --cached --others --exclude-standard '*.go' | while read -r f; do [ ! -f "$$f" ] || echo "$$f"; done); \
 	out=$$(gofmt -l $$files 2>&1); if [ -n "$$out" ]; then echo "gofmt -l (format these, or fix the error):"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	$(GO) mod tidy -diff
+	$(ACTIONLINT) $(ACTIONLINT_WORKFLOWS)
 
 # bench runs the hot-path micro-benchmarks, then the scale benchmark
 # (cmd/ldapsync BenchmarkScale: the real binary against a slapadd-loaded

@@ -35,7 +35,8 @@ policy {
 }
 
 # drift compares ftrack with the last apply recorded here: run it where
-# the applies run (same host, or the same cache in CI).
+# the applies run (same host), or give it the applies' own state block
+# (state "ftrack" {} or state "http" {...}) when they run in CI.
 state {
   path = "/var/lib/ldapsync/ldapsync.state.json"
 }

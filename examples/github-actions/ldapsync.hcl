@@ -1,9 +1,11 @@
 # The configuration the GitHub Actions workflow (ldapsync.yml) plans and
-# applies. Keep it at the repository root as ldapsync.hcl. Every change to
-# it goes through a pull request; the plan comment is the review.
+# applies. Keep it at the repository root as ldapsync.hcl. A change to it
+# goes through an ordinary pull request; once merged, the workflow plans
+# with it and proposes the changes in the plan pull request.
 #
-# Secrets come from the workflow's environment (repository or environment
-# secrets): LDAPSYNC_VAR_ldap_password and FTRACK_API_KEY.
+# Secrets come from the `ldapsync` environment's secrets, which the
+# workflow passes as LDAPSYNC_VAR_ldap_password, FTRACK_API_KEY and
+# LDAPSYNC_PLAN_KEY.
 
 variable "ldap_password" {
   sensitive = true
@@ -40,7 +42,8 @@ policy {
   require_signed_plans = true
 }
 
-# The workflow keeps this file in the Actions cache between runs.
-state {
-  path = "ldapsync.state.json"
-}
+# The state (last-applied values, grace-period clocks, the apply journal)
+# lives in the ftrack site itself: on the API user and beside each user's
+# ownership marker, with the lock as a Metadata entry. Nothing to host, no
+# cache to lose, the same state for every runner.
+state "ftrack" {}
