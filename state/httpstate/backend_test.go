@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -688,5 +690,44 @@ func TestLockWhoseAnswerWasLost(t *testing.T) {
 	}
 	if _, held := srv.Holder(); held {
 		t.Error("still locked")
+	}
+}
+
+func TestTLSWithCACertFile(t *testing.T) {
+	srv := httpstatetest.NewServer(t, httpstatetest.WithTLS())
+	if !strings.HasPrefix(srv.URL(), "https://") {
+		t.Fatalf("URL %s", srv.URL())
+	}
+	// Not trusted without the CA: refused at once (a certificate error is
+	// not retried).
+	var retries int
+	untrusting := newBackend(t, httpstate.Settings{Address: srv.URL()}, httpstate.WithOnRetry(func(int, int, time.Duration, error) { retries++ }))
+	if _, err := untrusting.Load(); err == nil || !strings.Contains(err.Error(), "certificate") || retries != 0 {
+		t.Errorf("Load of an untrusted server: %v (%d retries)", err, retries)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, srv.CertificatePEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := newBackend(t, httpstate.Settings{Address: srv.URL(), LockAddress: srv.LockURL(), LockMethod: "POST", UnlockMethod: "DELETE", CACertFile: ca})
+	unlock, err := b.Lock(context.Background(), state.NewLockInfo("apply", "test"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	la, err := b.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(sample(la)); err != nil {
+		t.Fatal(err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := httpstate.New(httpstate.Settings{Address: srv.URL(), CACertFile: ca}); err == nil || !strings.Contains(err.Error(), "no PEM certificates") {
+		t.Errorf("a ca_cert_file without certificates: %v", err)
 	}
 }

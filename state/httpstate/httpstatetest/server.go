@@ -23,9 +23,9 @@
 //     force-unlock sends (Terraform 1.11 sends an empty body, the ID it
 //     was given going nowhere), and what GitLab takes as a force-unlock.
 //
-// Options add basic authentication (401 without it), other lock and
-// unlock methods on URL(), no locking at all (405), and FailNext injects
-// a status for the next request.
+// Options add https, basic authentication (401 without it), other lock
+// and unlock methods on URL(), no locking at all (405), and FailNext
+// injects a status for the next request.
 package httpstatetest
 
 import (
@@ -34,6 +34,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,7 @@ type Server struct {
 	user, pass               string
 	lockMethod, unlockMethod string
 	noLocking                bool
+	tls                      bool
 
 	mu       sync.Mutex
 	current  []byte // nil: no state
@@ -105,6 +107,11 @@ func WithoutLocking() Option {
 	return func(s *Server) { s.noLocking = true }
 }
 
+// WithTLS serves https with a certificate of its own (CertificatePEM).
+func WithTLS() Option {
+	return func(s *Server) { s.tls = true }
+}
+
 // NewServer starts a server, stopped when the test ends.
 func NewServer(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
@@ -112,9 +119,22 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	if s.tls {
+		s.ts = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	} else {
+		s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	}
 	tb.Cleanup(s.ts.Close)
 	return s
+}
+
+// CertificatePEM is the PEM of the certificate a WithTLS server presents
+// (nil for a plain one), for a ca_cert_file.
+func (s *Server) CertificatePEM() []byte {
+	if s.ts.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw})
 }
 
 // URL is the state's address.
