@@ -1,9 +1,10 @@
 # The configuration the GitLab pipeline (gitlab-ci.yml) plans and
-# applies. Keep it at the repository root as ldapsync.hcl. Every change to
-# it goes through a merge request; the plan comment is the review.
+# applies. Keep it at the repository root as ldapsync.hcl. A change to it
+# goes through an ordinary merge request; once merged, the pipeline plans
+# with it and proposes the changes in the plan merge request.
 #
 # Secrets come from masked, protected CI/CD variables:
-# LDAPSYNC_VAR_ldap_password and FTRACK_API_KEY.
+# LDAPSYNC_VAR_ldap_password, FTRACK_API_KEY and LDAPSYNC_PLAN_KEY.
 
 variable "ldap_password" {
   sensitive = true
@@ -35,16 +36,24 @@ policy {
   max_deactivations = "5%"
   max_creates       = 25
   protect           = ["admin", "re:^svc-"]
+  # A job whose LDAPSYNC_PLAN_KEY variable went missing fails instead of
+  # running an unsigned (anyone-could-have-written-it) plan.
+  require_signed_plans = true
 }
 
-# The state file lives on the dedicated runner, outside the build
-# directory, so that every pipeline sees the same file (see README.md).
-# The runner sets LDAPSYNC_VAR_state_path; the default is for local runs.
-variable "state_path" {
-  type    = string
-  default = "ldapsync.state.json"
-}
-
-state {
-  path = var.state_path
+# GitLab-managed Terraform state: the project's state "ldapsync", through
+# Terraform's http backend protocol, with the job's own CI_JOB_TOKEN (the
+# role of the user who started the pipeline: Developer reads, Maintainer
+# locks and writes). Nothing to host; every runner sees the same state.
+state "http" {
+  address        = "${env("CI_API_V4_URL")}/projects/${env("CI_PROJECT_ID")}/terraform/state/ldapsync"
+  lock_address   = "${env("CI_API_V4_URL")}/projects/${env("CI_PROJECT_ID")}/terraform/state/ldapsync/lock"
+  unlock_address = "${env("CI_API_V4_URL")}/projects/${env("CI_PROJECT_ID")}/terraform/state/ldapsync/lock"
+  lock_method    = "POST"
+  unlock_method  = "DELETE"
+  username       = "gitlab-ci-token"
+  password       = env("CI_JOB_TOKEN")
+  retry_max      = 5
+  retry_wait_min = 1
+  retry_wait_max = 30
 }
