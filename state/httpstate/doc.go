@@ -78,7 +78,15 @@
 //     never runs unlocked on its own.
 //   - Unlock: unlock_method to unlock_address with the same LockInfo.
 //   - ForceUnlock(id): unlock_method to unlock_address with LockInfo{ID:
-//     id}, as terraform force-unlock sends it.
+//     id}, so that a server that checks the ID refuses a wrong one (409,
+//     with the holder). Terraform 1.11's force-unlock sends an empty body
+//     instead, which GitLab and httpstatetest take as "release whatever
+//     is held"; a server that takes the ID from the body accepts both.
+//
+// Messages never hold the password (nor the Authorization header a server
+// might echo) or the address's query, and what a server sends (a
+// holder's LockInfo, an error body) is cut short and quoted, never
+// printed raw.
 //
 // Every request is retried (github.com/hashicorp/go-retryablehttp, as in
 // Terraform) on network errors, 429 and 5xx: a save is a whole-document
