@@ -16,10 +16,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,11 @@ func exampleEnv(caFile string, drop ...string) []string {
 		"DEMO_LDAP_PASSWORD":         "x-demo-password",
 		"DEMO_FTRACK_URL":            "http://127.0.0.1:1",
 		"NO_COLOR":                   "1",
+		// The GitLab example's state "http" block (GitLab-managed
+		// Terraform state) reads these predefined CI/CD variables.
+		"CI_API_V4_URL": "https://gitlab.example.com/api/v4",
+		"CI_PROJECT_ID": "42",
+		"CI_JOB_TOKEN":  "x-ci-job-token",
 	}
 	for _, d := range drop {
 		delete(set, d)
@@ -141,6 +148,9 @@ func TestExamples(t *testing.T) {
 	t.Run("secrets_required", func(t *testing.T) { testExamplesNeedTheirSecrets(t, bin) })
 	t.Run("seed_converts", func(t *testing.T) { testExampleSeedConverts(t, bin) })
 	t.Run("ci_yaml", testExampleCIFilesAreYAML)
+	t.Run("github_workflow", testExampleGitHubWorkflow)
+	t.Run("gitlab_pipeline", testExampleGitLabPipeline)
+	t.Run("actionlint", testExampleWorkflowsActionlint)
 }
 
 func testExamplesValidate(t *testing.T, bin string) {
@@ -168,7 +178,7 @@ func testExamplesValidate(t *testing.T, bin string) {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("validate output lacks %q:\n%s", want, stdout)
 				}
-				for _, secret := range []string{"x-ldap-password", "x-ftrack-api-key", "x-demo-password"} {
+				for _, secret := range []string{"x-ldap-password", "x-ftrack-api-key", "x-demo-password", "x-ci-job-token"} {
 					if strings.Contains(stdout+stderr, secret) {
 						t.Errorf("validate printed the secret %q:\n%s%s", secret, stdout, stderr)
 					}
@@ -239,8 +249,10 @@ func testExampleSeedConverts(t *testing.T, bin string) {
 func testExampleCIFilesAreYAML(t *testing.T) {
 	root := filepath.Join("..", "..", "examples")
 	for file, wants := range map[string][]string{
-		"github-actions/ldapsync.yml": {"ldapsync plan -no-color -out plan.json -markdown plan.md", "ldapsync apply", "LDAPSYNC_PLAN_KEY", "upload-artifact"},
-		"gitlab-ci/gitlab-ci.yml":     {"ldapsync plan -no-color -out plan.json -markdown plan.md", "ldapsync apply", "resource_group", "LDAPSYNC_VAR_state_path"},
+		"github-actions/ldapsync.yml": {"ldapsync plan -no-color -out plan.json -markdown plan.md -detailed-exitcode", "ldapsync apply -no-color", "LDAPSYNC_PLAN_KEY", "upload-artifact", "gh workflow run", "gh pr create"},
+		"gitlab-ci/gitlab-ci.yml":     {"ldapsync plan -no-color -out plan.json -markdown plan.md -detailed-exitcode", "ldapsync apply -no-color", "resource_group", "ldapsync state force-unlock", "trigger/pipeline"},
+		"github-actions/ldapsync.hcl": {`state "ftrack" {}`, "require_signed_plans = true"},
+		"gitlab-ci/ldapsync.hcl":      {`state "http"`, `env("CI_JOB_TOKEN")`, `lock_method    = "POST"`, `unlock_method  = "DELETE"`, "require_signed_plans = true"},
 		"drift-monitoring/drift.yml":  {"ldapsync drift -detailed-exitcode -markdown"},
 	} {
 		data, err := os.ReadFile(filepath.Join(root, file))
@@ -248,13 +260,15 @@ func testExampleCIFilesAreYAML(t *testing.T) {
 			t.Error(err)
 			continue
 		}
-		var doc map[string]any
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Errorf("%s is not valid YAML: %v", file, err)
-			continue
-		}
-		if len(doc) == 0 {
-			t.Errorf("%s is empty", file)
+		if strings.HasSuffix(file, ".yml") {
+			var doc map[string]any
+			if err := yaml.Unmarshal(data, &doc); err != nil {
+				t.Errorf("%s is not valid YAML: %v", file, err)
+				continue
+			}
+			if len(doc) == 0 {
+				t.Errorf("%s is empty", file)
+			}
 		}
 		for _, w := range wants {
 			if !strings.Contains(string(data), w) {
@@ -262,4 +276,207 @@ func testExampleCIFilesAreYAML(t *testing.T) {
 			}
 		}
 	}
+}
+
+// yamlMap returns doc[key] as a map (nil when it is not one).
+func yamlMap(doc map[string]any, key string) map[string]any {
+	m, _ := doc[key].(map[string]any)
+	return m
+}
+
+// testExampleGitHubWorkflow checks the shape of the GitHub workflow the
+// README describes: the triggers (no pull_request: forks never run it with
+// secrets), the force input, least-privilege permissions, and one
+// concurrency group shared by plan and apply.
+func testExampleGitHubWorkflow(t *testing.T) {
+	path := filepath.Join("..", "..", "examples", "github-actions", "ldapsync.yml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	on := yamlMap(doc, "on")
+	for _, ev := range []string{"schedule", "workflow_dispatch", "push"} {
+		if _, ok := on[ev]; !ok {
+			t.Errorf("on: lacks %s", ev)
+		}
+	}
+	for _, ev := range []string{"pull_request", "pull_request_target"} {
+		if _, ok := on[ev]; ok {
+			t.Errorf("on: has %s: the workflow must not run for pull requests (forks get no secrets, and the plan is a pull request of its own)", ev)
+		}
+	}
+	force := yamlMap(yamlMap(yamlMap(on, "workflow_dispatch"), "inputs"), "force")
+	if force["type"] != "boolean" {
+		t.Errorf("workflow_dispatch input force: type %v, want boolean", force["type"])
+	}
+	if paths, _ := yamlMap(on, "push")["paths"].([]any); !containsAny(paths, "plan.json") {
+		t.Errorf("on.push.paths %v lacks plan.json", paths)
+	}
+	if p, ok := doc["permissions"].(map[string]any); !ok || len(p) != 0 {
+		t.Errorf("top-level permissions: %v, want {} (each job asks for its own)", doc["permissions"])
+	}
+	jobs := yamlMap(doc, "jobs")
+	group := map[string]any{}
+	for _, name := range []string{"plan", "apply"} {
+		job := yamlMap(jobs, name)
+		if job == nil {
+			t.Errorf("jobs.%s is missing", name)
+			continue
+		}
+		if _, ok := job["permissions"].(map[string]any); !ok {
+			t.Errorf("jobs.%s has no permissions block", name)
+		}
+		group[name] = yamlMap(job, "concurrency")["group"]
+		if c := yamlMap(job, "concurrency"); c["cancel-in-progress"] != false {
+			t.Errorf("jobs.%s.concurrency.cancel-in-progress = %v, want false (an apply must never be cancelled)", name, c["cancel-in-progress"])
+		}
+	}
+	if group["plan"] == nil || group["plan"] != group["apply"] {
+		t.Errorf("plan and apply must share one concurrency group: %v", group)
+	}
+	if strings.Contains(string(data), "actions/cache") {
+		t.Errorf("%s uses the Actions cache: the state lives in ftrack (state \"ftrack\" {})", path)
+	}
+}
+
+// testExampleGitLabPipeline checks the GitLab pipeline's structure: the
+// jobs the README describes, on the rules it describes, every job that
+// plans, applies or unlocks in resource_group ldapsync, every stage
+// declared.
+func testExampleGitLabPipeline(t *testing.T) {
+	path := filepath.Join("..", "..", "examples", "gitlab-ci", "gitlab-ci.yml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	stages := map[string]bool{}
+	list, _ := doc["stages"].([]any)
+	for _, s := range list {
+		stages[fmt.Sprint(s)] = true
+	}
+	// job returns a job with its extends (one level, as the file uses it)
+	// merged under it.
+	job := func(name string) map[string]any {
+		j := yamlMap(doc, name)
+		if j == nil {
+			return nil
+		}
+		out := map[string]any{}
+		if base, ok := j["extends"].(string); ok {
+			for k, v := range yamlMap(doc, base) {
+				out[k] = v
+			}
+		}
+		for k, v := range j {
+			out[k] = v
+		}
+		return out
+	}
+	rulesText := func(j map[string]any) string {
+		b, _ := yaml.Marshal(j["rules"])
+		return string(b)
+	}
+	for name, want := range map[string]struct {
+		resourceGroup bool
+		rules         []string
+		script        []string
+	}{
+		"ldapsync-plan":         {true, []string{`$CI_PIPELINE_SOURCE =~ /^(schedule|web|pipeline|trigger)$/`, "ldapsync.hcl", "when: never"}, []string{"ldapsync plan", "-detailed-exitcode", "merge_requests", "git push"}},
+		"ldapsync-apply":        {true, []string{`$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH`, "plan.json"}, []string{"ldapsync apply", "apply refused", "trigger/pipeline"}},
+		"ldapsync-drift":        {false, []string{`$CI_PIPELINE_SOURCE == "schedule"`, `$LDAPSYNC_JOB == "drift"`}, []string{"ldapsync drift -detailed-exitcode -markdown"}},
+		"ldapsync-plan-check":   {false, []string{`$CI_PIPELINE_SOURCE == "merge_request_event"`, "$PLAN_BRANCH"}, []string{"blocked"}},
+		"ldapsync-force-unlock": {true, []string{`$LDAPSYNC_LOCK_ID`}, []string{"ldapsync state force-unlock"}},
+	} {
+		j := job(name)
+		if j == nil {
+			t.Errorf("%s: no job %s", path, name)
+			continue
+		}
+		if st := fmt.Sprint(j["stage"]); !stages[st] {
+			t.Errorf("%s: stage %q is not in stages %v", name, st, list)
+		}
+		if rg := j["resource_group"]; want.resourceGroup && rg != "ldapsync" {
+			t.Errorf("%s: resource_group = %v, want ldapsync", name, rg)
+		}
+		rules := rulesText(j)
+		for _, r := range want.rules {
+			if !strings.Contains(rules, r) {
+				t.Errorf("%s: rules lack %q:\n%s", name, r, rules)
+			}
+		}
+		script, _ := yaml.Marshal(j["script"])
+		for _, s := range want.script {
+			if !strings.Contains(string(script), s) {
+				t.Errorf("%s: script lacks %q", name, s)
+			}
+		}
+	}
+	if env := yamlMap(job("ldapsync-apply"), "environment"); env["name"] == nil {
+		t.Errorf("ldapsync-apply has no environment")
+	}
+}
+
+// actionlintVersion is the Makefile's ACTIONLINT_VERSION, so that make lint
+// and make test run one pinned version.
+func actionlintVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^ACTIONLINT_VERSION\s*:?=\s*(v\S+)\s*$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("Makefile: no ACTIONLINT_VERSION := vX.Y.Z line")
+	}
+	return string(m[1])
+}
+
+// testExampleWorkflowsActionlint runs the pinned actionlint (with
+// shellcheck on the run: scripts when it is installed) on the example
+// GitHub workflows. Building actionlint needs the Go module proxy once;
+// without it the test skips, except under CI.
+func testExampleWorkflowsActionlint(t *testing.T) {
+	version := actionlintVersion(t)
+	bin := t.TempDir()
+	install := exec.Command("go", "install", "github.com/rhysd/actionlint/cmd/actionlint@"+version)
+	install.Env = append(os.Environ(), "GOBIN="+bin, "GOFLAGS=")
+	if out, err := install.CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("go install actionlint@%s: %v\n%s", version, err, out)
+		}
+		t.Skipf("go install actionlint@%s failed (no module proxy?): %v\n%s", version, err, out)
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "github-actions", "*.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join("..", "..", "examples", "drift-monitoring", "drift.yml"))
+	if len(files) < 2 {
+		t.Fatalf("no workflows to check: %v", files)
+	}
+	if _, err := exec.LookPath("shellcheck"); err != nil {
+		t.Log("shellcheck is not installed: actionlint checks the workflows without it")
+	}
+	cmd := exec.Command(filepath.Join(bin, "actionlint"), append([]string{"-no-color"}, files...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("actionlint %s: %v\n%s", version, err, out)
+	}
+}
+
+// containsAny reports whether list holds s.
+func containsAny(list []any, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

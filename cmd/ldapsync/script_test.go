@@ -34,6 +34,8 @@ import (
 	"github.com/ldapsync/ldapsync/engine"
 	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
 	"github.com/ldapsync/ldapsync/providers/ldap/ldaptest"
+	"github.com/ldapsync/ldapsync/state"
+	"github.com/ldapsync/ldapsync/state/httpstate/httpstatetest"
 )
 
 func TestMain(m *testing.M) {
@@ -48,6 +50,7 @@ type scriptKey string
 const (
 	keySlapd  scriptKey = "slapd"
 	keyFtrack scriptKey = "ftrack"
+	keyHTTP   scriptKey = "http-state"
 )
 
 // scriptAPIUser is the API user of every script's emulator (the
@@ -96,6 +99,9 @@ func setupScript(env *testscript.Env) error {
 	env.Defer(srv.Close)
 	env.Values[keySlapd] = s
 	env.Values[keyFtrack] = srv
+	if err := startHTTPState(env); err != nil {
+		return err
+	}
 	env.Setenv("LDAP_URL", s.LDAPSURL)
 	env.Setenv("LDAP_CA", s.CACertFile)
 	env.Setenv("LDAP_BIND_DN", s.SyncDN)
@@ -130,6 +136,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"exitcode":        cmdExitcode,
 	"order":           cmdOrder,
 	"writes-planned":  cmdWritesPlanned,
+	"http-state":      cmdHTTPState,
 }
 
 // order FILE REGEXP... asserts that the regular expressions first match
@@ -597,6 +604,60 @@ func cmdFtrackSecond(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("FTRACK_URL2", srv.URL)
 }
 
+// startHTTPState starts the script's server for Terraform's http backend
+// (https, basic auth) and exports STATE_HTTP_URL, STATE_HTTP_LOCK_URL,
+// STATE_HTTP_CA, STATE_HTTP_USER and STATE_HTTP_PASSWORD for a
+// configuration's state "http" block.
+func startHTTPState(env *testscript.Env) error {
+	user, pass := "ci-token", "statepw-"+randomHex(8)
+	srv := httpstatetest.Start(httpstatetest.WithTLS(), httpstatetest.WithBasicAuth(user, pass))
+	env.Defer(srv.Close)
+	ca := filepath.Join(env.WorkDir, ".state-ca.pem")
+	if err := os.WriteFile(ca, srv.CertificatePEM(), 0o600); err != nil {
+		return err
+	}
+	env.Values[keyHTTP] = srv
+	env.Setenv("STATE_HTTP_URL", srv.URL())
+	env.Setenv("STATE_HTTP_LOCK_URL", srv.LockURL())
+	env.Setenv("STATE_HTTP_CA", ca)
+	env.Setenv("STATE_HTTP_USER", user)
+	env.Setenv("STATE_HTTP_PASSWORD", pass)
+	return nil
+}
+
+// http-state serial N | hold ID WHO | holder ID | versions N inspects and
+// drives the script's http state server: the stored document's write
+// serial, a lock held as another run left it, the holder's ID, and the
+// number of versions kept.
+func cmdHTTPState(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: http-state serial N | hold ID WHO | holder ID | versions N")
+	}
+	srv := ts.Value(keyHTTP).(*httpstatetest.Server)
+	switch args[0] {
+	case "serial":
+		got, ok := srv.Serial()
+		if want := args[1]; (ok && strconv.FormatInt(got, 10) == want) == neg {
+			ts.Fatalf("http state serial %d (stored %v), want %s%s", got, ok, map[bool]string{true: "not ", false: ""}[neg], want)
+		}
+	case "versions":
+		if got := len(srv.Serials()); (strconv.Itoa(got) == args[1]) == neg {
+			ts.Fatalf("http state has %d versions, want %s", got, args[1])
+		}
+	case "hold":
+		if !srv.Hold(state.LockInfo{ID: args[1], Operation: "apply", Who: args[2], Version: "test", Created: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}) {
+			ts.Fatalf("http state: the lock is held already")
+		}
+	case "holder":
+		h, ok := srv.Holder()
+		if (ok && h.ID == args[1]) == neg {
+			ts.Fatalf("http state lock holder %q (held %v), want %s%s", h.ID, ok, map[bool]string{true: "not ", false: ""}[neg], args[1])
+		}
+	default:
+		ts.Fatalf("http-state: unknown subcommand %q", args[0])
+	}
+}
+
 // jsonPath walks a dotted path (object keys and array indexes).
 func jsonPath(ts *testscript.TestScript, root any, path string) (parent any, last string, v any) {
 	parts := strings.Split(path, ".")
@@ -826,7 +887,7 @@ func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("no-secrets does not support negation")
 	}
-	secrets := []string{ts.Getenv("LDAP_BIND_PASSWORD"), ts.Getenv("FTRACK_API_KEY")}
+	secrets := []string{ts.Getenv("LDAP_BIND_PASSWORD"), ts.Getenv("FTRACK_API_KEY"), ts.Getenv("STATE_HTTP_PASSWORD")}
 	check := func(name, content string) {
 		for _, s := range secrets {
 			if s != "" && strings.Contains(content, s) {

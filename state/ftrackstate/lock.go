@@ -118,11 +118,11 @@ func (b *Backend) lockedError(holder *lockEntry, waited time.Duration) error {
 		h := holder.v.LockInfo
 		h.ID = id
 		le.Holder = &h
-		le.Remedy = fmt.Sprintf("Wait for it to finish, or for its lock to expire at %s (a run renews its lock while it lives); if that run is gone for good, release it with: ldapsync force-unlock %s",
+		le.Remedy = fmt.Sprintf("Wait for it to finish, or for its lock to expire at %s (a run renews its lock while it lives); if that run is gone for good, release it with: ldapsync state force-unlock %s",
 			holder.v.Expires.UTC().Format(time.RFC3339), id)
 	} else {
 		le.HolderText = "a lock whose value does not decode (" + quote(holder.raw) + ")"
-		le.Remedy = "Release it with: ldapsync force-unlock " + id
+		le.Remedy = "Release it with: ldapsync state force-unlock " + id
 	}
 	return le
 }

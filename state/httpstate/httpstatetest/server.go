@@ -115,6 +115,14 @@ func WithTLS() Option {
 // NewServer starts a server, stopped when the test ends.
 func NewServer(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
+	s := Start(opts...)
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server the caller stops with Close: for harnesses that
+// have no testing.TB (a testscript command).
+func Start(opts ...Option) *Server {
 	s := &Server{lockMethod: "LOCK", unlockMethod: "UNLOCK", versions: map[int64][]byte{}}
 	for _, o := range opts {
 		o(s)
@@ -124,9 +132,11 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	} else {
 		s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	}
-	tb.Cleanup(s.ts.Close)
 	return s
 }
+
+// Close stops the server.
+func (s *Server) Close() { s.ts.Close() }
 
 // CertificatePEM is the PEM of the certificate a WithTLS server presents
 // (nil for a plain one), for a ca_cert_file.
