@@ -288,7 +288,7 @@ func (s *stateSaver) stop() error {
 }
 
 // snapshot copies what apply changes in la: the maps, and the journal
-// entry of the current plan. Users' Groups and ManagedGroups are shared:
+// entry of the current plan (its outcomes and errors). Users' Groups and ManagedGroups are shared:
 // recordIndex replaces them rather than changing them in place.
 func snapshot(la *LastApplied, current string) *LastApplied {
 	c := *la
@@ -297,6 +297,7 @@ func snapshot(la *LastApplied, current string) *LastApplied {
 	c.Plans = maps.Clone(la.Plans)
 	if rec, ok := c.Plans[current]; ok {
 		rec.Outcomes = maps.Clone(rec.Outcomes)
+		rec.Errors = maps.Clone(rec.Errors) // a failed change writes it while the saver encodes
 		c.Plans[current] = rec
 	}
 	return &c
