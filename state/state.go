@@ -152,7 +152,7 @@ type CorruptError struct{ Err error }
 func (e *CorruptError) Error() string { return "the state is corrupt: " + e.Err.Error() }
 
 // Unmarshal reads a state document (the state file's format, which the
-// http backend stores as it is): a format_version of major version 1
+// http backend stores inside its own wrapper): a format_version of major version 1
 // (a newer one is refused, naming the upgrade), a lineage. The view has
 // Exists set.
 func Unmarshal(data []byte) (*engine.LastApplied, error) {

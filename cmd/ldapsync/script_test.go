@@ -625,13 +625,13 @@ func startHTTPState(env *testscript.Env) error {
 	return nil
 }
 
-// http-state serial N | hold ID WHO | holder ID | versions N inspects and
-// drives the script's http state server: the stored document's write
-// serial, a lock held as another run left it, the holder's ID, and the
-// number of versions kept.
+// http-state serial N | hold ID WHO | holder ID | versions N | fail STATUS
+// inspects and drives the script's http state server: the stored
+// document's write serial, a lock held as another run left it, the
+// holder's ID, the number of versions kept, and one failed answer.
 func cmdHTTPState(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
-		ts.Fatalf("usage: http-state serial N | hold ID WHO | holder ID | versions N")
+		ts.Fatalf("usage: http-state serial N | hold ID WHO | holder ID | versions N | fail STATUS")
 	}
 	srv := ts.Value(keyHTTP).(*httpstatetest.Server)
 	switch args[0] {
@@ -648,6 +648,10 @@ func cmdHTTPState(ts *testscript.TestScript, neg bool, args []string) {
 		if !srv.Hold(state.LockInfo{ID: args[1], Operation: "apply", Who: args[2], Version: "test", Created: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}) {
 			ts.Fatalf("http state: the lock is held already")
 		}
+	case "fail":
+		status, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		srv.FailNext(status)
 	case "holder":
 		h, ok := srv.Holder()
 		if (ok && h.ID == args[1]) == neg {

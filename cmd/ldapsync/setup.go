@@ -87,11 +87,19 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 			ws.log.Warn("retry", "target", cfg.Target.Name, "attempt", attempt, "max", max, "wait", wait.String(), "cause", cfg.Redactor().Redact(cause.Error()))
 		}
 	}
+	onStateRetry := func(attempt, max int, wait time.Duration, cause error) {
+		msg := fmt.Sprintf("state request failed (%v); retry %d of %d in %s", cause, attempt, max, wait.Round(100*time.Millisecond))
+		msg = cfg.Redactor().Redact(msg)
+		fmt.Fprintf(stderr, "Warning: %s\n", plain(msg))
+		if ws != nil && ws.log != nil {
+			ws.log.Warn("state retry", "attempt", attempt, "max", max, "wait", wait.String(), "cause", cfg.Redactor().Redact(cause.Error()))
+		}
+	}
 	p, diags := registry.Build(cfg, registry.WithSettings(func(s any) {
 		if fs, ok := s.(*ftrack.Settings); ok && fs.OnRetry == nil {
 			fs.OnRetry = onRetry
 		}
-	}))
+	}), registry.WithStateRetry(onStateRetry))
 	if diags.HasErrors() {
 		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
 		return nil, cli.Exit("", exitError)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -65,6 +66,8 @@ type Env struct {
 	CreateGroups, CreateGroupsSet bool
 
 	adjust func(settings any)
+	// onStateRetry hears the state backend's retried requests.
+	onStateRetry func(attempt, max int, wait time.Duration, cause error)
 }
 
 // Adjust passes a pointer to a block's decoded settings to the WithSettings
@@ -102,6 +105,13 @@ type Option func(*Env)
 // cannot (the ftrack client's retry timing); the CLI does not use it.
 func WithSettings(fn func(settings any)) Option {
 	return func(e *Env) { e.adjust = fn }
+}
+
+// WithStateRetry has the state backend report each request it retries
+// (the http backend's, as the ftrack client's OnRetry does), so that
+// retries are said, not silent.
+func WithStateRetry(fn func(attempt, max int, wait time.Duration, cause error)) Option {
+	return func(e *Env) { e.onStateRetry = fn }
 }
 
 // Providers are the providers a configuration names, built.

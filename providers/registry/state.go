@@ -86,7 +86,11 @@ func newHTTPState(cfg *config.Config, env Env, _ engine.Target, _ string) (state
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	be, err := httpstate.New(s)
+	var opts []httpstate.Option
+	if env.onStateRetry != nil {
+		opts = append(opts, httpstate.WithOnRetry(env.onStateRetry))
+	}
+	be, err := httpstate.New(s, opts...)
 	if err != nil {
 		return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid http state backend", Detail: err.Error(), Subject: b.DeclRange.Ptr()})
 	}
