@@ -1,13 +1,33 @@
 // Command ftrack-emulator serves the ftracktest ftrack API emulator on a
 // loopback address for demos and manual tests.
 //
-//	ftrack-emulator -listen 127.0.0.1:0 -api-user USER -api-key KEY [-data FILE]
+//	ftrack-emulator -listen 127.0.0.1:0 -api-user USER -api-key KEY [-data FILE] [-seed FILE]
 //
 // It prints "ftrack emulator listening on http://HOST:PORT" (and writes the
 // URL to -url-file if given), loads -data at start when the file exists and
-// saves it atomically on SIGINT/SIGTERM before exiting 0. Like a real site
-// it has an active User for -api-user from the start (added to a data file
-// that lacks one).
+// saves it atomically on SIGINT/SIGTERM before exiting 0. -seed FILE starts
+// from the entities of FILE instead and never writes it (a fixture to try
+// things on; with -data too, -data wins once it exists). Like a real site it
+// has an active User for -api-user from the start (added to a file that
+// lacks one).
+//
+// Both files have the format Save writes: one object "entities" mapping
+// an entity type to its rows, each row an object of the type's attributes
+// as the API returns them (ids are UUID strings; a row without one gets a
+// new id; references such as Metadata.parent_id and Membership.user_id
+// must name rows of the file):
+//
+//	{"entities": {
+//	  "User": [{"id": "6f0c…", "username": "jdoe", "email": "jdoe@example.com",
+//	            "first_name": "John", "last_name": "Doe", "is_active": true}],
+//	  "Group": [{"id": "9a1e…", "name": "Artists"}],
+//	  "Membership": [{"id": "c3d2…", "user_id": "6f0c…", "group_id": "9a1e…"}],
+//	  "Metadata": [{"parent_id": "6f0c…", "parent_type": "User", "key": "ldapsync.owner", "value": "users"}]
+//	}}
+//
+// Every row is checked as a create would be (types, required attributes,
+// references, unique usernames); a file with a bad row is refused, naming
+// it, and the emulator does not start.
 package main
 
 import (
@@ -45,7 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rateEvery := fs.Int("rate-limit-every", 0, "answer every Nth request with 429")
 	retryAfter := fs.Duration("retry-after", time.Second, "Retry-After announced with 429 (rounded up to seconds; negative sends 0)")
 	errorRate := fs.Float64("error-rate", 0, "fraction of requests answered 503")
-	seed := fs.Int64("seed", 1, "seed for -error-rate")
+	seedFile := fs.String("seed", "", "JSON file of entities to start from (the -data format); never written")
+	errorSeed := fs.Int64("error-seed", 1, "seed for -error-rate")
 	dropAfter := fs.Int("drop-after-operations", 0, "drop the connection once after this many operations (batch applied)")
 	verbose := fs.Bool("verbose", false, "log one line per request to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -77,9 +98,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		RateLimitEvery:      *rateEvery,
 		RetryAfter:          *retryAfter,
 		ErrorRate:           *errorRate,
-		Seed:                *seed,
+		Seed:                *errorSeed,
 		DropAfterOperations: *dropAfter,
 	})
+	if *seedFile != "" {
+		if err := emu.Load(*seedFile); err != nil {
+			fmt.Fprintf(stderr, "ftrack-emulator: -seed: %v\n", err)
+			return 1
+		}
+	}
 	if *dataPath != "" {
 		if _, err := os.Stat(*dataPath); err == nil {
 			if err := emu.Load(*dataPath); err != nil {

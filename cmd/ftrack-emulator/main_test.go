@@ -127,3 +127,73 @@ func TestFlagsRequireCredentials(t *testing.T) {
 		t.Fatalf("stderr %q", stderr.String())
 	}
 }
+
+// TestSeed starts the command with -seed: the seed's users are served
+// (the README's example format), the file is never written, and a seed
+// with a bad row stops the start with the row named.
+func TestSeed(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ftrack-emulator")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	seed := filepath.Join(dir, "seed.json")
+	const doc = `{"entities": {
+  "User": [{"id": "6f0c0000-0000-4000-8000-000000000001", "username": "jdoe", "email": "jdoe@example.com", "first_name": "John", "last_name": "Doe", "is_active": true}],
+  "Group": [{"id": "9a1e0000-0000-4000-8000-000000000001", "name": "Artists"}],
+  "Membership": [{"id": "c3d20000-0000-4000-8000-000000000001", "user_id": "6f0c0000-0000-4000-8000-000000000001", "group_id": "9a1e0000-0000-4000-8000-000000000001"}],
+  "Metadata": [{"parent_id": "6f0c0000-0000-4000-8000-000000000001", "parent_type": "User", "key": "ldapsync.owner", "value": "users"}]
+}}
+`
+	if err := os.WriteFile(seed, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y", "-seed", seed)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("banner: %v", err)
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "ftrack emulator listening on "))
+	req, _ := http.NewRequest(http.MethodPost, url+"/api", strings.NewReader(`[{"action":"query","expression":"select username, memberships.group.name from User where username is \"jdoe\""}]`))
+	req.Header.Set("ftrack-user", "admin")
+	req.Header.Set("ftrack-api-key", "k3y")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"jdoe"`) || !strings.Contains(string(body), `"Artists"`) {
+		t.Fatalf("seeded user not served: %s", body)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if got, _ := os.ReadFile(seed); string(got) != doc {
+		t.Fatalf("the seed file was written:\n%s", got)
+	}
+
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"entities": {"Membership": [{"user_id": "no-such-user", "group_id": "no-such-group"}]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	c := exec.Command(bin, "-api-user", "admin", "-api-key", "k3y", "-seed", bad)
+	c.Stderr = &errOut
+	if err := c.Run(); err == nil {
+		t.Fatal("a seed with a dangling reference started")
+	}
+	if !strings.Contains(errOut.String(), "-seed") || !strings.Contains(errOut.String(), "bad.json") {
+		t.Fatalf("error does not name the seed: %s", errOut.String())
+	}
+}
