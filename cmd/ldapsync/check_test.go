@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/ldapsync/ldapsync/engine/config"
 	"github.com/ldapsync/ldapsync/providers/ftrack/ftracktest"
 	"github.com/ldapsync/ldapsync/providers/ldap/ldaptest"
 )
@@ -88,4 +90,102 @@ func cmdLDAPHide(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("slapmodify: %v", err)
 	}
 	ts.Check(s.Restart())
+}
+
+// TestValueOrigin: the fix for a refused bind or API key names where the
+// value comes from, read from the expression, never the value itself.
+func TestValueOrigin(t *testing.T) {
+	src := `
+variable "ldap_password" {
+  sensitive = true
+  default   = "s3cret-default"
+}
+
+source "ldap" "a" {
+  url           = "ldaps://ldap.example.com"
+  bind_dn       = "cn=sync"
+  bind_password = var.ldap_password
+  base_dn       = "dc=example"
+}
+
+source "ldap" "b" {
+  url           = "ldaps://ldap.example.com"
+  bind_dn       = "cn=sync"
+  bind_password = trimspace(env("LDAP_PW"))
+  base_dn       = "dc=example"
+}
+
+source "ldap" "c" {
+  url           = "ldaps://ldap.example.com"
+  bind_dn       = "cn=sync"
+  bind_password = "inline-secret"
+  base_dn       = "dc=example"
+}
+
+target "ftrack" "t" {
+  server_url = "https://studio.example.com"
+  api_user   = "bot"
+  api_key    = file("KEYFILE")
+}
+
+mapping "m" {
+  source   = [source.ldap.a, source.ldap.b, source.ldap.c]
+  target   = target.ftrack.t
+  username = entry.uid
+  email    = entry.mail
+}
+`
+	keyFile := filepath.Join(t.TempDir(), "ftrack-key")
+	if err := os.WriteFile(keyFile, []byte("key-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src = strings.Replace(src, "KEYFILE", keyFile, 1)
+	cfg, diags := config.LoadBytes("ldapsync.hcl", []byte(src), config.WithEnv(func(string) (string, bool) { return "x", true }))
+	if diags.HasErrors() {
+		t.Fatalf("load: %v", diags)
+	}
+	k := &checker{ws: &workspace{cfg: cfg}}
+	for _, tc := range []struct {
+		block *config.Block
+		attr  string
+		want  string
+	}{
+		{k.block(cfg.Sources, "a"), "bind_password", `variable "ldap_password" (LDAPSYNC_VAR_ldap_password, -var or -var-file)`},
+		{k.block(cfg.Sources, "b"), "bind_password", "the environment variable LDAP_PW"},
+		{k.block(cfg.Sources, "c"), "bind_password", "bind_password at ldapsync.hcl:"},
+		{cfg.Target, "api_key", "the file " + keyFile},
+		{k.block(cfg.Sources, "a"), "nonexistent", ""},
+		{nil, "bind_password", ""},
+	} {
+		got := valueOrigin(tc.block, tc.attr)
+		if !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
+			t.Errorf("valueOrigin(%s) = %q, want %q", tc.attr, got, tc.want)
+		}
+		for _, secret := range []string{"s3cret-default", "inline-secret", "key-from-file"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("valueOrigin(%s) = %q shows a secret", tc.attr, got)
+			}
+		}
+	}
+}
+
+// TestCheckSection: ids split into the text report's sections.
+func TestCheckSection(t *testing.T) {
+	for id, want := range map[string][2]string{
+		"source.corp.bind":                 {`source "corp"`, "bind"},
+		"target.studio.read.user":          {`target "studio"`, "read.user"},
+		"mapping.users.attributes":         {`mapping "users"`, "attributes"},
+		"state.lock":                       {"state", "lock"},
+		"plan.email_collisions":            {"plan", "email_collisions"},
+		"source.corp_2.operational":        {`source "corp_2"`, "operational"},
+		"target.studio.read.security_role": {`target "studio"`, "read.security_role"},
+	} {
+		sec, name := checkSection(id)
+		if sec != want[0] || name != want[1] {
+			t.Errorf("checkSection(%q) = %q, %q; want %q, %q", id, sec, name, want[0], want[1])
+		}
+	}
+	if got := checkID("Corp-West 2"); got != "corp_west_2" {
+		t.Errorf("checkID = %q, want corp_west_2", got)
+	}
 }
