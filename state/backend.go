@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"os"
+	"os/user"
 	"strconv"
 	"time"
 
@@ -50,17 +51,38 @@ type LockInfo struct {
 }
 
 // NewLockInfo returns the LockInfo of this process for operation (apply,
-// state migrate): a new random ID, user@host, now.
+// state migrate): a new random ID, user@host, now, and in Info the CI job
+// that runs it when the environment says (GitHub Actions, GitLab CI), so
+// that whoever finds the lock knows whose it is.
 func NewLockInfo(operation, version string) LockInfo {
 	host, _ := os.Hostname()
-	user := os.Getenv("USER")
-	if user == "" {
-		user = "unknown"
+	who := os.Getenv("USER")
+	if who == "" {
+		if u, err := user.Current(); err == nil && u.Username != "" {
+			who = u.Username
+		} else {
+			who = "unknown"
+		}
 	}
 	return LockInfo{
-		ID: uuid.NewString(), Operation: operation, Who: user + "@" + host,
+		ID: uuid.NewString(), Operation: operation, Who: who + "@" + host, Info: ciJob(),
 		Version: version, Created: time.Now().UTC().Truncate(time.Second),
 	}
+}
+
+// ciJob names the CI job this process runs in, or "".
+func ciJob() string {
+	if run := os.Getenv("GITHUB_RUN_ID"); run != "" && os.Getenv("GITHUB_REPOSITORY") != "" {
+		server := os.Getenv("GITHUB_SERVER_URL")
+		if server == "" {
+			server = "https://github.com"
+		}
+		return server + "/" + os.Getenv("GITHUB_REPOSITORY") + "/actions/runs/" + run
+	}
+	if u := os.Getenv("CI_JOB_URL"); u != "" {
+		return u
+	}
+	return ""
 }
 
 // LockedError is the error of a lock held by another run: it shows the
@@ -104,6 +126,9 @@ func lockHolderText(h LockInfo) string {
 		}
 		if !h.Created.IsZero() {
 			s += " since " + h.Created.UTC().Format(time.RFC3339)
+		}
+		if h.Info != "" {
+			s += ", " + quoteText(h.Info)
 		}
 		s += ")"
 	}

@@ -89,7 +89,7 @@ type applyOptions struct {
 
 // applyPlan executes a plan read by engine.UnmarshalPlan: shared by apply
 // and sync. engine.Apply re-derives and checks every change first.
-func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptions) error {
+func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptions) (rerr error) {
 	lockTimeout, maxErrors := opts.LockTimeout, opts.MaxErrors
 	store, err := ws.openState()
 	if err != nil {
@@ -99,7 +99,17 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer func() {
+		// A lock that is gone when released (force-unlocked, taken over)
+		// means another run may have written meanwhile: an error, not a
+		// success.
+		if uerr := unlock(); uerr != nil {
+			ws.log.Error("state unlock failed", "error", uerr.Error())
+			if rerr == nil {
+				rerr = uerr
+			}
+		}
+	}()
 	if maxErrors < 0 {
 		maxErrors = ws.cfg.Policy.MaxErrors
 	}

@@ -9,10 +9,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -64,7 +68,9 @@ func run(args []string, stdout, stderr *os.File) int {
 			sub.OnUsageError = usageError
 		}
 	}
-	err := app.Run(flagsFirst(app, args))
+	ctx, stop := interruptContext(stderr)
+	defer stop()
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
 		return exitOK
 	}
@@ -82,6 +88,24 @@ func run(args []string, stdout, stderr *os.File) int {
 	}
 	fmt.Fprintf(stderr, "Error: %s\n", plainMessage(err.Error()))
 	return exitError
+}
+
+// interruptContext is cancelled by the first SIGINT or SIGTERM (Ctrl-C, a
+// cancelled CI job): apply then stops between batches, saves the state
+// and releases its lock, so a cancelled run leaves none behind. A second
+// signal ends the process at once, as without ldapsync's handling.
+func interruptContext(stderr io.Writer) (context.Context, func()) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop() // the next signal has its default effect
+			fmt.Fprintln(stderr, "Interrupted: finishing the requests under way, saving the state and releasing the lock (a second interrupt stops at once)")
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); stop() }
 }
 
 func newApp(stdout, stderr *os.File) *cli.App {
@@ -113,7 +137,6 @@ argument.`,
 			applyCommand(),
 			driftCommand(),
 			explainCommand(),
-			checkCommand(),
 			checkCommand(),
 			syncCommand(),
 			stateCommand(),

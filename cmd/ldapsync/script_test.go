@@ -137,6 +137,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"order":           cmdOrder,
 	"writes-planned":  cmdWritesPlanned,
 	"http-state":      cmdHTTPState,
+	"ftrack-meta":     cmdFtrackMeta,
 }
 
 // order FILE REGEXP... asserts that the regular expressions first match
@@ -328,6 +329,21 @@ func findUser(e *ftracktest.Emulator, username string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// ftrack-meta USERNAME KEY VALUE sets the Metadata KEY of the User
+// USERNAME to VALUE, as someone editing ftrack by hand would.
+func cmdFtrackMeta(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ftrack-meta USERNAME KEY VALUE")
+	}
+	e := ftrackOf(ts).Emulator
+	u := findUser(e, args[0])
+	if u == nil {
+		ts.Fatalf("no ftrack user %q", args[0])
+	}
+	_ = e.Delete("Metadata", u["id"], args[1])
+	ts.Check(e.Put("Metadata", map[string]any{"parent_id": u["id"], "parent_type": "User", "key": args[1], "value": args[2]}))
 }
 
 // userView is a user with its ldapsync metadata as plain fields

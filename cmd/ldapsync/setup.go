@@ -99,7 +99,13 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 		if fs, ok := s.(*ftrack.Settings); ok && fs.OnRetry == nil {
 			fs.OnRetry = onRetry
 		}
-	}), registry.WithStateRetry(onStateRetry))
+	}), registry.WithStateRetry(onStateRetry), registry.WithStateWarning(func(msg string) {
+		msg = cfg.Redactor().Redact(msg)
+		fmt.Fprintf(stderr, "Warning: state: %s\n", plain(msg))
+		if ws != nil && ws.log != nil {
+			ws.log.Warn("state record left out", "message", msg)
+		}
+	}))
 	if diags.HasErrors() {
 		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
 		return nil, cli.Exit("", exitError)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -185,8 +187,13 @@ which ends with its process; there is nothing to release.`,
 				return err
 			}
 			defer ws.logClose()
-			if !c.Bool("force") && !confirm(c, fmt.Sprintf("Release lock %s on %s? Only do this when the run holding it is gone.", plain(id), plain(ws.state.Describe()))) {
-				return cli.Exit("Error: force-unlock cancelled; nothing was changed", exitError)
+			if !c.Bool("force") {
+				if !isTerminal(c.App.Reader) {
+					return cli.Exit("Error: force-unlock needs a yes, and there is no terminal to ask on: pass -force (after making sure the run holding the lock is gone); nothing was changed", exitError)
+				}
+				if !confirm(c, fmt.Sprintf("Release lock %s on %s? Only do this when the run holding it is gone.", plain(id), plain(ws.state.Describe()))) {
+					return cli.Exit("Error: force-unlock cancelled; nothing was changed", exitError)
+				}
 			}
 			if err := ws.state.ForceUnlock(c.Context, id); err != nil {
 				ws.log.Error("force-unlock failed", "lock_id", id, "error", err.Error())
@@ -197,6 +204,16 @@ which ends with its process; there is nothing to release.`,
 			return nil
 		},
 	}
+}
+
+// isTerminal reports whether r is a terminal (a character device).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // confirm asks question on stderr and reads the answer from stdin: only
@@ -221,10 +238,13 @@ it was. Then make the new state block the configuration's.
    ldapsync state migrate -to ldapsync.new.hcl
    mv ldapsync.new.hcl ldapsync.hcl
 
-The destination must be empty; -force replaces a state it holds.`,
+The destination must hold no state, or an older copy of the same one (same
+lineage, a serial no higher, no applied plan the source does not know):
+migrate never rolls a state back, nor replaces another one. To replace
+another state on purpose, delete it where it is kept first.`,
 		Flags: append(commonFlags(),
 			&cli.StringFlag{Name: "to", Usage: "the configuration `FILE` whose state block names the destination", Required: true},
-			&cli.BoolFlag{Name: "force", Usage: "replace a state the destination holds already"},
+			&cli.BoolFlag{Name: "force", Usage: "migrate although the two configurations target different ftrack sites"},
 			&cli.DurationFlag{Name: "lock-timeout", Value: 30 * time.Second, Usage: "how long to wait for each lock"},
 		),
 		Action: func(c *cli.Context) error {
@@ -280,8 +300,8 @@ func migrateState(c *cli.Context, src, dst *workspace, force bool, timeout time.
 	if err != nil {
 		return err
 	}
-	if cur.Exists && !force {
-		return cli.Exit(fmt.Sprintf("Error: %s already holds a state (lineage %s, serial %d); migrate would replace it. Pass -force to replace it", plain(to.Describe()), plain(cur.Lineage), cur.Serial), exitError)
+	if err := checkMigrateDestination(la, cur, to.Describe()); err != nil {
+		return err
 	}
 	if err := to.Save(la); err != nil {
 		return fmt.Errorf("writing the state to %s: %w", to.Describe(), err)
@@ -297,6 +317,32 @@ func migrateState(c *cli.Context, src, dst *workspace, force bool, timeout time.
 	fmt.Fprintf(c.App.Writer, "Copied the state (lineage %s, serial %d: %d users, %d plans in the journal) from %s to %s and read it back.\n"+
 		"Make %s's state block the configuration's; the old state is left as it was (remove it once the new one is in use).\n",
 		plain(la.Lineage), la.Serial, len(la.Users), len(la.Plans), plain(from.Describe()), plain(to.Describe()), plain(dst.cfg.Path))
+	return nil
+}
+
+// checkMigrateDestination refuses a destination that holds a state which
+// the copy would replace or roll back: another lineage, a higher serial,
+// or an applied plan the source's journal does not have (a replay would
+// then pass the journal). An older copy of the same state is brought up to
+// date.
+func checkMigrateDestination(src, dst *engine.LastApplied, where string) error {
+	if !dst.Exists {
+		return nil
+	}
+	refuse := func(why string) error {
+		return cli.Exit(fmt.Sprintf("Error: %s already holds a state (lineage %s, serial %d, %d plans in its journal): %s; nothing was written. Delete it where it is kept first if it is to be replaced", plain(where), plain(dst.Lineage), dst.Serial, len(dst.Plans), why), exitError)
+	}
+	if dst.Lineage != src.Lineage {
+		return refuse(fmt.Sprintf("another state than the one being copied (lineage %s)", plain(src.Lineage)))
+	}
+	if dst.Serial > src.Serial {
+		return refuse(fmt.Sprintf("newer than the one being copied (serial %d): it would be rolled back", src.Serial))
+	}
+	for id := range dst.Plans {
+		if _, ok := src.Plans[id]; !ok {
+			return refuse(fmt.Sprintf("its journal has plan %s, which the copy does not: the copy would forget that it ran", plain(id)))
+		}
+	}
 	return nil
 }
 

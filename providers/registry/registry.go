@@ -68,6 +68,8 @@ type Env struct {
 	adjust func(settings any)
 	// onStateRetry hears the state backend's retried requests.
 	onStateRetry func(attempt, max int, wait time.Duration, cause error)
+	// onStateWarning hears what the state backend leaves out as it reads.
+	onStateWarning func(string)
 }
 
 // Adjust passes a pointer to a block's decoded settings to the WithSettings
@@ -112,6 +114,13 @@ func WithSettings(fn func(settings any)) Option {
 // retries are said, not silent.
 func WithStateRetry(fn func(attempt, max int, wait time.Duration, cause error)) Option {
 	return func(e *Env) { e.onStateRetry = fn }
+}
+
+// WithStateWarning has the state backend report what it leaves out as
+// it reads (a record of the ftrack state that is not ldapsync's, or does
+// not decode), so that nothing is dropped without a word.
+func WithStateWarning(fn func(string)) Option {
+	return func(e *Env) { e.onStateWarning = fn }
 }
 
 // Providers are the providers a configuration names, built.

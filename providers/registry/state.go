@@ -97,11 +97,15 @@ func newHTTPState(cfg *config.Config, env Env, _ engine.Target, _ string) (state
 	return be, diags
 }
 
-func newFTrackState(cfg *config.Config, _ Env, t engine.Target, user string) (state.Backend, hcl.Diagnostics) {
+func newFTrackState(cfg *config.Config, env Env, t engine.Target, user string) (state.Backend, hcl.Diagnostics) {
 	ft, ok := t.(*ftrack.Target)
 	if !ok {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid ftrack state backend",
 			Detail: "state \"ftrack\" keeps the state in the ftrack site the target block names; it needs a target \"ftrack\" block.", Subject: cfg.State.Block.DeclRange.Ptr()}}
 	}
-	return ftrackstate.New(ft.Client(), user), nil
+	var opts []ftrackstate.Option
+	if env.onStateWarning != nil {
+		opts = append(opts, ftrackstate.WithOnWarning(env.onStateWarning))
+	}
+	return ftrackstate.New(ft.Client(), user, opts...), nil
 }

@@ -12,6 +12,7 @@ package atomicfile
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -28,11 +29,25 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // When the hook fails, path is left as it was and the temporary file is
 // removed. The state uses the hook to keep the previous file as a backup.
 func WriteFileBeforeRename(path string, data []byte, perm os.FileMode, beforeRename func() error) error {
+	return writeAtomic(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}, beforeRename)
+}
+
+// WriteStream is WriteFile for content too large to hold in memory:
+// write streams it into the temporary file (a plan file of an initial
+// import). When write fails, path is left as it was.
+func WriteStream(path string, perm os.FileMode, write func(io.Writer) error) error {
+	return writeAtomic(path, perm, write, nil)
+}
+
+func writeAtomic(path string, perm os.FileMode, write func(io.Writer) error, beforeRename func() error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(dir, filepath.Base(path), data, perm)
+	tmp, err := writeTemp(dir, filepath.Base(path), write, perm)
 	if err != nil {
 		return err
 	}
@@ -49,10 +64,10 @@ func WriteFileBeforeRename(path string, data []byte, perm os.FileMode, beforeRen
 	return nil
 }
 
-// writeTemp writes data to a new hidden file in dir, sets perm (not
+// writeTemp writes with write to a new hidden file in dir, sets perm (not
 // subject to the umask) and fsyncs it. It returns the file's name; on error
 // nothing is left behind.
-func writeTemp(dir, base string, data []byte, perm os.FileMode) (name string, err error) {
+func writeTemp(dir, base string, write func(io.Writer) error, perm os.FileMode) (name string, err error) {
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return "", err
@@ -63,7 +78,7 @@ func writeTemp(dir, base string, data []byte, perm os.FileMode) (name string, er
 			os.Remove(f.Name())
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		return "", fmt.Errorf("writing: %w", err)
 	}
 	if err := f.Chmod(perm); err != nil {

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -84,5 +85,32 @@ func TestFailingHookLeavesTheFileAlone(t *testing.T) {
 	}
 	if names := entries(t, dir); len(names) != 1 {
 		t.Errorf("directory holds %q, want only f (the temporary file removed)", names)
+	}
+}
+
+// TestWriteStream: streamed content replaces the file; a failing stream
+// leaves the old file and no temporary file.
+func TestWriteStream(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plan.json")
+	if err := WriteStream(path, 0o600, func(w io.Writer) error {
+		_, err := io.WriteString(w, "streamed")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := WriteStream(path, 0o600, func(w io.Writer) error {
+		_, _ = io.WriteString(w, "half")
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failing stream: %v, want boom", err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != "streamed" {
+		t.Fatalf("content %q, %v; want the first stream's", got, err)
+	}
+	if names := entries(t, dir); len(names) != 1 {
+		t.Errorf("directory holds %q, want only plan.json", names)
 	}
 }

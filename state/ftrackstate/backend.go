@@ -66,6 +66,11 @@ type Backend struct {
 	stored  map[metaKey]string  // every value of ours in ftrack as last read or written
 	order   map[string][]string // plan id -> change ids in stored order
 	gone    map[string]bool     // user ids found not to exist
+	// held is the lock this backend holds (nil: none); Save checks it is
+	// still held before it writes.
+	held *heldLock
+	// onWarning hears records Load leaves out (see WithOnWarning).
+	onWarning func(string)
 }
 
 // metaKey names one Metadata entity: its parent (a User's id) and key.
@@ -77,6 +82,14 @@ type Option func(*Backend)
 // WithContext sets the context of Load and Save (engine.StateStore has
 // none); the default is context.Background().
 func WithContext(ctx context.Context) Option { return func(b *Backend) { b.ctx = ctx } }
+
+// WithOnWarning sets who hears of the per-user records Load leaves out:
+// records on users without an ownership marker, records that do not
+// decode or are too big, and join keys two users claim. The state is
+// advisory, so such a record costs what a lost one costs (drift calls the
+// user's edits pending, a grace clock starts again); one bad row must not
+// stop every run of the site.
+func WithOnWarning(f func(string)) Option { return func(b *Backend) { b.onWarning = f } }
 
 // WithIDGenerator sets the generator of the lineage of a new state.
 func WithIDGenerator(f func() string) Option { return func(b *Backend) { b.newID = f } }
@@ -169,16 +182,21 @@ func siteData(key string) bool {
 
 // readAll reads every value of ours: the per-user keys on every user and
 // the site keys on the API user, in one paged read.
-func (b *Backend) readAll(ctx context.Context) (map[metaKey]string, error) {
+func (b *Backend) readAll(ctx context.Context) (map[metaKey]string, map[string]bool, error) {
 	api, err := b.userID(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	onAPI, _ := ftrack.Is("parent_id", api)
 	out := map[metaKey]string{}
+	owned := map[string]bool{}
 	take := func(rows []ftrack.MetadataRow) {
 		for _, m := range rows {
 			if m.ParentType != "" && m.ParentType != "User" {
+				continue
+			}
+			if m.Key == ftrack.MetaOwner {
+				owned[m.ParentID] = m.Value != ""
 				continue
 			}
 			if perUser(m.Key) || (m.ParentID == api && siteData(m.Key)) {
@@ -194,13 +212,13 @@ func (b *Backend) readAll(ctx context.Context) (map[metaKey]string, error) {
 		take(ms)
 		return nil
 	},
-		ftrack.MetadataQuery(`key in ("`+KeyLastApplied+`", "`+KeyMissingSince+`")`, take),
+		ftrack.MetadataQuery(`key in ("`+KeyLastApplied+`", "`+KeyMissingSince+`", "`+ftrack.MetaOwner+`")`, take),
 		ftrack.MetadataQuery(onAPI+` and key like "ldapsync.%"`, take),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading: %w", b.Describe(), err)
+		return nil, nil, fmt.Errorf("%s: reading: %w", b.Describe(), err)
 	}
-	return out, nil
+	return out, owned, nil
 }
 
 // Load reads the state. When the site record is absent, it returns an
@@ -215,11 +233,11 @@ func (b *Backend) Load() (*engine.LastApplied, error) {
 	ctx := b.ctx
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		stored, err := b.readAll(ctx)
+		stored, owned, err := b.readAll(ctx)
 		if err != nil {
 			return nil, err
 		}
-		la, order, err := b.decode(ctx, stored)
+		la, order, err := b.decode(ctx, stored, owned)
 		var ie *integrityError
 		if errors.As(err, &ie) && attempt < 2 {
 			now, rerr := b.readRoot(ctx)
@@ -286,11 +304,12 @@ func (b *Backend) readKeys(ctx context.Context, keys []metaKey) (map[metaKey]str
 	return out, err
 }
 
-// decode builds the view from the stored values.
-func (b *Backend) decode(ctx context.Context, stored map[metaKey]string) (*engine.LastApplied, map[string][]string, error) {
+// decode builds the view from the stored values; owned are the users
+// that carry an ownership marker.
+func (b *Backend) decode(ctx context.Context, stored map[metaKey]string, owned map[string]bool) (*engine.LastApplied, map[string][]string, error) {
 	api := b.apiID
 	for k, v := range stored {
-		if len(v) > MaxValueBytes {
+		if len(v) > MaxValueBytes && !perUser(k.key) {
 			return nil, nil, fmt.Errorf("the value of %s on %s is %d bytes, more than the %d this backend accepts", k.key, b.userName(ctx, k.parent), len(v), MaxValueBytes)
 		}
 	}
@@ -344,44 +363,109 @@ func (b *Backend) decode(ctx context.Context, stored map[metaKey]string) (*engin
 		// never finished): not a state; the next Save replaces them.
 		return la, order, nil
 	}
-	// Per-user records win over overflow entries of the same key (they
-	// are written first, so they are never older); of two users claiming
-	// one key (a crash in the middle of moving it) the smaller id wins,
-	// and the next Save deletes the other.
-	parents := make([]metaKey, 0, len(stored))
+	b.decodeUsers(ctx, la, stored, owned)
+	return la, order, nil
+}
+
+// decodeUsers adds the per-user records to la. Only a user that carries
+// an ownership marker may hold one: a record on any other user (anyone
+// who may write Metadata can put one there) is left out, as is one that
+// does not decode or is too big, and a join key two users claim is
+// dropped for both (a crash in the middle of moving it, or a forgery:
+// either way no record is the safe answer). Each is said through
+// onWarning; the next Save deletes what is left out. Per-user records win
+// over overflow entries of the same key (they are written first, so they
+// are never older).
+func (b *Backend) decodeUsers(ctx context.Context, la *engine.LastApplied, stored map[metaKey]string, owned map[string]bool) {
+	var parents []metaKey
 	for k := range stored {
 		if k.key == KeyLastApplied {
 			parents = append(parents, k)
 		}
 	}
-	sort.Slice(parents, func(i, j int) bool { return parents[i].parent > parents[j].parent })
-	keyOf := map[string]string{}
-	for _, k := range parents {
-		key, u, err := decodeUser(k.parent, stored[k])
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s on %s does not decode: %v (value %s)", KeyLastApplied, b.userName(ctx, k.parent), err, quote(stored[k]))
+	sort.Slice(parents, func(i, j int) bool { return parents[i].parent < parents[j].parent })
+	users := map[string]engine.AppliedUser{}
+	claims := map[string][]string{}
+	named := 0
+	// who names a user in a warning: by username for the first few (one
+	// query each), by id after that, so that a site full of stray records
+	// costs no query per record.
+	who := func(id string) string {
+		if named++; named <= 5 {
+			return b.userName(ctx, id)
 		}
-		la.Users[key] = u
-		keyOf[k.parent] = key
+		return "user " + quote(id)
+	}
+	for _, k := range parents {
+		v := stored[k]
+		switch {
+		case !owned[k.parent]:
+			b.warn(fmt.Sprintf("%s on %s is left out: that user has no ownership marker (%s), so the record is not ldapsync's", KeyLastApplied, who(k.parent), ftrack.MetaOwner))
+			continue
+		case len(v) > MaxValueBytes:
+			b.warn(fmt.Sprintf("%s on %s is left out: %d bytes, more than the %d this backend accepts", KeyLastApplied, who(k.parent), len(v), MaxValueBytes))
+			continue
+		}
+		key, u, err := decodeUser(k.parent, v)
+		if err != nil {
+			b.warn(fmt.Sprintf("%s on %s is left out: it does not decode: %v (value %s)", KeyLastApplied, who(k.parent), err, quote(v)))
+			continue
+		}
+		users[key] = u
+		claims[key] = append(claims[key], k.parent)
+	}
+	for _, key := range slices.Sorted(maps.Keys(claims)) {
+		ids := claims[key]
+		if len(ids) > 1 {
+			names := make([]string, len(ids))
+			for i, id := range ids {
+				names[i] = who(id)
+			}
+			b.warn(fmt.Sprintf("%s of user.%s is left out: %s all claim it", KeyLastApplied, quote(key), strings.Join(names, ", ")))
+			delete(users, key)
+			delete(la.Users, key)
+			if la.Missing != nil {
+				delete(la.Missing, key)
+			}
+			continue
+		}
+		la.Users[key] = users[key]
 	}
 	for k, v := range stored {
 		if k.key != KeyMissingSince {
 			continue
 		}
+		key, ok := keyOf(la, k.parent)
+		if !ok {
+			continue // no record beside it: the next Save deletes it
+		}
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s on %s is not an RFC 3339 time: %s", KeyMissingSince, b.userName(ctx, k.parent), quote(v))
-		}
-		key, ok := keyOf[k.parent]
-		if !ok || la.Users[key].TargetID != k.parent {
-			continue // no record beside it: the next Save deletes it
+			b.warn(fmt.Sprintf("%s on %s is left out: not an RFC 3339 time: %s (the grace clock starts again)", KeyMissingSince, who(k.parent), quote(v)))
+			continue
 		}
 		if la.Missing == nil {
 			la.Missing = map[string]time.Time{}
 		}
 		la.Missing[key] = t.UTC()
 	}
-	return la, order, nil
+}
+
+// keyOf returns the join key of the record la holds for the user id.
+func keyOf(la *engine.LastApplied, id string) (string, bool) {
+	for k, u := range la.Users {
+		if u.TargetID == id {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// warn reports a record Load leaves out.
+func (b *Backend) warn(msg string) {
+	if b.onWarning != nil {
+		b.onWarning(msg)
+	}
 }
 
 // decodePlan reads one journal entry from the site's values.

@@ -50,6 +50,10 @@ func putUsers(t testing.TB, s *ftracktest.Server, n int) *engine.LastApplied {
 		if err := s.Emulator.Put("User", map[string]any{"id": id, "username": name, "is_active": true}); err != nil {
 			t.Fatal(err)
 		}
+		// ldapsync owns the users it keeps state for: the marker beside the record.
+		if err := s.Emulator.Put("Metadata", map[string]any{"parent_id": id, "parent_type": "User", "key": ftrack.MetaOwner, "value": "users"}); err != nil {
+			t.Fatal(err)
+		}
 		la.Users[name] = engine.AppliedUser{TargetID: id, SourceID: "src-" + name, Username: name, Email: name + "@example.com",
 			FirstName: "F" + name, LastName: "L", Active: true, Groups: []string{"Artists", "Staff"}}
 	}

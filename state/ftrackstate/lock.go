@@ -23,7 +23,9 @@ import (
 // renewed every quarter of the expiry while held, so that a crashed run's
 // lock ends by itself.
 //
-// An expired lock is taken over in three steps, so that of two runs
+// An expired lock (by this run's clock, and watched unrenewed by this run
+// for half the expiry, whatever the clocks say) is taken over in three
+// steps, so that of two runs
 // taking it over at once only one wins: create ldapsync.lock.takeover.L.N
 // (L names the expired lock, N counts attempts; only one create of a key
 // succeeds), check that the lock is still the expired one, replace it,
@@ -59,8 +61,12 @@ type lockEntry struct {
 	ok  bool // decoded
 }
 
+// id is the lock's ID, or "invalid-HASH" for a value that does not
+// decode or whose ID is not plain (letters, digits and dashes): another
+// host wrote it, and it goes into messages and the force-unlock command
+// the operator is told to run.
 func (e lockEntry) id() string {
-	if e.ok && e.v.ID != "" {
+	if e.ok && safeName.MatchString(e.v.ID) {
 		return e.v.ID
 	}
 	return "invalid-" + chunkHash([]byte(e.raw))
@@ -84,8 +90,21 @@ func (b *Backend) Lock(ctx context.Context, info state.LockInfo, timeout time.Du
 	start := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// The holder's Expires is by its clock, and clocks differ: an expired
+	// lock is taken over only after this run has also watched it stay the
+	// same, unrenewed, for half the expiry by its own clock (a live holder
+	// renews it every quarter), so a fast clock cannot take a live lock.
+	var watched string
+	var watchedSince time.Time
+	stale := func(raw string) bool {
+		if raw != watched {
+			watched, watchedSince = raw, time.Now()
+			return false
+		}
+		return time.Since(watchedSince) >= b.expiry/2
+	}
 	for {
-		won, holder, err := b.tryLock(ctx, info)
+		won, holder, err := b.tryLock(ctx, info, stale)
 		if err != nil {
 			return nil, fmt.Errorf("%s: locking: %w", b.Describe(), err)
 		}
@@ -114,14 +133,13 @@ func (b *Backend) lockedError(holder *lockEntry, waited time.Duration) error {
 		return le
 	}
 	id := holder.id()
-	if holder.ok {
+	if holder.ok && id == holder.v.ID {
 		h := holder.v.LockInfo
-		h.ID = id
 		le.Holder = &h
-		le.Remedy = fmt.Sprintf("Wait for it to finish, or for its lock to expire at %s (a run renews its lock while it lives); if that run is gone for good, release it with: ldapsync state force-unlock %s",
+		le.Remedy = fmt.Sprintf("Wait for it to finish; if that run is gone for good (its lock expires at %s, and a run waiting longer than half the expiry after that takes it over), release it with: ldapsync state force-unlock %s",
 			holder.v.Expires.UTC().Format(time.RFC3339), id)
 	} else {
-		le.HolderText = "a lock whose value does not decode (" + quote(holder.raw) + ")"
+		le.HolderText = fmt.Sprintf("a lock whose value is not a plain lock (%d bytes, not shown: another host wrote it)", len(holder.raw))
 		le.Remedy = "Release it with: ldapsync state force-unlock " + id
 	}
 	return le
@@ -130,7 +148,7 @@ func (b *Backend) lockedError(holder *lockEntry, waited time.Duration) error {
 // tryLock makes one attempt. It returns the value written when the lock
 // is ours, else the holder (nil when the lock vanished meanwhile: try
 // again).
-func (b *Backend) tryLock(ctx context.Context, info state.LockInfo) (string, *lockEntry, error) {
+func (b *Backend) tryLock(ctx context.Context, info state.LockInfo, stale func(raw string) bool) (string, *lockEntry, error) {
 	mine, err := b.lockValue(info, b.expiry)
 	if err != nil {
 		return "", nil, err
@@ -151,7 +169,7 @@ func (b *Backend) tryLock(ctx context.Context, info state.LockInfo) (string, *lo
 	if cur.ok && cur.v.ID == info.ID {
 		return cur.raw, nil, nil
 	}
-	if cur.ok && b.now().After(cur.v.Expires) {
+	if cur.ok && stale(cur.raw) && b.now().After(cur.v.Expires) {
 		won, err := b.takeOver(ctx, info, *cur, takeovers)
 		if err != nil || won != "" {
 			return won, nil, err
@@ -162,7 +180,7 @@ func (b *Backend) tryLock(ctx context.Context, info state.LockInfo) (string, *lo
 
 // lockValue encodes info with an expiry d from now.
 func (b *Backend) lockValue(info state.LockInfo, d time.Duration) (string, error) {
-	v, err := marshal(lockValue{LockInfo: info, Expires: b.now().Add(d).UTC().Truncate(time.Second)})
+	v, err := marshal(lockValue{LockInfo: info, Expires: b.now().Add(d).UTC().Truncate(time.Millisecond)}) // each renewal a new value
 	return string(v), err
 }
 
@@ -271,9 +289,13 @@ func (b *Backend) takeOver(ctx context.Context, info state.LockInfo, cur lockEnt
 	return mine, nil
 }
 
-// hold starts renewing the lock and returns its unlock function.
+// hold starts renewing the lock and returns its unlock function. Save
+// checks the lock is still held before it writes (stillHeld).
 func (b *Backend) hold(info state.LockInfo) func() error {
 	h := &heldLock{id: info.ID, stop: make(chan struct{}), done: make(chan struct{})}
+	b.mu.Lock()
+	b.held = h
+	b.mu.Unlock()
 	go b.renew(info, h)
 	var once sync.Once
 	var uerr error
@@ -319,6 +341,11 @@ func (b *Backend) renew(info state.LockInfo, h *heldLock) {
 func (b *Backend) unlock(h *heldLock) error {
 	close(h.stop)
 	<-h.done
+	b.mu.Lock()
+	if b.held == h {
+		b.held = nil
+	}
+	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cur, _, err := b.readLock(ctx)

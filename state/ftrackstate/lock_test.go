@@ -101,7 +101,7 @@ func TestExpiredLockTakenOverByExactlyOne(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				b := newBackend(t, s)
+				b := newBackend(t, s, WithLockExpiry(100*time.Millisecond)) // watches the expired lock 50 ms
 				<-start
 				unlocks[i], errs[i] = b.Lock(context.Background(), lockInfo("racer-"+string(rune('a'+i))), 300*time.Millisecond)
 			}()
@@ -142,7 +142,7 @@ func TestStaleTakeoverKeyDoesNotBlockForever(t *testing.T) {
 	setValue(t, s, apiID(), KeyLock, expiredLock(t, "dead-run"))
 	// A run died between claiming the takeover and replacing the lock.
 	setValue(t, s, apiID(), takeoverPrefix+"dead-run.1", expiredLock(t, "dead-taker"))
-	unlock, err := newBackend(t, s).Lock(context.Background(), lockInfo("next"), time.Second)
+	unlock, err := newBackend(t, s, WithLockExpiry(100*time.Millisecond)).Lock(context.Background(), lockInfo("next"), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

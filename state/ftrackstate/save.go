@@ -42,13 +42,19 @@ func (b *Backend) Save(la *engine.LastApplied) error {
 
 func (b *Backend) save(ctx context.Context, la *engine.LastApplied) error {
 	if !b.loaded {
-		stored, err := b.readAll(ctx)
+		stored, _, err := b.readAll(ctx)
 		if err != nil {
 			return err
 		}
 		b.stored, b.order, b.loaded = stored, map[string][]string{}, true
 	}
 	api := b.apiID
+	if err := b.sameLineage(la); err != nil {
+		return err
+	}
+	if err := b.stillHeld(ctx); err != nil {
+		return err
+	}
 
 	// 1. Per-user values. A user found gone moves its entries to the
 	// overflow; the loop ends when no write finds another one.
@@ -150,6 +156,11 @@ func (b *Backend) save(ctx context.Context, la *engine.LastApplied) error {
 	sortChanges(stale)
 	if _, err := b.write(ctx, chunks); err != nil {
 		return err
+	}
+	if len(final) > 0 {
+		if err := b.stillHeld(ctx); err != nil { // again: the per-user step may have taken a while
+			return err
+		}
 	}
 	if _, err := b.write(ctx, final); err != nil { // one request unless over batchSize headers changed
 		return err
@@ -328,4 +339,55 @@ func (b *Backend) refresh(ctx context.Context, cs []change) (map[string]bool, er
 		b.gone[id] = true
 	}
 	return gone, nil
+}
+
+// sameLineage refuses to write la over a stored state of another lineage
+// (a run that lost its lock to a run that started afresh, a state block
+// pointed at another site's state): as the http backend does.
+func (b *Backend) sameLineage(la *engine.LastApplied) error {
+	raw, ok := b.stored[metaKey{b.apiID, KeyState}]
+	if !ok {
+		return nil
+	}
+	var r root
+	if err := unmarshalStrict([]byte(raw), &r); err != nil || r.Lineage == "" {
+		return nil // Load reported it; a save repairs it
+	}
+	if r.Lineage != la.Lineage {
+		return fmt.Errorf("the stored state has lineage %s (serial %d), not %s: refusing to replace another state", quote(r.Lineage), r.Serial, quote(la.Lineage))
+	}
+	return nil
+}
+
+// stillHeld refuses to write when this backend took the lock and no
+// longer holds it (force-unlocked, or taken over): a run that lost its
+// lock stops before its next write instead of writing beside another.
+// A Save without Lock (tests, a first look) is not checked.
+func (b *Backend) stillHeld(ctx context.Context) error {
+	h := b.held
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	lost := h.lost
+	h.mu.Unlock()
+	if lost == "" {
+		cur, _, err := b.readLock(ctx)
+		if err != nil {
+			return fmt.Errorf("checking the lock before writing: %w", err)
+		}
+		if cur == nil || !cur.ok || cur.v.ID != h.id {
+			lost = "the lock was released by someone else while held"
+			if cur != nil {
+				lost = "the lock is now held by lock " + quote(cur.id())
+			}
+			h.mu.Lock()
+			h.lost = lost
+			h.mu.Unlock()
+		}
+	}
+	if lost != "" {
+		return fmt.Errorf("this run's lock %s is gone (%s): nothing more is written; make a new plan once the other run is done", quote(h.id), lost)
+	}
+	return nil
 }
