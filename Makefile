@@ -47,7 +47,7 @@ test: test-deps
 # and text renderers (no panic, no control byte, no live link).
 FUZZTIME      ?= 60s
 FUZZTIME_TEST ?= 3s
-FUZZ_TARGETS  := ./engine:FuzzPlanContract ./engine/config:FuzzLoadConfig ./engine/config:FuzzMappingEval \
+FUZZ_TARGETS  := ./engine:FuzzPlanContract ./engine/config:FuzzLoadConfig ./engine/config:FuzzMappingEval ./engine/config:FuzzMappingCompiled \
 	./cmd/ldapsync:FuzzPlanMarkdown ./cmd/ldapsync:FuzzPlanText
 
 fuzz:

@@ -58,6 +58,9 @@ type Mapping struct {
 	// maxValues caps the values entry_values.X exposes per attribute (see
 	// MaxEntryValues).
 	maxValues int
+	// compiled is the compiled form of the expressions (compile.go), nil
+	// when none compiled.
+	compiled *compiledMapping
 }
 
 // Bounds on mapping evaluation. The functions are bounded (see
@@ -217,6 +220,7 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 	if maxDepth > 1 {
 		m.maxValues = MaxEntryValuesNested
 	}
+	m.compiled = compileMapping(m)
 	return m, diags
 }
 
@@ -347,6 +351,17 @@ func blockRef(expr hcl.Expression, kind string) (typ, name string, diags hcl.Dia
 // Map evaluates the mapping for one directory entry. An error means the
 // entry is skipped; its message is the reason shown in the plan.
 func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
+	if m.compiled != nil {
+		if u, ok := m.compiled.mapEntry(e); ok {
+			return u, nil
+		}
+	}
+	return m.mapCty(e)
+}
+
+// mapCty is Map evaluated by cty alone: the reference semantics, and
+// every error's message.
+func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
 	lookup := func(name string) []string {
 		if v, ok := e.Attrs[name]; ok {
 			return v
