@@ -3,10 +3,13 @@
 // ldaps:// or StartTLS with a simple bind, and streams them to the engine as
 // engine.Entry values.
 //
-// A read is a paged search (RFC 2696, page size at most 1000) issued one page
-// at a time with SearchAsync, so memory stays bounded by one page plus the
-// caller's own model. Every entry is copied out of the wire response at
-// once. Anything short of a complete answer (bind failure, size or time
+// A read is a paged search (RFC 2696, page size at most 1000). go-ldap
+// dials, runs TLS or StartTLS and binds; the user search's responses are
+// then read from the same connection by ldapsync's own in-place reader
+// (search.go), which requests the next page as soon as a page's
+// SearchResultDone arrives and copies only the wanted values out of one
+// reused buffer, so memory stays bounded by about one page plus the
+// caller's own model. Group and schema reads use go-ldap's SearchAsync. Anything short of a complete answer (bind failure, size or time
 // limit, an unknown base DN, a dropped connection, a cancelled context) is an
 // error, never a partial directory. Search result references (referrals)
 // are not followed; they are counted and reported as a plan warning

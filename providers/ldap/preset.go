@@ -216,25 +216,61 @@ var binaryAttrs = map[string]bool{
 	"objectguid": true, "objectsid": true, "sidhistory": true, "msexchmailboxguid": true,
 }
 
+// valueKind says how textValue renders an attribute's values; it depends
+// on the attribute name only, so a reader can work it out once per name.
+type valueKind uint8
+
+const (
+	kindText   valueKind = iota // as is
+	kindGUID                    // objectGUID: canonical GUID text, else as binary
+	kindSID                     // objectSid: S-1-..., else as binary
+	kindBinary                  // hex unless valid UTF-8
+)
+
+// kindOf returns the value kind of attribute attr.
+func kindOf(attr string) valueKind {
+	switch {
+	case strings.EqualFold(attr, "objectGUID"):
+		return kindGUID
+	case strings.EqualFold(attr, "objectSid"):
+		return kindSID
+	}
+	l := strings.ToLower(attr)
+	if binaryAttrs[l] || strings.HasSuffix(l, ";binary") {
+		return kindBinary
+	}
+	return kindText
+}
+
+// formatValue renders raw as kind k requires. It returns false when the
+// text is raw itself, so the caller can copy the bytes where it likes.
+func formatValue(k valueKind, raw []byte) (string, bool) {
+	switch k {
+	case kindText:
+		return "", false
+	case kindGUID:
+		if s, ok := FormatGUID(raw); ok {
+			return s, true
+		}
+	case kindSID:
+		if s, ok := FormatSID(raw); ok {
+			return s, true
+		}
+	}
+	if utf8.Valid(raw) {
+		return "", false
+	}
+	return hex.EncodeToString(raw), true
+}
+
 // textValue renders an attribute value as text: objectGUID and objectSid in
 // their canonical forms, binary attributes as hex when they are not valid
 // UTF-8, and every other value as is. A text attribute holding invalid
 // UTF-8 is passed on unchanged, so that the mapping reports the entry as
 // skipped ("not valid UTF-8") instead of mapping a hex string as a name.
 func textValue(attr string, raw []byte) string {
-	switch {
-	case strings.EqualFold(attr, "objectGUID"):
-		if s, ok := FormatGUID(raw); ok {
-			return s
-		}
-	case strings.EqualFold(attr, "objectSid"):
-		if s, ok := FormatSID(raw); ok {
-			return s
-		}
+	if s, ok := formatValue(kindOf(attr), raw); ok {
+		return s
 	}
-	l := strings.ToLower(attr)
-	if utf8.Valid(raw) || !binaryAttrs[l] && !strings.HasSuffix(l, ";binary") {
-		return string(raw)
-	}
-	return hex.EncodeToString(raw)
+	return string(raw)
 }

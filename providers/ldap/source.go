@@ -32,6 +32,11 @@ type Source struct {
 	warns  []string
 	now    func() time.Time
 
+	// goldapReader makes Read use go-ldap's SearchAsync (pagedSearch and
+	// convert) instead of the in-place reader; for tests and benchmarks,
+	// which compare the two.
+	goldapReader bool
+
 	mu   sync.Mutex
 	last ReadStats
 }
@@ -131,35 +136,43 @@ func (s *Source) errorf(format string, args ...any) error {
 
 // connect dials, sets up TLS and binds. The caller closes the connection.
 func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
+	conn, _, err := s.dial(ctx)
+	return conn, err
+}
+
+// dial is connect that also returns the handoffConn under go-ldap, for the
+// in-place search reader.
+func (s *Source) dial(ctx context.Context) (*ldap.Conn, *handoffConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
 	defer cancel()
 	d := net.Dialer{Timeout: s.set.Timeout}
 	raw, err := d.DialContext(dctx, "tcp", s.addr)
 	if err != nil {
-		return nil, s.errorf("connect %s: %w", s.set.URL, err)
+		return nil, nil, s.errorf("connect %s: %w", s.set.URL, err)
 	}
 	if s.ldaps {
 		tc := tls.Client(raw, s.tls)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			raw.Close()
-			return nil, s.errorf("connect %s: TLS handshake: %w%s", s.set.URL, err, tlsHint(err.Error()))
+			return nil, nil, s.errorf("connect %s: TLS handshake: %w%s", s.set.URL, err, tlsHint(err.Error()))
 		}
 		raw = tc
 	}
-	conn := ldap.NewConn(raw, s.ldaps)
+	h := newHandoffConn(raw)
+	conn := ldap.NewConn(h, s.ldaps)
 	conn.Start()
 	conn.SetTimeout(s.set.Timeout)
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
 	defer stop()
-	fail := func(err error) (*ldap.Conn, error) {
+	fail := func(err error) (*ldap.Conn, *handoffConn, error) {
 		conn.Close()
 		if ctx.Err() != nil {
-			return nil, s.errorf("connect %s: %w", s.set.URL, ctx.Err())
+			return nil, nil, s.errorf("connect %s: %w", s.set.URL, ctx.Err())
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if s.set.StartTLS {
-		if err := conn.StartTLS(s.tls); err != nil {
+		if err := startTLS(dctx, conn, h, s.tls); err != nil {
 			var le *ldap.Error
 			if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
 				return fail(s.errorf("StartTLS on %s refused by the server (%w); use ldaps:// or enable TLS on the server", s.set.URL, err))
@@ -172,8 +185,29 @@ func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
 			return fail(s.errorf("bind as %q: %w", s.set.BindDN, err))
 		}
 	}
-	return conn, nil
+	return conn, h, nil
 }
+
+// startTLS runs StartTLS (RFC 4511 4.14) on conn: go-ldap sends the
+// extended request and reads the answer, then the handshake runs on the
+// transport under go-ldap (see handoff.go), so that the *tls.Conn stays
+// reachable for the in-place search reader. Errors are go-ldap's: a
+// refusal is the server's result code, a failed handshake ErrorNetwork.
+func startTLS(ctx context.Context, conn *ldap.Conn, h *handoffConn, cfg *tls.Config) error {
+	if _, err := conn.Extended(ldap.NewExtendedRequest(startTLSOID, nil)); err != nil {
+		return err
+	}
+	tc := tls.Client(h.hold(), cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		h.release(h.transport())
+		return ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("TLS handshake failed (%v)", err))
+	}
+	h.release(tc)
+	return nil
+}
+
+// startTLSOID names the StartTLS extended operation.
+const startTLSOID = "1.3.6.1.4.1.1466.20037"
 
 func tlsHint(msg string) string {
 	switch {
@@ -191,7 +225,7 @@ func tlsHint(msg string) string {
 // an error: the caller never sees a partial directory as complete. An error
 // returned by fn stops the read and is returned unchanged.
 func (s *Source) Read(ctx context.Context, attrs []string, fn func(engine.Entry) error) error {
-	conn, err := s.connect(ctx)
+	conn, h, err := s.dial(ctx)
 	if err != nil {
 		return err
 	}
@@ -226,13 +260,19 @@ func (s *Source) Read(ctx context.Context, attrs []string, fn func(engine.Entry)
 	}
 	idAttr := strings.ToLower(s.set.IDAttribute)
 
-	stats, err := s.pagedSearch(ctx, conn, s.set.BaseDN, s.set.Filter, request, func(e *ldap.Entry) error {
-		entry, err := s.convert(e, want, idAttr, disabledAttrs)
-		if err != nil {
-			return err
-		}
-		return fn(entry)
-	})
+	var stats ReadStats
+	if s.goldapReader {
+		stats, err = s.pagedSearch(ctx, conn, s.set.BaseDN, s.set.Filter, request, func(e *ldap.Entry) error {
+			entry, err := s.convert(e, want, idAttr, disabledAttrs)
+			if err != nil {
+				return err
+			}
+			return fn(entry)
+		})
+	} else {
+		dec := newEntryDecoder(s, want, idAttr, disabledAttrs)
+		stats, err = s.readInPlace(ctx, h, func() { conn.Close() }, s.set.BaseDN, s.set.Filter, request, dec, fn)
+	}
 	if err != nil {
 		return err
 	}
