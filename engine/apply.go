@@ -139,7 +139,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	p, now := req.Plan, req.now()
+	p, now := req.Plan, wholeSecondUTC(req.now()) // the clocks apply records compare with plan's, which are whole seconds
 	ti := req.Target.Info()
 	if err := checkApplicable(p, ti, req.ConfigDigest, now); err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		j.alreadyDone(c)
 	}
 	if !resume && fresh != nil {
-		j.rep.Observations = len(Observations(la, fresh.diff.missing))
+		j.rep.Observations = len(observationsAfter(la, fresh.diff.missing, changes))
 		RecordMissing(la, fresh.diff.missing) // the grace clocks apply observed, not the plan's
 	}
 	if err := j.begin(resume); err != nil {

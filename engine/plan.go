@@ -191,15 +191,43 @@ type PlanRequest struct {
 	NewID func() string
 }
 
+// noStateWarning says, when there is no state but ftrack has accounts
+// this mapping owns, that a state probably should exist: a state block
+// pointed at the wrong address, project or API user plans as a first run
+// would, with the grace clocks and out-of-band detection quietly gone.
+func noStateWarning(la *LastApplied, v *view) string {
+	if la != nil && la.Exists {
+		return ""
+	}
+	n := 0
+	for _, a := range v.accounts {
+		if a.Owner == v.mapper {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("there is no state, but %d ftrack %s owned by mapping %q: if a state should exist, check the state block (its path, address or project, and the target's api_user for state \"ftrack\") before applying; without it, grace-period clocks start again and drift cannot tell edits made by hand", n, pick(n, "account is", "accounts are"), v.mapper)
+}
+
+// pick returns one when n is 1, else many.
+func pick(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // observationsAfter is Observations less the users the plan deactivates:
 // their clock ends with the deactivation.
-func observationsAfter(la *LastApplied, d *diffResult) []string {
-	obs := Observations(la, d.missing)
+func observationsAfter(la *LastApplied, missing map[string]time.Time, changes []Change) []string {
+	obs := Observations(la, missing)
 	if len(obs) == 0 {
 		return nil
 	}
 	gone := map[string]bool{}
-	for _, c := range d.changes {
+	for _, c := range changes {
 		if c.Action == ActionDeactivate {
 			gone[c.Key] = true
 		}
@@ -333,7 +361,10 @@ func newPlan(req PlanRequest, planID string, now time.Time, v *view, d *diffResu
 	if len(d.missing) > 0 {
 		p.MissingSince = d.missing
 	}
-	p.Observations = observationsAfter(req.LastApplied, d)
+	p.Observations = observationsAfter(req.LastApplied, d.missing, d.changes)
+	if w := noStateWarning(req.LastApplied, v); w != "" {
+		p.Warnings = append(p.Warnings, w)
+	}
 	// A plan made when no state exists yet names none (lineage ""):
 	// apply then runs it only where there is still no state.
 	p.PriorState = &StateRef{}
