@@ -61,6 +61,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -104,6 +105,18 @@ type env struct {
 	loop      [MaxForNesting]sval
 	entryBuf  [envEntryBuf]sval
 	valuesBuf [envValuesBuf][]string
+}
+
+// envPool recycles envs: an env is most of what a compiled evaluation
+// allocates, and nothing keeps one past mapEntry (the user holds the
+// strings, never the env).
+var envPool = sync.Pool{New: func() any { return new(env) }}
+
+// release clears en (so the pool holds no entry's values) and returns it
+// to the pool.
+func (en *env) release() {
+	*en = env{}
+	envPool.Put(en)
 }
 
 // Kinds of entry.X attribute.
@@ -621,7 +634,8 @@ func nfcList(vals []string) []string {
 // something was not as the compiled form expects.
 func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ok bool) {
 	m := cm.m
-	en := &env{}
+	en := envPool.Get().(*env)
+	defer en.release()
 	if n := len(m.entryAttrs); n <= envEntryBuf {
 		en.entry = en.entryBuf[:n]
 	} else {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ldapsync/ldapsync/engine"
@@ -23,13 +24,16 @@ variable "groups" {
 }
 `
 
-// compileCorpus holds mapping bodies and the fields each is expected to
-// compile (the rest are evaluated by cty).
-var compileCorpus = []struct {
+// corpusMapping is a mapping body and the fields it compiles.
+type corpusMapping struct {
 	name     string
 	body     string
 	compiled []string
-}{
+}
+
+// compileCorpus holds mapping bodies and the fields each is expected to
+// compile (the rest are evaluated by cty).
+var compileCorpus = []corpusMapping{
 	{"bench", `
   username  = lower(entry.uid)
   email     = lower(entry.mail)
@@ -426,5 +430,37 @@ func BenchmarkMapping(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestCompiledConcurrent: one mapping used from several goroutines (the
+// envs are pooled) maps each entry as cty does.
+func TestCompiledConcurrent(t *testing.T) {
+	mappings := loadCorpus(t)
+	i := slices.IndexFunc(compileCorpus, func(c corpusMapping) bool { return c.name == "for-groups" })
+	m := mappings[i]
+	want := make([]engine.User, 64)
+	entries := make([]engine.Entry, len(want))
+	for i := range entries {
+		entries[i] = entry(map[string][]string{"uid": {fmt.Sprint("u", i)}, "mail": {fmt.Sprint(i, "@x")}, "givenName": {"A"}, "sn": {fmt.Sprint(i)}, "memberOf": {fmt.Sprint("G", i), "g"}})
+		want[i], _ = ctyOnly(m).Map(entries[i])
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for w := range 8 {
+		wg.Go(func() {
+			for k := range 200 {
+				i := (w*31 + k) % len(entries)
+				if got, err := m.Map(entries[i]); err != nil || !userEqual(got, want[i]) {
+					errs <- fmt.Sprintf("entry %d: %+v, %v; want %+v", i, got, err, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
