@@ -641,7 +641,7 @@ func startHTTPState(env *testscript.Env) error {
 	return nil
 }
 
-// http-state serial N | hold ID WHO | holder ID | versions N | fail STATUS
+// http-state serial N | hold ID WHO | holder ID | versions N | fail STATUS | saw METHOD SUFFIX
 // inspects and drives the script's http state server: the stored
 // document's write serial, a lock held as another run left it, the
 // holder's ID, the number of versions kept, and one failed answer.
@@ -668,6 +668,18 @@ func cmdHTTPState(ts *testscript.TestScript, neg bool, args []string) {
 		status, err := strconv.Atoi(args[1])
 		ts.Check(err)
 		srv.FailNext(status)
+	case "saw": // saw METHOD PATH-SUFFIX: a request of that method to a path ending so was answered 2xx
+		for _, r := range srv.Requests() {
+			if r.Method == args[1] && strings.HasSuffix(r.Path, args[2]) && r.Status/100 == 2 {
+				if neg {
+					ts.Fatalf("http state server saw %s %s", args[1], args[2])
+				}
+				return
+			}
+		}
+		if !neg {
+			ts.Fatalf("http state server saw no answered %s …%s", args[1], args[2])
+		}
 	case "holder":
 		h, ok := srv.Holder()
 		if (ok && h.ID == args[1]) == neg {
