@@ -44,7 +44,7 @@ const (
 
 // lockRemedy is the LockedError's advice; ID is replaced by the holder's
 // when it is safe to print as it is.
-const lockRemedy = "wait for it to finish, or if that run is gone: ldapsync state force-unlock ID"
+const lockRemedy = "Wait for it to finish, or if that run is gone: ldapsync state force-unlock ID"
 
 // Backend is a state kept on a server for Terraform's http backend. It is
 // safe for concurrent use, though one process normally has one run.
@@ -603,7 +603,7 @@ func (b *Backend) ForceUnlock(ctx context.Context, id string) error {
 // lockedError is the LockedError of a lock held by holder (nil: the
 // server did not say who).
 func (b *Backend) lockedError(holder *state.LockInfo, waited time.Duration) *state.LockedError {
-	e := &state.LockedError{Backend: b.desc, Holder: holder, Waited: waited.Round(time.Millisecond), Remedy: lockRemedy}
+	e := &state.LockedError{Backend: b.desc, Holder: holder, Waited: waited.Round(10 * time.Millisecond), Remedy: lockRemedy}
 	if holder == nil {
 		e.HolderText = "another run (the server did not say which)"
 	} else if isPlainID(holder.ID) {

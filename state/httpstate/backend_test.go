@@ -229,7 +229,7 @@ func TestTwoRunsLock(t *testing.T) {
 		t.Fatalf("Lock while held: %v", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{a.ID, "first@host", "http state " + srv.URL(), "wait for it to finish", "ldapsync state force-unlock " + a.ID} {
+	for _, want := range []string{a.ID, "first@host", "http state " + srv.URL(), "Wait for it to finish", "ldapsync state force-unlock " + a.ID} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q: %s", want, msg)
 		}
