@@ -431,11 +431,15 @@ func (b *Backend) decodeUsers(ctx context.Context, la *engine.LastApplied, store
 		}
 		la.Users[key] = users[key]
 	}
+	keyOf := make(map[string]string, len(la.Users))
+	for k, u := range la.Users {
+		keyOf[u.TargetID] = k
+	}
 	for k, v := range stored {
 		if k.key != KeyMissingSince {
 			continue
 		}
-		key, ok := keyOf(la, k.parent)
+		key, ok := keyOf[k.parent]
 		if !ok {
 			continue // no record beside it: the next Save deletes it
 		}
@@ -449,16 +453,6 @@ func (b *Backend) decodeUsers(ctx context.Context, la *engine.LastApplied, store
 		}
 		la.Missing[key] = t.UTC()
 	}
-}
-
-// keyOf returns the join key of the record la holds for the user id.
-func keyOf(la *engine.LastApplied, id string) (string, bool) {
-	for k, u := range la.Users {
-		if u.TargetID == id {
-			return k, true
-		}
-	}
-	return "", false
 }
 
 // warn reports a record Load leaves out.
