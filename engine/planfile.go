@@ -161,33 +161,6 @@ func readPlanBytes(path string) ([]byte, error) {
 	return data, nil
 }
 
-// MarshalPlan writes the plan as deterministic, indented JSON. It fills
-// p.Checksum and, with a key, p.Signature (HMAC-SHA256 over the canonical
-// form).
-func MarshalPlan(p *Plan, key []byte) ([]byte, error) {
-	p.Checksum, p.Signature = "", ""
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	canon, _, err := canonicalPlan(raw)
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	p.Checksum = checksumOf(canon)
-	if len(key) > 0 {
-		p.Signature = signatureOf(canon, key)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p); err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
 // PlanChecksum returns the checksum of a plan document, "sha256:" and the
 // hex SHA-256 of its canonical form: what MarshalPlan writes into
 // "checksum". Anyone can compute it; it detects accidents, not attackers.
