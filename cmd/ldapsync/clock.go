@@ -32,10 +32,12 @@ func now() time.Time {
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
+		flushStdout()
 		fmt.Fprintf(os.Stderr, "Error: %s=%q is not an RFC 3339 time (e.g. 2030-01-02T03:04:05Z)\n", nowEnv, v)
 		os.Exit(exitError)
 	}
 	warnClock.Do(func() {
+		flushStdout()
 		fmt.Fprintf(os.Stderr, "Warning: %s is set: the clock reads %s, not the wall clock (for tests only)\n", nowEnv, t.UTC().Format(time.RFC3339Nano))
 	})
 	return t.UTC()

@@ -210,5 +210,5 @@ func driftMarkdown(rep *engine.DriftReport) string {
 		}
 	}
 	footer := fmt.Sprintf("Checked at %s.\n", rep.CheckedAt)
-	return appendWithinLimit(&b, sections, footer)
+	return appendWithinLimit(&b, sections, footer, "ldapsync show plan.json") // the note as it always read
 }

@@ -58,7 +58,24 @@ func usageError(c *cli.Context, err error, _ bool) error {
 // run executes the command line and returns the process exit code. Flags
 // may follow a command's arguments (see flagsFirst). Every message passes
 // through plainMessage, so no Go type name reaches the user.
-func run(args []string, stdout, stderr *os.File) int {
+//
+// stdout is buffered (output.go): flushed when the command ends, before
+// any write to stderr, and before an exit.
+func run(args []string, stdoutFile, stderrFile *os.File) int {
+	stdout := newBufferedStdout(stdoutFile)
+	stderr := stderrAfterStdout{file: stderrFile, stdout: stdout}
+	flushStdout = func() { _ = stdout.Flush() }
+	defer stdout.Flush() // also when a command panics
+	code := runApp(args, stdout, stderr)
+	if err := stdout.Flush(); err != nil && code == exitOK {
+		fmt.Fprintf(stderrFile, "Error: writing the output: %s\n", plainMessage(err.Error()))
+		return exitError
+	}
+	return code
+}
+
+// runApp is run once the output streams are set up.
+func runApp(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
 	app.OnUsageError = usageError
@@ -108,7 +125,7 @@ func interruptContext(stderr io.Writer) (context.Context, func()) {
 	return ctx, func() { close(done); stop() }
 }
 
-func newApp(stdout, stderr *os.File) *cli.App {
+func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:    "ldapsync",
 		Usage:   "keep ftrack user accounts in step with an LDAP directory",

@@ -26,8 +26,24 @@ func mdEscape(s string) string {
 	return mdText(strings.ReplaceAll(s, "`", "'"))
 }
 
-// planMarkdown renders a plan for a pull-request comment.
-func planMarkdown(p *engine.Plan) string {
+// planMarkdown renders a plan for a pull-request comment, each list cut
+// at maxListed items (defaultListing).
+func planMarkdown(p *engine.Plan) string { return planMarkdownListing(p, defaultListing) }
+
+// mdMore is the list item or paragraph after a list cut at shown of n
+// items, "" when it was not: "… and 94,950 more creates: `ldapsync show
+// -verbose plan.json`".
+func mdMore(l listing, shown, n int, one, many, prefix string) string {
+	if shown == n {
+		return ""
+	}
+	return fmt.Sprintf("%s… and %s more %s: %s\n", prefix, thousands(n-shown), pick(n-shown, one, many), mdCode(l.command))
+}
+
+// planMarkdownListing renders a plan for a pull-request comment: the
+// summary table always complete, then the sections, each list cut at
+// maxListed items unless l.all, the whole cut at markdownLimit.
+func planMarkdownListing(p *engine.Plan, l listing) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## ldapsync plan for %s %s\n\n", mdText(p.Target.Type), mdCode(p.Target.Name))
 	if len(p.Targets) > 0 {
@@ -79,28 +95,34 @@ func planMarkdown(p *engine.Plan) string {
 	if len(p.Warnings) > 0 {
 		var w strings.Builder
 		w.WriteString("### Warnings\n\n")
-		for _, x := range p.Warnings {
+		shown := l.shown(len(p.Warnings))
+		for _, x := range p.Warnings[:shown] {
 			fmt.Fprintf(&w, "- %s\n", mdText(x))
 		}
+		w.WriteString(mdMore(l, shown, len(p.Warnings), "warning", "warnings", "- "))
 		sections = append(sections, w.String()+"\n")
 	}
 	if len(p.Conflicts) > 0 {
 		var d strings.Builder
 		fmt.Fprintf(&d, "### Conflicts (%d)\n\nNone of these entries is applied until the directory is fixed.\n\n| user | source | DN |\n|---|---|---|\n", len(p.Conflicts))
-		for _, c := range p.Conflicts {
+		shown := l.shown(len(p.Conflicts))
+		for _, c := range p.Conflicts[:shown] {
 			for _, e := range c.Entries {
 				fmt.Fprintf(&d, "| %s | %s | %s |\n", mdCell(c.Key), mdCell(e.Source), mdCell(e.DN))
 			}
 		}
+		d.WriteString(mdMore(l, shown, len(p.Conflicts), "conflict", "conflicts", "\n"))
 		sections = append(sections, d.String()+"\n")
 	}
 	groups := groupChanges(p.Changes)
 	if list := groups[engine.ActionDeactivate]; len(list) > 0 {
 		var d strings.Builder
 		fmt.Fprintf(&d, "### Deactivations (%d)\n\n| user | reason |\n|---|---|\n", len(list))
-		for _, c := range list {
+		shown := l.shown(len(list))
+		for _, c := range list[:shown] {
 			fmt.Fprintf(&d, "| %s | %s |\n", mdCell(c.Key), mdText(c.Why()))
 		}
+		d.WriteString(mdMore(l, shown, len(list), "deactivation", "deactivations", "\n"))
 		sections = append(sections, d.String()+"\n")
 	}
 	for _, a := range actionOrder {
@@ -111,7 +133,8 @@ func planMarkdown(p *engine.Plan) string {
 		st := actionStyles[a]
 		var d strings.Builder
 		fmt.Fprintf(&d, "<details><summary>%s %s (%d)</summary>\n\n", st.symbol, st.title, len(list))
-		for _, c := range list {
+		shown := l.shown(len(list))
+		for _, c := range list[:shown] {
 			fmt.Fprintf(&d, "- %s %s _(%s)_\n", mdCode(describe(c)), st.verb, mdText(c.Why()))
 			for _, f := range diffFields(c) {
 				switch {
@@ -124,36 +147,42 @@ func planMarkdown(p *engine.Plan) string {
 				}
 			}
 		}
+		one, many := actionNoun(a)
+		d.WriteString(mdMore(l, shown, len(list), one, many, "- "))
 		d.WriteString("\n</details>\n\n")
 		sections = append(sections, d.String())
 	}
 	if len(p.Unmanaged) > 0 {
 		var d strings.Builder
 		fmt.Fprintf(&d, "<details><summary>Unmanaged accounts (%d): active, without the ldapsync marker, never changed</summary>\n\n", len(p.Unmanaged))
-		for _, u := range p.Unmanaged {
+		shown := l.shown(len(p.Unmanaged))
+		for _, u := range p.Unmanaged[:shown] {
 			fmt.Fprintf(&d, "- %s\n", mdCode(u))
 		}
+		d.WriteString(mdMore(l, shown, len(p.Unmanaged), "unmanaged account", "unmanaged accounts", "- "))
 		d.WriteString("\n</details>\n\n")
 		sections = append(sections, d.String())
 	}
 	if len(p.Skipped) > 0 {
 		var d strings.Builder
 		fmt.Fprintf(&d, "<details><summary>Skipped directory entries (%d)</summary>\n\n| DN | reason |\n|---|---|\n", len(p.Skipped))
-		for _, x := range p.Skipped {
+		shown := l.shown(len(p.Skipped))
+		for _, x := range p.Skipped[:shown] {
 			fmt.Fprintf(&d, "| %s | %s |\n", mdCell(x.DN), mdText(x.Reason))
 		}
+		d.WriteString(mdMore(l, shown, len(p.Skipped), "skipped entry", "skipped entries", "\n"))
 		d.WriteString("\n</details>\n\n")
 		sections = append(sections, d.String())
 	}
 	footer := fmt.Sprintf("**%s**\n", planSummaryLine(p))
-	return appendWithinLimit(&b, sections, footer)
+	return appendWithinLimit(&b, sections, footer, l.command)
 }
 
 // appendWithinLimit adds sections in order while the whole stays under
 // markdownLimit. The first section that does not fit is cut at a line
 // boundary (its <details> element closed again); what was left out is
-// counted in a closing note.
-func appendWithinLimit(b *strings.Builder, sections []string, footer string) string {
+// counted in a closing note, which names command to see everything.
+func appendWithinLimit(b *strings.Builder, sections []string, footer, command string) string {
 	const noteRoom = 300
 	cutLines := 0
 	full := false
@@ -186,7 +215,7 @@ func appendWithinLimit(b *strings.Builder, sections []string, footer string) str
 		}
 	}
 	if cutLines > 0 {
-		fmt.Fprintf(b, "_%d more line(s) were left out to keep this comment under %d characters; run `ldapsync show plan.json` for the full plan._\n\n", cutLines, markdownLimit)
+		fmt.Fprintf(b, "_%d more line(s) were left out to keep this comment under %d characters; run %s for the full plan._\n\n", cutLines, markdownLimit, mdCode(command))
 	}
 	b.WriteString(footer)
 	return b.String()

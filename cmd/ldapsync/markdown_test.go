@@ -24,7 +24,9 @@ func bigPlan(n int) *engine.Plan {
 }
 
 func TestPlanMarkdownStaysUnderLimitAndKeepsDeactivationsFirst(t *testing.T) {
-	md := planMarkdown(bigPlan(5000))
+	// -verbose: every create, so the comment reaches the limit (without
+	// it, 50 creates are listed and the rest counted).
+	md := planMarkdownListing(bigPlan(5000), listingFor(true, "plan.json", "show"))
 	if len(md) > markdownLimit {
 		t.Fatalf("markdown is %d characters, limit %d", len(md), markdownLimit)
 	}

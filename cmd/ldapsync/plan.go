@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -20,6 +21,7 @@ type planArgs struct {
 	JSON             bool
 	DetailedExitcode bool
 	Force            bool
+	Verbose          bool
 	ExpiresIn        time.Duration
 	Targets          []string
 }
@@ -40,13 +42,21 @@ Examples:
    ldapsync plan -target user.jdoe -out plan.json   # only one new hire, now
 
 With LDAPSYNC_PLAN_KEY set the plan is signed (HMAC-SHA256) and apply
-verifies the signature.`,
+verifies the signature.
+
+Long lists are cut: the text and -markdown show the first 50 changes of
+each action (and of the conflicts, skipped entries and warnings), then
+a line such as "… and 94,950 more creates (ldapsync show -verbose
+plan.json, or -json)". -verbose lists everything; -json and the -out
+file always hold every change. Markdown also stops at 60,000 characters
+(code hosts cap comments at 65,536).`,
 		Flags: append(commonFlags(),
 			&cli.StringFlag{Name: "out", Usage: "write the plan as JSON to `FILE`"},
 			&cli.StringFlag{Name: "markdown", Usage: "write the plan as Markdown to `FILE` (for a pull-request comment)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the plan as JSON on stdout instead of text"},
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when there are no changes, 2 when there are, 3 when blocked"},
 			&cli.BoolFlag{Name: "force", Usage: "lift a safety-policy block; the override is recorded in the plan"},
+			verboseFlag(),
 			&cli.DurationFlag{Name: "expires-in", Value: 24 * time.Hour, Usage: "how long the saved plan may be applied"},
 			&cli.StringSliceFlag{Name: "target", Usage: "restrict the plan to `user.NAME` (repeatable); the safety limits still count every change"},
 		),
@@ -61,6 +71,7 @@ verifies the signature.`,
 				JSON:             c.Bool("json"),
 				DetailedExitcode: c.Bool("detailed-exitcode"),
 				Force:            c.Bool("force"),
+				Verbose:          c.Bool("verbose"),
 				ExpiresIn:        c.Duration("expires-in"),
 				Targets:          c.StringSlice("target"),
 			})
@@ -127,27 +138,34 @@ func runPlan(c *cli.Context, args planArgs) error {
 	if err != nil {
 		return err
 	}
-	data, err := engine.MarshalPlan(plan, planKey())
-	if err != nil {
-		return err
-	}
-	if args.Out != "" {
-		if err := atomicfile.WriteFile(args.Out, data, 0o600); err != nil {
+	out := c.App.Writer
+	// The plan is streamed (engine.WritePlan): to the file, and to stdout
+	// as well with -json; never held whole in memory.
+	switch {
+	case args.Out != "":
+		err := atomicfile.WriteStream(args.Out, 0o600, func(w io.Writer) error {
+			if args.JSON {
+				w = io.MultiWriter(w, out)
+			}
+			return engine.WritePlan(w, plan, planKey())
+		})
+		if err != nil {
 			return fmt.Errorf("writing plan: %w", err)
 		}
+	case args.JSON:
+		if err := engine.WritePlan(out, plan, planKey()); err != nil {
+			return err
+		}
 	}
+	list := listingFor(args.Verbose, args.Out, "plan")
 	if args.Markdown != "" {
-		if err := atomicfile.WriteFile(args.Markdown, []byte(planMarkdown(plan)), 0o600); err != nil {
+		if err := atomicfile.WriteFile(args.Markdown, []byte(planMarkdownListing(plan, list)), 0o600); err != nil {
 			return fmt.Errorf("writing markdown: %w", err)
 		}
 	}
-	out := c.App.Writer
-	if args.JSON {
-		if _, err := out.Write(data); err != nil {
-			return err
-		}
-	} else {
+	if !args.JSON {
 		r := newRenderer(out, useColor(args.NoColor, out))
+		r.list = list
 		r.Plan(plan)
 		switch {
 		case args.Out != "" && plan.IsBlocked():
@@ -182,6 +200,11 @@ func planExit(p *engine.Plan, detailed bool) error {
 // grace-period clocks to record (plan writes nothing; apply records them).
 func applyable(p *engine.Plan) bool {
 	return len(p.Changes) > 0 || len(p.Observations) > 0
+}
+
+// verboseFlag is -verbose of the commands that render plans.
+func verboseFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "verbose", Usage: fmt.Sprintf("list every change, conflict, skipped entry and warning (without it each list shows its first %d and counts the rest)", maxListed)}
 }
 
 // printJSON writes v as indented JSON.

@@ -19,7 +19,7 @@ type progress struct {
 
 func newProgress(w io.Writer, noColor bool) *progress {
 	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok && !noColor && os.Getenv("NO_COLOR") == "" && isatty.IsTerminal(f.Fd()) {
+	if f, ok := fileOf(w); ok && !noColor && os.Getenv("NO_COLOR") == "" && isatty.IsTerminal(f.Fd()) {
 		p.enabled = true
 	}
 	return p

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -28,7 +28,7 @@ func useColor(noColor bool, w io.Writer) bool {
 	if noColor || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
 		return false
 	}
-	f, ok := w.(*os.File)
+	f, ok := fileOf(w)
 	if !ok {
 		return false
 	}
@@ -40,6 +40,82 @@ type renderer struct {
 	w                              io.Writer
 	green, yellow, red, cyan, bold *color.Color
 	faint, magenta                 *color.Color
+	// list says how much of a long list Plan shows: the first
+	// maxListed items unless list.all (-verbose).
+	list listing
+}
+
+// maxListed is how many items of one list (the changes of one action,
+// skipped entries, conflicts, warnings, unmanaged accounts in Markdown)
+// the text and Markdown plans show, unless -verbose: a plan of an initial
+// import lists 50 creates and counts the rest. A list of maxListed items
+// or fewer is shown whole, as before.
+const maxListed = 50
+
+// listing is how much of each long list a plan renderer shows, and what
+// to run to see the rest.
+type listing struct {
+	// all shows every item (-verbose).
+	all bool
+	// more is what the text plan says after a cut list, in parentheses:
+	// "ldapsync show -verbose plan.json, or -json".
+	more string
+	// command is the command that shows everything, for Markdown:
+	// "ldapsync show -verbose plan.json".
+	command string
+}
+
+// defaultListing is the listing when nothing more is known about the
+// plan (tests, the fuzz targets): cut lists point at show.
+var defaultListing = listingFor(false, "plan.json", "")
+
+// listingFor is the listing of a plan saved at path (or, with path "",
+// made by command, e.g. "plan", and not saved): show -verbose reads a
+// saved plan; an unsaved one is made again with -verbose.
+func listingFor(verbose bool, path, command string) listing {
+	if path != "" {
+		cmd := "ldapsync show -verbose " + shellWord(path)
+		return listing{all: verbose, more: cmd + ", or -json", command: cmd}
+	}
+	cmd := "ldapsync " + command + " -verbose"
+	more := cmd
+	if command == "plan" {
+		more += ", or -json"
+	}
+	return listing{all: verbose, more: more, command: cmd}
+}
+
+// shown is how many of n items the listing shows.
+func (l listing) shown(n int) int {
+	if l.all || n <= maxListed {
+		return n
+	}
+	return maxListed
+}
+
+// moreNote is the text plan's line after a cut list: "… and 94,950 more
+// creates (ldapsync show -verbose plan.json, or -json)".
+func (l listing) moreNote(hidden int, one, many string) string {
+	return fmt.Sprintf("… and %s more %s (%s)", thousands(hidden), pick(hidden, one, many), plain(l.more))
+}
+
+// thousands writes n with thousands separators: 94,950.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// actionNoun is what one change of action a is called in counts: "create",
+// "membership addition"; many is the plural.
+func actionNoun(a engine.Action) (one, many string) {
+	many = strings.ToLower(actionStyles[a].title)
+	return strings.TrimSuffix(many, "s"), many
 }
 
 func newRenderer(w io.Writer, colored bool) *renderer {
@@ -53,6 +129,7 @@ func newRenderer(w io.Writer, colored bool) *renderer {
 		return c
 	}
 	return &renderer{
+		list:    defaultListing,
 		w:       w,
 		green:   mk(color.FgGreen),
 		yellow:  mk(color.FgYellow),
@@ -100,16 +177,51 @@ func (r *renderer) colorFor(a engine.Action) *color.Color {
 	}
 }
 
-// groupChanges splits changes by action, in display order.
+// groupChanges splits changes by action, each group sorted by address.
+// A plan's changes are in that order already (by action in apply order,
+// then by address), and then the groups are the runs of changes itself,
+// not copies: an initial import is one run of 95,000 creates.
 func groupChanges(changes []engine.Change) map[engine.Action][]engine.Change {
 	g := map[engine.Action][]engine.Change{}
+	if slices.IsSortedFunc(changes, planOrder) {
+		for start := 0; start < len(changes); {
+			end := start + 1
+			for end < len(changes) && changes[end].Action == changes[start].Action {
+				end++
+			}
+			g[changes[start].Action] = changes[start:end:end]
+			start = end
+		}
+		return g
+	}
 	for _, c := range changes {
 		g[c.Action] = append(g[c.Action], c)
 	}
 	for _, list := range g {
-		sort.SliceStable(list, func(i, j int) bool { return list[i].Address < list[j].Address })
+		slices.SortStableFunc(list, func(a, b engine.Change) int { return strings.Compare(a.Address, b.Address) })
 	}
 	return g
+}
+
+// planOrder is the order of a plan's changes: actions in apply order
+// (unknown ones last, by name), then addresses.
+func planOrder(a, b engine.Change) int {
+	if a.Action != b.Action {
+		ra, rb := actionRank(a.Action), actionRank(b.Action)
+		if ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(string(a.Action), string(b.Action))
+	}
+	return strings.Compare(a.Address, b.Address)
+}
+
+// actionRank is a's place in actionOrder (len(actionOrder) when unknown).
+func actionRank(a engine.Action) int {
+	if i := slices.Index(actionOrder, a); i >= 0 {
+		return i
+	}
+	return len(actionOrder)
 }
 
 // fieldDiff is one line of a change's detail: a field with its before and after.
@@ -174,7 +286,16 @@ func pick(n int, one, many string) string {
 	return many
 }
 
-// Plan renders a plan as text.
+// more prints the line after a list cut at shown of n items, if it was.
+func (r *renderer) more(shown, n int, one, many string) {
+	if shown < n {
+		r.printf("  %s\n", r.faint.Sprint(r.list.moreNote(n-shown, one, many)))
+	}
+}
+
+// Plan renders a plan as text. Each list (the changes of one action,
+// conflicts, skipped entries, warnings) shows its first maxListed items
+// and a line counting the rest, unless r.list.all (-verbose).
 func (r *renderer) Plan(p *engine.Plan) {
 	if len(p.Targets) > 0 {
 		r.printf("%s\n\n", r.yellow.Sprintf("Targeted plan: only user.%s; other changes are left for a later plan.", plain(strings.Join(p.Targets, ", user."))))
@@ -200,7 +321,8 @@ func (r *renderer) Plan(p *engine.Plan) {
 			st := actionStyles[a]
 			col := r.colorFor(a)
 			r.printf("\n%s\n", r.bold.Sprintf("%s (%d)", st.title, len(list)))
-			for _, c := range list {
+			shown := r.list.shown(len(list))
+			for _, c := range list[:shown] {
 				r.printf("  %s %s %s %s\n", col.Sprint(st.symbol), r.bold.Sprint(plain(describe(c))), st.verb, r.faint.Sprintf("(%s)", plain(c.Why())))
 				for _, d := range diffFields(c) {
 					switch {
@@ -213,32 +335,44 @@ func (r *renderer) Plan(p *engine.Plan) {
 					}
 				}
 			}
+			one, many := actionNoun(a)
+			r.more(shown, len(list), one, many)
 		}
 	}
 	if len(p.Conflicts) > 0 {
 		r.printf("\n%s\n", r.bold.Sprintf("Conflicts (%d): none of these entries is applied until the directory is fixed", len(p.Conflicts)))
-		for _, c := range p.Conflicts {
+		shown := r.list.shown(len(p.Conflicts))
+		for _, c := range p.Conflicts[:shown] {
 			r.printf("  %s user.%s: %s\n", r.red.Sprint("!"), plain(c.Key), plain(c.Reason))
 			for _, e := range c.Entries {
 				r.printf("      source %s: %s\n", plain(e.Source), plain(e.DN))
 			}
 		}
+		r.more(shown, len(p.Conflicts), "conflict", "conflicts")
 	}
 	if len(p.Skipped) > 0 {
 		r.printf("\n%s\n", r.bold.Sprintf("Skipped directory entries (%d)", len(p.Skipped)))
-		for _, s := range p.Skipped {
+		shown := r.list.shown(len(p.Skipped))
+		for _, s := range p.Skipped[:shown] {
 			r.printf("  %s %s: %s\n", r.yellow.Sprint("!"), plain(s.DN), plain(s.Reason))
 		}
+		r.more(shown, len(p.Skipped), "skipped entry", "skipped entries")
 	}
 	if n := len(p.Unmanaged); n > 0 {
 		r.printf("\n%s %s\n", r.bold.Sprintf("Unmanaged accounts (%d)", n), r.faint.Sprint("— active ftrack accounts without the ldapsync marker; never changed"))
-		r.printf("  %s\n", plain(listSome(p.Unmanaged, 10)))
+		some := 10
+		if r.list.all {
+			some = n
+		}
+		r.printf("  %s\n", plain(listSome(p.Unmanaged, some)))
 	}
 	if len(p.Warnings) > 0 {
 		r.printf("\n%s\n", r.bold.Sprint("Warnings"))
-		for _, w := range p.Warnings {
+		shown := r.list.shown(len(p.Warnings))
+		for _, w := range p.Warnings[:shown] {
 			r.printf("  %s %s\n", r.yellow.Sprint("!"), plain(w))
 		}
+		r.more(shown, len(p.Warnings), "warning", "warnings")
 	}
 	r.printf("\n%s\n", r.bold.Sprint(planSummaryLine(p)))
 	if line := limitsLine(p.Limits); line != "" {

@@ -18,6 +18,7 @@ type showArgs struct {
 	JSON     bool
 	Markdown bool
 	NoColor  bool
+	Verbose  bool
 }
 
 func showCommand() *cli.Command {
@@ -32,20 +33,28 @@ format_version, plan_id, target and changes) is refused with exit 1.
 
 Flags may also follow the plan file: ldapsync show plan.json -json.
 
+Long lists are cut: the text and -markdown show the first 50 changes of
+each action (and of the conflicts, skipped entries and warnings), then
+a line such as "… and 94,950 more creates (ldapsync show -verbose
+plan.json, or -json)". -verbose lists everything; -json always does.
+Markdown also stops at 60,000 characters.
+
 Examples:
    ldapsync show plan.json
+   ldapsync show -verbose plan.json    # every change, however many
    ldapsync show -markdown plan.json > plan.md
    ldapsync show -json plan.json | jq .summary`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the plan as JSON"},
 			&cli.BoolFlag{Name: "markdown", Usage: "print the plan as Markdown"},
 			&cli.BoolFlag{Name: "no-color", Usage: "disable colored output"},
+			verboseFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("Error: show needs exactly one argument: the plan file", exitError)
 			}
-			return runShow(c, showArgs{PlanPath: c.Args().First(), JSON: c.Bool("json"), Markdown: c.Bool("markdown"), NoColor: c.Bool("no-color")})
+			return runShow(c, showArgs{PlanPath: c.Args().First(), JSON: c.Bool("json"), Markdown: c.Bool("markdown"), NoColor: c.Bool("no-color"), Verbose: c.Bool("verbose")})
 		},
 	}
 }
@@ -128,6 +137,7 @@ func runShow(c *cli.Context, args showArgs) error {
 		return err
 	}
 	out := c.App.Writer
+	list := listingFor(args.Verbose, args.PlanPath, "show")
 	switch {
 	case args.JSON:
 		data, err := json.MarshalIndent(p, "", "  ")
@@ -140,10 +150,11 @@ func runShow(c *cli.Context, args showArgs) error {
 		if banner != "" {
 			fmt.Fprintf(out, "> [!CAUTION]\n> %s\n\n", mdEscape(banner))
 		}
-		_, err := fmt.Fprint(out, planMarkdown(p))
+		_, err := fmt.Fprint(out, planMarkdownListing(p, list))
 		return err
 	default:
 		r := newRenderer(out, useColor(args.NoColor, out))
+		r.list = list
 		if banner != "" {
 			r.printf("%s\n\n", r.red.Sprint("!! "+plain(banner)))
 		}

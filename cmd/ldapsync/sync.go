@@ -20,12 +20,16 @@ a plan blocked by a policy applies nothing and exits 3. sync has no
 plan.json', review it, and apply it with 'ldapsync apply -force plan.json'.
 It reads the original sync script's YAML configuration unchanged.
 
+The plan it shows lists the first 50 changes of each action and counts
+the rest; -verbose lists them all.
+
 Examples:
    ldapsync sync --config config.yaml --log-file sync.log
    ldapsync sync -config ldapsync.hcl -log-format json -log-file /var/log/ldapsync.jsonl`,
 		Flags: append(commonFlags(),
 			&cli.DurationFlag{Name: "lock-timeout", Value: 30 * time.Second, Usage: "how long to wait for the state lock"},
 			&cli.IntFlag{Name: "max-errors", Value: -1, DefaultText: "the policy's max_errors", Usage: "stop after this many failed changes"},
+			verboseFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if err := noArguments(c); err != nil {
@@ -42,7 +46,9 @@ Examples:
 				return err
 			}
 			r := newRenderer(c.App.Writer, useColor(args.NoColor, c.App.Writer))
+			r.list = listingFor(c.Bool("verbose"), "", "sync")
 			r.Plan(plan)
+			flushOutput(c.App.Writer) // the plan shows before the apply starts
 			if plan.IsBlocked() {
 				ws.log.Error("sync blocked by safety policy; nothing applied", "reasons", plan.Blocked.Reasons)
 				return cli.Exit(syncBlockedMessage(args), exitBlocked)
