@@ -16,8 +16,11 @@ source "ldap" "corp" {
 
 target "ftrack" "studio" {
   server_url = "https://studio.ftrackapp.com"
-  api_user   = "admin"
-  api_key    = env("FTRACK_API_KEY")
+  # A dedicated API user, not a person's account (see the main README).
+  # With state "ftrack" {} the state lives on this user's account:
+  # changing api_user means `ldapsync state migrate` first.
+  api_user = "ldapsync-bot"
+  api_key  = env("FTRACK_API_KEY")
 }
 
 mapping "users" {
@@ -31,7 +34,7 @@ policy {
   grace_period      = "72h"
   max_deactivations = "5%"
   max_creates       = 25
-  protect           = ["admin", "re:^svc-"]
+  protect           = ["admin", "ldapsync-bot", "re:^svc-"]
 }
 
 # drift compares ftrack with the last apply recorded here: run it where

@@ -21,8 +21,11 @@ source "ldap" "corp" {
 
 target "ftrack" "studio" {
   server_url = "https://studio.ftrackapp.com"
-  api_user   = "admin"
-  api_key    = env("FTRACK_API_KEY")
+  # A dedicated API user, not a person's account (see the main README).
+  # With state "ftrack" {} the state lives on this user's account:
+  # changing api_user means `ldapsync state migrate` first.
+  api_user = "ldapsync-bot"
+  api_key  = env("FTRACK_API_KEY")
 }
 
 mapping "users" {
@@ -36,7 +39,7 @@ policy {
   grace_period      = "72h"
   max_deactivations = "5%"
   max_creates       = 25
-  protect           = ["admin", "re:^svc-"]
+  protect           = ["admin", "ldapsync-bot", "re:^svc-"]
   # A job whose LDAPSYNC_PLAN_KEY secret went missing fails instead of
   # running an unsigned (anyone-could-have-written-it) plan.
   require_signed_plans = true

@@ -20,8 +20,9 @@ source "ldap" "corp" {
 
 target "ftrack" "studio" {
   server_url = "https://studio.ftrackapp.com"
-  api_user   = "admin"
-  api_key    = env("FTRACK_API_KEY")
+  # A dedicated API user, not a person's account (see the main README).
+  api_user = "ldapsync-bot"
+  api_key  = env("FTRACK_API_KEY")
 }
 
 mapping "users" {
@@ -35,7 +36,7 @@ policy {
   grace_period      = "72h"
   max_deactivations = "5%"
   max_creates       = 25
-  protect           = ["admin", "re:^svc-"]
+  protect           = ["admin", "ldapsync-bot", "re:^svc-"]
   # A job whose LDAPSYNC_PLAN_KEY variable went missing fails instead of
   # running an unsigned (anyone-could-have-written-it) plan.
   require_signed_plans = true

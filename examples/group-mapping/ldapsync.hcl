@@ -21,8 +21,9 @@ source "ldap" "corp" {
 
 target "ftrack" "studio" {
   server_url = "https://studio.ftrackapp.com"
-  api_user   = "admin"
-  api_key    = env("FTRACK_API_KEY")
+  # A dedicated API user, not a person's account (see the main README).
+  api_user = "ldapsync-bot"
+  api_key  = env("FTRACK_API_KEY")
 }
 
 mapping "users" {
@@ -43,5 +44,5 @@ mapping "users" {
 
 policy {
   max_deactivations = "5%"
-  protect           = ["admin"]
+  protect           = ["admin", "ldapsync-bot"]
 }

@@ -32,8 +32,9 @@ source "ldap" "corp" {
 
 target "ftrack" "studio" {
   server_url = "https://studio.ftrackapp.com"
-  api_user   = "admin"
-  api_key    = env("FTRACK_API_KEY")
+  # A dedicated API user, not a person's account (see the main README).
+  api_user = "ldapsync-bot"
+  api_key  = env("FTRACK_API_KEY")
 }
 
 mapping "users" {
@@ -59,7 +60,7 @@ policy {
   grace_period = "168h"
 
   max_deactivations = "5%"
-  protect           = ["admin", "re:^svc-"]
+  protect           = ["admin", "ldapsync-bot", "re:^svc-"]
 }
 
 state {
