@@ -94,7 +94,8 @@ type Options struct {
 	Retry RetryPolicy
 	// PageSize is the number of rows per query page (default 500).
 	PageSize int
-	// MaxConns is the number of connections kept open to the server.
+	// MaxConns is the number of connections kept open to the server, and
+	// the number of pages a paged read keeps in flight (default 4).
 	MaxConns int
 }
 
@@ -117,6 +118,7 @@ type Client struct {
 	http     *http.Client
 	retry    RetryPolicy
 	pageSize int
+	parallel int // pages of one read in flight at once (MaxConns)
 
 	requests, operations, retries atomic.Int64
 }
@@ -197,6 +199,7 @@ func NewClient(o Options) (*Client, error) {
 		red:      config.NewRedactor([]string{o.APIKey}),
 		retry:    o.Retry.withDefaults(),
 		pageSize: o.PageSize,
+		parallel: o.MaxConns,
 	}
 	c.http = &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: c.refuseRedirect}
 	return c, nil
@@ -297,6 +300,13 @@ func (c *Client) redact(s string) string { return c.red.Redact(s) }
 
 // send performs one HTTP exchange and returns the raw response elements.
 func (c *Client) send(ctx context.Context, ops []Operation) ([]json.RawMessage, error) {
+	return c.sendRead(ctx, ops, nil)
+}
+
+// sendRead is send with a fast path: fast, when set, is offered a
+// successful answer's body that is a JSON list first; when it takes the
+// body (returns true) sendRead returns nil, nil and the body is not split.
+func (c *Client) sendRead(ctx context.Context, ops []Operation, fast func(body []byte) bool) ([]json.RawMessage, error) {
 	body, err := json.Marshal(ops)
 	if err != nil {
 		return nil, fmt.Errorf("ftrack: encoding request: %w", err)
@@ -334,8 +344,23 @@ func (c *Client) send(ctx context.Context, ops []Operation) ([]json.RawMessage, 
 	if len(data) > maxResponseBytes {
 		return nil, fmt.Errorf("ftrack: response larger than %d bytes", maxResponseBytes)
 	}
+	if fast != nil && resp.StatusCode < 300 && firstByte(data) == '[' && fast(data) {
+		return nil, nil
+	}
 	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return c.parse(resp.StatusCode, retryAfter, data, len(ops))
+}
+
+// firstByte returns the first byte of b that is not JSON white space.
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c
+	}
+	return 0
 }
 
 // parse interprets a response body: an exception object is an error
@@ -469,12 +494,18 @@ func (c *Client) Call(ctx context.Context, ops []Operation) ([]json.RawMessage, 
 			return c.Write(ctx, ops)
 		}
 	}
+	return c.read(ctx, ops, nil)
+}
+
+// read sends a batch of reads, retrying on any transient failure; fast is
+// sendRead's fast path for each answer.
+func (c *Client) read(ctx context.Context, ops []Operation, fast func(body []byte) bool) ([]json.RawMessage, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
 	r := c.newRetrier()
 	for {
-		res, err := c.send(ctx, ops)
+		res, err := c.sendRead(ctx, ops, fast)
 		if err == nil {
 			return res, nil
 		}
@@ -714,172 +745,6 @@ func sameValue(got, want any) bool {
 	a, err1 := json.Marshal(got)
 	b, err2 := json.Marshal(want)
 	return err1 == nil && err2 == nil && bytes.Equal(a, b)
-}
-
-// PagedQuery is one query to read completely, page by page.
-type PagedQuery struct {
-	// Expression is "select ... from Type [where ...]" without order,
-	// offset or limit.
-	Expression string
-	// OrderBy is the stable order for paging (default "id").
-	OrderBy string
-	// flat, when set, decodes this query's pages without building
-	// entities (flat.go); fn then never sees this query's rows.
-	flat flatDecoder
-}
-
-// Query reads every row of expr (paged, ordered by id).
-func (c *Client) Query(ctx context.Context, expr string) ([]Entity, error) {
-	res, err := c.QueryMany(ctx, PagedQuery{Expression: expr})
-	if err != nil {
-		return nil, err
-	}
-	return res[0], nil
-}
-
-// QueryMany reads several queries completely. Their pages travel together:
-// each request carries the next page of every query not finished yet. A
-// query ends when metadata.next.offset is null or missing, or a page is empty.
-func (c *Client) QueryMany(ctx context.Context, qs ...PagedQuery) ([][]Entity, error) {
-	out := make([][]Entity, len(qs))
-	err := c.QueryPages(ctx, func(i int, rows []Entity) error {
-		out[i] = append(out[i], rows...)
-		return nil
-	}, qs...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// QueryPages reads several queries like QueryMany but hands each page to
-// fn as it arrives (i is the query's index in qs; pages of one query come
-// in order) instead of keeping every row: a caller that converts rows into
-// its own compact values holds one page of decoded entities at a time. An
-// error from fn stops the read and is returned.
-func (c *Client) QueryPages(ctx context.Context, fn func(i int, rows []Entity) error, qs ...PagedQuery) error {
-	offsets := make([]int, len(qs))
-	active := make([]int, len(qs))
-	for i := range qs {
-		active[i] = i
-	}
-	for len(active) > 0 {
-		ops := make([]Operation, len(active))
-		for j, i := range active {
-			order := qs[i].OrderBy
-			if order == "" {
-				order = "id"
-			}
-			ops[j] = QueryOp(fmt.Sprintf("%s order by %s offset %d limit %d", qs[i].Expression, order, offsets[i], c.pageSize))
-		}
-		raw, err := c.Call(ctx, ops)
-		if err != nil {
-			return fmt.Errorf("ftrack: query: %w", err)
-		}
-		var next []int
-		advance := func(i, rows, nextOffset int) error {
-			if rows == 0 || nextOffset < 0 {
-				return nil
-			}
-			if nextOffset <= offsets[i] {
-				return fmt.Errorf("ftrack: query %q: server returned next offset %d after offset %d", qs[i].Expression, nextOffset, offsets[i])
-			}
-			offsets[i] = nextOffset
-			next = append(next, i)
-			return nil
-		}
-		if flat, ok := decodeFlatPages(qs, active, raw); ok {
-			for j, i := range active {
-				if flat[j].rows > 0 {
-					flat[j].commit()
-				}
-				if err := advance(i, flat[j].rows, flat[j].next); err != nil {
-					return err
-				}
-			}
-			active = next
-			continue
-		}
-		vals, err := decodeValues(raw)
-		if err != nil {
-			return err
-		}
-		for j, i := range active {
-			rows, nextOffset, err := queryResult(vals[j])
-			if err != nil {
-				return fmt.Errorf("ftrack: query %q: %w", qs[i].Expression, err)
-			}
-			if len(rows) > 0 {
-				if err := fn(i, rows); err != nil {
-					return err
-				}
-			}
-			if err := advance(i, len(rows), nextOffset); err != nil {
-				return err
-			}
-		}
-		active = next
-	}
-	return nil
-}
-
-// flatPage is one query's page decoded by its flat decoder.
-type flatPage struct {
-	rows, next int
-	commit     func()
-}
-
-// decodeFlatPages decodes a response with the queries' flat decoders;
-// ok is false when some query has none or some page needs the general
-// decoder, and then no rows have been handed over.
-func decodeFlatPages(qs []PagedQuery, active []int, raw []json.RawMessage) ([]flatPage, bool) {
-	out := make([]flatPage, len(active))
-	for j, i := range active {
-		if qs[i].flat == nil || noFlatDecode {
-			return nil, false
-		}
-		rows, next, commit, ok := qs[i].flat(raw[j])
-		if !ok {
-			return nil, false
-		}
-		out[j] = flatPage{rows, next, commit}
-	}
-	return out, true
-}
-
-// queryResult reads {"action":"query","data":[...],"metadata":{"next":{"offset":N}}};
-// next is -1 when there is no next page.
-func queryResult(v any) (rows []Entity, next int, err error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, 0, fmt.Errorf("unexpected query result %T", v)
-	}
-	data, ok := m["data"].([]any)
-	if !ok && m["data"] != nil {
-		return nil, 0, fmt.Errorf("query result data is %T, not a list", m["data"])
-	}
-	for _, d := range data {
-		e, ok := d.(Entity)
-		if !ok {
-			mm, isMap := d.(map[string]any)
-			if !isMap {
-				return nil, 0, fmt.Errorf("query row is %T, not an entity", d)
-			}
-			e = Entity(mm)
-		}
-		rows = append(rows, e)
-	}
-	next = -1
-	if md, ok := m["metadata"].(map[string]any); ok {
-		if nx, ok := md["next"].(map[string]any); ok {
-			if n, ok := nx["offset"].(json.Number); ok {
-				if i, err := n.Int64(); err == nil {
-					next = int(i)
-				}
-			}
-		}
-	}
-	return rows, next, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -73,8 +73,15 @@ func TestQueryStopsOnEmptyPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 || calls.Load() != 3 {
-		t.Fatalf("got %d rows in %d requests, want 4 in 3", len(rows), calls.Load())
+	// Pages of two overlap by a row and four are asked for at once, so
+	// the requests are more than a sequential read's three; they stay few.
+	if len(rows) != 4 || calls.Load() > 12 {
+		t.Fatalf("got %d rows in %d requests, want 4 in at most 12", len(rows), calls.Load())
+	}
+	for i, r := range rows {
+		if r.String("id") != fmt.Sprint(i) {
+			t.Fatalf("row %d is %v", i, r)
+		}
 	}
 }
 

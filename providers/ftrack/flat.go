@@ -9,12 +9,12 @@ package ftrack
 // Every row must carry every projected attribute; a row that does not
 // (an entity reference, which a normalised response uses for an entity
 // encoded elsewhere in it) or any other surprise sends the whole response
-// through the general decoder, so the result is the same either way.
+// through the general decoder, so the result is the same either way. A
+// response whose queries all have flat decoders is read in one pass over
+// its bytes (scan.go), with no json.RawMessage split and no Entity built.
 
 import (
-	"bytes"
 	"encoding/json"
-	"unicode/utf8"
 
 	"github.com/ldapsync/ldapsync/engine"
 )
@@ -22,11 +22,20 @@ import (
 // noFlatDecode turns flat decoding off (tests compare both paths).
 var noFlatDecode = false
 
-// flatDecoder decodes one page of a query from its raw result element.
-// It returns the number of rows and the next offset (-1: none) and a
-// commit function that hands the rows to the caller; ok is false when the
-// page needs the general decoder. Nothing is handed over before commit.
-type flatDecoder func(raw json.RawMessage) (rows, next int, commit func(), ok bool)
+// flatDecoder decodes one page of a query from the scanner, which is at
+// the page's result element, and leaves the scanner after it. ok is false
+// when the page needs the general decoder. Nothing is handed over before
+// the page's commit.
+type flatDecoder func(s *scanner) (pg flatPage, ok bool)
+
+// flatPage is one query's page decoded by its flat decoder: the number of
+// rows, the next offset (-1: none), the order keys of its first and last
+// rows, and commit, which hands the first n rows to the caller.
+type flatPage struct {
+	rows, next  int
+	first, last string
+	commit      func(n int)
+}
 
 // optString is a string attribute that remembers whether the row had it.
 // A value that is not a JSON string reads as "" (as Entity.String does).
@@ -35,93 +44,49 @@ type optString struct {
 	set bool
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (o *optString) UnmarshalJSON(b []byte) error {
-	o.set = true
-	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && plainJSONString(b[1:len(b)-1]) {
-		o.s = string(b[1 : len(b)-1])
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	o.s, _ = v.(string)
-	return nil
-}
-
-// plainJSONString reports whether b, the inside of a JSON string, has no
-// escapes and is valid UTF-8, so its bytes are the string's value.
-func plainJSONString(b []byte) bool {
-	return bytes.IndexByte(b, '\\') < 0 && bytes.IndexByte(b, '"') < 0 && utf8.Valid(b)
-}
-
 // optBool is a boolean attribute that remembers whether the row had it.
 // A value that is not a JSON boolean reads as false.
 type optBool struct {
 	v, set bool
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (o *optBool) UnmarshalJSON(b []byte) error {
-	o.set = true
-	switch string(b) {
-	case "true":
-		o.v = true
-		return nil
-	case "false":
-		o.v = false
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	o.v, _ = v.(bool)
-	return nil
-}
-
-// flatResult is a query result element with rows of type R.
-type flatResult[R any] struct {
-	Data     *[]R `json:"data"`
-	Metadata any  `json:"metadata"`
-}
-
-// decodeFlat decodes a query result whose rows are R; complete reports
-// whether a row carries every projected attribute. ok is false when the
-// element is not what the general decoder would accept without merging.
-func decodeFlat[R any](raw json.RawMessage, complete func(*R) bool) (rows []R, next int, ok bool) {
-	var res flatResult[R]
-	if err := json.Unmarshal(raw, &res); err != nil || res.Data == nil {
+// decodeFlat decodes one query result element whose rows are R; complete
+// reports whether a row carries every projected attribute. ok is false
+// when the element is not what the general decoder would accept without
+// merging.
+func decodeFlat[R any, P interface {
+	*R
+	flatRow
+}](raw json.RawMessage, complete func(P) bool) (rows []R, next int, ok bool) {
+	s := &scanner{b: raw}
+	rows, next, ok = scanFlat[R, P](s, complete)
+	s.ws()
+	if !ok || s.i != len(raw) {
 		return nil, 0, false
 	}
-	for i := range *res.Data {
-		if !complete(&(*res.Data)[i]) {
-			return nil, 0, false
-		}
-	}
-	next = -1
-	if md, isMap := res.Metadata.(map[string]any); isMap {
-		if nx, isMap := md["next"].(map[string]any); isMap {
-			if f, isNum := nx["offset"].(float64); isNum && f == float64(int(f)) {
-				next = int(f)
-			} else if nx["offset"] != nil {
-				return nil, 0, false // let the general decoder read it
-			}
-		}
-	}
-	return *res.Data, next, true
+	return rows, next, true
 }
 
 // flatRows is a flatDecoder for rows of type R: complete checks a row,
 // deliver receives a page's rows at commit.
-func flatRows[R any](complete func(*R) bool, deliver func([]R)) flatDecoder {
-	return func(raw json.RawMessage) (int, int, func(), bool) {
-		rows, next, ok := decodeFlat(raw, complete)
+func flatRows[R any, P interface {
+	*R
+	flatRow
+}](complete func(P) bool, deliver func([]R)) flatDecoder {
+	return func(s *scanner) (flatPage, bool) {
+		rows, next, ok := scanFlat[R, P](s, complete)
 		if !ok {
-			return 0, 0, nil, false
+			return flatPage{}, false
 		}
-		return len(rows), next, func() { deliver(rows) }, true
+		pg := flatPage{rows: len(rows), next: next, commit: func(n int) {
+			if n > 0 {
+				deliver(rows[:n])
+			}
+		}}
+		if len(rows) > 0 {
+			pg.first, pg.last = P(&rows[0]).key(), P(&rows[len(rows)-1]).key()
+		}
+		return pg, true
 	}
 }
 
@@ -151,6 +116,69 @@ type (
 		Name optString `json:"name"`
 	}
 )
+
+func (r *userRow) field(k []byte) (*optString, *optBool) {
+	switch string(k) {
+	case "id":
+		return &r.ID, nil
+	case "username":
+		return &r.Username, nil
+	case "email":
+		return &r.Email, nil
+	case "first_name":
+		return &r.FirstName, nil
+	case "last_name":
+		return &r.LastName, nil
+	case "is_active":
+		return nil, &r.IsActive
+	}
+	return nil, nil
+}
+
+func (r *userRow) key() string { return r.ID.s }
+
+func (r *metaRow) field(k []byte) (*optString, *optBool) {
+	switch string(k) {
+	case "parent_id":
+		return &r.ParentID, nil
+	case "key":
+		return &r.Key, nil
+	case "value":
+		return &r.Value, nil
+	case "parent_type":
+		return &r.ParentType, nil
+	}
+	return nil, nil
+}
+
+// key is in the order Metadata is read: "parent_id, key".
+func (r *metaRow) key() string { return r.ParentID.s + "\x00" + r.Key.s }
+
+func (r *memberRow) field(k []byte) (*optString, *optBool) {
+	switch string(k) {
+	case "id":
+		return &r.ID, nil
+	case "user_id":
+		return &r.UserID, nil
+	case "group_id":
+		return &r.GroupID, nil
+	}
+	return nil, nil
+}
+
+func (r *memberRow) key() string { return r.ID.s }
+
+func (r *groupRow) field(k []byte) (*optString, *optBool) {
+	switch string(k) {
+	case "id":
+		return &r.ID, nil
+	case "name":
+		return &r.Name, nil
+	}
+	return nil, nil
+}
+
+func (r *groupRow) key() string { return r.ID.s }
 
 // flatUsers decodes pages of "select id, username, email, first_name,
 // last_name, is_active from User" into accounts, as ReadAccounts' general

@@ -91,3 +91,68 @@ func TestDecodeFlat(t *testing.T) {
 		}
 	}
 }
+
+// TestScanResponse reads answers in one pass and wants what the general
+// decoder reads from them, and refuses what it should leave to it.
+func TestScanResponse(t *testing.T) {
+	var got []groupRow
+	dec := flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(rows []groupRow) { got = append(got, rows...) })
+	general := func(body string) (ids, names []string, next int) {
+		t.Helper()
+		var elems []json.RawMessage
+		if err := json.Unmarshal([]byte(body), &elems); err != nil {
+			t.Fatal(err)
+		}
+		vals, err := decodeValues(elems)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, next, err := queryResult(vals[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			ids, names = append(ids, r.String("id")), append(names, r.String("name"))
+		}
+		return ids, names, next
+	}
+	for _, body := range []string{
+		` [ { "action" : "query" , "data" : [ { "id" : "g1" , "name" : "a" } ] , "metadata" : { "next" : { "offset" : 1 } } } ] ` + "\n",
+		`[{"data":[{"id":"g1","name":"\u00e9\n\"x\"\\","extra":{"a":[1,-2.5e3,{"b":null}],"c":true}}],"metadata":{"next":{"offset":null}}}]`,
+		"[{\"data\":[{\"id\":\"g\xff1\",\"name\":\"bad \xc3 utf-8\"}],\"metadata\":{}}]",
+		`[{"data":[{"id":"g1","name":7},{"id":"g2","name":{"__type__":"datetime","value":"2020-01-01T00:00:00"}}]}]`,
+		`[{"data":[],"metadata":{"next":{}}}]`,
+		`[{"metadata":{"next":{"offset":12}},"data":[{"name":"n","id":"g3"}],"action":"query"}]`,
+	} {
+		got = nil
+		pages, ok := scanResponse([]byte(body), []flatDecoder{dec})
+		if !ok {
+			t.Fatalf("scanResponse refused %q", body)
+		}
+		pages[0].commit(pages[0].rows)
+		ids, names, next := general(body)
+		var gids, gnames []string
+		for _, r := range got {
+			gids, gnames = append(gids, r.ID.s), append(gnames, r.Name.s)
+		}
+		if !reflect.DeepEqual(gids, ids) || !reflect.DeepEqual(gnames, names) || pages[0].next != next {
+			t.Fatalf("%q: one pass read %q %q next %d, the general decoder %q %q next %d", body, gids, gnames, pages[0].next, ids, names, next)
+		}
+	}
+	for _, body := range []string{
+		`[{"data":[{"id":"g1","name":"a"}]}] x`,
+		`[{"data":[{"id":"g1","name":"a"}]},{"data":[]}]`,
+		`[{"data":[{"id":"g1","name":"a","n":01}]}]`,
+		`[{"data":[{"id":"g1","name":"a}]}]`,
+		`[{"data":[{"i\u0064":"g1","name":"a"}]}]`,
+		`[{"data":[{"id":"g1","name":"a"}],"metadata":{"next":{"offset":1.5}}}]`,
+		`[{"data":[{"id":"g1","name":"a\x01"}]}]`,
+		`[{"data":[{"id":"g1","name":"a","x":[1,]}]}]`,
+		`{"exception":"ValidationError"}`,
+		`[]`,
+	} {
+		if _, ok := scanResponse([]byte(body), []flatDecoder{dec}); ok {
+			t.Errorf("scanResponse accepted %q", body)
+		}
+	}
+}

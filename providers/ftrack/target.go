@@ -127,8 +127,10 @@ const (
 
 // ReadAccounts reads all users, the ldapsync metadata, memberships and
 // groups with flat paged queries and joins them. Pages are converted as
-// they arrive (QueryPages), so only compact rows are kept, never the
-// decoded entities of a whole site.
+// they arrive (QueryPages, several in flight), so only compact rows are
+// kept, never the decoded entities of a whole site. When the rows move
+// under the read (ErrChanged: users added or removed meanwhile) it reads
+// again, a few times, rather than miss or repeat a row.
 func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	type meta struct{ parent, key, value string }
 	type member struct{ id, user, group string }
@@ -138,55 +140,62 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		members []member
 		groups  []Entity
 	)
-	err := t.client.QueryPages(ctx, func(q int, rows []Entity) error {
-		switch q {
-		case 0:
-			for _, u := range rows {
-				active, _ := u.Bool("is_active")
-				accts = append(accts, engine.Account{
-					ID: u.String("id"), Username: u.String("username"), Email: u.String("email"),
-					FirstName: u.String("first_name"), LastName: u.String("last_name"), Active: active,
-				})
-			}
-		case 1:
-			for _, m := range rows {
-				if pt := m.String("parent_type"); pt != "" && pt != "User" {
-					continue
+	read := func() error {
+		accts, metas, members, groups = nil, nil, nil, nil
+		return t.client.QueryPages(ctx, func(q int, rows []Entity) error {
+			switch q {
+			case 0:
+				for _, u := range rows {
+					active, _ := u.Bool("is_active")
+					accts = append(accts, engine.Account{
+						ID: u.String("id"), Username: u.String("username"), Email: u.String("email"),
+						FirstName: u.String("first_name"), LastName: u.String("last_name"), Active: active,
+					})
 				}
-				metas = append(metas, meta{m.String("parent_id"), m.String("key"), m.String("value")})
-			}
-		case 2:
-			for _, m := range rows {
-				members = append(members, member{m.String("id"), m.String("user_id"), m.String("group_id")})
-			}
-		case 3:
-			groups = append(groups, rows...)
-		}
-		return nil
-	},
-		PagedQuery{Expression: "select " + userProjection + " from User", flat: flatUsers(&accts)},
-		PagedQuery{Expression: "select parent_id, key, value, parent_type from Metadata where " + metaCriterion, OrderBy: "parent_id, key",
-			flat: flatRows(func(r *metaRow) bool { return r.ParentID.set && r.Key.set && r.Value.set && r.ParentType.set }, func(rows []metaRow) {
+			case 1:
 				for _, m := range rows {
-					if pt := m.ParentType.s; pt != "" && pt != "User" {
+					if pt := m.String("parent_type"); pt != "" && pt != "User" {
 						continue
 					}
-					metas = append(metas, meta{m.ParentID.s, m.Key.s, m.Value.s})
+					metas = append(metas, meta{m.String("parent_id"), m.String("key"), m.String("value")})
 				}
-			})},
-		PagedQuery{Expression: "select id, user_id, group_id from Membership",
-			flat: flatRows(func(r *memberRow) bool { return r.ID.set && r.UserID.set && r.GroupID.set }, func(rows []memberRow) {
+			case 2:
 				for _, m := range rows {
-					members = append(members, member{m.ID.s, m.UserID.s, m.GroupID.s})
+					members = append(members, member{m.String("id"), m.String("user_id"), m.String("group_id")})
 				}
-			})},
-		PagedQuery{Expression: "select id, name from Group",
-			flat: flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(rows []groupRow) {
-				for _, g := range rows {
-					groups = append(groups, Entity{"id": g.ID.s, "name": g.Name.s})
-				}
-			})},
-	)
+			case 3:
+				groups = append(groups, rows...)
+			}
+			return nil
+		},
+			PagedQuery{Expression: "select " + userProjection + " from User", flat: flatUsers(&accts)},
+			PagedQuery{Expression: "select parent_id, key, value, parent_type from Metadata where " + metaCriterion, OrderBy: "parent_id, key",
+				flat: flatRows(func(r *metaRow) bool { return r.ParentID.set && r.Key.set && r.Value.set && r.ParentType.set }, func(rows []metaRow) {
+					for _, m := range rows {
+						if pt := m.ParentType.s; pt != "" && pt != "User" {
+							continue
+						}
+						metas = append(metas, meta{m.ParentID.s, m.Key.s, m.Value.s})
+					}
+				})},
+			PagedQuery{Expression: "select id, user_id, group_id from Membership",
+				flat: flatRows(func(r *memberRow) bool { return r.ID.set && r.UserID.set && r.GroupID.set }, func(rows []memberRow) {
+					for _, m := range rows {
+						members = append(members, member{m.ID.s, m.UserID.s, m.GroupID.s})
+					}
+				})},
+			PagedQuery{Expression: "select id, name from Group",
+				flat: flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(rows []groupRow) {
+					for _, g := range rows {
+						groups = append(groups, Entity{"id": g.ID.s, "name": g.Name.s})
+					}
+				})},
+		)
+	}
+	err := read()
+	for attempt := 0; errors.Is(err, ErrChanged) && attempt < changedRetries; attempt++ {
+		err = read() // users were added or removed during the read: read again
+	}
 	if err != nil {
 		return nil, fmt.Errorf("target %q: reading accounts: %w", t.name, err)
 	}

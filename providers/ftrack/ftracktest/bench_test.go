@@ -3,6 +3,10 @@ package ftracktest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -49,4 +53,48 @@ func BenchmarkQueryAllUsersPaged(b *testing.B) {
 			b.Fatalf("%d rows, want 5000 and the API user", rows)
 		}
 	}
+}
+
+// BenchmarkFlatPagesConcurrent serves the pages of a flat 20,000-user
+// query (ReadAccounts' user query, 500 rows a page) to several readers at
+// once, over HTTP: the emulator's side of a parallel paged read. Its
+// time per page bounds how close a parallel read against the emulator
+// can come to ceil(pages/parallelism) × latency.
+//
+//	go test -run X -bench FlatPagesConcurrent -benchmem ./providers/ftrack/ftracktest/
+func BenchmarkFlatPagesConcurrent(b *testing.B) {
+	s := NewServer(Options{APIUser: testUser, APIKey: testKey})
+	defer s.Close()
+	const users, page = 20000, 500
+	for i := range users {
+		if err := s.Emulator.Put("User", map[string]any{"id": fmt.Sprintf("u%05d", i), "username": fmt.Sprintf("user%05d", i),
+			"email": fmt.Sprintf("user%05d@example.com", i), "first_name": "F", "last_name": "L", "is_active": true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	client := s.Client()
+	var offset atomic.Int64
+	b.SetParallelism(2) // 2 × GOMAXPROCS readers
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			off := (offset.Add(page) - page) % (users + seededUsers)
+			body := fmt.Sprintf(`[{"action":"query","expression":"select id, username, email, first_name, last_name, is_active from User order by id offset %d limit %d"}]`, off, page)
+			req, _ := http.NewRequest(http.MethodPost, s.URL+"/api", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("ftrack-user", testUser)
+			req.Header.Set("ftrack-api-key", testKey)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("HTTP %d", resp.StatusCode)
+				return
+			}
+		}
+	})
 }
