@@ -149,6 +149,7 @@ func TestExamples(t *testing.T) {
 	t.Run("seed_converts", func(t *testing.T) { testExampleSeedConverts(t, bin) })
 	t.Run("ci_yaml", testExampleCIFilesAreYAML)
 	t.Run("github_workflow", testExampleGitHubWorkflow)
+	t.Run("github_pr_workflow", testExampleGitHubPRWorkflow)
 	t.Run("gitlab_pipeline", testExampleGitLabPipeline)
 	t.Run("actionlint", testExampleWorkflowsActionlint)
 }
@@ -249,11 +250,12 @@ func testExampleSeedConverts(t *testing.T, bin string) {
 func testExampleCIFilesAreYAML(t *testing.T) {
 	root := filepath.Join("..", "..", "examples")
 	for file, wants := range map[string][]string{
-		"github-actions/ldapsync.yml": {"ldapsync plan -no-color -out plan.json -markdown plan.md -detailed-exitcode", "ldapsync apply -no-color", "LDAPSYNC_PLAN_KEY", "upload-artifact", "gh workflow run", "gh pr create"},
-		"gitlab-ci/gitlab-ci.yml":     {"ldapsync plan -no-color -out plan.json -markdown plan.md -detailed-exitcode", "ldapsync apply -no-color", "resource_group", "ldapsync state force-unlock", "trigger/pipeline"},
-		"github-actions/ldapsync.hcl": {`state "ftrack" {}`, "require_signed_plans = true"},
-		"gitlab-ci/ldapsync.hcl":      {`state "http"`, `env("CI_JOB_TOKEN")`, `lock_method    = "POST"`, `unlock_method  = "DELETE"`, "require_signed_plans = true"},
-		"drift-monitoring/drift.yml":  {"ldapsync drift -detailed-exitcode -markdown"},
+		"github-actions/ldapsync.yml":    {"ldapsync plan -no-color -out plan.json -markdown plan.md -detailed-exitcode", "ldapsync apply -no-color", "LDAPSYNC_PLAN_KEY", "upload-artifact", "gh workflow run", "gh pr create", ".observations | length > 0", "ldapsync state force-unlock -force"},
+		"github-actions/ldapsync-pr.yml": {"ldapsync fmt -check", "statuses: write", "context=ldapsync/plan"},
+		"gitlab-ci/gitlab-ci.yml":        {"ldapsync plan -no-color -out plan.json -markdown plan.md -detailed-exitcode", "ldapsync apply -no-color", "resource_group", "ldapsync state force-unlock -force", "trigger/pipeline", ".observations | length > 0"},
+		"github-actions/ldapsync.hcl":    {`state "ftrack" {}`, "require_signed_plans = true"},
+		"gitlab-ci/ldapsync.hcl":         {`state "http"`, `env("CI_JOB_TOKEN")`, `lock_method    = "POST"`, `unlock_method  = "DELETE"`, "require_signed_plans = true"},
+		"drift-monitoring/drift.yml":     {"ldapsync drift -detailed-exitcode -markdown"},
 	} {
 		data, err := os.ReadFile(filepath.Join(root, file))
 		if err != nil {
@@ -286,8 +288,10 @@ func yamlMap(doc map[string]any, key string) map[string]any {
 
 // testExampleGitHubWorkflow checks the shape of the GitHub workflow the
 // README describes: the triggers (no pull_request: forks never run it with
-// secrets), the force input, least-privilege permissions, and one
-// concurrency group shared by plan and apply.
+// secrets), the force and unlock_id inputs, least-privilege permissions,
+// and the concurrency groups: plan in one, apply in another (a queued plan
+// cancels only a pending job of its own group, never an apply), neither
+// cancelling a running job, and force-unlock in the apply's group.
 func testExampleGitHubWorkflow(t *testing.T) {
 	path := filepath.Join("..", "..", "examples", "github-actions", "ldapsync.yml")
 	data, err := os.ReadFile(path)
@@ -313,6 +317,9 @@ func testExampleGitHubWorkflow(t *testing.T) {
 	if force["type"] != "boolean" {
 		t.Errorf("workflow_dispatch input force: type %v, want boolean", force["type"])
 	}
+	if unlock := yamlMap(yamlMap(yamlMap(on, "workflow_dispatch"), "inputs"), "unlock_id"); unlock["type"] != "string" {
+		t.Errorf("workflow_dispatch input unlock_id: type %v, want string", unlock["type"])
+	}
 	if paths, _ := yamlMap(on, "push")["paths"].([]any); !containsAny(paths, "plan.json") {
 		t.Errorf("on.push.paths %v lacks plan.json", paths)
 	}
@@ -321,7 +328,7 @@ func testExampleGitHubWorkflow(t *testing.T) {
 	}
 	jobs := yamlMap(doc, "jobs")
 	group := map[string]any{}
-	for _, name := range []string{"plan", "apply"} {
+	for _, name := range []string{"plan", "apply", "force-unlock"} {
 		job := yamlMap(jobs, name)
 		if job == nil {
 			t.Errorf("jobs.%s is missing", name)
@@ -335,11 +342,55 @@ func testExampleGitHubWorkflow(t *testing.T) {
 			t.Errorf("jobs.%s.concurrency.cancel-in-progress = %v, want false (an apply must never be cancelled)", name, c["cancel-in-progress"])
 		}
 	}
-	if group["plan"] == nil || group["plan"] != group["apply"] {
-		t.Errorf("plan and apply must share one concurrency group: %v", group)
+	if group["plan"] == nil || group["apply"] == nil || group["plan"] == group["apply"] {
+		t.Errorf("plan and apply must each have a concurrency group, and not the same one (a queued plan would cancel a pending apply): %v", group)
+	}
+	if group["force-unlock"] != group["apply"] {
+		t.Errorf("force-unlock must be in the apply's concurrency group: %v", group)
+	}
+	if !strings.Contains(string(data), `ldapsync state force-unlock -force "$UNLOCK_ID"`) || strings.Contains(string(data), "force-unlock -force ${{") {
+		t.Errorf("%s: force-unlock must run `ldapsync state force-unlock -force \"$UNLOCK_ID\"` (the input through env:)", path)
 	}
 	if strings.Contains(string(data), "actions/cache") {
 		t.Errorf("%s uses the Actions cache: the state lives in ftrack (state \"ftrack\" {})", path)
+	}
+}
+
+// testExampleGitHubPRWorkflow checks the secret-free pull request
+// workflow: on pull_request only, no secrets or environment, the status
+// job with statuses: write alone, never for the plan branch.
+func testExampleGitHubPRWorkflow(t *testing.T) {
+	path := filepath.Join("..", "..", "examples", "github-actions", "ldapsync-pr.yml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	on := yamlMap(doc, "on")
+	if _, ok := on["pull_request"]; !ok || len(on) != 1 {
+		t.Errorf("%s: on: %v, want pull_request only", path, on)
+	}
+	for _, bad := range []string{"secrets.", "environment:", "pull_request_target"} {
+		if strings.Contains(string(data), bad) {
+			t.Errorf("%s contains %q: it must run without secrets", path, bad)
+		}
+	}
+	if !strings.Contains(string(data), "ldapsync fmt -check") {
+		t.Errorf("%s does not run ldapsync fmt -check", path)
+	}
+	jobs := yamlMap(doc, "jobs")
+	status := yamlMap(jobs, "plan-status")
+	if p, _ := status["permissions"].(map[string]any); len(p) != 1 || p["statuses"] != "write" {
+		t.Errorf("jobs.plan-status.permissions = %v, want statuses: write only", status["permissions"])
+	}
+	if cond := fmt.Sprint(status["if"]); !strings.Contains(cond, "github.head_ref != 'ldapsync/plan'") {
+		t.Errorf("jobs.plan-status.if = %q: it must never set ldapsync/plan for the plan branch", cond)
+	}
+	if !strings.Contains(string(data), "context=ldapsync/plan") {
+		t.Errorf("%s does not set the ldapsync/plan status", path)
 	}
 }
 
