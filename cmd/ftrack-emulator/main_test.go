@@ -21,39 +21,16 @@ import (
 // file back.
 func TestBinary(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ftrack-emulator")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildEmulator(t, dir)
 	dataFile := filepath.Join(dir, "data.json")
 	urlFile := filepath.Join(dir, "url")
 
 	start := func() (*exec.Cmd, string) {
-		cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y", "-data", dataFile, "-url-file", urlFile)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil {
-			t.Fatalf("reading banner: %v", err)
-		}
-		const prefix = "ftrack emulator listening on "
-		if !strings.HasPrefix(line, prefix) {
-			t.Fatalf("banner %q", line)
-		}
-		url := strings.TrimSpace(strings.TrimPrefix(line, prefix))
+		cmd, url := startEmulator(t, bin, "-data", dataFile, "-url-file", urlFile)
 		fromFile, err := os.ReadFile(urlFile)
 		if err != nil || strings.TrimSpace(string(fromFile)) != url {
 			t.Fatalf("url file %q (%v), banner URL %q", fromFile, err, url)
 		}
-		go func() { _, _ = io.Copy(io.Discard, stdout) }()
 		return cmd, url
 	}
 	send := func(url, body string) []any {
@@ -133,10 +110,7 @@ func TestFlagsRequireCredentials(t *testing.T) {
 // with a bad row stops the start with the row named.
 func TestSeed(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ftrack-emulator")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildEmulator(t, dir)
 	seed := filepath.Join(dir, "seed.json")
 	const doc = `{"entities": {
   "User": [{"id": "6f0c0000-0000-4000-8000-000000000001", "username": "jdoe", "email": "jdoe@example.com", "first_name": "John", "last_name": "Doe", "is_active": true}],
@@ -148,21 +122,7 @@ func TestSeed(t *testing.T) {
 	if err := os.WriteFile(seed, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y", "-seed", seed)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("banner: %v", err)
-	}
-	url := strings.TrimSpace(strings.TrimPrefix(line, "ftrack emulator listening on "))
+	cmd, url := startEmulator(t, bin, "-seed", seed)
 	req, _ := http.NewRequest(http.MethodPost, url+"/api", strings.NewReader(`[{"action":"query","expression":"select username, memberships.group.name from User where username is \"jdoe\""}]`))
 	req.Header.Set("ftrack-user", "admin")
 	req.Header.Set("ftrack-api-key", "k3y")
@@ -196,4 +156,41 @@ func TestSeed(t *testing.T) {
 	if !strings.Contains(errOut.String(), "-seed") || !strings.Contains(errOut.String(), "bad.json") {
 		t.Fatalf("error does not name the seed: %s", errOut.String())
 	}
+}
+
+// buildEmulator builds the command into dir.
+func buildEmulator(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "ftrack-emulator")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startEmulator starts bin on a random loopback port with the test's API
+// user and key and args, and returns it (killed when the test ends) and
+// the URL its banner names.
+func startEmulator(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading banner: %v", err)
+	}
+	const prefix = "ftrack emulator listening on "
+	if !strings.HasPrefix(line, prefix) {
+		t.Fatalf("banner %q", line)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, prefix))
 }
