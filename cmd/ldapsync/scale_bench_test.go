@@ -180,6 +180,9 @@ func scaleAtN(b *testing.B, root, bin string, n, runs int, withApply bool) []sca
 	ps, ls := median(plans), median(searches)
 	rows = append(rows,
 		scaleRow{Case: "ldapsearch -E pr=1000/noprompt (baseline)", N: n, WallS: ls.wall.Seconds(), PeakRSS: ls.rssMB, Runs: walls(searches)},
+		scaleRow{Case: "plan, initial import (-out plan.json; one run)", N: n, WallS: first.wall.Seconds(), PeakRSS: first.rssMB,
+			Baseline: "ldapsearch", BaseS: ls.wall.Seconds(), Ratio: first.wall.Seconds() / ls.wall.Seconds(),
+			Note: fmt.Sprintf("%d creates", initial.Summary.Create), Runs: []float64{first.wall.Seconds()}},
 		scaleRow{Case: "plan, steady state (0 changes)", N: n, WallS: ps.wall.Seconds(), PeakRSS: ps.rssMB,
 			Baseline: "ldapsearch", BaseS: ls.wall.Seconds(), Ratio: ps.wall.Seconds() / ls.wall.Seconds(), Runs: walls(plans)})
 
