@@ -140,6 +140,14 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		members []member
 		groups  []Entity
 	)
+	takeMetas := func(rows []MetadataRow) {
+		for _, m := range rows {
+			if m.ParentType != "" && m.ParentType != "User" {
+				continue
+			}
+			metas = append(metas, meta{m.ParentID, m.Key, m.Value})
+		}
+	}
 	read := func() error {
 		accts, metas, members, groups = nil, nil, nil, nil
 		return t.client.QueryPages(ctx, func(q int, rows []Entity) error {
@@ -153,12 +161,11 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 					})
 				}
 			case 1:
-				for _, m := range rows {
-					if pt := m.String("parent_type"); pt != "" && pt != "User" {
-						continue
-					}
-					metas = append(metas, meta{m.String("parent_id"), m.String("key"), m.String("value")})
+				ms := make([]MetadataRow, len(rows))
+				for i, m := range rows {
+					ms[i] = MetadataRowOf(m)
 				}
+				takeMetas(ms)
 			case 2:
 				for _, m := range rows {
 					members = append(members, member{m.String("id"), m.String("user_id"), m.String("group_id")})
@@ -169,15 +176,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			return nil
 		},
 			PagedQuery{Expression: "select " + userProjection + " from User", flat: flatUsers(&accts)},
-			PagedQuery{Expression: "select parent_id, key, value, parent_type from Metadata where " + metaCriterion, OrderBy: "parent_id, key",
-				flat: flatRows(func(r *metaRow) bool { return r.ParentID.set && r.Key.set && r.Value.set && r.ParentType.set }, func(rows []metaRow) {
-					for _, m := range rows {
-						if pt := m.ParentType.s; pt != "" && pt != "User" {
-							continue
-						}
-						metas = append(metas, meta{m.ParentID.s, m.Key.s, m.Value.s})
-					}
-				})},
+			MetadataQuery(metaCriterion, takeMetas),
 			PagedQuery{Expression: "select id, user_id, group_id from Membership",
 				flat: flatRows(func(r *memberRow) bool { return r.ID.set && r.UserID.set && r.GroupID.set }, func(rows []memberRow) {
 					for _, m := range rows {
