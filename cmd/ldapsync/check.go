@@ -253,11 +253,10 @@ func openCheckWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 	}
 	onRetry := func(what string) func(attempt, max int, wait time.Duration, cause error) {
 		return func(attempt, max int, wait time.Duration, cause error) {
-			msg := fmt.Sprintf("%s request failed (%v); retry %d of %d in %s", what, cause, attempt, max, wait.Round(100*time.Millisecond))
-			fmt.Fprintf(stderr, "Warning: %s\n", plain(cfg.Redactor().Redact(msg)))
+			warnRetry(stderr, cfg, what, attempt, max, wait, cause)
 		}
 	}
-	p, diags := registry.Build(cfg, registry.WithSettings(func(s any) {
+	return buildWorkspace(c, args, cfg, registry.WithSettings(func(s any) {
 		if fs, ok := s.(*ftrack.Settings); ok {
 			if fs.MaxRetries == 0 {
 				fs.MaxRetries = 2
@@ -270,20 +269,6 @@ func openCheckWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 			}
 		}
 	}), registry.WithStateRetry(onRetry("state")))
-	if diags.HasErrors() {
-		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
-		return nil, cli.Exit("", exitError)
-	}
-	ws := &workspace{
-		args: args, cfg: cfg,
-		sources: p.Sources, target: p.Target, targetUser: p.TargetUser, mapper: p.Mapping, warnings: p.Warnings,
-		logClose: func() error { return nil },
-		state:    p.State,
-	}
-	if err := ws.openLog(c.Command.Name); err != nil {
-		return nil, err
-	}
-	return ws, nil
 }
 
 // checkID makes an id part from a block name: lower case, every rune

@@ -77,40 +77,44 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ws *workspace
+	var ws *workspace // nil until the providers are built and the log started
 	// Retries are said, not silent: on stderr and in the audit log.
 	onRetry := func(attempt, max int, wait time.Duration, cause error) {
-		msg := fmt.Sprintf("ftrack request failed (%v); retry %d of %d in %s", cause, attempt, max, wait.Round(100*time.Millisecond))
-		msg = cfg.Redactor().Redact(msg)
-		fmt.Fprintf(stderr, "Warning: %s\n", plain(msg))
-		if ws != nil && ws.log != nil {
+		warnRetry(stderr, cfg, "ftrack", attempt, max, wait, cause)
+		if ws != nil {
 			ws.log.Warn("retry", "target", cfg.Target.Name, "attempt", attempt, "max", max, "wait", wait.String(), "cause", cfg.Redactor().Redact(cause.Error()))
 		}
 	}
 	onStateRetry := func(attempt, max int, wait time.Duration, cause error) {
-		msg := fmt.Sprintf("state request failed (%v); retry %d of %d in %s", cause, attempt, max, wait.Round(100*time.Millisecond))
-		msg = cfg.Redactor().Redact(msg)
-		fmt.Fprintf(stderr, "Warning: %s\n", plain(msg))
-		if ws != nil && ws.log != nil {
+		warnRetry(stderr, cfg, "state", attempt, max, wait, cause)
+		if ws != nil {
 			ws.log.Warn("state retry", "attempt", attempt, "max", max, "wait", wait.String(), "cause", cfg.Redactor().Redact(cause.Error()))
 		}
 	}
-	p, diags := registry.Build(cfg, registry.WithSettings(func(s any) {
+	ws, err = buildWorkspace(c, args, cfg, registry.WithSettings(func(s any) {
 		if fs, ok := s.(*ftrack.Settings); ok && fs.OnRetry == nil {
 			fs.OnRetry = onRetry
 		}
 	}), registry.WithStateRetry(onStateRetry), registry.WithStateWarning(func(msg string) {
 		msg = cfg.Redactor().Redact(msg)
 		fmt.Fprintf(stderr, "Warning: state: %s\n", plain(msg))
-		if ws != nil && ws.log != nil {
+		if ws != nil {
 			ws.log.Warn("state record left out", "message", msg)
 		}
 	}))
+	return ws, err
+}
+
+// buildWorkspace builds the providers of the loaded cfg with opts and
+// starts the audit log: openWorkspace's and check's shared second half.
+func buildWorkspace(c *cli.Context, args globalArgs, cfg *config.Config, opts ...registry.Option) (*workspace, error) {
+	stderr := c.App.ErrWriter
+	p, diags := registry.Build(cfg, opts...)
 	if diags.HasErrors() {
 		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
 		return nil, cli.Exit("", exitError)
 	}
-	ws = &workspace{
+	ws := &workspace{
 		args: args, cfg: cfg,
 		sources: p.Sources, target: p.Target, targetUser: p.TargetUser, mapper: p.Mapping, warnings: p.Warnings,
 		logClose: func() error { return nil },
@@ -120,6 +124,14 @@ func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
 		return nil, err
 	}
 	return ws, nil
+}
+
+// warnRetry prints a retried request of what ("ftrack", "state") on
+// stderr, redacted: "Warning: ftrack request failed (...); retry 1 of 5
+// in 2s".
+func warnRetry(stderr io.Writer, cfg *config.Config, what string, attempt, max int, wait time.Duration, cause error) {
+	msg := fmt.Sprintf("%s request failed (%v); retry %d of %d in %s", what, cause, attempt, max, wait.Round(100*time.Millisecond))
+	fmt.Fprintf(stderr, "Warning: %s\n", plain(cfg.Redactor().Redact(msg)))
 }
 
 // planRequest is what plan and explain both read: the sources, mapping,
