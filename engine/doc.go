@@ -23,12 +23,13 @@
 //     last member leaving a directory group removes the leftover ftrack
 //     memberships; memberships in other groups are never touched.
 //   - The grace-period clock (first time an owned user was seen missing)
-//     is written to the plan as missing_since; the caller records it in
-//     state after plan with RecordMissing, and apply records it too.
-//     Plan never writes to the target.
-//   - A plan made against a state with serial 0 (nothing applied yet)
-//     applies to any state that still has serial 0, whatever its lineage
-//     (a new state file gets its lineage on first save).
+//     is written to the plan as missing_since for the reviewer; apply
+//     records the clocks it observes itself (RecordMissing), never the
+//     plan's. Plan writes to neither the target nor the state.
+//   - A plan runs against exactly the state (lineage and serial) it was
+//     made from. A plan made when there was no state yet (no lineage)
+//     applies only while there is still none, and only with the
+//     directory checked (no journal can tell whether it ran before).
 //   - Apply's serial grows once per apply run; the journal keeps the last
 //     50 applied plans and every unfinished one.
 //   - Unmanaged accounts exclude protected ones: protect service and admin

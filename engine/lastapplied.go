@@ -10,11 +10,10 @@ import (
 // the last time it applied a plan, plus the apply journal. Package state
 // stores it; the engine reads and updates it.
 //
-// Missing holds the first time a plan observed an owned, active user
+// Missing holds the first time an owned, active user was observed
 // missing from the directory; it drives the grace period. BuildPlan never
-// writes state: the caller records the observations of a plan with
-// RecordMissing and saves the state (plan stays read-only with respect to
-// the target; the local state file is ldapsync's own).
+// writes state: apply records the clocks it observes itself with
+// RecordMissing and saves them with the rest of the state.
 type LastApplied struct {
 	// Lineage identifies the state file's history; it never changes.
 	Lineage string `json:"lineage"`
