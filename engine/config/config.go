@@ -173,7 +173,7 @@ func LoadBytes(filename string, src []byte, opts ...Option) (*Config, hcl.Diagno
 	if isYAML(filename) {
 		return loadYAML(filename, src, o)
 	}
-	return loadHCL(filename, filename, src, src, nil, o)
+	return loadHCL(filename, filename, src, "", nil, o)
 }
 
 func isYAML(name string) bool {

@@ -73,16 +73,9 @@ import (
 // of the rendering cannot give an old digest to a new meaning.
 const digestVersion = "ldapsync-config-digest/1"
 
-// configDigest returns the digest of the configuration file at path with
-// source src: over its meaning, "sha256:<hex>" like Digest.
-func configDigest(path string, src []byte) string {
-	if isYAML(path) {
-		return yamlDigest(src)
-	}
-	return hclDigest(path, src)
-}
-
-// hclDigest digests HCL source by meaning (see the top of this file).
+// hclDigest digests HCL source by meaning (see the top of this file):
+// "sha256:<hex>" like Digest. loadHCL digests the body it parses with
+// hclBodyDigest instead, rather than parse the file twice.
 func hclDigest(name string, src []byte) string {
 	if checkSource(name, src) != nil {
 		return Digest(src)
@@ -91,7 +84,12 @@ func hclDigest(name string, src []byte) string {
 	if diags.HasErrors() {
 		return Digest(src)
 	}
-	body, ok := file.Body.(*hclsyntax.Body)
+	return hclBodyDigest(file.Body, src)
+}
+
+// hclBodyDigest digests the body parsed, without errors, from src.
+func hclBodyDigest(b hcl.Body, src []byte) string {
+	body, ok := b.(*hclsyntax.Body)
 	if !ok {
 		return Digest(src)
 	}
@@ -436,9 +434,14 @@ func yamlDigest(src []byte) string {
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return Digest(src)
 	}
+	return yamlDocDigest(&doc)
+}
+
+// yamlDocDigest digests a document unmarshalled without error.
+func yamlDocDigest(doc *yaml.Node) string {
 	var b strings.Builder
 	b.WriteString(digestVersion + " yaml\n")
-	b.WriteString(yamlCanon(&doc))
+	b.WriteString(yamlCanon(doc))
 	return Digest([]byte(b.String()))
 }
 

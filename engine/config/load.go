@@ -65,11 +65,16 @@ type loader struct {
 
 // loadHCL parses and decodes src. name is the file name used in
 // diagnostics, cfgPath the configuration path (its directory anchors
-// relative paths), digestSrc the bytes the digest covers.
-func loadHCL(name, cfgPath string, src, digestSrc []byte, extra map[string]*hcl.File, o *loadOptions) (*Config, hcl.Diagnostics) {
+// relative paths), digest the configuration's digest: "" for src's own
+// (hclDigest), computed here from the one parse.
+func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*hcl.File, o *loadOptions) (*Config, hcl.Diagnostics) {
+	own := digest == ""
+	if own {
+		digest = Digest(src) // what a file that does not parse gets
+	}
 	cfg := &Config{
 		Path:      cfgPath,
-		Digest:    configDigest(cfgPath, digestSrc),
+		Digest:    digest,
 		Files:     map[string]*hcl.File{},
 		Policy:    engine.DefaultPolicy(),
 		PolicyRaw: map[string]string{},
@@ -92,6 +97,9 @@ func loadHCL(name, cfgPath string, src, digestSrc []byte, extra map[string]*hcl.
 	}
 	if diags.HasErrors() {
 		return cfg, diags
+	}
+	if own {
+		cfg.Digest = hclBodyDigest(file.Body, src)
 	}
 	content, d := file.Body.Content(rootSchemaFor(file.Body))
 	diags = append(diags, d...)

@@ -103,17 +103,21 @@ func Convert(yamlPath string) ([]byte, hcl.Diagnostics) {
 
 func loadYAML(filename string, src []byte, o *loadOptions) (*Config, hcl.Diagnostics) {
 	yamlFile := &hcl.File{Bytes: src}
-	text, diags := convertYAML(filename, src, true)
+	doc, diags := parseYAML(filename, src)
 	if diags.HasErrors() {
-		return &Config{Path: filename, Digest: yamlDigest(src), Files: map[string]*hcl.File{filename: yamlFile}}, diags
+		return &Config{Path: filename, Digest: Digest(src), Files: map[string]*hcl.File{filename: yamlFile}}, diags
 	}
-	cfg, d := loadHCL(filename+" (converted)", filename, text, src, map[string]*hcl.File{filename: yamlFile}, o)
+	digest := yamlDocDigest(doc)
+	text, diags := convertDoc(filename, src, doc, true)
+	if diags.HasErrors() {
+		return &Config{Path: filename, Digest: digest, Files: map[string]*hcl.File{filename: yamlFile}}, diags
+	}
+	cfg, d := loadHCL(filename+" (converted)", filename, text, digest, map[string]*hcl.File{filename: yamlFile}, o)
 	return cfg, append(diags, d...)
 }
 
-// convertYAML converts the seed YAML; inline keeps the secrets' values
-// in the text (for loading it, never for printing it).
-func convertYAML(filename string, src []byte, inline bool) ([]byte, hcl.Diagnostics) {
+// parseYAML unmarshals the seed YAML.
+func parseYAML(filename string, src []byte) (*yaml.Node, hcl.Diagnostics) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, hcl.Diagnostics{{
@@ -123,6 +127,21 @@ func convertYAML(filename string, src []byte, inline bool) ([]byte, hcl.Diagnost
 			Subject:  &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos},
 		}}
 	}
+	return &doc, nil
+}
+
+// convertYAML converts the seed YAML; inline keeps the secrets' values
+// in the text (for loading it, never for printing it).
+func convertYAML(filename string, src []byte, inline bool) ([]byte, hcl.Diagnostics) {
+	doc, diags := parseYAML(filename, src)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return convertDoc(filename, src, doc, inline)
+}
+
+// convertDoc is convertYAML of the document unmarshalled from src.
+func convertDoc(filename string, src []byte, doc *yaml.Node, inline bool) ([]byte, hcl.Diagnostics) {
 	rng := func(n *yaml.Node) *hcl.Range {
 		pos := yamlPos(src, n.Line, n.Column)
 		end := pos
