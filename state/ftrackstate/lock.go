@@ -357,10 +357,7 @@ func (b *Backend) unlock(h *heldLock) error {
 		lost := h.lost
 		h.mu.Unlock()
 		if lost == "" {
-			lost = "the lock was released by someone else while held"
-			if cur != nil {
-				lost = "the lock is now held by lock " + quote(cur.id())
-			}
+			lost = lostTo(cur)
 		}
 		return fmt.Errorf("%s: unlocking lock %s: %s; nothing was released", b.Describe(), quote(h.id), lost)
 	}
@@ -368,6 +365,15 @@ func (b *Backend) unlock(h *heldLock) error {
 		return fmt.Errorf("%s: unlocking: %w", b.Describe(), err)
 	}
 	return nil
+}
+
+// lostTo says what became of a lock this run held, found as cur (nil:
+// absent) by a check other than the renewal's.
+func lostTo(cur *lockEntry) string {
+	if cur == nil {
+		return "the lock was released by someone else while held"
+	}
+	return "the lock is now held by lock " + quote(cur.id())
 }
 
 // ForceUnlock deletes the lock when its id is id (the one a LockedError

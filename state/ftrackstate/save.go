@@ -377,10 +377,7 @@ func (b *Backend) stillHeld(ctx context.Context) error {
 			return fmt.Errorf("checking the lock before writing: %w", err)
 		}
 		if cur == nil || !cur.ok || cur.v.ID != h.id {
-			lost = "the lock was released by someone else while held"
-			if cur != nil {
-				lost = "the lock is now held by lock " + quote(cur.id())
-			}
+			lost = lostTo(cur)
 			h.mu.Lock()
 			h.lost = lost
 			h.mu.Unlock()
