@@ -155,17 +155,12 @@ func RecordMissing(la *LastApplied, missing map[string]time.Time) bool {
 			changed = true
 		}
 	}
-	keys := make([]string, 0, len(missing))
-	for k := range missing {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	if la.Missing == nil && len(keys) > 0 {
+	if la.Missing == nil && len(missing) > 0 {
 		la.Missing = map[string]time.Time{}
 	}
-	for _, k := range keys {
-		if old, ok := la.Missing[k]; !ok || !old.Equal(missing[k]) {
-			la.Missing[k] = missing[k].UTC()
+	for k, t := range missing {
+		if old, ok := la.Missing[k]; !ok || !old.Equal(t) {
+			la.Missing[k] = t.UTC()
 			changed = true
 		}
 	}
