@@ -167,9 +167,7 @@ func (ix *recordIndex) observe(c Change, actual map[string]*Account) {
 // ldapsync created is a managed group.
 func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 	if c.Action == ActionCreateGroup {
-		if i, found := slices.BinarySearch(ix.la.ManagedGroups, c.Group); !found {
-			ix.la.ManagedGroups = slices.Insert(slices.Clip(ix.la.ManagedGroups), i, c.Group)
-		}
+		ix.manage(c.Group)
 		return
 	}
 	key := c.Key
@@ -197,9 +195,7 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 			u.Groups = append(slices.Clone(u.Groups), c.Group)
 			sort.Strings(u.Groups)
 		}
-		if i, found := slices.BinarySearch(ix.la.ManagedGroups, c.Group); !found {
-			ix.la.ManagedGroups = slices.Insert(slices.Clip(ix.la.ManagedGroups), i, c.Group)
-		}
+		ix.manage(c.Group)
 	case ActionRemoveMembership:
 		u.Groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == c.Group })
 		if len(u.Groups) == 0 {
@@ -210,6 +206,14 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 	}
 	ix.la.Users[key] = u
 	ix.byID[c.TargetID] = key
+}
+
+// manage adds group to the sorted managed groups, as a new slice (a
+// snapshot being saved in the background may share the old one).
+func (ix *recordIndex) manage(group string) {
+	if i, found := slices.BinarySearch(ix.la.ManagedGroups, group); !found {
+		ix.la.ManagedGroups = slices.Insert(slices.Clip(ix.la.ManagedGroups), i, group)
+	}
 }
 
 // stateSaver journals apply's progress in the background: a single
