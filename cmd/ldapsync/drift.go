@@ -51,15 +51,11 @@ func runDrift(c *cli.Context, args driftArgs) error {
 		return err
 	}
 	defer ws.logClose()
-	store, err := ws.openState()
+	prior, err := ws.loadState()
 	if err != nil {
 		return err
 	}
-	prior, err := store.Load()
-	if err != nil {
-		return err
-	}
-	noState := missingStateWarning(store, prior)
+	noState := missingStateWarning(ws.state, prior)
 	prog := newProgress(c.App.ErrWriter, args.NoColor)
 	report, err := engine.Drift(c.Context, engine.DriftRequest{
 		Sources:     ws.sources,

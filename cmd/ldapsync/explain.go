@@ -41,11 +41,7 @@ func runExplain(c *cli.Context, args globalArgs, names []string, asJSON bool) er
 		return err
 	}
 	defer ws.logClose()
-	store, err := ws.openState()
-	if err != nil {
-		return err
-	}
-	prior, err := store.Load()
+	prior, err := ws.loadState()
 	if err != nil {
 		return err
 	}

@@ -92,11 +92,7 @@ func makePlan(c *cli.Context, ws *workspace, force bool, expiresIn time.Duration
 	if err := checkSchema(c, ws); err != nil {
 		return nil, err
 	}
-	store, err := ws.openState()
-	if err != nil {
-		return nil, err
-	}
-	prior, err := store.Load()
+	prior, err := ws.loadState()
 	if err != nil {
 		return nil, err
 	}

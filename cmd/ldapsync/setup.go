@@ -153,6 +153,16 @@ func (ws *workspace) openState() (state.Backend, error) {
 	return ws.state, nil
 }
 
+// loadState reads the last-applied state from the backend (no lock):
+// what plan, explain, drift and state show start from.
+func (ws *workspace) loadState() (*engine.LastApplied, error) {
+	store, err := ws.openState()
+	if err != nil {
+		return nil, err
+	}
+	return store.Load()
+}
+
 // openLog starts the audit log when -log-file is given. Every attribute
 // that reaches the log passes through the configuration's redactor, so
 // secrets never appear.

@@ -59,7 +59,7 @@ func stateShowCommand() *cli.Command {
 				return err
 			}
 			defer ws.logClose()
-			la, err := ws.state.Load()
+			la, err := ws.loadState()
 			if err != nil {
 				return err
 			}
