@@ -286,14 +286,9 @@ func yamlMap(doc map[string]any, key string) map[string]any {
 	return m
 }
 
-// testExampleGitHubWorkflow checks the shape of the GitHub workflow the
-// README describes: the triggers (no pull_request: forks never run it with
-// secrets), the force and unlock_id inputs, least-privilege permissions,
-// and the concurrency groups: plan in one, apply in another (a queued plan
-// cancels only a pending job of its own group, never an apply), neither
-// cancelling a running job, and force-unlock in the apply's group.
-func testExampleGitHubWorkflow(t *testing.T) {
-	path := filepath.Join("..", "..", "examples", "github-actions", "ldapsync.yml")
+// readYAMLExample reads the YAML file at path, and its document as a map.
+func readYAMLExample(t *testing.T, path string) ([]byte, map[string]any) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -302,6 +297,18 @@ func testExampleGitHubWorkflow(t *testing.T) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	return data, doc
+}
+
+// testExampleGitHubWorkflow checks the shape of the GitHub workflow the
+// README describes: the triggers (no pull_request: forks never run it with
+// secrets), the force and unlock_id inputs, least-privilege permissions,
+// and the concurrency groups: plan in one, apply in another (a queued plan
+// cancels only a pending job of its own group, never an apply), neither
+// cancelling a running job, and force-unlock in the apply's group.
+func testExampleGitHubWorkflow(t *testing.T) {
+	path := filepath.Join("..", "..", "examples", "github-actions", "ldapsync.yml")
+	data, doc := readYAMLExample(t, path)
 	on := yamlMap(doc, "on")
 	for _, ev := range []string{"schedule", "workflow_dispatch", "push"} {
 		if _, ok := on[ev]; !ok {
@@ -361,14 +368,7 @@ func testExampleGitHubWorkflow(t *testing.T) {
 // job with statuses: write alone, never for the plan branch.
 func testExampleGitHubPRWorkflow(t *testing.T) {
 	path := filepath.Join("..", "..", "examples", "github-actions", "ldapsync-pr.yml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	data, doc := readYAMLExample(t, path)
 	on := yamlMap(doc, "on")
 	if _, ok := on["pull_request"]; !ok || len(on) != 1 {
 		t.Errorf("%s: on: %v, want pull_request only", path, on)
@@ -400,14 +400,7 @@ func testExampleGitHubPRWorkflow(t *testing.T) {
 // declared.
 func testExampleGitLabPipeline(t *testing.T) {
 	path := filepath.Join("..", "..", "examples", "gitlab-ci", "gitlab-ci.yml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	_, doc := readYAMLExample(t, path)
 	stages := map[string]bool{}
 	list, _ := doc["stages"].([]any)
 	for _, s := range list {
