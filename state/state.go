@@ -281,6 +281,14 @@ func isKnown(known map[string]bool, raw []byte) bool {
 	return false
 }
 
+// IsKnownMember reports whether name is a top-level member of the state
+// document this version writes (knownMembers), matching as encoding/json
+// does: the http backend keeps the others of its ldapsync member.
+func IsKnownMember(name string) bool {
+	q, err := json.Marshal(name)
+	return err == nil && isKnown(knownMembers, q)
+}
+
 // unquote returns the string the quoted JSON string raw denotes.
 func unquote(raw []byte) string {
 	if bytes.IndexByte(raw, '\\') < 0 {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,25 +21,6 @@ const stateMember = "ldapsync"
 
 // wrapperMembers are the wrapper's own members.
 var wrapperMembers = map[string]bool{"format_version": true, "lineage": true, "serial": true, stateMember: true}
-
-// innerKnown are the top-level members of state.Marshal's document (the
-// JSON names of engine.LastApplied, and format_version), lower case:
-// encoding/json matches names without case.
-var innerKnown = func() map[string]bool {
-	out := map[string]bool{"format_version": true}
-	t := reflect.TypeOf(engine.LastApplied{})
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = t.Field(i).Name
-		}
-		out[strings.ToLower(name)] = true
-	}
-	return out
-}()
 
 // document is a stored wrapper, decoded.
 type document struct {
@@ -127,7 +107,7 @@ func decodeDocument(data []byte) (*document, error) {
 	var inner map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &inner); err == nil {
 		for name, v := range inner {
-			if !innerKnown[strings.ToLower(name)] {
+			if !state.IsKnownMember(name) {
 				if doc.innerExtra == nil {
 					doc.innerExtra = map[string]json.RawMessage{}
 				}
