@@ -349,18 +349,12 @@ func Decode(body hcl.Body, ctx *hcl.EvalContext, baseDir string) (Settings, hcl.
 	if a := str("unlock_address", true, &s.UnlockAddress); a != nil && s.UnlockAddress == "" && !s.DisableLocking && !diags.HasErrors() {
 		bad(a, `unlock_address must not be empty: without it a lock could never be released (to run without locking, set lock_address = "").`)
 	}
-	for _, name := range []string{"lock_method", "unlock_method", "update_method"} {
-		var m string
-		if a := str(name, true, &m); a != nil && !diags.HasErrors() && m == "" {
-			bad(a, name+" must not be empty.")
-		}
-		switch name {
-		case "lock_method":
-			s.LockMethod = m
-		case "unlock_method":
-			s.UnlockMethod = m
-		case "update_method":
-			s.UpdateMethod = m
+	for _, m := range []struct {
+		name string
+		dst  *string
+	}{{"lock_method", &s.LockMethod}, {"unlock_method", &s.UnlockMethod}, {"update_method", &s.UpdateMethod}} {
+		if a := str(m.name, true, m.dst); a != nil && !diags.HasErrors() && *m.dst == "" {
+			bad(a, m.name+" must not be empty.")
 		}
 	}
 	str("username", true, &s.Username)
