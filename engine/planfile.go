@@ -131,7 +131,7 @@ const MaxPlanBytes = 512 << 20
 // ReadPlanFile reads and verifies the plan file at path (see
 // UnmarshalPlan). A file larger than MaxPlanBytes is refused unread.
 func ReadPlanFile(path string, opts ReadOptions) (*Plan, error) {
-	data, err := readPlanBytes(path)
+	data, err := ReadPlanBytes(path)
 	if err != nil {
 		return nil, err
 	}
@@ -139,10 +139,9 @@ func ReadPlanFile(path string, opts ReadOptions) (*Plan, error) {
 }
 
 // ReadPlanBytes reads a plan file's bytes, refusing one larger than
-// MaxPlanBytes unread (for show, which renders plans it cannot verify).
-func ReadPlanBytes(path string) ([]byte, error) { return readPlanBytes(path) }
-
-func readPlanBytes(path string) ([]byte, error) {
+// MaxPlanBytes unread (ReadPlanFile, and show, which renders plans it
+// cannot verify).
+func ReadPlanBytes(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
