@@ -595,8 +595,9 @@ func (c *compiler) forList(e *hclsyntax.ForExpr) listFn {
 	}
 }
 
-// lookupAttr finds an attribute's values as Map does: the exact spelling,
-// else the first spelling in byte order that matches without case.
+// lookupAttr finds an attribute's values: the exact spelling, else (names
+// match without case) the first spelling in byte order that matches, so
+// that an entry holding two spellings never maps by map iteration order.
 func lookupAttr(attrs map[string][]string, name string) []string {
 	if v, ok := attrs[name]; ok {
 		return v

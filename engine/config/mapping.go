@@ -362,24 +362,6 @@ func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 // mapCty is Map evaluated by cty alone: the reference semantics, and
 // every error's message.
 func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
-	lookup := func(name string) []string {
-		if v, ok := e.Attrs[name]; ok {
-			return v
-		}
-		// Attribute names match without case; should an entry hold two
-		// spellings, the first in byte order wins, so the result never
-		// depends on map iteration order.
-		var found string
-		for k := range e.Attrs {
-			if strings.EqualFold(k, name) && (found == "" || k < found) {
-				found = k
-			}
-		}
-		if found == "" {
-			return nil
-		}
-		return e.Attrs[found]
-	}
 	absent := map[string]bool{}
 	entry := map[string]cty.Value{}
 	for _, name := range m.entryAttrs {
@@ -390,7 +372,7 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
 		case "id":
 			vals = nonEmpty(e.StableID)
 		default:
-			vals = lookup(name)
+			vals = lookupAttr(e.Attrs, name)
 		}
 		switch len(vals) {
 		case 0:
@@ -407,7 +389,7 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
 	}
 	values := map[string]cty.Value{}
 	for _, name := range m.valueAttrs {
-		vals := lookup(name)
+		vals := lookupAttr(e.Attrs, name)
 		if len(vals) == 0 {
 			values[name] = cty.ListValEmpty(cty.String)
 			continue
