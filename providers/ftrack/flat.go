@@ -13,11 +13,7 @@ package ftrack
 // response whose queries all have flat decoders is read in one pass over
 // its bytes (scan.go), with no json.RawMessage split and no Entity built.
 
-import (
-	"encoding/json"
-
-	"github.com/ldapsync/ldapsync/engine"
-)
+import "github.com/ldapsync/ldapsync/engine"
 
 // noFlatDecode turns flat decoding off (tests compare both paths).
 var noFlatDecode = false
@@ -48,23 +44,6 @@ type optString struct {
 // A value that is not a JSON boolean reads as false.
 type optBool struct {
 	v, set bool
-}
-
-// decodeFlat decodes one query result element whose rows are R; complete
-// reports whether a row carries every projected attribute. ok is false
-// when the element is not what the general decoder would accept without
-// merging.
-func decodeFlat[R any, P interface {
-	*R
-	flatRow
-}](raw json.RawMessage, complete func(P) bool) (rows []R, next int, ok bool) {
-	s := &scanner{b: raw}
-	rows, next, ok = scanFlat[R, P](s, complete)
-	s.ws()
-	if !ok || s.i != len(raw) {
-		return nil, 0, false
-	}
-	return rows, next, true
 }
 
 // flatRows is a flatDecoder for rows of type R: complete checks a row,

@@ -10,6 +10,23 @@ import (
 	"github.com/ldapsync/ldapsync/engine"
 )
 
+// decodeFlat decodes one query result element whose rows are R; complete
+// reports whether a row carries every projected attribute. ok is false
+// when the element is not what the general decoder would accept without
+// merging.
+func decodeFlat[R any, P interface {
+	*R
+	flatRow
+}](raw json.RawMessage, complete func(P) bool) (rows []R, next int, ok bool) {
+	s := &scanner{b: raw}
+	rows, next, ok = scanFlat[R, P](s, complete)
+	s.ws()
+	if !ok || s.i != len(raw) {
+		return nil, 0, false
+	}
+	return rows, next, true
+}
+
 // TestReadAccountsFlatMatchesGeneral reads the same site with the flat
 // page decoders and with the general decoder, over several pages and with
 // values that need JSON escapes, and wants the same accounts.
