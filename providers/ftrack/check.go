@@ -9,6 +9,19 @@ import (
 	"fmt"
 )
 
+// callOne sends one read in one request and returns its decoded result.
+func (c *Client) callOne(ctx context.Context, op Operation) (any, error) {
+	raw, err := c.Call(ctx, []Operation{op})
+	if err != nil {
+		return nil, err
+	}
+	vals, err := decodeValues(raw)
+	if err != nil {
+		return nil, err
+	}
+	return vals[0], nil
+}
+
 // ServerInfo is the part of query_server_information's answer check
 // reports.
 type ServerInfo struct {
@@ -21,17 +34,13 @@ type ServerInfo struct {
 // ServerInformation sends query_server_information, the request every
 // ftrack client starts with; it also proves the credentials.
 func (c *Client) ServerInformation(ctx context.Context) (ServerInfo, error) {
-	raw, err := c.Call(ctx, []Operation{{Action: "query_server_information"}})
+	v, err := c.callOne(ctx, Operation{Action: "query_server_information"})
 	if err != nil {
 		return ServerInfo{}, err
 	}
-	vals, err := decodeValues(raw)
-	if err != nil {
-		return ServerInfo{}, err
-	}
-	m, ok := vals[0].(map[string]any)
+	m, ok := v.(map[string]any)
 	if !ok {
-		return ServerInfo{}, fmt.Errorf("ftrack: query_server_information answered %T, not an object", vals[0])
+		return ServerInfo{}, fmt.Errorf("ftrack: query_server_information answered %T, not an object", v)
 	}
 	return ServerInfo{Version: textOf(m["version"]), SchemaHash: textOf(m["schema_hash"])}, nil
 }
@@ -47,17 +56,13 @@ type EntitySchema struct {
 // Schemas sends query_schemas and returns every entity type with its
 // property names.
 func (c *Client) Schemas(ctx context.Context) ([]EntitySchema, error) {
-	raw, err := c.Call(ctx, []Operation{{Action: "query_schemas"}})
+	v, err := c.callOne(ctx, Operation{Action: "query_schemas"})
 	if err != nil {
 		return nil, err
 	}
-	vals, err := decodeValues(raw)
-	if err != nil {
-		return nil, err
-	}
-	list, ok := vals[0].([]any)
+	list, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("ftrack: query_schemas answered %T, not a list", vals[0])
+		return nil, fmt.Errorf("ftrack: query_schemas answered %T, not a list", v)
 	}
 	var out []EntitySchema
 	for _, v := range list {
@@ -78,15 +83,11 @@ func (c *Client) Schemas(ctx context.Context) ([]EntitySchema, error) {
 // limit) for at most n rows in a single request, without paging through
 // the rest: to see that a type can be read at all.
 func (c *Client) Peek(ctx context.Context, expr string, n int) ([]Entity, error) {
-	raw, err := c.Call(ctx, []Operation{QueryOp(fmt.Sprintf("%s limit %d", expr, n))})
+	v, err := c.callOne(ctx, QueryOp(fmt.Sprintf("%s limit %d", expr, n)))
 	if err != nil {
 		return nil, err
 	}
-	vals, err := decodeValues(raw)
-	if err != nil {
-		return nil, err
-	}
-	rows, _, err := queryResult(vals[0])
+	rows, _, err := queryResult(v)
 	if err != nil {
 		return nil, fmt.Errorf("ftrack: query %q: %w", expr, err)
 	}
