@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -142,6 +143,8 @@ type Config struct {
 	dir       string
 	connCtx   *hcl.EvalContext
 	varSecret []string
+	// redactor is Redactor's, made on first use (after Load).
+	redactor atomic.Pointer[Redactor]
 }
 
 // Load reads and decodes a configuration file. A path ending in .yaml or

@@ -193,7 +193,15 @@ func (c *Config) Redactor() *Redactor {
 	if c == nil {
 		return nil
 	}
-	return NewRedactor(c.Secrets())
+	// The secrets are known once Load has returned, and finding them
+	// evaluates every secret setting again (env(), file()): made once,
+	// not on every warning and log line that passes through it.
+	if r := c.redactor.Load(); r != nil {
+		return r
+	}
+	r := NewRedactor(c.Secrets())
+	c.redactor.CompareAndSwap(nil, r)
+	return c.redactor.Load()
 }
 
 // NewRedactor returns a redactor for secrets and their escaped forms: a
