@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -88,76 +87,46 @@ type Probe struct {
 	Anonymous bool
 }
 
-// OpenProbe connects, sets up TLS and binds as Read does, one step at a
-// time: an error is a *StageError naming the step that failed.
+// OpenProbe connects, sets up TLS and binds as Read does (the same
+// dial), one step at a time: an error is a *StageError naming the step
+// that failed, with the TLS once it was set up.
 func (s *Source) OpenProbe(ctx context.Context) (*Probe, error) {
-	dctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-	defer cancel()
-	stageErr := func(st ConnStage, code uint16, format string, args ...any) error {
-		return &StageError{Stage: st, ResultCode: code, Err: s.errorf(format, args...)}
-	}
-	d := net.Dialer{Timeout: s.set.Timeout}
-	raw, err := d.DialContext(dctx, "tcp", s.addr)
-	if err != nil {
-		return nil, stageErr(StageConnect, 0, "connect %s: %w", s.set.URL, err)
-	}
 	p := &Probe{s: s, Anonymous: s.set.BindDN == ""}
-	if s.ldaps {
-		tc := tls.Client(raw, s.tls)
-		if err := tc.HandshakeContext(dctx); err != nil {
-			raw.Close()
-			return nil, stageErr(StageTLS, 0, "connect %s: TLS handshake: %w%s", s.set.URL, err, tlsHint(err.Error()))
-		}
-		raw = tc
-		p.TLS.Mode = "ldaps"
-	}
-	conn := ldap.NewConn(raw, s.ldaps)
-	conn.Start()
-	conn.SetTimeout(s.set.Timeout)
-	stop := context.AfterFunc(dctx, func() { conn.Close() })
-	defer stop()
-	fail := func(err error) (*Probe, error) {
-		conn.Close()
-		if ctx.Err() != nil {
-			return nil, &StageError{Stage: StageConnect, Err: s.errorf("connect %s: %w", s.set.URL, ctx.Err())}
+	conn, _, err := s.dial(ctx, &p.TLS)
+	if err != nil {
+		var se *StageError
+		if errors.As(err, &se) && se.Stage == StageBind {
+			se.TLS = &p.TLS
 		}
 		return nil, err
 	}
-	if s.set.StartTLS {
-		if err := conn.StartTLS(s.tls); err != nil {
-			var le *ldap.Error
-			if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
-				return fail(stageErr(StageTLS, le.ResultCode, "StartTLS on %s refused by the server (%w); use ldaps:// or enable TLS on the server", s.set.URL, err))
-			}
-			return fail(stageErr(StageTLS, 0, "StartTLS on %s: %w%s", s.set.URL, err, tlsHint(err.Error())))
-		}
-		p.TLS.Mode = "starttls"
-	}
-	if st, ok := conn.TLSConnectionState(); ok {
-		p.TLS.Version = tls.VersionName(st.Version)
-		p.TLS.CipherSuite = tls.CipherSuiteName(st.CipherSuite)
-		p.TLS.Verified = !s.set.InsecureSkipVerify
-		for _, c := range st.PeerCertificates {
-			ci := CertInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter, DNSNames: c.DNSNames}
-			for _, ip := range c.IPAddresses {
-				ci.IPAddresses = append(ci.IPAddresses, ip.String())
-			}
-			p.TLS.Certificates = append(p.TLS.Certificates, ci)
-		}
-	}
-	if s.set.BindDN != "" {
-		if err := conn.Bind(s.set.BindDN, s.set.BindPassword); err != nil {
-			var code uint16
-			var le *ldap.Error
-			if errors.As(err, &le) {
-				code = le.ResultCode
-			}
-			se := &StageError{Stage: StageBind, ResultCode: code, Err: s.errorf("bind as %q: %w", s.set.BindDN, err), TLS: &p.TLS}
-			return fail(se)
-		}
-	}
 	p.conn = conn
 	return p, nil
+}
+
+// tlsInfo describes the TLS of the connection under h (Mode "" without).
+func (s *Source) tlsInfo(h *handoffConn) TLSInfo {
+	var info TLSInfo
+	tc, ok := h.transport().(*tls.Conn)
+	if !ok {
+		return info
+	}
+	info.Mode = "starttls"
+	if s.ldaps {
+		info.Mode = "ldaps"
+	}
+	st := tc.ConnectionState()
+	info.Version = tls.VersionName(st.Version)
+	info.CipherSuite = tls.CipherSuiteName(st.CipherSuite)
+	info.Verified = !s.set.InsecureSkipVerify
+	for _, c := range st.PeerCertificates {
+		ci := CertInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter, DNSNames: c.DNSNames}
+		for _, ip := range c.IPAddresses {
+			ci.IPAddresses = append(ci.IPAddresses, ip.String())
+		}
+		info.Certificates = append(info.Certificates, ci)
+	}
+	return info
 }
 
 // Close closes the connection.

@@ -136,25 +136,31 @@ func (s *Source) errorf(format string, args ...any) error {
 
 // connect dials, sets up TLS and binds. The caller closes the connection.
 func (s *Source) connect(ctx context.Context) (*ldap.Conn, error) {
-	conn, _, err := s.dial(ctx)
+	conn, _, err := s.dial(ctx, nil)
 	return conn, err
 }
 
 // dial is connect that also returns the handoffConn under go-ldap, for the
-// in-place search reader.
-func (s *Source) dial(ctx context.Context) (*ldap.Conn, *handoffConn, error) {
+// in-place search reader. An error is a *StageError naming the step that
+// failed (its text is the failure's own). When tlsOut is not nil it is
+// filled with the connection's TLS once that is set up, before the bind:
+// `ldapsync check` reports it, also for a refused bind.
+func (s *Source) dial(ctx context.Context, tlsOut *TLSInfo) (*ldap.Conn, *handoffConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
 	defer cancel()
+	stageErr := func(st ConnStage, code uint16, format string, args ...any) error {
+		return &StageError{Stage: st, ResultCode: code, Err: s.errorf(format, args...)}
+	}
 	d := net.Dialer{Timeout: s.set.Timeout}
 	raw, err := d.DialContext(dctx, "tcp", s.addr)
 	if err != nil {
-		return nil, nil, s.errorf("connect %s: %w", s.set.URL, err)
+		return nil, nil, stageErr(StageConnect, 0, "connect %s: %w", s.set.URL, err)
 	}
 	if s.ldaps {
 		tc := tls.Client(raw, s.tls)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			raw.Close()
-			return nil, nil, s.errorf("connect %s: TLS handshake: %w%s", s.set.URL, err, tlsHint(err.Error()))
+			return nil, nil, stageErr(StageTLS, 0, "connect %s: TLS handshake: %w%s", s.set.URL, err, tlsHint(err.Error()))
 		}
 		raw = tc
 	}
@@ -167,7 +173,7 @@ func (s *Source) dial(ctx context.Context) (*ldap.Conn, *handoffConn, error) {
 	fail := func(err error) (*ldap.Conn, *handoffConn, error) {
 		conn.Close()
 		if ctx.Err() != nil {
-			return nil, nil, s.errorf("connect %s: %w", s.set.URL, ctx.Err())
+			return nil, nil, stageErr(StageConnect, 0, "connect %s: %w", s.set.URL, ctx.Err())
 		}
 		return nil, nil, err
 	}
@@ -175,14 +181,22 @@ func (s *Source) dial(ctx context.Context) (*ldap.Conn, *handoffConn, error) {
 		if err := startTLS(dctx, conn, h, s.tls); err != nil {
 			var le *ldap.Error
 			if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
-				return fail(s.errorf("StartTLS on %s refused by the server (%w); use ldaps:// or enable TLS on the server", s.set.URL, err))
+				return fail(stageErr(StageTLS, le.ResultCode, "StartTLS on %s refused by the server (%w); use ldaps:// or enable TLS on the server", s.set.URL, err))
 			}
-			return fail(s.errorf("StartTLS on %s: %w%s", s.set.URL, err, tlsHint(err.Error())))
+			return fail(stageErr(StageTLS, 0, "StartTLS on %s: %w%s", s.set.URL, err, tlsHint(err.Error())))
 		}
+	}
+	if tlsOut != nil {
+		*tlsOut = s.tlsInfo(h)
 	}
 	if s.set.BindDN != "" {
 		if err := conn.Bind(s.set.BindDN, s.set.BindPassword); err != nil {
-			return fail(s.errorf("bind as %q: %w", s.set.BindDN, err))
+			var code uint16
+			var le *ldap.Error
+			if errors.As(err, &le) {
+				code = le.ResultCode
+			}
+			return fail(stageErr(StageBind, code, "bind as %q: %w", s.set.BindDN, err))
 		}
 	}
 	return conn, h, nil
@@ -225,7 +239,7 @@ func tlsHint(msg string) string {
 // an error: the caller never sees a partial directory as complete. An error
 // returned by fn stops the read and is returned unchanged.
 func (s *Source) Read(ctx context.Context, attrs []string, fn func(engine.Entry) error) error {
-	conn, h, err := s.dial(ctx)
+	conn, h, err := s.dial(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -417,3 +417,38 @@ nsAccountLock: true
 		t.Errorf("entry without stable id: err = %v", err)
 	}
 }
+
+// TestOpenProbeSharesReadsDial: check's probe opens its connection with
+// Read's own dial, so it reports the TLS of ldaps and of StartTLS, and a
+// failure as the step it happened at, with Read's own message.
+func TestOpenProbeSharesReadsDial(t *testing.T) {
+	s := ldaptest.StartSlapd(t)
+	for _, tc := range []struct {
+		set  ldap.Settings
+		mode string
+	}{
+		{ldap.Settings{URL: s.LDAPSURL, CACertFile: s.CACertFile, BindDN: s.SyncDN, BindPassword: s.SyncPassword, BaseDN: s.BaseDN}, "ldaps"},
+		{ldap.Settings{URL: s.URL, StartTLS: true, CACertFile: s.CACertFile, BindDN: s.SyncDN, BindPassword: s.SyncPassword, BaseDN: s.BaseDN}, "starttls"},
+	} {
+		p, err := newSource(t, tc.set).OpenProbe(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.mode, err)
+		}
+		if p.TLS.Mode != tc.mode || p.TLS.Version == "" || !p.TLS.Verified || len(p.TLS.Certificates) == 0 {
+			t.Errorf("%s: TLS %+v", tc.mode, p.TLS)
+		}
+		_ = p.Close()
+
+		bad := tc.set
+		bad.BindPassword = "wrong-password"
+		_, err = newSource(t, bad).OpenProbe(context.Background())
+		var se *ldap.StageError
+		if !errors.As(err, &se) || se.Stage != ldap.StageBind || se.ResultCode != 49 || se.TLS == nil || se.TLS.Mode != tc.mode {
+			t.Errorf("%s, wrong password: %#v", tc.mode, err)
+		}
+		_, rerr := tryRead(context.Background(), newSource(t, bad))
+		if rerr == nil || err == nil || rerr.Error() != err.Error() {
+			t.Errorf("%s: Read says %v, the probe %v", tc.mode, rerr, err)
+		}
+	}
+}
