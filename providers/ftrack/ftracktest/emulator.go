@@ -64,6 +64,16 @@ type Options struct {
 	// Log, when set, receives one line per request (method, path, status,
 	// duration; never headers or credentials).
 	Log func(format string, args ...any)
+	// DefaultRole names the SecurityRole every User created through the
+	// API gets, on all open projects, in the same batch (default "User";
+	// NoDefaultRole, "-", gives none). Users seeded with Put, Load or a
+	// data file get none.
+	DefaultRole string
+	// Seats is the number of user licences (0: unlimited): a batch that
+	// activates a User (a create with is_active true or an update of
+	// is_active from false to true) when every seat is taken fails with
+	// LicenseError. Every active User counts, the API user's included.
+	Seats int
 }
 
 // Faults configures injected failures. The zero value injects nothing.
@@ -150,22 +160,19 @@ func New(opts Options) *Emulator {
 	return e
 }
 
-// seed adds what a site has before anyone uses it: the default UserType
-// that new users reference and the API user's User.
+// seed adds what a site has before anyone uses it: the security roles,
+// user types (the default one new users reference) and custom attribute
+// types, and the API user's User with the Administrator role.
 func (e *Emulator) seed() {
-	e.seedUserType()
+	e.seedLookups()
 	if err := e.seedAPIUser(); err != nil {
 		panic(err) // an empty store has no user to collide with
 	}
 }
 
-// seedUserType adds the default UserType.
-func (e *Emulator) seedUserType() {
-	e.store.set("UserType", pkKey([]any{DefaultUserTypeID}), row{"id": DefaultUserTypeID, "name": "user"})
-}
-
-// seedAPIUser adds an active User for Options.APIUser unless one with that
-// username (compared without case) exists, or no API user is configured.
+// seedAPIUser adds an active User for Options.APIUser, with the
+// Administrator role on all open projects, unless one with that username
+// (compared without case) exists, or no API user is configured.
 func (e *Emulator) seedAPIUser() *APIError {
 	name := e.opts.APIUser
 	if strings.TrimSpace(name) == "" {
@@ -176,8 +183,10 @@ func (e *Emulator) seedAPIUser() *APIError {
 			return nil
 		}
 	}
-	_, _, err := e.create("User", nil, map[string]any{"id": APIUserID(name), "username": name, "is_active": true}, true)
-	return err
+	if _, _, err := e.create("User", nil, map[string]any{"id": APIUserID(name), "username": name, "is_active": true}, true); err != nil {
+		return err
+	}
+	return e.seedAPIUserRole(APIUserID(name))
 }
 
 // APIUserID is the id of the User an emulator creates at start-up for its
@@ -219,8 +228,8 @@ func (e *Emulator) ResetStats() {
 	e.stats = Stats{Actions: map[string]int64{}}
 }
 
-// Reset deletes all entities (the default UserType and the API user's User
-// are re-created).
+// Reset deletes all entities (the seeded security roles, user types and
+// custom attribute types and the API user's User are re-created).
 func (e *Emulator) Reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -422,7 +431,11 @@ func (e *Emulator) runBatch(ops []map[string]any, dedupe bool) ([]any, bool, *AP
 				return nil, false, aerr
 			}
 		}
+		before := e.store.activeUsers
 		res, aerr := e.apply(op, dedupe)
+		if aerr == nil {
+			aerr = e.checkSeats(before)
+		}
 		if aerr != nil {
 			e.store.rollback()
 			return nil, false, aerr
@@ -472,10 +485,16 @@ func (e *Emulator) apply(op map[string]any, dedupe bool) (any, *APIError) {
 			return nil, validationf("query needs an \"expression\" string.")
 		}
 		return e.runQuery(expr, dedupe)
+	case "add_user_security_role", "remove_user_security_role", "update_user_security_role",
+		"grant_user_security_role_project", "revoke_user_security_role_project":
+		return e.securityRoleOp(action, op)
 	case "create", "update", "delete":
 		typ, ok := op["entity_type"].(string)
 		if !ok || typ == "" {
 			return nil, validationf("%s needs an \"entity_type\" string.", action)
+		}
+		if apiReadOnly[typ] {
+			return nil, &APIError{Exception: ExcPermission, Content: fmt.Sprintf("%s cannot be changed through this emulator's API (%s refused); seed it with a data file or the Go helpers.", typ, action)}
 		}
 		data := map[string]any{}
 		if raw, present := op["entity_data"]; present && raw != nil {
@@ -490,6 +509,11 @@ func (e *Emulator) apply(op map[string]any, dedupe bool) (any, *APIError) {
 			_, r, err := e.create(typ, op["entity_key"], data, true)
 			if err != nil {
 				return nil, err
+			}
+			if typ == "User" {
+				if err := e.grantDefaultRole(r["id"]); err != nil {
+					return nil, err
+				}
 			}
 			return map[string]any{"action": "create", "data": e.encodeRow(typ, r)}, nil
 		case "update":
@@ -508,6 +532,21 @@ func (e *Emulator) apply(op map[string]any, dedupe bool) (any, *APIError) {
 		return nil, validationf("Operation has no \"action\".")
 	}
 	return nil, validationf("Unsupported action %q.", action)
+}
+
+// apiReadOnly lists the types the emulator's API refuses to create,
+// update or delete (PermissionError): a sync tool has no business changing
+// them, and they are seeded with data files or the Go helpers.
+var apiReadOnly = map[string]bool{"Project": true, "CustomAttributeType": true, "CustomAttributeConfiguration": true}
+
+// checkSeats fails an operation that raised the number of active Users
+// from before to more than Options.Seats.
+func (e *Emulator) checkSeats(before int) *APIError {
+	n := e.opts.Seats
+	if n <= 0 || e.store.activeUsers <= before || e.store.activeUsers <= n {
+		return nil
+	}
+	return &APIError{Exception: ExcLicense, Content: fmt.Sprintf("No user licence free: %d of %d seats are in use.", before, n)}
 }
 
 // encodeRow renders a stored row as a full entity object.
@@ -667,8 +706,9 @@ func (e *Emulator) Save(path string) error {
 
 // Load replaces all entities with the contents of a file written by Save.
 // Every entity is validated like a create; on error nothing changes. The
-// default UserType and the API user's User are added when the file lacks
-// them.
+// seeded security roles, user types and custom attribute types (each
+// unless the file has a row of its id or name) and the API user's User
+// (with the Administrator role) are added when the file lacks them.
 func (e *Emulator) Load(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -678,11 +718,22 @@ func (e *Emulator) Load(path string) error {
 	if err := json.Unmarshal(data, &df); err != nil {
 		return fmt.Errorf("load %s: %w", path, err)
 	}
+	// Types load in served order (a value's configuration before the
+	// value, whose key it gives), then unknown ones (refused by create).
 	types := make([]string, 0, len(df.Entities))
-	for t := range df.Entities {
-		types = append(types, t)
+	for _, t := range e.schemas.order {
+		if _, ok := df.Entities[t]; ok {
+			types = append(types, t)
+		}
 	}
-	sort.Strings(types)
+	var unknown []string
+	for t := range df.Entities {
+		if e.schemas.byType[t] == nil {
+			unknown = append(unknown, t)
+		}
+	}
+	sort.Strings(unknown)
+	types = append(types, unknown...)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old := e.store
@@ -698,9 +749,7 @@ func (e *Emulator) Load(path string) error {
 			}
 		}
 	}
-	if e.store.get("UserType", pkKey([]any{DefaultUserTypeID})) == nil {
-		e.seedUserType()
-	}
+	e.seedLookups()
 	if aerr := e.seedAPIUser(); aerr != nil {
 		return restore(aerr)
 	}

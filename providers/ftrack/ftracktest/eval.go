@@ -576,7 +576,12 @@ func (en *encoder) encode(x ent, tree projTree) map[string]any {
 		tree = en.merged[id]
 	}
 	for _, k := range sc.SystemProjections {
-		out[k] = encodeValue(sc.Properties[k], x.r[k])
+		// Some recorded system projections name internal columns that
+		// are not attributes (UserCustomAttributeValue's _casted_value,
+		// CustomAttributeConfiguration's topid): they are left out.
+		if p, ok := sc.Properties[k]; ok {
+			out[k] = encodeValue(p, x.r[k])
+		}
 	}
 	names := make([]string, 0, len(tree))
 	for n := range tree {

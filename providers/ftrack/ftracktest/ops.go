@@ -20,6 +20,7 @@ const (
 	ExcInvalidCredentials = "InvalidCredentialsError"
 	ExcPermission         = "PermissionError"
 	ExcServer             = "ServerError"
+	ExcLicense            = "LicenseError" // no user licence free (real name UNCONFIRMED)
 )
 
 // APIError is an ftrack exception: the body that replaces the whole result
@@ -56,6 +57,8 @@ func (e *APIError) StrictStatus() int {
 		return http.StatusNotFound
 	case ExcDuplicateEntry:
 		return http.StatusConflict
+	case ExcLicense:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }
@@ -256,6 +259,14 @@ func (e *Emulator) checkRefs(sc *schema, r row) *APIError {
 			return validationf("%s.%s: %s %v does not exist.", sc.ID, rel.Local, rel.Target, v)
 		}
 	}
+	switch sc.ID {
+	case "UserCustomAttributeValue":
+		return e.checkCustomAttributeValue(r)
+	case "UserSecurityRole":
+		if role := e.store.get("SecurityRole", pkKey([]any{r["security_role_id"]})); role != nil && role["type"] == RoleTypeAPI {
+			return validationf("API roles cannot be granted to users: SecurityRole %s is of type API.", e.roleName(r["security_role_id"]))
+		}
+	}
 	if sc.ID == "Metadata" {
 		pt, _ := r["parent_type"].(string)
 		if ps := e.schemas.byType[pt]; ps != nil && len(ps.PrimaryKey) == 1 && !ps.Abstract {
@@ -333,6 +344,11 @@ func (e *Emulator) create(typ string, key any, data map[string]any, checkRefs bo
 			r[name] = v
 		}
 	}
+	if sc.ID == "UserCustomAttributeValue" {
+		if err := e.deriveCustomAttributeKey(r); err != nil {
+			return "", nil, err
+		}
+	}
 	if sc.ID == "Metadata" && r["parent_type"] == nil && r["parent_id"] != nil {
 		if t := e.typeOfID(r["parent_id"]); t != "" {
 			r["parent_type"] = t
@@ -393,6 +409,11 @@ func (e *Emulator) update(typ string, key any, data map[string]any) (row, *APIEr
 	if err != nil {
 		return nil, err
 	}
+	if sc.ID == "UserCustomAttributeValue" {
+		if err := e.deriveCustomAttributeKey(r); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.checkRow(sc, k, r, true); err != nil {
 		return nil, err
 	}
@@ -402,7 +423,9 @@ func (e *Emulator) update(typ string, key any, data map[string]any) (row, *APIEr
 		out[a] = r[a]
 	}
 	for _, a := range sc.SystemProjections {
-		out[a] = r[a]
+		if _, ok := sc.Properties[a]; ok {
+			out[a] = deepCopy(r[a])
+		}
 	}
 	for _, a := range set {
 		out[a] = deepCopy(r[a])

@@ -76,6 +76,7 @@ var relations = map[string]map[string]relation{
 		"memberships":         {Target: "Membership", Many: true, Local: "id", Remote: "user_id", OnDelete: "cascade"},
 		"user_security_roles": {Target: "UserSecurityRole", Many: true, Local: "id", Remote: "user_id", OnDelete: "cascade"},
 		"metadata":            {Target: "Metadata", Many: true, Local: "id", Remote: "parent_id", OnDelete: "cascade"},
+		"custom_attributes":   {Target: "UserCustomAttributeValue", Many: true, Local: "id", Remote: "entity_id", OnDelete: "cascade"},
 	},
 	"Group": {
 		"parent":      {Target: "Group", Local: "parent_id", Remote: "id"},
@@ -90,8 +91,22 @@ var relations = map[string]map[string]relation{
 		"user_security_roles": {Target: "UserSecurityRole", Many: true, Local: "id", Remote: "security_role_id", OnDelete: "cascade"},
 	},
 	"UserSecurityRole": {
-		"user":          {Target: "User", Local: "user_id", Remote: "id"},
-		"security_role": {Target: "SecurityRole", Local: "security_role_id", Remote: "id"},
+		"user":                        {Target: "User", Local: "user_id", Remote: "id"},
+		"security_role":               {Target: "SecurityRole", Local: "security_role_id", Remote: "id"},
+		"user_security_role_projects": {Target: "UserSecurityRoleProject", Many: true, Local: "id", Remote: "user_security_role_id", OnDelete: "cascade"},
+	},
+	"Project": {
+		"user_security_role_projects": {Target: "UserSecurityRoleProject", Many: true, Local: "id", Remote: "project_id", OnDelete: "cascade"},
+	},
+	"UserSecurityRoleProject": {
+		"user_security_role": {Target: "UserSecurityRole", Local: "user_security_role_id", Remote: "id"},
+		"project":            {Target: "Project", Local: "project_id", Remote: "id"},
+	},
+	"CustomAttributeConfiguration": {
+		"type": {Target: "CustomAttributeType", Local: "type_id", Remote: "id"},
+	},
+	"UserCustomAttributeValue": {
+		"configuration": {Target: "CustomAttributeConfiguration", Local: "configuration_id", Remote: "id"},
 	},
 }
 
@@ -110,6 +125,13 @@ var serverDefaults = map[string]map[string]any{
 	},
 	"Group":            {"local": false},
 	"UserSecurityRole": {"is_all_open_projects": false},
+	// UNCONFIRMED: what a real server fills in for a Project created
+	// without them; the emulator serves no ProjectSchema, so the schema id
+	// is a fixed placeholder.
+	"Project": {"status": "active", "context_type": "show", "project_schema_id": projectSchemaID},
+	// config is required by the schema; a configuration seeded without one
+	// gets an empty JSON object (UNCONFIRMED).
+	"CustomAttributeConfiguration": {"config": "{}"},
 }
 
 // uniqueConstraints lists attribute sets that must be unique per type;
@@ -124,6 +146,9 @@ var uniqueConstraints = []uniqueConstraint{
 	{Type: "User", Attrs: []string{"username"}, Fold: true},
 	{Type: "Membership", Attrs: []string{"user_id", "group_id"}},
 	{Type: "UserSecurityRole", Attrs: []string{"user_id", "security_role_id"}},
+	{Type: "UserSecurityRoleProject", Attrs: []string{"user_security_role_id", "project_id"}},
+	// "Attribute name unique to entity type" (the schema's description).
+	{Type: "CustomAttributeConfiguration", Attrs: []string{"entity_type", "key"}},
 }
 
 // schemaSet is the parsed, immutable schema catalogue plus its wire forms.

@@ -32,6 +32,9 @@ type store struct {
 	// large result page by page costs one evaluation, not one per page.
 	gen    uint64
 	qcache map[string]cachedQuery
+	// activeUsers counts stored Users with is_active true (licence seats);
+	// index and unindex keep it, so undo keeps it right too.
+	activeUsers int
 }
 
 // cachedQuery is an evaluated query of store generation gen.
@@ -118,7 +121,26 @@ func (s *store) conflict(typ, key string, r row) (uniqueConstraint, bool) {
 	return uniqueConstraint{}, false
 }
 
+// lookupUnique returns the key of the row of typ whose attributes named in
+// attrs equal attrs' values under a unique constraint on exactly those
+// attributes.
+func (s *store) lookupUnique(typ string, attrs row) (string, bool) {
+	for i, c := range uniqueConstraints {
+		if c.Type != typ || len(c.Attrs) != len(attrs) {
+			continue
+		}
+		if v, ok := uniqueValue(c, attrs); ok {
+			k, found := s.unique[i][v]
+			return k, found
+		}
+	}
+	return "", false
+}
+
 func (s *store) unindex(typ, key string, r row) {
+	if typ == "User" && r["is_active"] == true {
+		s.activeUsers--
+	}
 	for i, c := range uniqueConstraints {
 		if c.Type != typ {
 			continue
@@ -130,6 +152,9 @@ func (s *store) unindex(typ, key string, r row) {
 }
 
 func (s *store) index(typ, key string, r row) {
+	if typ == "User" && r["is_active"] == true {
+		s.activeUsers++
+	}
 	for i, c := range uniqueConstraints {
 		if c.Type != typ {
 			continue
