@@ -343,7 +343,7 @@ func TestQueryLanguage(t *testing.T) {
 	if v, ok := row["email"]; !ok || v != nil {
 		t.Errorf("unset email: %v", row)
 	}
-	if ut := row["user_type"].(map[string]any); ut["id"] != DefaultUserTypeID {
+	if ut := row["user_type"].(map[string]any); ut["id"] != DefaultUserTypeID || ut["name"] != "ftrack" {
 		t.Errorf("user_type %v", ut)
 	}
 	if ms := row["memberships"].([]any); len(ms) != 1 || ms[0].(map[string]any)["group"].(map[string]any)["name"] != "Artists" {

@@ -199,6 +199,30 @@ func TestConformanceSchemas(t *testing.T) {
 	if len(served) == 0 {
 		t.Fatal("no schemas served")
 	}
+	// The types and attributes the roles, projects and custom attributes
+	// of a sync need are served.
+	servedProps := map[string]map[string]any{}
+	for _, sc := range served {
+		m := sc.(map[string]any)
+		servedProps[m["id"].(string)] = m["properties"].(map[string]any)
+	}
+	for typ, attrs := range map[string][]string{
+		"User":                         {"user_type", "user_security_roles", "custom_attributes"},
+		"SecurityRole":                 {"id", "name", "type", "user_security_roles"},
+		"UserSecurityRole":             {"user_id", "security_role_id", "is_all_open_projects", "user_security_role_projects"},
+		"UserSecurityRoleProject":      {"id", "user_security_role_id", "project_id", "user_security_role", "project"},
+		"Project":                      {"id", "name", "full_name", "is_private", "status"},
+		"CustomAttributeType":          {"id", "name", "core"},
+		"CustomAttributeConfiguration": {"id", "key", "label", "entity_type", "type_id", "type", "config", "default", "core", "project_id"},
+		"UserCustomAttributeValue":     {"configuration_id", "entity_id", "key", "value", "configuration"},
+		"UserType":                     {"id", "name"},
+	} {
+		for _, a := range attrs {
+			if _, ok := servedProps[typ][a]; !ok {
+				t.Errorf("%s.%s is not served", typ, a)
+			}
+		}
+	}
 	for _, sc := range served {
 		m := sc.(map[string]any)
 		id := m["id"].(string)
