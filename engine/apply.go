@@ -83,11 +83,22 @@ type Counts struct {
 	AddMembership    int `json:"add_membership"`
 	RemoveMembership int `json:"remove_membership"`
 	CreateGroup      int `json:"create_group"`
+	// The role changes; left out of the JSON when zero, so plans of a
+	// configuration without roles blocks read as before.
+	AddRole           int `json:"add_role,omitempty"`
+	RemoveRole        int `json:"remove_role,omitempty"`
+	GrantRoleProject  int `json:"grant_role_project,omitempty"`
+	RevokeRoleProject int `json:"revoke_role_project,omitempty"`
+}
+
+// Roles is the number of role changes.
+func (c Counts) Roles() int {
+	return c.AddRole + c.RemoveRole + c.GrantRoleProject + c.RevokeRoleProject
 }
 
 // Total is the sum over all actions.
 func (c Counts) Total() int {
-	return c.Create + c.Update + c.Deactivate + c.Reactivate + c.Adopt + c.AddMembership + c.RemoveMembership + c.CreateGroup
+	return c.Create + c.Update + c.Deactivate + c.Reactivate + c.Adopt + c.AddMembership + c.RemoveMembership + c.CreateGroup + c.Roles()
 }
 
 func (c *Counts) add(a Action) {
@@ -108,6 +119,14 @@ func (c *Counts) add(a Action) {
 		c.RemoveMembership++
 	case ActionCreateGroup:
 		c.CreateGroup++
+	case ActionAddRole:
+		c.AddRole++
+	case ActionRemoveRole:
+		c.RemoveRole++
+	case ActionGrantRoleProject:
+		c.GrantRoleProject++
+	case ActionRevokeRoleProject:
+		c.RevokeRoleProject++
 	}
 }
 
@@ -169,7 +188,11 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	pending, done, err := verifyChanges(req, changes, accounts, groups, fresh)
+	roles, err := rolesNow(ctx, req, changes, accounts, fresh)
+	if err != nil {
+		return nil, err
+	}
+	pending, done, err := verifyChanges(req, changes, accounts, groups, fresh, roles)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +272,24 @@ func groupsNow(ctx context.Context, req ApplyRequest, changes []Change, fresh *d
 		groups[n] = true
 	}
 	return groups, nil
+}
+
+// rolesNow returns the target's role catalog, with every account's roles
+// read onto accounts, when the configuration has roles blocks or the plan
+// changes roles; nil otherwise.
+func rolesNow(ctx context.Context, req ApplyRequest, changes []Change, accounts []Account, fresh *derivation) (*RoleCatalog, error) {
+	if fresh != nil && fresh.view.mapsRoles {
+		return &fresh.view.roleCatalog, nil // read onto the same accounts
+	}
+	_, specs := roleSpecs(req.Groups)
+	if len(specs) == 0 && !slices.ContainsFunc(changes, func(c Change) bool { return isRoleAction(c.Action) }) {
+		return nil, nil
+	}
+	cat, err := attachRoles(ctx, req.Target, accounts)
+	if err != nil {
+		return nil, err
+	}
+	return &cat, nil
 }
 
 // readNow reads ftrack and, with VerifySource, the directory through

@@ -69,7 +69,7 @@ func BenchmarkApplyVerify10kCreates(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, _, err := verifyChanges(ar, p.Changes, accounts, fresh.view.targetGroups, fresh); err != nil {
+		if _, _, err := verifyChanges(ar, p.Changes, accounts, fresh.view.targetGroups, fresh, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

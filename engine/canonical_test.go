@@ -252,7 +252,9 @@ func exactChanges(canon []byte) ([]Change, error) {
 		}
 		str := func(k string) string { s, _ := m[k].(string); return s }
 		c := Change{Address: str("address"), Action: Action(str("action")), Reason: ChangeReason(str("reason")), ReasonDetail: str("reason_detail"), Key: str("key"),
-			TargetID: str("target_id"), SourceID: str("source_id"), Group: str("group"), MembershipID: str("membership_id")}
+			TargetID: str("target_id"), SourceID: str("source_id"), Group: str("group"), MembershipID: str("membership_id"),
+			Role: str("role"), Project: str("project")}
+		c.AllOpenProjects, _ = m["all_open_projects"].(bool)
 		c.Before, c.After = exactFields(m["before"]), exactFields(m["after"])
 		out = append(out, c)
 	}

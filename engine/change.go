@@ -20,11 +20,22 @@ const (
 	// ActionCreateGroup creates an ftrack group a membership addition
 	// needs (Group names it; TargetID is its plan-time id).
 	ActionCreateGroup Action = "create_group"
+	// ActionAddRole grants a security role (Role) to a user, on all open
+	// projects when AllOpenProjects is set; ActionRemoveRole takes it
+	// away (with its project grants).
+	ActionAddRole    Action = "add_role"
+	ActionRemoveRole Action = "remove_role"
+	// ActionGrantRoleProject gives a user's role one more project
+	// (Project); ActionRevokeRoleProject takes one away.
+	ActionGrantRoleProject  Action = "grant_role_project"
+	ActionRevokeRoleProject Action = "revoke_role_project"
 )
 
 // Change is one planned operation on the target, as plain data.
 type Change struct {
-	// Address names the change: "user.<key>" or "membership.<key>.<group>".
+	// Address names the change: "user.<key>", "membership.<key>.<group>",
+	// "group.<group>", "role.<key>.<role>" or
+	// "role_project.<key>.<role>.<project>".
 	Address string `json:"address"`
 	Action  Action `json:"action"`
 	// Reason is informational: why the change is planned, a stable token.
@@ -45,6 +56,13 @@ type Change struct {
 	Group string `json:"group,omitempty"`
 	// MembershipID is the ftrack Membership id for removals.
 	MembershipID string `json:"membership_id,omitempty"`
+	// Role is the ftrack security role's name for role changes.
+	Role string `json:"role,omitempty"`
+	// AllOpenProjects is set on an add_role that grants the role on all
+	// open (non-private) projects.
+	AllOpenProjects bool `json:"all_open_projects,omitempty"`
+	// Project is the ftrack project's name for project grants.
+	Project string `json:"project,omitempty"`
 	// Before holds the actual values of every field the change touches.
 	Before *Fields `json:"before,omitempty"`
 	// After holds the desired values of those fields.
@@ -91,6 +109,20 @@ const (
 	// ReasonGroupNotInTarget: a group creation, for a group the directory
 	// gives members of and ftrack lacks.
 	ReasonGroupNotInTarget ChangeReason = "group_not_in_ftrack"
+	// ReasonRoleInDirectory: a role grant (add_role), for a role a roles
+	// block gives the user.
+	ReasonRoleInDirectory ChangeReason = "role_in_directory"
+	// ReasonRoleNotInDirectory: a role removal, of a managed role the
+	// directory no longer gives the user.
+	ReasonRoleNotInDirectory ChangeReason = "role_not_in_directory"
+	// ReasonRoleScopeChanged: a role removed and granted again because
+	// its scope (all open projects or named projects) changed.
+	ReasonRoleScopeChanged ChangeReason = "role_scope_changed"
+	// ReasonProjectInConfiguration: a project grant the roles block
+	// names; ReasonProjectNotInConfiguration: a project grant of a
+	// managed role the configuration no longer names.
+	ReasonProjectInConfiguration    ChangeReason = "project_in_configuration"
+	ReasonProjectNotInConfiguration ChangeReason = "project_not_in_configuration"
 )
 
 // Why is the reason with its detail, for people: "disabled_in_directory:
@@ -129,8 +161,9 @@ func Str(s string) *string { return &s }
 func Bool(b bool) *bool { return &b }
 
 // actionRank is the safe execution order, also the order of the plan:
-// deactivations and membership removals first, then updates, adoptions
-// and reactivations, then creates and membership additions.
+// deactivations, membership and role removals first, then updates,
+// adoptions and reactivations, then creates, membership additions and
+// role grants.
 func actionRank(a Action) int {
 	if i := slices.Index(applyOrder, a); i >= 0 {
 		return i
@@ -140,30 +173,42 @@ func actionRank(a Action) int {
 
 // applyOrder is the actions in the safe execution order (actionRank).
 var applyOrder = []Action{
-	ActionDeactivate, ActionRemoveMembership,
+	ActionDeactivate, ActionRemoveMembership, ActionRevokeRoleProject, ActionRemoveRole,
 	ActionUpdate, ActionAdopt, ActionReactivate,
-	ActionCreate, ActionCreateGroup, ActionAddMembership,
+	ActionCreate, ActionCreateGroup, ActionAddMembership, ActionAddRole,
+	ActionGrantRoleProject,
 }
 
 // ApplyOrder returns the actions in the order apply executes them, the
 // order plans list them and renderers show them in.
 func ApplyOrder() []Action { return slices.Clone(applyOrder) }
 
-// actionPhase groups the ranks into apply's phases: removals, then
+// actionPhase groups the actions into apply's phases: removals, then
 // changes to existing accounts, then creations (users and groups), then
-// membership additions (which need both). A batch never spans two
-// phases, and batches run concurrently only within one.
+// membership additions and role grants (which need both), then project
+// grants (which need the role). A batch never spans two phases, and
+// batches run concurrently only within one.
 func actionPhase(a Action) int {
-	switch r := actionRank(a); {
-	case r <= 1:
+	switch a {
+	case ActionDeactivate, ActionRemoveMembership, ActionRevokeRoleProject, ActionRemoveRole:
 		return 0
-	case r <= 4:
+	case ActionUpdate, ActionAdopt, ActionReactivate:
 		return 1
-	case r <= 6:
+	case ActionCreate, ActionCreateGroup:
 		return 2
-	default:
+	case ActionAddMembership, ActionAddRole:
 		return 3
 	}
+	return 4
+}
+
+// isRoleAction reports whether a is one of the four role actions.
+func isRoleAction(a Action) bool {
+	switch a {
+	case ActionAddRole, ActionRemoveRole, ActionGrantRoleProject, ActionRevokeRoleProject:
+		return true
+	}
+	return false
 }
 
 // sortChanges orders changes by action rank, then address: the plan's

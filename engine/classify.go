@@ -58,6 +58,9 @@ func classify(c Change, byID, byKey map[string]*Account, created map[string]Chan
 		}
 		return statusPending, ""
 	}
+	if isRoleAction(c.Action) {
+		return classifyRole(c, a, created)
+	}
 	if a == nil {
 		return statusStale, fmt.Sprintf("%s: account %s no longer exists in ftrack", c.Address, c.TargetID)
 	}
@@ -69,6 +72,38 @@ func classify(c Change, byID, byKey map[string]*Account, created map[string]Chan
 		return statusDone, ""
 	}
 	return statusStale, c.Address + " " + strings.Join(mm, ", ")
+}
+
+// classifyRole classifies a role change against the account's roles: a
+// grant it holds already is done, a removal of what it lacks is done.
+func classifyRole(c Change, a *Account, created map[string]Change) (changeStatus, string) {
+	if a == nil {
+		if _, planned := created[c.TargetID]; planned && (c.Action == ActionAddRole || c.Action == ActionGrantRoleProject) {
+			return statusPending, ""
+		}
+		return statusStale, fmt.Sprintf("%s: user %s no longer exists in ftrack", c.Address, c.TargetID)
+	}
+	var held *RoleGrant
+	for i := range a.Roles {
+		if a.Roles[i].Role == c.Role {
+			held = &a.Roles[i]
+		}
+	}
+	var done bool
+	switch c.Action {
+	case ActionAddRole:
+		done = held != nil && held.AllOpen == c.AllOpenProjects
+	case ActionRemoveRole:
+		done = held == nil
+	case ActionGrantRoleProject:
+		done = held != nil && slices.Contains(held.Projects, c.Project)
+	case ActionRevokeRoleProject:
+		done = held == nil || !slices.Contains(held.Projects, c.Project)
+	}
+	if done {
+		return statusDone, ""
+	}
+	return statusPending, ""
 }
 
 // mismatches lists the fields of f that differ from the account, as

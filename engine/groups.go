@@ -61,6 +61,17 @@ type GroupSpec struct {
 	// CreateGroups creates missing ftrack groups; the caller passes it to
 	// the target.
 	CreateGroups bool
+	// Roles, when set, makes this a roles block: the names are ftrack
+	// security roles, granted with this scope (see roles.go).
+	Roles *RoleScope
+}
+
+// kind is the block type, for messages: "groups" or "roles".
+func (s GroupSpec) kind() string {
+	if s.Roles != nil {
+		return "roles"
+	}
+	return "groups"
 }
 
 // GroupEntry is one directory group as read by a GroupReader.
@@ -111,19 +122,19 @@ func compileGroupRules(spec GroupSpec, gr GroupReader) (*groupRules, error) {
 	})
 	for _, rule := range rules {
 		if strings.TrimSpace(rule.Name) == "" {
-			return nil, fmt.Errorf("groups %q: map[%q] is an empty group name", spec.Name, rule.Match)
+			return nil, fmt.Errorf("%s %q: map[%q] is an empty group name", spec.kind(), spec.Name, rule.Match)
 		}
 		if pat, ok := strings.CutPrefix(rule.Match, "re:"); ok {
 			re, err := regexp.Compile(pat)
 			if err != nil {
-				return nil, fmt.Errorf("groups %q: map pattern %q: %w", spec.Name, pat, err)
+				return nil, fmt.Errorf("%s %q: map pattern %q: %w", spec.kind(), spec.Name, pat, err)
 			}
 			r.patterns = append(r.patterns, groupPattern{re: re, name: rule.Name})
 			continue
 		}
 		key, err := gr.DNKey(rule.Match)
 		if err != nil {
-			return nil, fmt.Errorf("groups %q: map key %q is neither a DN nor a re: pattern: %w", spec.Name, rule.Match, err)
+			return nil, fmt.Errorf("%s %q: map key %q is neither a DN nor a re: pattern: %w", spec.kind(), spec.Name, rule.Match, err)
 		}
 		r.byKey[key] = append(r.byKey[key], rule.Name)
 	}
@@ -159,9 +170,9 @@ func (r *groupRules) names(g *GroupEntry) []string {
 // maps to, plus those an earlier apply added members to (a group whose
 // last directory member left must not keep its ftrack memberships).
 func groups(ctx context.Context, r readRequest, v *view) error {
-	if len(r.Groups) > 0 {
+	if specs, _ := roleSpecs(r.Groups); len(specs) > 0 {
 		v.mapsGroups = true
-		if err := applyGroups(ctx, v, r.Groups, r.Sources); err != nil {
+		if err := applySpecs(ctx, v, specs, r.Sources); err != nil {
 			return err
 		}
 	}
@@ -196,9 +207,10 @@ func readTargetGroups(ctx context.Context, r readRequest, v *view) error {
 	return nil
 }
 
-// applyGroups reads every spec's groups and adds the mapped ftrack group
-// names to the desired users. It also marks the names as managed.
-func applyGroups(ctx context.Context, v *view, specs []GroupSpec, sources []Source) error {
+// applySpecs reads every spec's groups and gives their members the mapped
+// names: ftrack groups, or security roles for a roles block. It also marks
+// the names as managed.
+func applySpecs(ctx context.Context, v *view, specs []GroupSpec, sources []Source) error {
 	byName := map[string]Source{}
 	for _, s := range sources {
 		byName[s.Info().Name] = s
@@ -206,11 +218,11 @@ func applyGroups(ctx context.Context, v *view, specs []GroupSpec, sources []Sour
 	for _, spec := range specs {
 		src, ok := byName[spec.Source]
 		if !ok {
-			return fmt.Errorf("groups %q: source %q is not one of the mapping's sources", spec.Name, spec.Source)
+			return fmt.Errorf("%s %q: source %q is not one of the mapping's sources", spec.kind(), spec.Name, spec.Source)
 		}
 		gr, ok := src.(GroupReader)
 		if !ok {
-			return fmt.Errorf("groups %q: source %q cannot read groups", spec.Name, spec.Source)
+			return fmt.Errorf("%s %q: source %q cannot read groups", spec.kind(), spec.Name, spec.Source)
 		}
 		if err := applySpec(ctx, v, spec, gr); err != nil {
 			return err
@@ -219,9 +231,10 @@ func applyGroups(ctx context.Context, v *view, specs []GroupSpec, sources []Sour
 	return nil
 }
 
-// applySpec applies one groups block: read its groups, walk each mapped
-// group's members (nested groups too, when Nested), add the mapped names
-// to the members' desired groups, and warn about what was left out.
+// applySpec applies one groups or roles block: read its groups, walk each
+// mapped group's members (nested groups too, when Nested), add the mapped
+// names to the members' desired groups (or roles), and warn about what was
+// left out.
 func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) error {
 	rules, err := compileGroupRules(spec, gr)
 	if err != nil {
@@ -246,10 +259,15 @@ func applySpec(ctx context.Context, v *view, spec GroupSpec, gr GroupReader) err
 			continue
 		}
 		mapped++
+		members := w.members(k)
+		if spec.Roles != nil {
+			addRoles(v, spec, names, members)
+			continue
+		}
 		for _, n := range names {
 			v.managedGroups[n] = true
 		}
-		for i := range w.members(k) {
+		for i := range members {
 			add[i] = append(add[i], names...)
 		}
 	}
@@ -278,8 +296,8 @@ func readSpecGroups(ctx context.Context, spec GroupSpec, gr GroupReader) (map[st
 	if err != nil {
 		// Providers name their source (and often the block) already.
 		err = namedError("source", spec.Source, err)
-		if !strings.Contains(err.Error(), fmt.Sprintf("groups %q: ", spec.Name)) {
-			err = fmt.Errorf("groups %q: %w", spec.Name, err)
+		if !strings.Contains(err.Error(), fmt.Sprintf("%s %q: ", spec.kind(), spec.Name)) {
+			err = fmt.Errorf("%s %q: %w", spec.kind(), spec.Name, err)
 		}
 		return nil, err
 	}
@@ -288,7 +306,7 @@ func readSpecGroups(ctx context.Context, spec GroupSpec, gr GroupReader) (map[st
 		if spec.BaseDN != "" {
 			where = " under " + spec.BaseDN
 		}
-		return nil, fmt.Errorf("groups %q: source %q returned no groups%s; refusing to plan — an empty answer must never read as \"everyone left the groups\"; check the block's base_dn and filter", spec.Name, spec.Source, where)
+		return nil, fmt.Errorf("%s %q: source %q returned no groups%s; refusing to plan — an empty answer must never read as \"everyone left the groups\"; check the block's base_dn and filter", spec.kind(), spec.Name, spec.Source, where)
 	}
 	return groups, nil
 }
@@ -364,28 +382,32 @@ func (w *memberWalk) report(rules *groupRules, keys []string, mapped int) {
 	for k, names := range rules.byKey {
 		if _, ok := w.groups[k]; !ok {
 			for _, n := range names {
-				v.managedGroups[n] = true
+				if spec.Roles != nil {
+					v.managedRoles[n] = true
+				} else {
+					v.managedGroups[n] = true
+				}
 			}
 			missing = append(missing, k)
 		}
 	}
 	sort.Strings(missing)
 	for _, k := range missing {
-		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: mapped group %s was not found under %s (its ftrack group %s keeps no members)", spec.Name, k, spec.BaseDN, strings.Join(rules.byKey[k], ", ")))
+		v.warnings = append(v.warnings, fmt.Sprintf("%s %q: mapped group %s was not found under %s (its ftrack group %s keeps no members)", spec.kind(), spec.Name, k, spec.BaseDN, strings.Join(rules.byKey[k], ", ")))
 	}
 	if n := len(w.unknown); n > 0 {
-		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: %d members of mapped groups are not users of mapping %q and were ignored (first: %s)", spec.Name, n, v.mapper, firstKey(w.unknown)))
+		v.warnings = append(v.warnings, fmt.Sprintf("%s %q: %d members of mapped groups are not users of mapping %q and were ignored (first: %s)", spec.kind(), spec.Name, n, v.mapper, firstKey(w.unknown)))
 	}
 	if n := len(w.notFollowed); n > 0 {
-		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: %d nested groups were not followed because nested = false (first: %s)", spec.Name, n, firstKey(w.notFollowed)))
+		v.warnings = append(v.warnings, fmt.Sprintf("%s %q: %d nested groups were not followed because nested = false (first: %s)", spec.kind(), spec.Name, n, firstKey(w.notFollowed)))
 	}
 	if spec.Nested {
 		if cyc := findCycle(w.groups, keys); cyc != nil {
-			v.warnings = append(v.warnings, fmt.Sprintf("groups %q: nested groups form a cycle (%s); each member is counted once", spec.Name, strings.Join(cyc, " → ")))
+			v.warnings = append(v.warnings, fmt.Sprintf("%s %q: nested groups form a cycle (%s); each member is counted once", spec.kind(), spec.Name, strings.Join(cyc, " → ")))
 		}
 	}
 	if mapped == 0 {
-		v.warnings = append(v.warnings, fmt.Sprintf("groups %q: none of the %d groups read matches the map", spec.Name, len(w.groups)))
+		v.warnings = append(v.warnings, fmt.Sprintf("%s %q: none of the %d groups read matches the map", spec.kind(), spec.Name, len(w.groups)))
 	}
 }
 

@@ -201,6 +201,17 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 		if len(u.Groups) == 0 {
 			u.Groups = nil
 		}
+	case ActionAddRole:
+		if !slices.Contains(u.Roles, c.Role) {
+			u.Roles = append(slices.Clone(u.Roles), c.Role)
+			sort.Strings(u.Roles)
+		}
+		ix.manageRole(c.Role)
+	case ActionRemoveRole:
+		u.Roles = slices.DeleteFunc(slices.Clone(u.Roles), func(r string) bool { return r == c.Role })
+		if len(u.Roles) == 0 {
+			u.Roles = nil
+		}
 	case ActionDeactivate:
 		delete(ix.la.Missing, key)
 	}
@@ -213,6 +224,13 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 func (ix *recordIndex) manage(group string) {
 	if i, found := slices.BinarySearch(ix.la.ManagedGroups, group); !found {
 		ix.la.ManagedGroups = slices.Insert(slices.Clip(ix.la.ManagedGroups), i, group)
+	}
+}
+
+// manageRole adds role to the sorted managed roles, as a new slice.
+func (ix *recordIndex) manageRole(role string) {
+	if i, found := slices.BinarySearch(ix.la.ManagedRoles, role); !found {
+		ix.la.ManagedRoles = slices.Insert(slices.Clip(ix.la.ManagedRoles), i, role)
 	}
 }
 
@@ -310,6 +328,9 @@ func snapshot(la *LastApplied, current string) *LastApplied {
 // appliedFromAccount is the last-applied record of an account as it is.
 func appliedFromAccount(a Account) AppliedUser {
 	u := AppliedUser{TargetID: a.ID, Groups: append([]string(nil), a.Groups...)}
+	for _, g := range a.Roles {
+		u.Roles = append(u.Roles, g.Role)
+	}
 	for _, uf := range userFields {
 		uf.setLastApplied(&u, uf.Actual(a))
 	}

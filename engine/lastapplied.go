@@ -28,6 +28,10 @@ type LastApplied struct {
 	// the remaining memberships of managed users are removed rather than
 	// left behind forever.
 	ManagedGroups []string `json:"managed_groups,omitempty"`
+	// ManagedRoles are the security roles ldapsync has granted, sorted.
+	// Like managed groups they stay managed, so a role the directory
+	// takes away is removed even when nobody has it any more.
+	ManagedRoles []string `json:"managed_roles,omitempty"`
 	// Plans is the apply journal, keyed by plan id.
 	Plans map[string]AppliedPlan `json:"plans"`
 	// Exists is true when the view was read from a stored state, false for
@@ -45,6 +49,8 @@ type AppliedUser struct {
 	LastName  string   `json:"last_name"`
 	Active    bool     `json:"active"`
 	Groups    []string `json:"groups,omitempty"`
+	// Roles are the security roles ldapsync last granted, sorted.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // Plan statuses in the apply journal.
@@ -110,6 +116,10 @@ func ChangeID(c Change) string {
 		return string(c.Action) + " " + strconv.Quote(c.Key) + " " + strconv.Quote(c.Group)
 	case ActionCreateGroup:
 		return string(c.Action) + " " + strconv.Quote(c.Group)
+	case ActionAddRole, ActionRemoveRole:
+		return string(c.Action) + " " + strconv.Quote(c.Key) + " " + strconv.Quote(c.Role)
+	case ActionGrantRoleProject, ActionRevokeRoleProject:
+		return string(c.Action) + " " + strconv.Quote(c.Key) + " " + strconv.Quote(c.Role) + " " + strconv.Quote(c.Project)
 	}
 	return string(c.Action) + " " + strconv.Quote(c.Key)
 }

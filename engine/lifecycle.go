@@ -180,7 +180,7 @@ func createChanges(u User, v *view, newID func() string) []Change {
 			cs = append(cs, membershipChange(ActionAddMembership, u.Key, id, u.SourceID, g, ""))
 		}
 	}
-	return cs
+	return append(cs, createRoleChanges(u, id, v)...)
 }
 
 func membershipChange(act Action, key, id, sid, group, mid string) Change {
@@ -217,7 +217,8 @@ func ownedChanges(u User, a Account, v *view, pol Policy) []Change {
 			Key: u.Key, TargetID: a.ID, SourceID: u.SourceID, Before: &before, After: &after})
 	}
 	cs = append(cs, activeChanges(u, a, pol)...)
-	return append(cs, membershipChanges(u, a, v)...)
+	cs = append(cs, membershipChanges(u, a, v)...)
+	return append(cs, roleChanges(u, a, v)...)
 }
 
 func activeChanges(u User, a Account, pol Policy) []Change {
@@ -265,5 +266,6 @@ func adoptChanges(u User, a Account, v *view, pol Policy) []Change {
 	cs := []Change{{Address: "user." + u.Key, Action: ActionAdopt, Reason: ReasonMatchesDirectoryUser,
 		Key: u.Key, TargetID: a.ID, SourceID: u.SourceID, Before: &before, After: &after}}
 	cs = append(cs, activeChanges(u, a, pol)...)
-	return append(cs, membershipChanges(u, a, v)...)
+	cs = append(cs, membershipChanges(u, a, v)...)
+	return append(cs, roleChanges(u, a, v)...)
 }

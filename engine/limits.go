@@ -16,6 +16,8 @@ import (
 //	max_deactivations  25% of the managed users, once there are at least 20
 //	max_updates        50% of the managed users, once there are at least 20
 //	max_creates        none: an initial import of any size is never blocked
+//	max_role_changes   50% of the managed users, once there are at least 20
+//	                   (grants, removals and project grants, together)
 //
 // A limit of "100%" lifts one explicitly (it never blocks, also when
 // adoptions outnumber the managed users).
@@ -28,6 +30,7 @@ const defaultLimitFloor = 20
 var defaultLimits = map[string]Limit{
 	"max_deactivations": {Raw: "25%", Percent: true, Value: 25},
 	"max_updates":       {Raw: "50%", Percent: true, Value: 50},
+	"max_role_changes":  {Raw: "50%", Percent: true, Value: 50},
 }
 
 // LimitInForce is one safety limit as a plan applies it, recorded in the
@@ -63,6 +66,8 @@ func limitRules(pol Policy) []limitRule {
 			count: func(s Summary) int { return s.Create + s.CreateGroup }, base: func(_, desired int) int { return desired }},
 		{name: "max_updates", what: "updates", baseNoun: "managed users", limit: pol.MaxUpdates,
 			count: func(s Summary) int { return s.Update + s.Adopt }, base: func(owned, _ int) int { return owned }},
+		{name: "max_role_changes", what: "role changes", baseNoun: "managed users", limit: pol.MaxRoleChanges,
+			count: func(s Summary) int { return s.Roles() }, base: func(owned, _ int) int { return owned }},
 	}
 	for i := range rules {
 		if d, ok := defaultLimits[rules[i].name]; ok && rules[i].limit.Raw == "" {

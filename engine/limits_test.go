@@ -65,7 +65,7 @@ func TestDefaultLimits(t *testing.T) {
 		pol := DefaultPolicy()
 		pol.MaxCreates, _ = ParseLimit("10")
 		got := fmt.Sprint(LimitsInForce(pol))
-		want := "[{max_deactivations 25% default 20} {max_creates 10 policy 0} {max_updates 50% default 20}]"
+		want := "[{max_deactivations 25% default 20} {max_creates 10 policy 0} {max_updates 50% default 20} {max_role_changes 50% default 20}]"
 		if got != want {
 			t.Fatalf("limits in force %s, want %s", got, want)
 		}

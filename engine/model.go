@@ -63,6 +63,9 @@ type User struct {
 	// Groups are the ftrack group names the user should be a member of,
 	// sorted; nil when the configuration maps no groups.
 	Groups []string
+	// Roles are the security roles the roles blocks give the user, sorted
+	// by role; nil when the configuration maps no roles.
+	Roles []RoleGrant
 }
 
 // Mapper turns directory entries into desired users. It is implemented by
@@ -102,6 +105,9 @@ type Account struct {
 	Groups []string
 	// Memberships maps group name to the Membership id, for removals.
 	Memberships map[string]string
+	// Roles are the security roles the user holds, sorted by role; read
+	// only when the configuration maps roles (see RoleReader).
+	Roles []RoleGrant
 }
 
 // TargetInfo identifies a target; it is written into the plan and checked
@@ -181,6 +187,13 @@ type Policy struct {
 	MaxDeactivations Limit
 	MaxCreates       Limit
 	MaxUpdates       Limit
+	// MaxRoleChanges blocks a plan with more role changes (grants,
+	// removals, project grants and revokes):
+	//
+	//	policy {
+	//	  max_role_changes = "10%"
+	//	}
+	MaxRoleChanges Limit
 	// MinSourceUsers is the least number of directory users a read must
 	// return; fewer is an error, never "everyone left".
 	MinSourceUsers int

@@ -14,11 +14,15 @@ package engine
 //	           several sources takes the first source, different entries
 //	           are a conflict or duplicate skipped entries
 //	groups     the groups blocks' memberships join the desired users
+//	roles      the roles blocks' security roles join them too (roles.go):
+//	           refused, unknown and default roles left out, the target's
+//	           roles read onto the accounts
 //	join       desired users meet accounts by lower-case username, with
 //	           the stable id as a second chance (a renamed uid is an
 //	           update, not a create and a deactivation)
 //	lifecycle  create, update, adopt, deactivate (missing, disabled,
-//	           grace period), reactivate; the groups memberships need
+//	           grace period), reactivate; the groups memberships and the
+//	           roles need; never the last active Administrator
 //	limits     the safety limits over the result (plan.go blocks on
 //	           them; apply counts them again, see verify.go)
 //
@@ -61,6 +65,15 @@ type view struct {
 	// maps groups); createGroups whether it may create missing ones.
 	targetGroups map[string]bool
 	createGroups bool
+	// mapsRoles is true when roles blocks exist; managedRoles are the
+	// roles ldapsync may remove, roles the rules every block shares,
+	// roleCatalog the target's roles and projects, activeAdmins the
+	// active accounts holding Administrator (every account read).
+	mapsRoles    bool
+	managedRoles map[string]bool
+	roles        roleRules
+	roleCatalog  RoleCatalog
+	activeAdmins int
 	// seenAttrs are the attributes (as the mapping spells them) some
 	// entry had a value for, to tell a misspelt attribute from people
 	// without one.
@@ -100,6 +113,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		return nil, err
 	}
 	v := &view{mapper: r.Mapper.Name(), mapsGroups: r.Mapper.MapsGroups(), managedGroups: map[string]bool{},
+		managedRoles: map[string]bool{}, roles: roleRules{allowed: map[string]bool{}},
 		held: map[string]holdReason{}, heldSIDs: map[string]string{}, previous: map[string]bool{}, seenAttrs: map[string]bool{}}
 	v.apiUser = strings.ToLower(r.TargetUser)
 	for _, n := range r.Mapper.PreviousNames() {
@@ -116,9 +130,17 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	if err := groups(ctx, r, v); err != nil {
 		return nil, err
 	}
+	if err := rolesPass(ctx, r, v); err != nil {
+		return nil, err
+	}
 	accounts, err := readTarget(ctx, r)
 	if err != nil {
 		return nil, err
+	}
+	if v.mapsRoles {
+		if err := readTargetRoles(ctx, r, v, accounts); err != nil {
+			return nil, err
+		}
 	}
 	if v.mapsGroups {
 		if err := readTargetGroups(ctx, r, v); err != nil {
@@ -154,6 +176,8 @@ type recordingTarget struct {
 	accounts []Account
 }
 
+func (r *recordingTarget) unwrap() Target { return r.Target }
+
 // ReadAccounts reads the wrapped target and keeps the result.
 func (r *recordingTarget) ReadAccounts(ctx context.Context) ([]Account, error) {
 	a, err := r.Target.ReadAccounts(ctx)
@@ -188,6 +212,7 @@ func diff(v *view, pol Policy, last *LastApplied, now time.Time, newID func() st
 		lc.unmatchedAccount(a)
 	}
 	lc.groupCreations()
+	lc.lastAdminGuard()
 	sort.Strings(res.unmanaged)
 	sortChanges(res.changes)
 	sortChanges(res.deferred)

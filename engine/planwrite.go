@@ -272,22 +272,35 @@ func (e *changeEncoder) encode(c *Change) {
 	e.fileStr("source_id", c.SourceID, true)
 	e.fileStr("group", c.Group, true)
 	e.fileStr("membership_id", c.MembershipID, true)
+	e.fileStr("role", c.Role, true)
+	if c.AllOpenProjects {
+		e.fileName(changeIndent, "all_open_projects", &e.sep)
+		e.file = appendBool(e.file, true)
+	}
+	e.fileStr("project", c.Project, true)
 	e.fileFields("before", c.Before)
 	e.fileFields("after", c.After)
 	e.file = append(e.file, changeClose...)
 
-	// RFC 8785: action, address, after, before, group, key,
-	// membership_id, reason, reason_detail, source_id, target_id.
+	// RFC 8785: action, address, after, all_open_projects, before,
+	// group, key, membership_id, project, reason, reason_detail, role,
+	// source_id, target_id.
 	sep := false
 	e.canonStr(&sep, "action", string(c.Action), false)
 	e.canonStr(&sep, "address", c.Address, false)
 	e.canonFields(&sep, "after", c.After)
+	if c.AllOpenProjects {
+		e.canonName(&sep, "all_open_projects")
+		e.canon = appendBool(e.canon, true)
+	}
 	e.canonFields(&sep, "before", c.Before)
 	e.canonStr(&sep, "group", c.Group, true)
 	e.canonStr(&sep, "key", c.Key, false)
 	e.canonStr(&sep, "membership_id", c.MembershipID, true)
+	e.canonStr(&sep, "project", c.Project, true)
 	e.canonStr(&sep, "reason", string(c.Reason), false)
 	e.canonStr(&sep, "reason_detail", c.ReasonDetail, true)
+	e.canonStr(&sep, "role", c.Role, true)
 	e.canonStr(&sep, "source_id", c.SourceID, true)
 	e.canonStr(&sep, "target_id", c.TargetID, true)
 	e.canon = append(e.canon, '}')

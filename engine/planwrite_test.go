@@ -51,6 +51,8 @@ func hostileChanges(s string) []Change {
 	f := &Fields{Username: Str(s), Email: Str(s), FirstName: Str(s), LastName: Str(s), IsActive: Bool(false), Owner: Str(s), SourceID: Str(s)}
 	return []Change{
 		{Address: s, Action: Action(s), Reason: ChangeReason(s), ReasonDetail: s, Key: s, TargetID: s, SourceID: s, Group: s, MembershipID: s, Before: f, After: f},
+		{Address: s, Action: ActionAddRole, Key: s, Role: s, AllOpenProjects: true, Project: s},
+		{Address: s, Action: ActionGrantRoleProject, Key: s, Role: s, Project: s},
 		{Address: s, Action: ActionCreate, Key: s, After: &Fields{IsActive: Bool(true)}},
 		{Address: s, Action: ActionUpdate, Before: &Fields{}, After: &Fields{Email: Str(s)}},
 		{},

@@ -17,7 +17,7 @@ func policyRaw(p Policy) map[string]string {
 		"min_source_users": strconv.Itoa(p.MinSourceUsers),
 		"adopt_existing":   strconv.FormatBool(p.AdoptExisting),
 	}
-	for k, l := range map[string]Limit{"max_deactivations": p.MaxDeactivations, "max_creates": p.MaxCreates, "max_updates": p.MaxUpdates} {
+	for k, l := range map[string]Limit{"max_deactivations": p.MaxDeactivations, "max_creates": p.MaxCreates, "max_updates": p.MaxUpdates, "max_role_changes": p.MaxRoleChanges} {
 		if l.Raw != "" {
 			m[k] = l.Raw
 		}

@@ -43,6 +43,8 @@ func (p *prefetchTarget) ReadAccounts(ctx context.Context) ([]Account, error) {
 	}
 }
 
+func (p *prefetchTarget) unwrap() Target { return p.Target }
+
 // wait blocks until the background read has returned.
 func (p *prefetchTarget) wait() { <-p.done }
 

@@ -217,7 +217,8 @@ func readTarget(ctx context.Context, r readRequest) ([]Account, error) {
 
 // sortAccounts orders the view's accounts by lower-case username, then
 // id; the ftrack target returns them sorted already (no copy then). The
-// engine never writes into the target's result.
+// engine never writes into the target's result, except to attach the
+// accounts' roles (readTargetRoles), which every read replaces.
 func sortAccounts(v *view) {
 	less := func(a, b Account) int {
 		if c := strings.Compare(strings.ToLower(a.Username), strings.ToLower(b.Username)); c != 0 {

@@ -16,7 +16,9 @@ package engine
 //	                     username disagree
 //	conflicting_changes  two changes write one field (or membership) of
 //	                     one account
-//	protected            policy.protect, or the API user apply signs in as
+//	protected            policy.protect, the API user apply signs in as, a
+//	                     privileged or API role granted, or the last
+//	                     active Administrator taken away
 //	not_owned            unowned or another mapping's account, other than
 //	                     an adopt the policy allows
 //	stale                a before that no longer matches ftrack, or a
@@ -140,7 +142,7 @@ type checker struct {
 // verifyChanges runs every check on the plan's changes (sorted in the
 // safe order) and returns those to execute and those already done, or a
 // refusal.
-func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, groups map[string]bool, fresh *derivation) (pending, done []Change, err error) {
+func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, groups map[string]bool, fresh *derivation, roles *RoleCatalog) (pending, done []Change, err error) {
 	hands, err := newHandsOff(req.Policy.Protect, req.TargetUser)
 	if err != nil {
 		return nil, nil, err
@@ -176,6 +178,9 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, group
 		}
 	}
 	ck.checkConflicts(changes)
+	if roles != nil {
+		ck.checkRoles(changes, *roles, allowedPrivileged(req.Groups), accounts)
+	}
 	for _, c := range changes {
 		if c.Action == ActionCreateGroup {
 			if !ck.checkGroupShape(c) {
@@ -215,6 +220,12 @@ func writes(c Change) []string {
 		return []string{"membership " + c.Group}
 	case ActionCreateGroup:
 		return []string{"group " + c.Group}
+	case ActionAddRole:
+		return []string{"role " + c.Role}
+	case ActionRemoveRole: // a scope change removes and grants one role
+		return []string{"role removal " + c.Role}
+	case ActionGrantRoleProject, ActionRevokeRoleProject:
+		return []string{"role " + c.Role + " project " + c.Project}
 	}
 	return fieldNames(c.After)
 }
@@ -289,6 +300,8 @@ func (ck *checker) checkShape(c Change) bool {
 			return false
 		}
 		return true
+	case ActionAddRole, ActionRemoveRole, ActionGrantRoleProject, ActionRevokeRoleProject:
+		return ck.checkRoleShape(c)
 	case ActionCreate, ActionUpdate, ActionAdopt, ActionDeactivate, ActionReactivate:
 	default:
 		return bad("unknown action %q", c.Action)
@@ -360,7 +373,7 @@ func (ck *checker) checkIdentity(c Change) bool {
 			ck.problems.add(RefuseIdentityMismatch, "%s: target_id %s is the id the plan creates for user.%s", c.Address, c.TargetID, cr.Key)
 			return false
 		}
-		if c.Action != ActionCreate && c.Action != ActionAddMembership && a == nil {
+		if c.Action != ActionCreate && c.Action != ActionAddMembership && c.Action != ActionAddRole && c.Action != ActionGrantRoleProject && a == nil {
 			ck.problems.add(RefuseStale, "stale plan: ftrack changed since the plan was made: %s: account %s no longer exists in ftrack", c.Address, c.TargetID)
 			return false
 		}
@@ -456,6 +469,10 @@ func (ck *checker) checkSource(c Change) Change {
 		ck.compareWritten(c, f, true)
 	case ActionUpdate, ActionAdopt:
 		ck.compareWritten(c, f, false)
+	case ActionAddRole:
+		if c.AllOpenProjects != f.AllOpenProjects {
+			ck.differs(c, fmt.Sprintf("the roles block grants it with all_open_projects = %t, the plan with %t", f.AllOpenProjects, c.AllOpenProjects))
+		}
 	}
 	return c
 }
@@ -542,7 +559,7 @@ func (ck *checker) explain(c Change) string {
 		return "policy adopt_existing = false"
 	case c.Action == ActionCreate && u != nil && u.Disabled:
 		return fmt.Sprintf("%s is disabled in the directory", c.Key)
-	case u == nil && c.Action != ActionDeactivate && c.Action != ActionRemoveMembership:
+	case u == nil && c.Action != ActionDeactivate && c.Action != ActionRemoveMembership && c.Action != ActionRemoveRole && c.Action != ActionRevokeRoleProject:
 		return fmt.Sprintf("no directory entry maps to user %q", c.Key)
 	}
 	return "the directory and the mapping give no such change"

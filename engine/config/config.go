@@ -84,7 +84,10 @@ type GroupsBlock struct {
 	CreateGroups bool
 	// CreateGroupsSet is true when the block sets create_groups.
 	CreateGroupsSet bool
-	DeclRange       hcl.Range
+	// Roles is set for a roles block: the map's names are security
+	// roles, granted with this scope.
+	Roles     *engine.RoleScope
+	DeclRange hcl.Range
 }
 
 // StateConfig is the state block: which backend keeps the last-applied
@@ -131,7 +134,8 @@ type Config struct {
 	Target *Block
 	// Mappings are the mapping blocks in file order.
 	Mappings []*Mapping
-	// Groups are the groups blocks in file order.
+	// Groups are the groups and roles blocks in file order (a roles
+	// block has Roles set).
 	Groups []*GroupsBlock
 	// Policy is the policy block over engine.DefaultPolicy.
 	Policy engine.Policy

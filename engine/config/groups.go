@@ -16,7 +16,7 @@ func (c *Config) GroupSpecs() []engine.GroupSpec {
 func (g *GroupsBlock) Spec() engine.GroupSpec {
 	s := engine.GroupSpec{
 		Name: g.Name, Source: g.SourceName, BaseDN: g.BaseDN, Filter: g.Filter,
-		MemberAttribute: g.MemberAttribute, Nested: g.Nested, CreateGroups: g.CreateGroups,
+		MemberAttribute: g.MemberAttribute, Nested: g.Nested, CreateGroups: g.CreateGroups, Roles: g.Roles,
 	}
 	for _, k := range sortedKeys(g.Map) {
 		s.Rules = append(s.Rules, engine.GroupRule{Match: k, Name: g.Map[k]})
@@ -30,7 +30,7 @@ func (g *GroupsBlock) Spec() engine.GroupSpec {
 func (c *Config) CreateGroups() (create, set bool) {
 	create = true
 	for _, g := range c.Groups {
-		if g.CreateGroupsSet {
+		if g.CreateGroupsSet && g.Roles == nil {
 			set = true
 			create = create && g.CreateGroups
 		}

@@ -21,6 +21,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "target", LabelNames: []string{"type", "name"}},
 		{Type: "mapping", LabelNames: []string{"name"}},
 		{Type: "groups", LabelNames: []string{"name"}},
+		{Type: "roles", LabelNames: []string{"name"}},
 		{Type: "policy"},
 		{Type: "state"},
 	},
@@ -175,6 +176,7 @@ func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*
 	// after every source and target is known.
 	mappingNames := map[string]hcl.Range{}
 	groupNames := map[string]hcl.Range{}
+	roleNames := map[string]hcl.Range{}
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "mapping":
@@ -194,6 +196,17 @@ func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*
 				continue
 			}
 			groupNames[b.Labels[0]] = b.DefRange
+			g, d := l.decodeGroups(b)
+			diags = append(diags, d...)
+			if g != nil {
+				cfg.Groups = append(cfg.Groups, g)
+			}
+		case "roles":
+			if prev, ok := roleNames[b.Labels[0]]; ok {
+				diags = append(diags, duplicateNamedBlock("A roles block", b, prev))
+				continue
+			}
+			roleNames[b.Labels[0]] = b.DefRange
 			g, d := l.decodeGroups(b)
 			diags = append(diags, d...)
 			if g != nil {

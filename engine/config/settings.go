@@ -21,6 +21,7 @@ var policySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "grace_period"}, {Name: "max_deactivations"}, {Name: "max_creates"},
 	{Name: "max_updates"}, {Name: "min_source_users"}, {Name: "protect"},
 	{Name: "adopt_existing"}, {Name: "max_errors"}, {Name: "require_signed_plans"},
+	{Name: "max_role_changes"},
 }}
 
 var stateSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path"}}}
@@ -28,6 +29,15 @@ var stateSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path
 var groupsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "source"}, {Name: "base_dn", Required: true}, {Name: "filter"},
 	{Name: "member_attribute"}, {Name: "map"}, {Name: "nested"}, {Name: "create_groups"},
+}}
+
+// rolesSchema is a groups block's reading settings, with the role
+// settings instead of create_groups; map is required (a role is never
+// granted by a group's own name).
+var rolesSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "source"}, {Name: "base_dn", Required: true}, {Name: "filter"},
+	{Name: "member_attribute"}, {Name: "map", Required: true}, {Name: "nested"},
+	{Name: "projects"}, {Name: "default_role"}, {Name: "allow_privileged"},
 }}
 
 func (l *loader) decodePolicy(b *hcl.Block) hcl.Diagnostics {
@@ -82,7 +92,7 @@ func (l *loader) decodePolicy(b *hcl.Block) hcl.Diagnostics {
 			}
 			p.GracePeriod = dur
 			raw[name] = s
-		case "max_deactivations", "max_creates", "max_updates":
+		case "max_deactivations", "max_creates", "max_updates", "max_role_changes":
 			s, ok := asString(v)
 			if !ok {
 				diags = append(diags, attrError(a.Expr, "Invalid policy value", fmt.Sprintf(`%s must be a count like 10 or a percentage like "5%%".`, name)))
@@ -98,6 +108,8 @@ func (l *loader) decodePolicy(b *hcl.Block) hcl.Diagnostics {
 				p.MaxDeactivations = lim
 			case "max_creates":
 				p.MaxCreates = lim
+			case "max_role_changes":
+				p.MaxRoleChanges = lim
 			default:
 				p.MaxUpdates = lim
 			}
@@ -201,13 +213,21 @@ func (l *loader) decodeState(b *hcl.Block) hcl.Diagnostics {
 }
 
 func (l *loader) decodeGroups(b *hcl.Block) (*GroupsBlock, hcl.Diagnostics) {
-	content, diags := b.Body.Content(groupsSchema)
+	schema := groupsSchema
+	if b.Type == "roles" {
+		schema = rolesSchema
+	}
+	content, diags := b.Body.Content(schema)
 	g := &GroupsBlock{Name: b.Labels[0], DeclRange: b.DefRange, Map: map[string]string{}}
+	if b.Type == "roles" {
+		g.Roles = &engine.RoleScope{AllOpen: true}
+		diags = append(diags, l.decodeRoleSettings(content, g.Roles)...)
+	}
 	if a, ok := content.Attributes["source"]; ok {
 		names, d := l.sourceRefs(a.Expr)
 		diags = append(diags, d...)
 		if len(names) > 1 {
-			diags = append(diags, attrError(a.Expr, "Invalid source reference", "A groups block reads from a single source."))
+			diags = append(diags, attrError(a.Expr, "Invalid source reference", fmt.Sprintf("A %s block reads from a single source.", b.Type)))
 		} else if len(names) == 1 {
 			g.SourceName = names[0]
 		}
@@ -217,7 +237,7 @@ func (l *loader) decodeGroups(b *hcl.Block) (*GroupsBlock, hcl.Diagnostics) {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Missing source",
-			Detail:   "With several sources, a groups block must say which one it reads: source = source.TYPE.NAME.",
+			Detail:   fmt.Sprintf("With several sources, a %s block must say which one it reads: source = source.TYPE.NAME.", b.Type),
 			Subject:  b.DefRange.Ptr(),
 		})
 	}
@@ -288,6 +308,71 @@ func (l *loader) decodeGroups(b *hcl.Block) (*GroupsBlock, hcl.Diagnostics) {
 		}
 	}
 	return g, diags
+}
+
+// decodeRoleSettings reads a roles block's own settings:
+//
+//	projects         = "all_open"                 # the default
+//	projects         = ["Feature A", "Private B"] # one grant each
+//	default_role     = "User"
+//	allow_privileged = ["Administrator"]
+func (l *loader) decodeRoleSettings(content *hcl.BodyContent, rs *engine.RoleScope) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	names := func(a *hcl.Attribute, what string) ([]string, bool) {
+		v, d := l.evalSetting(a.Expr)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return nil, false
+		}
+		lv, err := convert.Convert(v, cty.List(cty.String))
+		if err != nil || lv.IsNull() {
+			diags = append(diags, attrError(a.Expr, "Invalid value", fmt.Sprintf("%s must be a list of names.", what)))
+			return nil, false
+		}
+		var out []string
+		for _, e := range lv.AsValueSlice() {
+			if e.IsNull() || strings.TrimSpace(e.AsString()) == "" {
+				diags = append(diags, attrError(a.Expr, "Invalid value", fmt.Sprintf("%s must not hold an empty name.", what)))
+				return nil, false
+			}
+			out = append(out, strings.TrimSpace(e.AsString()))
+		}
+		sort.Strings(out)
+		return out, true
+	}
+	if a, ok := content.Attributes["projects"]; ok {
+		v, d := l.evalSetting(a.Expr)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if s, isStr := asString(v); isStr && v.Type() == cty.String {
+				if s != "all_open" {
+					diags = append(diags, attrError(a.Expr, "Invalid value", `projects must be "all_open" or a list of project names.`))
+				}
+			} else if ps, ok := names(a, "projects"); ok {
+				rs.AllOpen, rs.Projects = false, ps
+			}
+		}
+	}
+	if a, ok := content.Attributes["default_role"]; ok {
+		v, d := l.evalSetting(a.Expr)
+		diags = append(diags, d...)
+		if s, ok := asString(v); !d.HasErrors() && (!ok || strings.TrimSpace(s) == "") {
+			diags = append(diags, attrError(a.Expr, "Invalid value", "default_role must be a role name."))
+		} else if !d.HasErrors() {
+			rs.DefaultRole = strings.TrimSpace(s)
+		}
+	}
+	if a, ok := content.Attributes["allow_privileged"]; ok {
+		if ps, ok := names(a, "allow_privileged"); ok {
+			for _, p := range ps {
+				if p != engine.AdministratorRole {
+					diags = append(diags, attrError(a.Expr, "Invalid value", fmt.Sprintf("allow_privileged lists privileged roles; %q is not one (the privileged role is %q).", p, engine.AdministratorRole)))
+				}
+			}
+			rs.AllowPrivileged = ps
+		}
+	}
+	return diags
 }
 
 // asString converts a string, number or bool value to its string form.

@@ -344,7 +344,7 @@ func (b *Backend) decode(ctx context.Context, stored map[metaKey]string, owned m
 		if err := unmarshalStrict(data, &bd); err != nil {
 			return nil, nil, &integrityError{fmt.Sprintf("the site record's body (chunks %s.*) does not decode: %v", statePrefix, err)}
 		}
-		la.Lineage, la.Serial, la.Exists, la.ManagedGroups = r.Lineage, r.Serial, true, bd.ManagedGroups
+		la.Lineage, la.Serial, la.Exists, la.ManagedGroups, la.ManagedRoles = r.Lineage, r.Serial, true, bd.ManagedGroups, bd.ManagedRoles
 		for _, id := range bd.Plans {
 			p, ids, err := decodePlan(id, site)
 			if err != nil {

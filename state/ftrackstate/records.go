@@ -59,10 +59,11 @@ type root struct {
 }
 
 // body is the site record's blob (chunks ldapsync.state.HASH): the
-// managed groups, the journal's plan ids newest first, and the entries of
+// managed groups and roles, the journal's plan ids newest first, and the entries of
 // users and missing that have no user to live on (overflow).
 type body struct {
 	ManagedGroups []string                      `json:"managed_groups,omitempty"`
+	ManagedRoles  []string                      `json:"managed_roles,omitempty"`
 	Plans         []string                      `json:"plans"`
 	Users         map[string]engine.AppliedUser `json:"users,omitempty"`
 	Missing       map[string]time.Time          `json:"missing,omitempty"`

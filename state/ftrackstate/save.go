@@ -91,7 +91,7 @@ func (b *Backend) save(ctx context.Context, la *engine.LastApplied) error {
 	// 2. The site's values: body and journal chunks, headers, the record.
 	ids := planOrder(la.Plans)
 	site := map[string]string{}
-	overflow.ManagedGroups, overflow.Plans = la.ManagedGroups, ids
+	overflow.ManagedGroups, overflow.ManagedRoles, overflow.Plans = la.ManagedGroups, la.ManagedRoles, ids
 	data, err := marshal(overflow)
 	if err != nil {
 		return err
