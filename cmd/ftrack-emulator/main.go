@@ -2,6 +2,7 @@
 // loopback address for demos and manual tests.
 //
 //	ftrack-emulator -listen 127.0.0.1:0 -api-user USER -api-key KEY [-data FILE] [-seed FILE]
+//	    [-default-role NAME] [-seats N]
 //
 // It prints "ftrack emulator listening on http://HOST:PORT" (and writes the
 // URL to -url-file if given), loads -data at start when the file exists and
@@ -9,7 +10,13 @@
 // from the entities of FILE instead and never writes it (a fixture to try
 // things on; with -data too, -data wins once it exists). Like a real site it
 // has an active User for -api-user from the start (added to a file that
-// lacks one).
+// lacks one), with the Administrator security role.
+//
+// -default-role NAME is the security role every User created through the
+// API gets on all open projects (default "User"; "-" for none); it must
+// name a role the emulator has once the files are loaded. -seats N limits
+// the active Users to N user licences (0, the default: unlimited): a batch
+// that activates a User with every seat taken fails with LicenseError.
 //
 // Both files have the format Save writes: one object "entities" mapping
 // an entity type to its rows, each row an object of the type's attributes
@@ -22,12 +29,51 @@
 //	            "first_name": "John", "last_name": "Doe", "is_active": true}],
 //	  "Group": [{"id": "9a1e…", "name": "Artists"}],
 //	  "Membership": [{"id": "c3d2…", "user_id": "6f0c…", "group_id": "9a1e…"}],
-//	  "Metadata": [{"parent_id": "6f0c…", "parent_type": "User", "key": "ldapsync.owner", "value": "users"}]
+//	  "Metadata": [{"parent_id": "6f0c…", "parent_type": "User", "key": "ldapsync.owner", "value": "users"}],
+//	  "Project": [{"id": "5b1a…", "name": "alpha", "full_name": "Alpha", "is_private": false}],
+//	  "UserSecurityRole": [{"id": "d4e5…", "user_id": "6f0c…",
+//	            "security_role_id": "8b0809de-776a-5f7a-b70c-c0079f979e2a", "is_all_open_projects": false}],
+//	  "UserSecurityRoleProject": [{"id": "e6f7…", "user_security_role_id": "d4e5…", "project_id": "5b1a…"}],
+//	  "CustomAttributeConfiguration": [{"id": "f8a9…", "key": "department", "label": "Department",
+//	            "entity_type": "user", "type_id": "5d6b2cec-41f6-583a-803b-9b7eb20c9f46", "config": "{}"}],
+//	  "UserCustomAttributeValue": [{"configuration_id": "f8a9…", "entity_id": "6f0c…", "value": "Lighting"}]
 //	}}
 //
+// Every emulator has the security roles, user types and custom attribute
+// types below (a file need not list them; Save writes them), with these
+// ids (ftracktest.SecurityRoleID, UserTypeID and CustomAttributeTypeID):
+//
+//	SecurityRole   Administrator (PROJECT)    8cc82331-f512-51ec-8c98-09ba33e25762
+//	               Project Manager (PROJECT)  8b0809de-776a-5f7a-b70c-c0079f979e2a
+//	               User (PROJECT)             13df2fc2-641c-52b7-a574-9777309e92d6
+//	               Assignee (ASSIGNED)        c1768829-165f-5544-9e6f-26c0b58f5f90
+//	               API Key (API)              1ddb4e63-91a1-538b-80c0-2850ba51c9b8
+//	UserType       ftrack (the default)       ac9fa5aa-4361-11e0-b7cc-0019bb4983d8
+//	               ldap                       69e42424-7af1-5def-988c-c41c058b208d
+//	               service                    0c2aa27d-ed29-5c61-b211-6f827f7f2ece
+//	               demo                       0fc3177b-700f-51ac-9bf4-e956f106105b
+//	CustomAttributeType  text                 5d6b2cec-41f6-583a-803b-9b7eb20c9f46
+//	               number                     82c788b5-33d1-5f1f-85f0-14e4686dc618
+//	               boolean                    1ef1afca-3e91-5d9c-bfa4-a7f1e4ad7310
+//	               date                       8073130c-1224-5dcc-9995-8367aa9123fb
+//	               enumerator                 e261b904-4714-5541-a96e-72c530709d9c
+//
+// Projects and custom attribute configurations come only from these files
+// (the API refuses to change them). A UserCustomAttributeValue's key is
+// its configuration's; its value must suit the configuration's type:
+//
+//	text        a string
+//	number      a number
+//	boolean     true or false
+//	date        {"__type__": "datetime", "value": "2026-12-02T10:00:00"}
+//	enumerator  a string or a list of strings (one unless multi-select),
+//	            among the values config lists, if it lists any:
+//	            "config": "{\"multiSelect\": false, \"data\": [{\"menu\": \"Paris\", \"value\": \"paris\"}]}"
+//	            (data may also be that list encoded as a JSON string)
+//
 // Every row is checked as a create would be (types, required attributes,
-// references, unique usernames); a file with a bad row is refused, naming
-// it, and the emulator does not start.
+// references, unique usernames, custom attribute values); a file with a
+// bad row is refused, naming it, and the emulator does not start.
 package main
 
 import (
@@ -41,6 +87,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -69,6 +116,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	errorSeed := fs.Int64("error-seed", 1, "seed for -error-rate")
 	dropAfter := fs.Int("drop-after-operations", 0, "drop the connection once after this many operations (batch applied)")
 	verbose := fs.Bool("verbose", false, "log one line per request to stderr")
+	defaultRole := fs.String("default-role", "User", "security role every User created through the API gets on all open projects (\"-\": none)")
+	seats := fs.Int("seats", 0, "user licences: the most active Users a batch may leave (0: unlimited)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -82,12 +131,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ftrack-emulator: -api-user and -api-key are required")
 		return 2
 	}
+	if *seats < 0 {
+		fmt.Fprintln(stderr, "ftrack-emulator: -seats must be 0 (unlimited) or more")
+		return 2
+	}
 	if *errorRate < 0 || *errorRate > 1 {
 		fmt.Fprintln(stderr, "ftrack-emulator: -error-rate must be between 0 and 1")
 		return 2
 	}
 
-	opts := ftracktest.Options{APIUser: *apiUser, APIKey: *apiKey, Version: *version}
+	opts := ftracktest.Options{APIUser: *apiUser, APIKey: *apiKey, Version: *version, DefaultRole: *defaultRole, Seats: *seats}
 	if *verbose {
 		logger := log.New(stderr, "ftrack-emulator: ", log.LstdFlags)
 		opts.Log = logger.Printf
@@ -117,6 +170,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ftrack-emulator: data file: %v\n", err)
 			return 1
 		}
+	}
+
+	if !hasRole(emu, *defaultRole) {
+		fmt.Fprintf(stderr, "ftrack-emulator: -default-role: no security role %q (give one the emulator has, or \"-\" for none)\n", *defaultRole)
+		return 2
 	}
 
 	ln, err := net.Listen("tcp", *listen)
@@ -157,4 +215,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// hasRole reports whether the emulator has a SecurityRole called name
+// (compared without case, as Options.DefaultRole is), or name asks for
+// none.
+func hasRole(emu *ftracktest.Emulator, name string) bool {
+	if name == ftracktest.NoDefaultRole || name == "" {
+		return true
+	}
+	for _, r := range emu.Entities("SecurityRole") {
+		if n, _ := r["name"].(string); strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -193,4 +195,92 @@ func startEmulator(t *testing.T, bin string, args ...string) (*exec.Cmd, string)
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	return cmd, strings.TrimSpace(strings.TrimPrefix(line, prefix))
+}
+
+// TestRolesSeatsAndCustomAttributes starts the command with a seed of the
+// documented format (projects, roles, custom attributes), -seats and
+// -default-role: the seed is served, a create beyond the seats is refused,
+// a created user gets the default role, values are checked against their
+// configuration; a -default-role the emulator lacks and negative -seats
+// stop the start.
+func TestRolesSeatsAndCustomAttributes(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildEmulator(t, dir)
+	seed := filepath.Join(dir, "seed.json")
+	const doc = `{"entities": {
+  "User": [{"id": "6f0c0000-0000-4000-8000-000000000001", "username": "jdoe", "is_active": true}],
+  "Project": [{"id": "5b1a0000-0000-4000-8000-000000000001", "name": "alpha", "full_name": "Alpha", "is_private": false}],
+  "UserSecurityRole": [{"id": "d4e50000-0000-4000-8000-000000000001", "user_id": "6f0c0000-0000-4000-8000-000000000001",
+            "security_role_id": "8b0809de-776a-5f7a-b70c-c0079f979e2a", "is_all_open_projects": false}],
+  "UserSecurityRoleProject": [{"id": "e6f70000-0000-4000-8000-000000000001", "user_security_role_id": "d4e50000-0000-4000-8000-000000000001", "project_id": "5b1a0000-0000-4000-8000-000000000001"}],
+  "CustomAttributeConfiguration": [
+    {"id": "f8a90000-0000-4000-8000-000000000001", "key": "department", "label": "Department",
+     "entity_type": "user", "type_id": "5d6b2cec-41f6-583a-803b-9b7eb20c9f46", "config": "{}"},
+    {"id": "f8a90000-0000-4000-8000-000000000002", "key": "site", "label": "Site", "entity_type": "user",
+     "type_id": "e261b904-4714-5541-a96e-72c530709d9c",
+     "config": "{\"multiSelect\": false, \"data\": [{\"menu\": \"Paris\", \"value\": \"paris\"}]}"}],
+  "UserCustomAttributeValue": [{"configuration_id": "f8a90000-0000-4000-8000-000000000001", "entity_id": "6f0c0000-0000-4000-8000-000000000001", "value": "Lighting"}]
+}}
+`
+	if err := os.WriteFile(seed, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, url := startEmulator(t, bin, "-seed", seed, "-seats", "2", "-default-role", "Project Manager")
+	post := func(body string) any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, url+"/api", strings.NewReader(body))
+		req.Header.Set("ftrack-user", "admin")
+		req.Header.Set("ftrack-api-key", "k3y")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	exception := func(out any) string {
+		m, _ := out.(map[string]any)
+		s, _ := m["exception"].(string)
+		return s + ": " + fmt.Sprint(m["content"])
+	}
+
+	out := post(`[{"action":"query","expression":"select key, value from UserCustomAttributeValue"},
+		{"action":"query","expression":"select user_security_role.security_role.name, project.full_name from UserSecurityRoleProject"}]`)
+	text, _ := json.Marshal(out)
+	for _, want := range []string{`"key":"department"`, `"value":"Lighting"`, `"name":"Project Manager"`, `"full_name":"Alpha"`} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("seed not served (%s missing): %s", want, text)
+		}
+	}
+	// admin and jdoe take both seats.
+	if got := exception(post(`[{"action":"create","entity_type":"User","entity_data":{"username":"new","is_active":true}}]`)); got != "LicenseError: No user licence free: 2 of 2 seats are in use." {
+		t.Errorf("create beyond the seats: %s", got)
+	}
+	out = post(`[{"action":"create","entity_type":"User","entity_data":{"id":"7a000000-0000-4000-8000-000000000001","username":"idle","is_active":false}},
+		{"action":"query","expression":"select security_role.name, is_all_open_projects from UserSecurityRole where user_id is \"7a000000-0000-4000-8000-000000000001\""}]`)
+	text, _ = json.Marshal(out)
+	if !strings.Contains(string(text), `"name":"Project Manager"`) || !strings.Contains(string(text), `"is_all_open_projects":true`) {
+		t.Errorf("default role: %s", text)
+	}
+	if got := exception(post(`[{"action":"create","entity_type":"UserCustomAttributeValue","entity_data":{"configuration_id":"f8a90000-0000-4000-8000-000000000002","entity_id":"6f0c0000-0000-4000-8000-000000000001","value":"tokyo"}}]`)); !strings.Contains(got, `ValidationError: Custom attribute "site" is of type enumerator`) {
+		t.Errorf("enumerator value outside its options: %s", got)
+	}
+	if got := post(`[{"action":"create","entity_type":"UserCustomAttributeValue","entity_data":{"configuration_id":"f8a90000-0000-4000-8000-000000000002","entity_id":"6f0c0000-0000-4000-8000-000000000001","value":"paris"}}]`); exception(got) != ": <nil>" {
+		t.Errorf("enumerator value among its options: %v", got)
+	}
+
+	for _, args := range [][]string{{"-default-role", "Nobody"}, {"-seats", "-1"}} {
+		var errOut bytes.Buffer
+		c := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y"}, args...)...)
+		c.Stderr = &errOut
+		err := c.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut.String(), args[0]) {
+			t.Errorf("%v: %v, stderr %q; want exit 2 naming the flag", args, err, errOut.String())
+		}
+	}
 }
