@@ -8,15 +8,49 @@
 // batch back and a single exception object replaces the result list);
 // errors come back with HTTP 200 unless the client sends
 // ftrack-strict-api: true. Entities served: User, Group, Membership,
-// Metadata, UserType, SecurityRole, UserSecurityRole (and Resource, the
-// polymorphic base of User and Group, for queries).
+// Metadata, UserType, SecurityRole, UserSecurityRole,
+// UserSecurityRoleProject, Project, CustomAttributeType,
+// CustomAttributeConfiguration and UserCustomAttributeValue (and Resource,
+// the polymorphic base of User and Group, for queries), each with a subset
+// of the attributes of the recorded schemas.
+//
+// Besides query, create, update and delete, a batch may hold the
+// security-role operations (each also takes an optional "metadata"
+// object, ignored; any other field is a ValidationError):
+//
+//	{"action": "add_user_security_role", "user_id": U, "role_id": R, "all_open_projects": B}
+//	    -> {"action": "add_user_security_role", "data": <the new UserSecurityRole>}
+//	{"action": "remove_user_security_role", "user_id": U, "role_id": R}
+//	    -> {"action": "remove_user_security_role", "data": true}
+//	{"action": "update_user_security_role", "user_id": U, "role_id": R, "new_role_id": N}
+//	    -> {"action": "update_user_security_role", "data": <the changed UserSecurityRole>}
+//	{"action": "grant_user_security_role_project", "user_id": U, "role_id": R, "project_id": P}
+//	    -> {"action": "grant_user_security_role_project", "data": <the new UserSecurityRoleProject>}
+//	{"action": "revoke_user_security_role_project", "user_id": U, "role_id": R, "project_id": P}
+//	    -> {"action": "revoke_user_security_role_project", "data": true}
+//
+// A site starts with the security roles Administrator, Project Manager and
+// User (type PROJECT), Assignee (ASSIGNED) and API Key (API), ids
+// SecurityRoleID(name); the user types ftrack (the default,
+// DefaultUserTypeID), ldap, service and demo, ids UserTypeID(name); the
+// custom attribute types text, number, boolean, date and enumerator, ids
+// CustomAttributeTypeID(name); and the API user's User holding
+// Administrator on all open projects. Every User created through the API
+// gets Options.DefaultRole (default "User") on all open projects in the
+// same batch. User custom attributes are UserCustomAttributeValue rows
+// made with plain create (entity_data configuration_id, entity_id, value)
+// and changed with update (entity_key [configuration_id, entity_id]); the
+// value is checked against the configuration's type. Options.Seats limits
+// the active Users (LicenseError).
 //
 // Choices where the real server's behaviour is UNCONFIRMED:
 //   - update/delete of a missing entity answers NotFoundError (404 strict);
 //   - usernames are unique case-insensitively (DuplicateEntryError, 409);
-//   - deleting a User also deletes its memberships, security roles and
-//     metadata; deleting a Group deletes its memberships and is refused
-//     (ValidationError) while it has child groups;
+//   - deleting a User also deletes its memberships, security roles (and
+//     their project grants), custom attribute values and metadata;
+//     deleting a Group deletes its memberships and is refused
+//     (ValidationError) while it has child groups; deleting a Project or
+//     SecurityRole deletes the grants of it;
 //   - "is" / "=" string comparisons are case-sensitive; "like" is
 //     case-insensitive with % as the only wildcard;
 //   - rate-limited requests get 429 + Retry-After and the exception
@@ -24,7 +58,65 @@
 //   - the emulator starts with an active User for Options.APIUser (id
 //     APIUserID), as a real site's API key belongs to a user account, but
 //     authentication compares the headers with Options only: deactivating,
-//     renaming or deleting that User does not lock the client out.
+//     renaming or deleting that User does not lock the client out, and its
+//     Administrator role grants nothing (the emulator checks no rights);
+//   - the names add_user_security_role and grant_user_security_role_project
+//     (only update_user_security_role and revoke_user_security_role_project
+//     were seen documented; revoke_user_security_role, seen by mistake, is
+//     an unsupported action), and their answers ("data" the row made or
+//     changed, true for removals). The real pages document validation
+//     failures as HTTP 422 with a FastAPI-style body; here every refusal is
+//     a batch exception, ValidationError (400 strict): a role of type API
+//     ("API roles cannot be granted to users"), a role the user already
+//     holds (add is not idempotent; nor is update to a held role, the same
+//     one included), an unknown user, role or project, a role or project
+//     grant the user does not hold (remove, update, grant, revoke), a
+//     project already granted. all_open_projects may be left out (false).
+//     update keeps the row's id, is_all_open_projects and project grants;
+//   - plain create, update and delete of UserSecurityRole and
+//     UserSecurityRoleProject work too, with the same checks of API roles
+//     and duplicates;
+//   - SecurityRole.type (a foreign key to SecurityRoleType, not served)
+//     holds the type's name: "PROJECT", "ASSIGNED" or "API"; role names are
+//     not unique; Options.DefaultRole is matched without case, preferring
+//     the seeded role of that name;
+//   - the default role is given only by the API's create, not to users of
+//     Put, Load or data files; NoDefaultRole ("-") gives none, and a
+//     DefaultRole the site lacks fails every User create (ValidationError);
+//   - seats: every active User counts, the API user's and users of every
+//     type (service and demo included). An operation that raises the
+//     number of active Users above Options.Seats (a create with is_active
+//     true, an update of is_active from false to true) fails the batch with
+//     LicenseError (403 strict), content "No user licence free: N of S
+//     seats are in use." (N active before the operation). Operations count
+//     in order, so a deactivation earlier in the batch frees its seat for a
+//     later activation; a site over its seats (from Put or Load, which are
+//     not limited) still takes writes that activate nobody;
+//   - Project, CustomAttributeType and CustomAttributeConfiguration cannot
+//     be created, updated or deleted through the API (PermissionError):
+//     they come from data files and the Go helpers (AddProject,
+//     AddUserCustomAttribute). A Project gets status "active", context_type
+//     "show" and a fixed placeholder project_schema_id (no ProjectSchema is
+//     served); a configuration without config gets "{}"; configuration keys
+//     are unique per entity_type;
+//   - UserCustomAttributeValue: key is set from the configuration (a
+//     different key is a ValidationError); the configuration must have
+//     entity_type "user" and entity_id must be a User; value is required
+//     and must be, by the configuration type's name: text a string, number
+//     a JSON number, boolean a boolean, date {"__type__": "datetime",
+//     "value": ...} (stored as naive UTC, as other datetimes), enumerator a
+//     string or a list of strings (at most one unless config has
+//     "multiSelect": true), among the "value"s of config's "data" list
+//     (itself a list or a JSON string of one) when it has any. Other
+//     refusals name the key and the type. User.custom_attributes lists the
+//     stored values only (no defaults for unset keys);
+//   - system projections naming internal columns that are not attributes
+//     (UserCustomAttributeValue's _casted_value, CustomAttributeConfiguration's
+//     topid and permission ids) are left out of answers;
+//   - the seeded rows are re-added by Reset, and by Load unless the file
+//     has a row of the same type with that id or name: a file cannot
+//     delete them, and an older file whose default UserType is named
+//     "user" keeps that name.
 package ftracktest
 
 import (

@@ -22,7 +22,9 @@ import (
 var schemasJSON []byte
 
 // DefaultUserTypeID is the user_type_id the server fills in when a User is
-// created without one (value seen in the recorded create_user response).
+// created without one (value seen in the recorded create_user response;
+// its name there is UNCONFIRMED). The emulator seeds it as the UserType
+// "ftrack", so UserTypeID("ftrack") returns it.
 const DefaultUserTypeID = "ac9fa5aa-4361-11e0-b7cc-0019bb4983d8"
 
 // property is one attribute of an entity schema.
