@@ -249,6 +249,12 @@ type Operation struct {
 	EntityKey []string `json:"entity_key,omitempty"`
 	// EntityData holds the attributes written, with __entity_type__.
 	EntityData map[string]any `json:"entity_data,omitempty"`
+	// UserID, RoleID, ProjectID and AllOpenProjects are the fields of the
+	// security-role operations (RoleOp).
+	UserID          string `json:"user_id,omitempty"`
+	RoleID          string `json:"role_id,omitempty"`
+	ProjectID       string `json:"project_id,omitempty"`
+	AllOpenProjects *bool  `json:"all_open_projects,omitempty"`
 }
 
 // QueryOp returns a query operation.
@@ -636,7 +642,7 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 	groups := map[string]*group{}
 	var types []string
 	for _, op := range ops {
-		if isRead(op) {
+		if isRead(op) || isRoleOp(op) {
 			continue
 		}
 		pk := PrimaryKey(op.EntityType)
@@ -708,9 +714,12 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 			}
 		}
 	}
-	out := make([]bool, len(ops))
+	out, err := c.appliedRoles(ctx, ops)
+	if err != nil {
+		return nil, err
+	}
 	for i, op := range ops {
-		if isRead(op) {
+		if isRead(op) || isRoleOp(op) {
 			continue
 		}
 		e, exists := found[op.EntityType+"\x00"+strings.Join(op.EntityKey, "\x00")]

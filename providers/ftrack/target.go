@@ -50,10 +50,14 @@ type Target struct {
 
 	mu     sync.Mutex
 	groups map[string]string // group name -> id (first by id when names repeat)
+	// roleCat is the security roles and projects, read by ReadRoles or
+	// by the first role change.
+	roleCat *roleCatalog
 }
 
 var (
-	_ engine.Target = (*Target)(nil)
+	_ engine.Target     = (*Target)(nil)
+	_ engine.RoleReader = (*Target)(nil)
 )
 
 // NewTarget checks the settings and returns the target; it does not
@@ -318,6 +322,7 @@ type userState struct {
 	fields      map[string]any    // username, email, first_name, last_name, is_active
 	meta        map[string]string // ldapsync metadata key -> value
 	memberships map[string]string // membership id -> group id
+	roles       map[string]*heldRole // security role id -> held role (read for role changes only)
 }
 
 func (st *userState) membershipOf(groupID string) string {
@@ -334,8 +339,17 @@ func (st *userState) membershipOf(groupID string) string {
 	return ids[0]
 }
 
-// readState reads users, their ldapsync metadata and memberships by id.
-func (t *Target) readState(ctx context.Context, ids []string) (map[string]*userState, error) {
+// execCtx is what planChange resolves names with: group ids (and why a
+// group could not be resolved) and the security roles.
+type execCtx struct {
+	groupIDs  map[string]string
+	groupErrs map[string]error
+	roles     *roleCatalog
+}
+
+// readState reads users, their ldapsync metadata and memberships by id,
+// and with roles their security roles.
+func (t *Target) readState(ctx context.Context, ids []string, roles bool) (map[string]*userState, error) {
 	states := map[string]*userState{}
 	for _, id := range ids {
 		states[id] = newUserState()
@@ -377,6 +391,11 @@ func (t *Target) readState(ctx context.Context, ids []string) (map[string]*userS
 			if st := states[m.String("user_id")]; st != nil {
 				st.memberships[m.String("id")] = m.String("group_id")
 			}
+		}
+	}
+	if roles {
+		if err := t.readRoleState(ctx, ids, states); err != nil {
+			return nil, err
 		}
 	}
 	return states, nil
@@ -484,6 +503,27 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 	if len(groupNames) > 0 {
 		groupIDs, groupErrs = t.resolveGroups(ctx, groupNames, create)
 	}
+	// (1b) security roles and projects
+	var roleNames, projectNames []string
+	for _, c := range changes {
+		if c.Role != "" {
+			roleNames = append(roleNames, c.Role)
+		}
+		if c.Project != "" {
+			projectNames = append(projectNames, c.Project)
+		}
+	}
+	var cat *roleCatalog
+	if len(roleNames) > 0 {
+		var err error
+		if cat, err = t.catalog(ctx, roleNames, projectNames); err != nil {
+			for i, c := range changes {
+				if c.Role != "" {
+					fail(i, err)
+				}
+			}
+		}
+	}
 
 	// (2) state of the users touched. A user this call creates (with the id
 	// the plan generated) is assumed absent and not read: apply has just
@@ -512,7 +552,7 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 			readIDs = append(readIDs, id)
 		}
 	}
-	states, err := t.readState(ctx, readIDs)
+	states, err := t.readState(ctx, readIDs, len(roleNames) > 0)
 	if err != nil {
 		for i := range changes {
 			if results[i].Err == nil {
@@ -532,7 +572,8 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 			all = append(all, i)
 		}
 	}
-	t.planAndRun(ctx, changes, all, states, groupIDs, groupErrs, fail, false)
+	ex := &execCtx{groupIDs: groupIDs, groupErrs: groupErrs, roles: cat}
+	t.planAndRun(ctx, changes, all, states, ex, fail, false)
 
 	// (5) a request the server rejected is not split on the first pass:
 	// its users are read (verify before resending), planned again against
@@ -551,7 +592,7 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 	if len(againIDs) == 0 {
 		return results
 	}
-	fresh, err := t.readState(ctx, againIDs)
+	fresh, err := t.readState(ctx, againIDs, len(roleNames) > 0)
 	if err != nil {
 		return results // the first errors stand
 	}
@@ -561,24 +602,24 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 			again = append(again, i)
 		}
 	}
-	t.planAndRun(ctx, changes, again, fresh, groupIDs, groupErrs, fail, true)
+	t.planAndRun(ctx, changes, again, fresh, ex, fail, true)
 	return results
 }
 
 func newUserState() *userState {
-	return &userState{fields: map[string]any{}, meta: map[string]string{}, memberships: map[string]string{}}
+	return &userState{fields: map[string]any{}, meta: map[string]string{}, memberships: map[string]string{}, roles: map[string]*heldRole{}}
 }
 
 // planAndRun plans the changes at idxs (per user, in order) against
 // states, packs them into requests and runs them; failures go to fail.
 // With split, a request rejected as a whole is split (see runPack).
 func (t *Target) planAndRun(ctx context.Context, changes []engine.Change, idxs []int, states map[string]*userState,
-	groupIDs map[string]string, groupErrs map[string]error, fail func(int, error), split bool) {
+	ex *execCtx, fail func(int, error), split bool) {
 	chains := map[string][]unit{}
 	var order []string
 	for _, i := range idxs {
 		c := changes[i]
-		ops, err := planChange(c, states[c.TargetID], groupIDs, groupErrs)
+		ops, err := planChange(c, states[c.TargetID], ex)
 		if err != nil {
 			fail(i, err)
 			continue
@@ -688,7 +729,8 @@ func (t *Target) runPack(ctx context.Context, pack []unit, setErr func(int, erro
 
 // planChange returns the operations that bring ftrack to the change's After
 // state from st (updated as if they had run); none when already there.
-func planChange(c engine.Change, st *userState, groupIDs map[string]string, groupErrs map[string]error) ([]Operation, error) {
+func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error) {
+	groupIDs, groupErrs := ex.groupIDs, ex.groupErrs
 	id := c.TargetID
 	a := c.After
 	if a == nil {
@@ -766,6 +808,8 @@ func planChange(c engine.Change, st *userState, groupIDs map[string]string, grou
 		}
 		ops = append(ops, DeleteOp("Membership", []string{mid}))
 		delete(st.memberships, mid)
+	case engine.ActionAddRole, engine.ActionRemoveRole, engine.ActionGrantRoleProject, engine.ActionRevokeRoleProject:
+		return planRoleChange(c, st, ex.roles)
 	default:
 		return nil, fmt.Errorf("unsupported action %q", c.Action)
 	}
