@@ -319,9 +319,9 @@ func (t *Target) resolveGroups(ctx context.Context, names []string, create map[s
 // userState is what ftrack holds for one user, as far as changes need it.
 type userState struct {
 	exists      bool
-	fields      map[string]any    // username, email, first_name, last_name, is_active
-	meta        map[string]string // ldapsync metadata key -> value
-	memberships map[string]string // membership id -> group id
+	fields      map[string]any       // username, email, first_name, last_name, is_active
+	meta        map[string]string    // ldapsync metadata key -> value
+	memberships map[string]string    // membership id -> group id
 	roles       map[string]*heldRole // security role id -> held role (read for role changes only)
 }
 
