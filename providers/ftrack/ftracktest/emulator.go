@@ -330,7 +330,10 @@ func (e *Emulator) Reset() {
 }
 
 // Put seeds an entity, validated like a create operation (an id is
-// generated when missing). The returned error is an *APIError.
+// generated when missing). Unlike the API's create, it gives a User no
+// default role, counts no licence seats and may add the types the API
+// keeps read-only (Project, CustomAttributeType,
+// CustomAttributeConfiguration). The returned error is an *APIError.
 func (e *Emulator) Put(entityType string, data map[string]any) error {
 	norm, err := jsonRoundTrip(data)
 	if err != nil {
