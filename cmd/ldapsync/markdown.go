@@ -82,6 +82,9 @@ func planMarkdownListing(p *engine.Plan, l listing) string {
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n",
 		s.Create, s.Update, s.Deactivate, s.Reactivate, s.Adopt, s.AddMembership, s.RemoveMembership, s.CreateGroup, s.Unchanged, s.Skipped, len(p.Conflicts))
+	if r := roleCountsPhrase(s); r != "" {
+		fmt.Fprintf(&b, "**Security roles:** %s.\n\n", mdText(r))
+	}
 	if line := limitsLine(p.Limits); line != "" {
 		fmt.Fprintf(&b, "%s\n\n", mdText(line))
 	}
@@ -124,6 +127,9 @@ func planMarkdownListing(p *engine.Plan, l listing) string {
 		}
 		d.WriteString(mdMore(l, shown, len(list), "deactivation", "deactivations", "\n"))
 		sections = append(sections, d.String()+"\n")
+	}
+	if sec := mdRoleSection(l, p.Changes); sec != "" {
+		sections = append(sections, sec)
 	}
 	for _, a := range actionOrder {
 		list := groups[a]
@@ -332,4 +338,36 @@ func wordBefore(s string, i int) bool {
 func wordAfter(s string, i int) bool {
 	r, _ := utf8.DecodeRuneInString(s[i:])
 	return i < len(s) && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}
+
+// mdRoleSection is the security-role changes as one table near the top:
+// who gains or loses which role, where, and why. Roles are rights, so
+// the reviewer sees them before the long lists.
+func mdRoleSection(l listing, changes []engine.Change) string {
+	var roles []engine.Change
+	for _, c := range changes {
+		if c.Role != "" {
+			roles = append(roles, c)
+		}
+	}
+	if len(roles) == 0 {
+		return ""
+	}
+	var d strings.Builder
+	fmt.Fprintf(&d, "### Security roles (%d)\n\n| user | change | role | projects | reason |\n|---|---|---|---|---|\n", len(roles))
+	shown := l.shown(len(roles))
+	for _, c := range roles[:shown] {
+		where := "its projects only"
+		switch {
+		case c.Project != "":
+			where = mdCell(c.Project)
+		case c.AllOpenProjects:
+			where = "all open projects"
+		case c.Action == engine.ActionRemoveRole:
+			where = "every project"
+		}
+		fmt.Fprintf(&d, "| %s | %s %s | %s | %s | %s |\n", mdCell(c.Key), actionStyles[c.Action].symbol, mdCell(string(c.Action)), mdCell(c.Role), where, mdText(c.Why()))
+	}
+	d.WriteString(mdMore(l, shown, len(roles), "role change", "role changes", "\n"))
+	return d.String() + "\n"
 }

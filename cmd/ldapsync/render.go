@@ -157,6 +157,10 @@ var actionStyles = map[engine.Action]actionStyle{
 	engine.ActionCreate:           {"+", "will be created", "Creates"},
 	engine.ActionAddMembership:    {"+", "will be added", "Membership additions"},
 	engine.ActionCreateGroup:      {"+", "will be created", "Group creations"},
+	engine.ActionRemoveRole:        {"-", "will be removed", "Role removals"},
+	engine.ActionRevokeRoleProject: {"-", "will be revoked", "Project revokes"},
+	engine.ActionAddRole:           {"+", "will be granted", "Role grants"},
+	engine.ActionGrantRoleProject:  {"+", "will be granted", "Project grants"},
 }
 
 // actionOrder is the order groups are shown in: apply's execution order.
@@ -164,9 +168,9 @@ var actionOrder = engine.ApplyOrder()
 
 func (r *renderer) colorFor(a engine.Action) *color.Color {
 	switch a {
-	case engine.ActionCreate, engine.ActionAddMembership, engine.ActionCreateGroup:
+	case engine.ActionCreate, engine.ActionAddMembership, engine.ActionCreateGroup, engine.ActionAddRole, engine.ActionGrantRoleProject:
 		return r.green
-	case engine.ActionDeactivate, engine.ActionRemoveMembership:
+	case engine.ActionDeactivate, engine.ActionRemoveMembership, engine.ActionRemoveRole, engine.ActionRevokeRoleProject:
 		return r.red
 	case engine.ActionReactivate:
 		return r.cyan
@@ -263,7 +267,45 @@ func describe(c engine.Change) string {
 	if c.Group != "" {
 		return fmt.Sprintf("%s (user %s, group %q)", c.Address, c.Key, c.Group)
 	}
+	if c.Role != "" {
+		return fmt.Sprintf("%s (user %s, %s)", c.Address, c.Key, roleScope(c))
+	}
 	return c.Address
+}
+
+// roleScope says what a role change grants or takes: `role "Project
+// Manager" on all open projects`, `role "Assignee" on project "Secret"`.
+func roleScope(c engine.Change) string {
+	switch {
+	case c.Project != "":
+		return fmt.Sprintf("role %q on project %q", c.Role, c.Project)
+	case c.AllOpenProjects:
+		return fmt.Sprintf("role %q on all open projects", c.Role)
+	case c.Action == engine.ActionAddRole:
+		return fmt.Sprintf("role %q on its projects only", c.Role)
+	}
+	return fmt.Sprintf("role %q", c.Role)
+}
+
+// roleCountsPhrase is "3 role changes (2 grants, 1 removal)", or "".
+func roleCountsPhrase(s engine.Summary) string {
+	n := s.Roles()
+	if n == 0 {
+		return ""
+	}
+	var parts []string
+	for _, x := range []struct {
+		n         int
+		one, many string
+	}{
+		{s.AddRole, "grant", "grants"}, {s.RemoveRole, "removal", "removals"},
+		{s.GrantRoleProject, "project grant", "project grants"}, {s.RevokeRoleProject, "project revoke", "project revokes"},
+	} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, pick(x.n, x.one, x.many)))
+		}
+	}
+	return fmt.Sprintf("%d role %s (%s)", n, pick(n, "change", "changes"), strings.Join(parts, ", "))
 }
 
 // observationsPhrase says what applying p records beside its changes:
@@ -480,6 +522,9 @@ func planSummaryLine(p *engine.Plan) string {
 	}
 	if s.AddMembership+s.RemoveMembership > 0 {
 		parts = append(parts, fmt.Sprintf("%d memberships to add, %d to remove", s.AddMembership, s.RemoveMembership))
+	}
+	if r := roleCountsPhrase(s); r != "" {
+		parts = append(parts, r)
 	}
 	line := "Plan: " + strings.Join(parts, ", ") + "."
 	if n := len(p.Observations); n > 0 {

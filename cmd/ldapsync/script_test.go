@@ -138,6 +138,9 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"writes-planned":  cmdWritesPlanned,
 	"http-state":      cmdHTTPState,
 	"ftrack-meta":     cmdFtrackMeta,
+	"ftrack-roles":    cmdFtrackRoles,
+	"ftrack-project":  cmdFtrackProject,
+	"ftrack-grant":    cmdFtrackGrant,
 }
 
 // order FILE REGEXP... asserts that the regular expressions first match
@@ -515,7 +518,7 @@ func cmdFtrackDump(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	e := ftrackOf(ts).Emulator
 	dump := map[string]any{}
-	for _, typ := range []string{"User", "Metadata", "Group", "Membership"} {
+	for _, typ := range []string{"User", "Metadata", "Group", "Membership", "SecurityRole", "UserSecurityRole", "UserSecurityRoleProject"} {
 		dump[typ] = e.Entities(typ)
 	}
 	data, err := json.MarshalIndent(dump, "", "  ")
@@ -526,8 +529,10 @@ func cmdFtrackDump(ts *testscript.TestScript, neg bool, args []string) {
 // writes-planned PLAN BEFORE AFTER compares what apply wrote (the
 // difference between two ftrack-dump files) with the plan: every User,
 // Group, Membership and Metadata row created or changed must be the work
-// of a change of the plan (its target id, its group), so nothing is
-// written on the side.
+// of a change of the plan (its target id, its group, its role), so
+// nothing is written on the side. A new user's default role is ftrack's
+// own doing: one role row of a user the plan creates that no change
+// grants is accepted as the row the create brings.
 func cmdWritesPlanned(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: writes-planned PLAN BEFORE AFTER")
@@ -537,16 +542,22 @@ func cmdWritesPlanned(ts *testscript.TestScript, neg bool, args []string) {
 			Action   string `json:"action"`
 			TargetID string `json:"target_id"`
 			Group    string `json:"group"`
+			Role     string `json:"role"`
 		} `json:"changes"`
 	}
 	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &plan))
-	users, groups, members := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	users, groups, members, roles, created := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]int{}
 	for _, c := range plan.Changes {
 		switch c.Action {
 		case "create_group":
 			groups[c.TargetID+" "+c.Group] = true
 		case "add_membership", "remove_membership":
 			members[c.TargetID+" "+c.Group] = true
+		case "add_role", "remove_role", "grant_role_project", "revoke_role_project":
+			roles[c.TargetID+" "+c.Role] = true
+		case "create":
+			created[c.TargetID] = 1
+			users[c.TargetID] = true
 		default:
 			users[c.TargetID] = true
 		}
@@ -569,12 +580,22 @@ func cmdWritesPlanned(ts *testscript.TestScript, neg bool, args []string) {
 		return out
 	}
 	before, after := load(args[1]), load(args[2])
-	groupName := map[string]string{}
+	groupName, roleName, usrOf := map[string]string{}, map[string]string{}, map[string]string{}
 	for _, d := range []map[string]map[string]string{before, after} {
 		for id, row := range d["Group"] {
 			var g map[string]any
 			_ = json.Unmarshal([]byte(row), &g)
 			groupName[id] = fmt.Sprint(g["name"])
+		}
+		for id, row := range d["SecurityRole"] {
+			var g map[string]any
+			_ = json.Unmarshal([]byte(row), &g)
+			roleName[id] = fmt.Sprint(g["name"])
+		}
+		for id, row := range d["UserSecurityRole"] {
+			var g map[string]any
+			_ = json.Unmarshal([]byte(row), &g)
+			usrOf[id] = fmt.Sprint(g["user_id"], " ", roleName[fmt.Sprint(g["security_role_id"])])
 		}
 	}
 	writes := 0
@@ -596,6 +617,15 @@ func cmdWritesPlanned(ts *testscript.TestScript, neg bool, args []string) {
 				ok = groups[key+" "+fmt.Sprint(r["name"])]
 			case "Membership":
 				ok = members[fmt.Sprint(r["user_id"])+" "+groupName[fmt.Sprint(r["group_id"])]]
+			case "UserSecurityRole":
+				user := fmt.Sprint(r["user_id"])
+				ok = roles[user+" "+roleName[fmt.Sprint(r["security_role_id"])]]
+				if !ok && created[user] == 1 { // the default role ftrack gives a new account
+					created[user]++
+					ok = true
+				}
+			case "UserSecurityRoleProject":
+				ok = roles[usrOf[fmt.Sprint(r["user_security_role_id"])]]
 			}
 			if !ok {
 				ts.Fatalf("%s %s was written but no change of %s accounts for it: %s", typ, key, args[0], row)
@@ -606,6 +636,12 @@ func cmdWritesPlanned(ts *testscript.TestScript, neg bool, args []string) {
 		for key := range rows {
 			if _, kept := after[typ][key]; !kept && typ == "Membership" {
 				writes++ // a removal: checked by the plan's remove_membership changes in the script
+			}
+			if _, kept := after[typ][key]; !kept && (typ == "UserSecurityRole" || typ == "UserSecurityRoleProject") {
+				if !roles[usrOf[key]] && typ == "UserSecurityRole" {
+					ts.Fatalf("%s %s was removed but no change of %s accounts for it", typ, key, args[0])
+				}
+				writes++
 			}
 		}
 	}
