@@ -149,14 +149,14 @@ type actionStyle struct {
 }
 
 var actionStyles = map[engine.Action]actionStyle{
-	engine.ActionDeactivate:       {"-", "will be deactivated", "Deactivations"},
-	engine.ActionRemoveMembership: {"-", "will be removed", "Membership removals"},
-	engine.ActionUpdate:           {"~", "will be updated", "Updates"},
-	engine.ActionReactivate:       {"↺", "will be reactivated", "Reactivations"},
-	engine.ActionAdopt:            {"&", "will be adopted", "Adoptions"},
-	engine.ActionCreate:           {"+", "will be created", "Creates"},
-	engine.ActionAddMembership:    {"+", "will be added", "Membership additions"},
-	engine.ActionCreateGroup:      {"+", "will be created", "Group creations"},
+	engine.ActionDeactivate:        {"-", "will be deactivated", "Deactivations"},
+	engine.ActionRemoveMembership:  {"-", "will be removed", "Membership removals"},
+	engine.ActionUpdate:            {"~", "will be updated", "Updates"},
+	engine.ActionReactivate:        {"↺", "will be reactivated", "Reactivations"},
+	engine.ActionAdopt:             {"&", "will be adopted", "Adoptions"},
+	engine.ActionCreate:            {"+", "will be created", "Creates"},
+	engine.ActionAddMembership:     {"+", "will be added", "Membership additions"},
+	engine.ActionCreateGroup:       {"+", "will be created", "Group creations"},
 	engine.ActionRemoveRole:        {"-", "will be removed", "Role removals"},
 	engine.ActionRevokeRoleProject: {"-", "will be revoked", "Project revokes"},
 	engine.ActionAddRole:           {"+", "will be granted", "Role grants"},
