@@ -12,6 +12,10 @@ package engine
 //	unmanaged    an active ftrack account without the ownership marker
 //	             (protected accounts excluded: protect them to silence).
 //
+// A security role a managed user holds that the configuration neither
+// names nor is the default role was granted by hand: ldapsync leaves it,
+// and drift reports it as out_of_band ("role:NAME").
+//
 // Deactivations still waiting for the grace period are pending drift.
 
 import (
@@ -50,8 +54,15 @@ const (
 )
 
 // membershipField prefixes the field name of a group membership
-// ("membership:Artists").
-const membershipField = "membership:"
+// ("membership:Artists"); roleField that of a security role
+// ("role:Project Manager", "role:Assignee@Secret" for a project grant).
+const (
+	membershipField = "membership:"
+	roleField       = "role:"
+)
+
+// handGrantedReason is the reason of a role granted by hand.
+const handGrantedReason = "security role granted in ftrack, not by ldapsync; the configuration does not name it, so ldapsync leaves it"
 
 // DriftField is one field's three views; nil means not applicable.
 type DriftField struct {
@@ -125,6 +136,9 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 	if v.mapsGroups {
 		dv.managedGroups = slices.Sorted(maps.Keys(v.managedGroups))
 	}
+	if v.mapsRoles {
+		dv.roles = v
+	}
 	for _, c := range append(append([]Change{}, d.changes...), d.deferred...) {
 		rep.Items = append(rep.Items, dv.changeItems(c)...)
 	}
@@ -147,6 +161,8 @@ type driftViews struct {
 	last          map[string]AppliedUser
 	managedGroups []string
 	reported      map[string]bool // target id + field
+	// roles is the view when the configuration maps roles.
+	roles *view
 }
 
 // outOfBandReason is the reason of every out-of-band item.
@@ -206,9 +222,29 @@ func (dv *driftViews) editItems(a Account) []DriftItem {
 		}
 	}
 	if len(it.Fields) == 0 {
-		return nil
+		return dv.handGranted(a)
 	}
 	sort.SliceStable(it.Fields, func(i, j int) bool { return fieldRank(it.Fields[i].Field) < fieldRank(it.Fields[j].Field) })
+	return append([]DriftItem{it}, dv.handGranted(a)...)
+}
+
+// handGranted reports the roles of a managed account that the
+// configuration does not name and ldapsync never granted.
+func (dv *driftViews) handGranted(a Account) []DriftItem {
+	v := dv.roles
+	if v == nil {
+		return nil
+	}
+	it := DriftItem{Key: strings.ToLower(a.Username), Kind: DriftOutOfBand, Reason: handGrantedReason}
+	for _, g := range a.Roles {
+		if v.managedRoles[g.Role] || g.Role == v.roles.defaultRole || dv.reported[a.ID+" "+roleField+g.Role] {
+			continue
+		}
+		it.Fields = append(it.Fields, DriftField{Field: roleField + g.Role, Actual: Str("granted")})
+	}
+	if len(it.Fields) == 0 {
+		return nil
+	}
 	return []DriftItem{it}
 }
 
@@ -253,6 +289,14 @@ func changeFields(c Change) []DriftField {
 		return []DriftField{{Field: membershipField + c.Group, Desired: Str("absent"), Actual: Str("member")}}
 	case ActionCreateGroup:
 		return []DriftField{{Field: "group", Desired: Str("exists"), Actual: Str("absent")}}
+	case ActionAddRole:
+		return []DriftField{{Field: roleField + c.Role, Desired: Str("granted"), Actual: Str("absent")}}
+	case ActionRemoveRole:
+		return []DriftField{{Field: roleField + c.Role, Desired: Str("absent"), Actual: Str("granted")}}
+	case ActionGrantRoleProject:
+		return []DriftField{{Field: roleField + c.Role + "@" + c.Project, Desired: Str("granted"), Actual: Str("absent")}}
+	case ActionRevokeRoleProject:
+		return []DriftField{{Field: roleField + c.Role + "@" + c.Project, Desired: Str("absent"), Actual: Str("granted")}}
 	}
 	var out []DriftField
 	for _, x := range SetFields(c.After) {
@@ -265,11 +309,20 @@ func changeFields(c Change) []DriftField {
 	return out
 }
 
-// appliedValue is a field's last-applied value: a user field, or a
-// membership ("membership:GROUP").
+// appliedValue is a field's last-applied value: a user field, a
+// membership ("membership:GROUP") or a role ("role:NAME").
 func appliedValue(u AppliedUser, name string) *string {
 	if g, ok := strings.CutPrefix(name, membershipField); ok {
 		return memberValue(u.Groups, g)
+	}
+	if r, ok := strings.CutPrefix(name, roleField); ok {
+		if strings.Contains(r, "@") {
+			return nil // project grants are not recorded
+		}
+		if slices.Contains(u.Roles, r) {
+			return Str("granted")
+		}
+		return Str("absent")
 	}
 	for _, uf := range userFields {
 		if v, ok := uf.LastApplied(u); ok && uf.Name == name {

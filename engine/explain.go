@@ -40,9 +40,12 @@ type ExplainedEntry struct {
 	DN       string `json:"dn"`
 	SourceID string `json:"source_id,omitempty"`
 	// Fields are the values the mapping gives.
-	Fields   map[string]string `json:"fields"`
-	Groups   []string          `json:"groups,omitempty"`
-	Disabled string            `json:"disabled,omitempty"`
+	Fields map[string]string `json:"fields"`
+	Groups []string          `json:"groups,omitempty"`
+	// Roles are the security roles the roles blocks give the user
+	// (refused and default roles left out).
+	Roles    []RoleGrant `json:"roles,omitempty"`
+	Disabled string      `json:"disabled,omitempty"`
 }
 
 // ExplainedAccount is an ftrack account.
@@ -52,6 +55,9 @@ type ExplainedAccount struct {
 	Owner    string   `json:"owner"`
 	Active   bool     `json:"active"`
 	Groups   []string `json:"groups,omitempty"`
+	// Roles are the security roles the account holds (read when the
+	// configuration maps roles).
+	Roles []RoleGrant `json:"roles,omitempty"`
 }
 
 // Explain runs plan's passes, writing nothing, and explains each query.
@@ -92,7 +98,7 @@ func explainOne(q string, v *view, d *diffResult, accounts []Account, warnings [
 	}
 	for _, a := range accounts {
 		if strings.ToLower(a.Username) == e.Key || (e.Entry != nil && e.Entry.SourceID != "" && a.SourceID == e.Entry.SourceID && a.Owner == v.mapper) {
-			e.Account = &ExplainedAccount{ID: a.ID, Username: a.Username, Owner: a.Owner, Active: a.Active, Groups: a.Groups}
+			e.Account = &ExplainedAccount{ID: a.ID, Username: a.Username, Owner: a.Owner, Active: a.Active, Groups: a.Groups, Roles: a.Roles}
 			break
 		}
 	}
@@ -110,7 +116,7 @@ func explainOne(q string, v *view, d *diffResult, accounts []Account, warnings [
 		}
 	}
 	for _, w := range warnings {
-		if strings.Contains(w, "user."+e.Key+" ") || strings.Contains(w, "user."+e.Key+":") {
+		if strings.Contains(w, "user."+e.Key+" ") || strings.Contains(w, "user."+e.Key+":") || strings.Contains(w, "role."+e.Key+".") {
 			e.Notes = append(e.Notes, w)
 		}
 	}
@@ -119,7 +125,7 @@ func explainOne(q string, v *view, d *diffResult, accounts []Account, warnings [
 }
 
 func explainedEntry(u User) *ExplainedEntry {
-	en := &ExplainedEntry{Source: u.Source, DN: u.DN, SourceID: u.SourceID, Fields: map[string]string{}, Groups: u.Groups}
+	en := &ExplainedEntry{Source: u.Source, DN: u.DN, SourceID: u.SourceID, Fields: map[string]string{}, Groups: u.Groups, Roles: u.Roles}
 	for _, uf := range userFields {
 		if val, ok := uf.Desired(u); ok && uf.Kind == FieldAttribute {
 			en.Fields[uf.Name] = val

@@ -256,6 +256,34 @@ func TestRolesApplyAndConverge(t *testing.T) {
 	if again := roleLines(mustPlan(t, req)); len(again) != 0 {
 		t.Errorf("a second plan changes roles again: %v", again)
 	}
+	// Drift: a Project Manager role removed by hand is out of band (a
+	// plan grants it again); a role granted by hand that the
+	// configuration never names is reported and left alone.
+	tgt.roles[danID] = []RoleGrant{{Role: "User", AllOpen: true}}
+	tgt.roles["id-a"] = append(tgt.roles["id-a"], RoleGrant{Role: "Hand Made", AllOpen: true})
+	rep, err := Drift(context.Background(), DriftRequest{Sources: []Source{src}, Mapper: mapper, Target: tgt, Policy: DefaultPolicy(),
+		LastApplied: la, Now: clock, Groups: req.Groups, TargetUser: "sync-bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []string
+	for _, it := range rep.Items {
+		for _, f := range it.Fields {
+			if strings.HasPrefix(f.Field, "role:") {
+				items = append(items, fmt.Sprintf("%s %s %s desired=%v actual=%v last=%v", it.Kind, it.Key, f.Field, deref(f.Desired), deref(f.Actual), deref(f.LastApplied)))
+			}
+		}
+	}
+	wantDrift := []string{
+		"out_of_band alice role:Hand Made desired=<nil> actual=granted last=<nil>",
+		"out_of_band dan role:Project Manager desired=granted actual=absent last=granted",
+	}
+	if !slices.Equal(items, wantDrift) {
+		t.Errorf("drift:\n%s\nwant:\n%s", strings.Join(items, "\n"), strings.Join(wantDrift, "\n"))
+	}
+	tgt.roles["id-a"] = tgt.roles["id-a"][:len(tgt.roles["id-a"])-1]
+	tgt.roles[danID] = []RoleGrant{{Role: "Project Manager", AllOpen: true}, {Role: "User", AllOpen: true}}
+
 	// A role the directory takes away is removed, also once nobody has
 	// it: it is managed through the state.
 	src.groups = slices.DeleteFunc(src.groups, func(g GroupEntry) bool { return g.Name == "ftrack-role-Assignee" })
@@ -376,4 +404,11 @@ func TestRolesLimit(t *testing.T) {
 	if !p.IsBlocked() || !strings.Contains(strings.Join(p.Blocked.Reasons, ";"), "4 role changes exceed max_role_changes = 2") {
 		t.Fatalf("not blocked by max_role_changes: %+v", p.Blocked)
 	}
+}
+
+func deref(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

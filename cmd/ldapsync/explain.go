@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -62,6 +63,23 @@ func runExplain(c *cli.Context, args globalArgs, names []string, asJSON bool) er
 	return nil
 }
 
+// rolesText is "Project Manager (all open projects), Assignee (Secret)".
+func rolesText(roles []engine.RoleGrant) string {
+	parts := make([]string, 0, len(roles))
+	for _, g := range roles {
+		var where []string
+		if g.AllOpen {
+			where = append(where, "all open projects")
+		}
+		where = append(where, g.Projects...)
+		if len(where) == 0 {
+			where = []string{"no project"}
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", g.Role, strings.Join(where, ", ")))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // explanation renders one explanation as text.
 func (r *renderer) explanation(e engine.Explanation) {
 	r.printf("%s\n", r.bold.Sprintf("%s", plain(e.Query)))
@@ -78,6 +96,9 @@ func (r *renderer) explanation(e engine.Explanation) {
 		if len(en.Groups) > 0 {
 			r.printf("      %-12s %s\n", "groups:", plain(strings.Join(en.Groups, ", ")))
 		}
+		if len(en.Roles) > 0 {
+			r.printf("      %-12s %s\n", "roles:", plain(rolesText(en.Roles)))
+		}
 		if en.Disabled != "" {
 			r.printf("      %-12s %s\n", "disabled:", plain(en.Disabled))
 		}
@@ -93,6 +114,9 @@ func (r *renderer) explanation(e engine.Explanation) {
 			owner = "none (unmanaged)"
 		}
 		r.printf("  ftrack     %s (id %s, owner %s, active %t)\n", plain(a.Username), plain(a.ID), plain(owner), a.Active)
+		if len(a.Roles) > 0 {
+			r.printf("      %-12s %s\n", "roles:", plain(rolesText(a.Roles)))
+		}
 	} else {
 		r.printf("  ftrack     no account\n")
 	}

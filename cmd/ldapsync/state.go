@@ -84,6 +84,7 @@ type stateSummary struct {
 	ActiveUsers   int            `json:"active_users"`
 	GraceClocks   int            `json:"grace_clocks"`
 	ManagedGroups []string       `json:"managed_groups"`
+	ManagedRoles  []string       `json:"managed_roles,omitempty"`
 	Plans         int            `json:"plans"`
 	RecentApplies []stateApplied `json:"recent_applies"`
 }
@@ -104,7 +105,7 @@ type stateApplied struct {
 // summarizeState counts la for `state show`, with the n most recent
 // applies (latest first).
 func summarizeState(b state.Backend, la *engine.LastApplied, n int) stateSummary {
-	sum := stateSummary{Backend: b.Describe(), Type: b.Type(), Exists: la.Exists, ManagedGroups: append([]string{}, la.ManagedGroups...), RecentApplies: []stateApplied{}}
+	sum := stateSummary{Backend: b.Describe(), Type: b.Type(), Exists: la.Exists, ManagedGroups: append([]string{}, la.ManagedGroups...), ManagedRoles: la.ManagedRoles, RecentApplies: []stateApplied{}}
 	if !la.Exists {
 		return sum
 	}
@@ -152,6 +153,9 @@ func renderStateSummary(r *renderer, sum stateSummary) {
 	r.printf("Serial:   %d\n", sum.Serial)
 	r.printf("Users:    %d managed (%d active), %d grace-period %s running\n", sum.Users, sum.ActiveUsers, sum.GraceClocks, pick(sum.GraceClocks, "clock", "clocks"))
 	r.printf("Groups:   %d managed\n", len(sum.ManagedGroups))
+	if n := len(sum.ManagedRoles); n > 0 {
+		r.printf("Roles:    %d managed (%s)\n", n, plain(strings.Join(sum.ManagedRoles, ", ")))
+	}
 	if len(sum.RecentApplies) == 0 {
 		r.printf("Applies:  none yet\n")
 		return
