@@ -86,7 +86,7 @@ func TestApplyRefusals(t *testing.T) {
 		msg    string
 		setup  func(w *world, p *Plan, req *ApplyRequest)
 	}{
-		{"format", "format_version", `"3.0"`, func(w *world, p *Plan, req *ApplyRequest) { p.FormatVersion = "3.0" }},
+		{"format", "format_version", `"4.0"`, func(w *world, p *Plan, req *ApplyRequest) { p.FormatVersion = "4.0" }},
 		{"blocked", "blocked", "3 deactivations exceed max_deactivations = 1", func(w *world, p *Plan, req *ApplyRequest) {
 			p.Blocked = &Block{Reasons: []string{"3 deactivations exceed max_deactivations = 1"}}
 		}},

@@ -182,7 +182,7 @@ func FuzzPlanContract(f *testing.F) {
 	f.Add(bytes.Replace(body, []byte(`"after":{`), []byte(`"after":{"email":"attacker@evil.test"},"after":{`), 1))
 	f.Add(bytes.Replace(body, []byte(`"after":{`), []byte(`"After":{"email":"attacker@evil.test"},"after":{`), 1))
 	f.Add(bytes.Replace(body, []byte(`"changes":[`), []byte(`"changes":[],"changes":[`), 1))
-	f.Add([]byte(`{"format_version":"2.0","changes":[{"action":"create","key":"a","after":{"username":"a"},"after":{"email":"e"}}]}`))
+	f.Add([]byte(`{"format_version":"3.0","changes":[{"action":"create","key":"a","after":{"username":"a"},"after":{"email":"e"}}]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		data, canon, ok := attackerChecksum(doc)
 		if !ok {

@@ -19,10 +19,15 @@ import (
 //
 // 2.0: the checksum is over the RFC 8785 canonical form, and plans are
 // read strictly (see planfile.go).
-const FormatVersion = "2.0"
+//
+// 3.0: policy.protect is a JSON list of strings, no longer one
+// comma-joined string. A member changing its type is not an addition, so
+// it is a major bump: a 2.x plan is refused with a message saying so
+// (plans expire within a day; make a new one).
+const FormatVersion = "3.0"
 
 // formatMajor is FormatVersion's major number.
-const formatMajor = 2
+const formatMajor = 3
 
 // Plan is a saved plan: the contract that apply executes exactly. Field
 // order is the file's order.
@@ -76,26 +81,42 @@ type StateRef struct {
 }
 
 // PlanPolicy is the policy as written in the configuration, plus the
-// override that lifted a block (nil when none).
+// override that lifted a block (nil when none). It is informational:
+// apply judges with the configuration's own policy.
 type PlanPolicy struct {
+	// Settings holds the scalar settings as written (attribute name ->
+	// value text), every one but protect.
 	Settings map[string]string
+	// Protect is policy.protect, sorted; nil when the policy does not set
+	// it. The file holds it as a JSON list of strings.
+	Protect []string
+	// Override is "force" when -force lifted a block, else nil.
 	Override *string
 }
 
-// MarshalJSON writes the settings in sorted order, then "override".
+// MarshalJSON writes the settings and protect in sorted order, then
+// "override".
 func (p PlanPolicy) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	keys := make([]string, 0, len(p.Settings))
+	keys := make([]string, 0, len(p.Settings)+1)
 	for k := range p.Settings {
-		if k != "override" {
+		if k != "override" && k != "protect" {
 			keys = append(keys, k)
 		}
+	}
+	if p.Protect != nil {
+		keys = append(keys, "protect")
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		kb, _ := json.Marshal(k)
-		vb, _ := json.Marshal(p.Settings[k])
+		var vb []byte
+		if k == "protect" {
+			vb, _ = json.Marshal(p.Protect)
+		} else {
+			vb, _ = json.Marshal(p.Settings[k])
+		}
 		b.Write(kb)
 		b.WriteByte(':')
 		b.Write(vb)
@@ -108,19 +129,31 @@ func (p PlanPolicy) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// UnmarshalJSON reads what MarshalJSON writes.
+// UnmarshalJSON reads what MarshalJSON writes. protect must be a list of
+// strings (a 2.x plan's comma-joined string is refused here too); other
+// settings that are not strings are kept as their JSON text, for fields a
+// later minor version may add.
 func (p *PlanPolicy) UnmarshalJSON(data []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
 	p.Settings = map[string]string{}
+	p.Protect = nil
 	p.Override = nil
 	for k, raw := range m {
-		if k == "override" {
+		switch k {
+		case "override":
 			if err := json.Unmarshal(raw, &p.Override); err != nil {
 				return err
 			}
+			continue
+		case "protect":
+			var list []string
+			if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+				return fmt.Errorf("policy.protect must be a list of strings, not %s", truncateJSON(raw))
+			}
+			p.Protect = list
 			continue
 		}
 		var s string
@@ -130,6 +163,29 @@ func (p *PlanPolicy) UnmarshalJSON(data []byte) error {
 		p.Settings[k] = s
 	}
 	return nil
+}
+
+// truncateJSON returns raw for an error message, cut at 40 bytes.
+func truncateJSON(raw []byte) string {
+	if len(raw) > 40 {
+		return string(raw[:40]) + "…"
+	}
+	return string(raw)
+}
+
+// planPolicy is the policy as written: raw's scalar settings, and protect
+// as a sorted list when raw says the policy sets it.
+func planPolicy(raw map[string]string, protect []string) PlanPolicy {
+	pp := PlanPolicy{Settings: maps.Clone(raw)}
+	if pp.Settings == nil {
+		pp.Settings = map[string]string{}
+	}
+	if _, ok := pp.Settings["protect"]; ok {
+		delete(pp.Settings, "protect")
+		pp.Protect = append([]string{}, protect...)
+		sort.Strings(pp.Protect)
+	}
+	return pp
 }
 
 // Block records why a safety policy blocks the plan.
@@ -350,7 +406,7 @@ func newPlan(req PlanRequest, planID string, now time.Time, v *view, d *diffResu
 		ConfigDigest:  req.ConfigDigest,
 		Target:        req.Target.Info(),
 		Sources:       nonNil(v.sources),
-		Policy:        PlanPolicy{Settings: maps.Clone(raw)},
+		Policy:        planPolicy(raw, req.Policy.Protect),
 		Limits:        LimitsInForce(req.Policy),
 		Changes:       nonNil(d.changes),
 		Skipped:       nonNil(v.skipped),

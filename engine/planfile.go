@@ -225,8 +225,10 @@ func checkFormatVersion(v string) error {
 		return refuse(RefuseFormatVersion, "the plan file has no format_version; it was not written by ldapsync plan")
 	case !ok || err != nil:
 		return refuse(RefuseFormatVersion, "the plan file has format_version %q, which is not MAJOR.MINOR", v)
-	case mj < formatMajor:
+	case mj == 1:
 		return refuse(RefuseFormatVersion, "the plan file has format_version %q, written by an older ldapsync with another checksum form; make a new plan with this ldapsync (format %s)", v, FormatVersion)
+	case mj < formatMajor:
+		return refuse(RefuseFormatVersion, "the plan file has format_version %q, written by an older ldapsync (format 2 wrote policy.protect as one comma-joined string, format 3 as a list); make a new plan with this ldapsync (format %s)", v, FormatVersion)
 	case mj > formatMajor:
 		return refuse(RefuseFormatVersion, "the plan file has format_version %q; this ldapsync reads format %s (major %d) — use the ldapsync version that wrote the plan", v, FormatVersion, formatMajor)
 	}

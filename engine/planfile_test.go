@@ -249,11 +249,16 @@ func TestPlanFileIntegrity(t *testing.T) {
 	t.Run("unknown major", func(t *testing.T) {
 		var m map[string]any
 		_ = json.Unmarshal(data, &m)
-		m["format_version"] = "3.0"
+		m["format_version"] = "4.0"
 		b, _ := json.Marshal(m)
 		_, err := UnmarshalPlan(b, ReadOptions{})
-		if refusalReason(err) != "format_version" || !strings.Contains(err.Error(), `"3.0"`) {
-			t.Fatalf("major 3: %v", err)
+		if refusalReason(err) != "format_version" || !strings.Contains(err.Error(), `"4.0"`) {
+			t.Fatalf("major 4: %v", err)
+		}
+		m["format_version"] = "2.0"
+		b, _ = json.Marshal(m)
+		if _, err := UnmarshalPlan(b, ReadOptions{}); refusalReason(err) != "format_version" || !strings.Contains(err.Error(), "policy.protect") {
+			t.Fatalf("major 2: %v", err)
 		}
 		m["format_version"] = "1.0"
 		b, _ = json.Marshal(m)
@@ -266,7 +271,7 @@ func TestPlanFileIntegrity(t *testing.T) {
 		d := json.NewDecoder(bytes.NewReader(data))
 		d.UseNumber()
 		_ = d.Decode(&m)
-		m["format_version"] = "2.3"
+		m["format_version"] = "3.3"
 		m["approvals"] = []any{"lead"}
 		m["checksum"] = mustChecksum(t, m)
 		b, _ := json.MarshalIndent(m, "", "    ")
@@ -274,8 +279,38 @@ func TestPlanFileIntegrity(t *testing.T) {
 		if err != nil {
 			t.Fatalf("minor bump refused: %v", err)
 		}
-		if back.FormatVersion != "2.3" || len(back.Changes) != len(p.Changes) {
+		if back.FormatVersion != "3.3" || len(back.Changes) != len(p.Changes) {
 			t.Fatalf("minor bump read wrongly: %+v", back.Summary)
+		}
+	})
+	t.Run("protect is a list", func(t *testing.T) {
+		var m map[string]any
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		_ = d.Decode(&m)
+		pol := m["policy"].(map[string]any)
+		if _, ok := pol["protect"].([]any); !ok {
+			t.Fatalf("policy.protect is %#v, want a JSON list", pol["protect"])
+		}
+		back, err := UnmarshalPlan(data, ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back.Policy.Protect, p.Policy.Protect) || len(back.Policy.Protect) == 0 {
+			t.Fatalf("protect read back as %q, written %q", back.Policy.Protect, p.Policy.Protect)
+		}
+		if _, ok := back.Policy.Settings["protect"]; ok {
+			t.Fatalf("protect also in Settings: %v", back.Policy.Settings)
+		}
+		// The format 2 spelling, with a checksum recomputed over it, is
+		// not a valid format 3 plan.
+		for _, bad := range []any{"admin", nil, []any{"admin", 1}, map[string]any{}} {
+			pol["protect"] = bad
+			m["checksum"] = mustChecksum(t, m)
+			b, _ := json.Marshal(m)
+			if _, err := UnmarshalPlan(b, ReadOptions{}); refusalReason(err) != "invalid" || !strings.Contains(err.Error(), "policy.protect must be a list of strings") {
+				t.Errorf("protect %#v: %v", bad, err)
+			}
 		}
 	})
 	t.Run("garbage", func(t *testing.T) {

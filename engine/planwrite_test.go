@@ -75,6 +75,7 @@ func TestWritePlanMatchesReference(t *testing.T) {
 		p.Unmanaged = append(p.Unmanaged, s)
 		p.Skipped = append(p.Skipped, Skipped{Source: s, DN: s, Reason: s})
 		p.Policy.Settings[s] = s
+		p.Policy.Protect = append(p.Policy.Protect, s)
 		p.Targets = []string{s}
 		plans["awkward"+string(rune('a'+i))] = p
 	}
