@@ -145,7 +145,7 @@ func exampleDirs(t *testing.T) []string {
 func TestExamples(t *testing.T) {
 	bin := buildExampleBinary(t)
 	t.Run("validate", func(t *testing.T) { testExamplesValidate(t, bin) })
-	t.Run("secrets_required", func(t *testing.T) { testExamplesNeedTheirSecrets(t, bin) })
+	t.Run("secrets_named", func(t *testing.T) { testExamplesNameTheirSecrets(t, bin) })
 	t.Run("seed_converts", func(t *testing.T) { testExampleSeedConverts(t, bin) })
 	t.Run("ci_yaml", testExampleCIFilesAreYAML)
 	t.Run("github_workflow", testExampleGitHubWorkflow)
@@ -201,17 +201,23 @@ func testExamplesValidate(t *testing.T, bin string) {
 	}
 }
 
-// testExamplesNeedTheirSecrets checks that the test above proves
-// something: without the sensitive variable, validate fails and names it.
-func testExamplesNeedTheirSecrets(t *testing.T, bin string) {
+// testExamplesNameTheirSecrets checks that the test above proves
+// something about secrets: without the sensitive variable validate still
+// checks the rest and succeeds, but names the setting it could not check,
+// and plan (which needs it) fails naming it.
+func testExamplesNameTheirSecrets(t *testing.T, bin string) {
 	path := filepath.Join("..", "..", "examples", "active-directory", "ldapsync.hcl")
 	env := exampleEnv(writeTestCA(t), "LDAPSYNC_VAR_ldap_password")
 	stdout, stderr, code := runLdapsync(t, bin, env, "validate", "-config", path, "-no-color")
-	if code != 1 {
-		t.Fatalf("validate without LDAPSYNC_VAR_ldap_password: exit %d, want 1\n%s%s", code, stdout, stderr)
+	if code != 0 {
+		t.Fatalf("validate without LDAPSYNC_VAR_ldap_password: exit %d, want 0\n%s%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stderr, "ldap_password") || strings.Contains(stdout, "Success!") {
-		t.Errorf("validate without the password should name ldap_password and not succeed:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	if !strings.Contains(stdout, `not checked without its value: source "ldap" "corp" bind_password: sensitive variable "ldap_password" has no value`) || !strings.Contains(stdout, "1 secret setting was not checked") {
+		t.Errorf("validate without the password should name ldap_password as not checked:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	stdout, stderr, code = runLdapsync(t, bin, env, "plan", "-config", path, "-no-color")
+	if code != 1 || !strings.Contains(stderr, "ldap_password") || strings.Contains(stdout, "Plan:") {
+		t.Errorf("plan without the password: exit %d, want 1 naming ldap_password:\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
 

@@ -39,12 +39,12 @@ type workspace struct {
 // loadConfig reads the configuration and prints its diagnostics: errors
 // end the command, warnings (a -var-file value for an undeclared
 // variable) are printed and it goes on.
-func loadConfig(args globalArgs, stderr io.Writer) (*config.Config, error) {
+func loadConfig(args globalArgs, stderr io.Writer, opts ...config.Option) (*config.Config, error) {
 	vars, err := parseVars(args.Vars)
 	if err != nil {
 		return nil, err
 	}
-	cfg, diags := config.Load(args.ConfigPath, config.WithVariables(vars), config.WithVarFiles(args.VarFiles))
+	cfg, diags := config.Load(args.ConfigPath, append([]config.Option{config.WithVariables(vars), config.WithVarFiles(args.VarFiles)}, opts...)...)
 	if len(diags) > 0 {
 		writeDiagnostics(stderr, cfg, diags, useColor(args.NoColor, stderr))
 	}
@@ -71,9 +71,11 @@ func parseVars(flags []string) (map[string]string, error) {
 
 // openWorkspace loads the configuration and builds the providers it names
 // (providers/registry, the same wiring the integration tests use).
-func openWorkspace(c *cli.Context, args globalArgs) (*workspace, error) {
+//
+// opts are extra load options (validate's config.WithoutSecrets).
+func openWorkspace(c *cli.Context, args globalArgs, opts ...config.Option) (*workspace, error) {
 	stderr := c.App.ErrWriter
-	cfg, err := loadConfig(args, stderr)
+	cfg, err := loadConfig(args, stderr, opts...)
 	if err != nil {
 		return nil, err
 	}

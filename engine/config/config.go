@@ -23,6 +23,8 @@ type loadOptions struct {
 	vars     map[string]string
 	varFiles []string
 	env      func(string) (string, bool)
+	// noSecrets: see WithoutSecrets.
+	noSecrets bool
 }
 
 // WithVariables sets variable values as given with -var NAME=VALUE. Values
@@ -143,6 +145,12 @@ type Config struct {
 	PolicyRaw map[string]string
 	// State is the state block.
 	State StateConfig
+	// Unchecked lists the secret settings that could not be checked
+	// because their value is not set, each with what is missing
+	// (`target "ftrack" "studio" api_key: environment variable
+	// "FTRACK_API_KEY" is not set`). Only Load with WithoutSecrets fills
+	// it; without that option a missing secret is an error.
+	Unchecked []string
 
 	dir       string
 	connCtx   *hcl.EvalContext

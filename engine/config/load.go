@@ -115,9 +115,13 @@ func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*
 	}
 	diags = append(diags, l.decodeVariables(varBlocks)...)
 
+	connEnv := o.env
+	if o.noSecrets {
+		connEnv = lookupOrPlaceholder(o.env)
+	}
 	cfg.connCtx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(l.varVals)},
-		Functions: connectionFunctions(cfg.dir, o.env),
+		Functions: connectionFunctions(cfg.dir, connEnv),
 	}
 	l.exprCtx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(l.varVals)},
@@ -130,7 +134,7 @@ func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*
 		switch b.Type {
 		case "source", "target":
 			blk := &Block{Type: b.Labels[0], Name: b.Labels[1], Body: b.Body, DeclRange: b.DefRange}
-			diags = append(diags, l.checkBody(b.Body)...)
+			diags = append(diags, l.checkBody(fmt.Sprintf("%s %q %q", b.Type, b.Labels[0], b.Labels[1]), b.Body)...)
 			if b.Type == "target" {
 				if cfg.Target != nil {
 					diags = append(diags, &hcl.Diagnostic{
@@ -224,6 +228,9 @@ func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*
 	}
 	if len(cfg.Mappings) == 0 && !hasBlock(content, "mapping") {
 		diags = append(diags, missingBlock("mapping", `mapping "users" { ... }`, top))
+	}
+	if o.noSecrets {
+		l.noteUnusedUnset()
 	}
 	return cfg, diags
 }
@@ -404,8 +411,9 @@ func stepName(t hcl.Traversal, i int) (string, bool) {
 	return "", false
 }
 
-// checkBody checks every expression of a source or target body.
-func (l *loader) checkBody(body hcl.Body) hcl.Diagnostics {
+// checkBody checks every expression of a source, target or state body;
+// what names the block in messages.
+func (l *loader) checkBody(what string, body hcl.Body) hcl.Diagnostics {
 	sb, ok := body.(*hclsyntax.Body)
 	if !ok {
 		return nil
@@ -421,8 +429,11 @@ func (l *loader) checkBody(body hcl.Body) hcl.Diagnostics {
 		// variable or file; the provider decodes the body again later.
 		// These settings hold passwords and keys: the diagnostics go
 		// without the values their expressions refer to.
-		_, d = a.Expr.Value(l.cfg.connCtx)
+		v, d := a.Expr.Value(l.cfg.connCtx)
 		diags = append(diags, WithoutValues(d)...)
+		if l.opts.noSecrets && !d.HasErrors() {
+			diags = append(diags, l.checkUnset(what, a, v)...)
+		}
 	})
 	return diags
 }

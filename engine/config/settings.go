@@ -186,7 +186,7 @@ func (l *loader) decodeState(b *hcl.Block) hcl.Diagnostics {
 	case "local":
 	case "http", "ftrack":
 		l.cfg.State = StateConfig{Type: typ, Block: &Block{Type: typ, Name: typ, Body: b.Body, DeclRange: b.DefRange}}
-		return l.checkBody(b.Body)
+		return l.checkBody(fmt.Sprintf("state %q", typ), b.Body)
 	default:
 		rng := b.LabelRanges[0]
 		return hcl.Diagnostics{{

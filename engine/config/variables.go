@@ -191,12 +191,19 @@ func (l *loader) resolveVariable(v *variable, fileVals map[string]fileValue) (ct
 		return convertString(v, s, "environment variable "+EnvVarPrefix+v.name)
 	}
 	if v.def != nil {
-		ctx := &hcl.EvalContext{Functions: connectionFunctions(l.cfg.dir, l.opts.env)}
+		lookup := l.opts.env
+		if l.opts.noSecrets && v.sensitive {
+			lookup = lookupOrPlaceholder(lookup)
+		}
+		ctx := &hcl.EvalContext{Functions: connectionFunctions(l.cfg.dir, lookup)}
 		val, diags := v.def.Value(ctx)
 		if diags.HasErrors() {
 			return cty.NilVal, diags
 		}
 		return convertValue(v, val, v.def.Range().Ptr())
+	}
+	if l.opts.noSecrets && v.sensitive && (v.typ == cty.DynamicPseudoType || v.typ == cty.String) {
+		return cty.StringVal(unsetVarPrefix + v.name + unsetSuffix), nil
 	}
 	return cty.NilVal, hcl.Diagnostics{{
 		Severity: hcl.DiagError,
