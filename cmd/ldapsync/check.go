@@ -869,17 +869,7 @@ func (k *checker) checkState() (*engine.LastApplied, bool) {
 	var le *state.LockedError
 	switch {
 	case errors.As(err, &le):
-		holder := le.HolderText
-		fix := "wait for that run to finish"
-		if h := le.Holder; h != nil {
-			holder = fmt.Sprintf("lock %s (%s by %s since %s)", h.ID, h.Operation, h.Who, h.Created.UTC().Format(time.RFC3339))
-			if stateLockCanBeLeft(b) {
-				fix = fmt.Sprintf("wait for that run to finish; if it is gone (a crashed run), release its lock with: ldapsync state force-unlock %s", h.ID)
-			}
-		}
-		if holder == "" {
-			holder = "another run"
-		}
+		holder, fix := lockHolder(le), lockRemedy(b, le)
 		k.warn("state.lock", fix, "%s is locked by %s: the backend works, but an apply now would wait for that run", b.Describe(), holder)
 	case err != nil:
 		k.fail("state.lock", "", "taking the state lock: %v", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -64,6 +65,7 @@ func stateShowCommand() *cli.Command {
 				return err
 			}
 			sum := summarizeState(ws.state, la, c.Int("applies"))
+			sum.Lock = probeLock(c, ws.state)
 			if c.Bool("json") {
 				return printJSON(c, sum)
 			}
@@ -87,6 +89,66 @@ type stateSummary struct {
 	ManagedRoles  []string       `json:"managed_roles,omitempty"`
 	Plans         int            `json:"plans"`
 	RecentApplies []stateApplied `json:"recent_applies"`
+	// Lock is who holds the state lock now, if anyone.
+	Lock stateLock `json:"lock"`
+}
+
+// stateLock is the state lock as `state show` found it: "free" (it took
+// the lock and released it at once), "locked" (with the holder as far as
+// the backend says) or "error" (the backend did not answer the lock).
+type stateLock struct {
+	Status    string    `json:"status"`
+	ID        string    `json:"id,omitempty"`
+	Operation string    `json:"operation,omitempty"`
+	Who       string    `json:"who,omitempty"`
+	Since     time.Time `json:"since,omitzero"`
+	Info      string    `json:"info,omitempty"`
+	// Holder is the holder in words (for a local lock file, its note).
+	Holder string `json:"holder,omitempty"`
+	// Remedy says what to do about it.
+	Remedy string `json:"remedy,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// probeLock finds out who holds b's lock by trying to take it without
+// waiting: a lock it gets is released at once. No backend can tell the
+// holder otherwise (Terraform's http protocol has no way to read a lock).
+func probeLock(c *cli.Context, b state.Backend) stateLock {
+	unlock, err := b.Lock(c.Context, state.NewLockInfo("state show", version), 0)
+	var le *state.LockedError
+	switch {
+	case errors.As(err, &le):
+		l := stateLock{Status: "locked", Holder: lockHolder(le), Remedy: lockRemedy(b, le)}
+		if h := le.Holder; h != nil {
+			l.ID, l.Operation, l.Who, l.Since, l.Info = h.ID, h.Operation, h.Who, h.Created, h.Info
+		}
+		return l
+	case err != nil:
+		return stateLock{Status: "error", Error: plainMessage(err.Error())}
+	}
+	if err := unlock(); err != nil {
+		return stateLock{Status: "error", Error: "the lock was free, but releasing it again failed: " + plainMessage(err.Error())}
+	}
+	return stateLock{Status: "free"}
+}
+
+// lockHolder is who holds the lock of le, in words.
+func lockHolder(le *state.LockedError) string {
+	if h := le.Holder; h != nil {
+		return fmt.Sprintf("lock %s (%s by %s since %s)", plain(h.ID), plain(h.Operation), plain(h.Who), h.Created.UTC().Format(time.RFC3339))
+	}
+	if le.HolderText != "" {
+		return plain(le.HolderText)
+	}
+	return "another run"
+}
+
+// lockRemedy is what to do about a lock another run holds on b.
+func lockRemedy(b state.Backend, le *state.LockedError) string {
+	if h := le.Holder; h != nil && stateLockCanBeLeft(b) {
+		return fmt.Sprintf("wait for that run to finish; if it is gone (a crashed run), release its lock with: ldapsync state force-unlock %s", plain(h.ID))
+	}
+	return "wait for that run to finish"
 }
 
 // stateApplied is one plan of the apply journal, for `state show`.
@@ -145,6 +207,14 @@ func summarizeState(b state.Backend, la *engine.LastApplied, n int) stateSummary
 // renderStateSummary prints sum as text.
 func renderStateSummary(r *renderer, sum stateSummary) {
 	r.printf("Backend:  %s\n", plain(sum.Backend))
+	switch l := sum.Lock; l.Status {
+	case "free":
+		r.printf("Lock:     free\n")
+	case "locked":
+		r.printf("Lock:     %s %s\n", r.yellow.Sprint("held by "+l.Holder+";"), l.Remedy)
+	default:
+		r.printf("Lock:     %s %s\n", r.red.Sprint("unknown:"), l.Error)
+	}
 	if !sum.Exists {
 		r.printf("%s the first apply creates it.\n", r.yellow.Sprint("No state yet:"))
 		return
