@@ -130,6 +130,13 @@ func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print the version",
+		Description: `version prints the ldapsync version (set at build time, or the module
+version of a 'go install' build), the Go version and the platform, as
+'ldapsync --version' does.
+
+Examples:
+   ldapsync version
+   ldapsync --version`,
 		Action: func(c *cli.Context) error {
 			_, err := fmt.Fprintln(c.App.Writer, versionLine())
 			return err

@@ -46,7 +46,16 @@ Examples:
 func stateShowCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "show",
-		Usage: "print the backend, lineage, serial, users and recent applies",
+		Usage: "print the backend, lock holder, lineage, serial, users and recent applies",
+		Description: `show reads the state and prints what it holds. It also says who holds the
+state lock now: it tries the lock without waiting, and releases it at once
+when it was free. A lock another run holds is shown with its ID, operation,
+who and since when, not as an error.
+
+Examples:
+   ldapsync state show
+   ldapsync state show -json -applies 3
+   ldapsync state show -json | jq .lock`,
 		Flags: append(commonFlags(),
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
 			&cli.IntFlag{Name: "applies", Value: 10, Usage: "how many recent applies to list"},
@@ -247,7 +256,12 @@ func stateForceUnlockCommand() *cli.Command {
 'terraform force-unlock' does. Only do it when the run that holds the lock is
 gone (the lock error names who and since when): two applies at once can
 each write what the other does not expect. A local state's lock is a flock,
-which ends with its process; there is nothing to release.`,
+which ends with its process; there is nothing to release. 'ldapsync state
+show' names the holder of the lock and since when.
+
+Examples:
+   ldapsync state force-unlock 6f1c2a7e-0d7b-4c35-9a43-3cf1b2f6e0d1
+   ldapsync state force-unlock -force 6f1c2a7e-0d7b-4c35-9a43-3cf1b2f6e0d1   # in CI, without a terminal`,
 		Flags: append(commonFlags(),
 			&cli.BoolFlag{Name: "force", Usage: "do not ask for confirmation"},
 		),
@@ -308,9 +322,11 @@ locks, and reads it back to check. The lineage and serial are kept, so
 plans made before the move still apply after it. The old state is left as
 it was. Then make the new state block the configuration's.
 
+Examples:
    cp ldapsync.hcl ldapsync.new.hcl     # and change its state block to state "ftrack" {}
    ldapsync state migrate -to ldapsync.new.hcl
    mv ldapsync.new.hcl ldapsync.hcl
+   ldapsync state migrate -to backup.hcl -lock-timeout 2m   # a scheduled copy to a local file
 
 The destination must hold no state, or an older copy of the same one (same
 lineage, a serial no higher, no applied plan the source does not know):
