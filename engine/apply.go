@@ -192,6 +192,9 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := customNow(ctx, req, changes, accounts, fresh); err != nil {
+		return nil, err
+	}
 	pending, done, err := verifyChanges(req, changes, accounts, groups, fresh, roles)
 	if err != nil {
 		return nil, err

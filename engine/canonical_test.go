@@ -276,6 +276,12 @@ func exactFields(v any) *Fields {
 	if b, ok := m["is_active"].(bool); ok {
 		f.IsActive = &b
 	}
+	if c, ok := m["custom_attributes"].(map[string]any); ok {
+		f.Custom = map[string]string{}
+		for k, v := range c {
+			f.Custom[k], _ = v.(string)
+		}
+	}
 	return f
 }
 
@@ -286,7 +292,7 @@ func normalized(cs []Change) []Change {
 	}
 	out := append([]Change(nil), cs...)
 	for i := range out {
-		if out[i].Before != nil && *out[i].Before == (Fields{}) {
+		if out[i].Before != nil && reflect.DeepEqual(*out[i].Before, Fields{}) {
 			out[i].Before = &Fields{}
 		}
 	}

@@ -145,6 +145,9 @@ type Fields struct {
 	Owner *string `json:"owner,omitempty"`
 	// SourceID is the ftrack metadata ldapsync.source_id.
 	SourceID *string `json:"source_id,omitempty"`
+	// Custom holds user custom attribute values by key, as text (see
+	// CustomValueText); a key that is absent is not touched.
+	Custom map[string]string `json:"custom_attributes,omitempty"`
 }
 
 // Skipped is a directory entry that could not be mapped.

@@ -127,7 +127,7 @@ func Drift(ctx context.Context, req DriftRequest) (*DriftReport, error) {
 		CheckedAt: now.Format(time.RFC3339), Target: req.Target.Info(), Sources: v.sources,
 		Items: []DriftItem{}, Skipped: nonNil(v.skipped), Warnings: append(append([]string{}, v.warnings...), d.warnings...),
 	}
-	dv := driftViews{last: map[string]AppliedUser{}, reported: map[string]bool{}}
+	dv := driftViews{last: map[string]AppliedUser{}, reported: map[string]bool{}, createOnly: v.createOnly}
 	if req.LastApplied != nil {
 		for _, u := range req.LastApplied.Users {
 			dv.last[u.TargetID] = u
@@ -163,6 +163,20 @@ type driftViews struct {
 	reported      map[string]bool // target id + field
 	// roles is the view when the configuration maps roles.
 	roles *view
+	// createOnly are the fields ftrack owns after creation: never drift.
+	createOnly map[string]bool
+}
+
+// appliedFields is the table plus the custom attributes u records.
+func appliedFields(u AppliedUser) []UserField {
+	if len(u.Custom) == 0 {
+		return userFields
+	}
+	out := append([]UserField(nil), userFields...)
+	for _, k := range sortedMapKeys(u.Custom) {
+		out = append(out, CustomField(k))
+	}
+	return out
 }
 
 // outOfBandReason is the reason of every out-of-band item.
@@ -208,9 +222,9 @@ func (dv *driftViews) editItems(a Account) []DriftItem {
 		return nil
 	}
 	it := DriftItem{Key: strings.ToLower(a.Username), Kind: DriftOutOfBand, Reason: outOfBandReason}
-	for _, uf := range userFields {
+	for _, uf := range appliedFields(l) {
 		la, recorded := uf.LastApplied(l)
-		if act := uf.Actual(a); uf.Kind != FieldMarker && recorded && act != la && !dv.reported[a.ID+" "+uf.Name] {
+		if act := uf.Actual(a); uf.Kind != FieldMarker && recorded && act != la && !dv.reported[a.ID+" "+uf.Name] && !dv.createOnly[uf.Name] {
 			it.Fields = append(it.Fields, DriftField{Field: uf.Name, Actual: Str(act), LastApplied: Str(la)})
 		}
 	}
@@ -323,6 +337,12 @@ func appliedValue(u AppliedUser, name string) *string {
 			return Str("granted")
 		}
 		return Str("absent")
+	}
+	if k, ok := strings.CutPrefix(name, customPrefix); ok {
+		if v, ok := u.Custom[k]; ok {
+			return Str(v)
+		}
+		return nil
 	}
 	for _, uf := range userFields {
 		if v, ok := uf.LastApplied(u); ok && uf.Name == name {

@@ -126,7 +126,7 @@ func explainOne(q string, v *view, d *diffResult, accounts []Account, warnings [
 
 func explainedEntry(u User) *ExplainedEntry {
 	en := &ExplainedEntry{Source: u.Source, DN: u.DN, SourceID: u.SourceID, Fields: map[string]string{}, Groups: u.Groups, Roles: u.Roles}
-	for _, uf := range userFields {
+	for _, uf := range desiredFields(u) {
 		if val, ok := uf.Desired(u); ok && uf.Kind == FieldAttribute {
 			en.Fields[uf.Name] = val
 		}

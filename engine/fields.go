@@ -11,8 +11,16 @@ package engine
 // and AppliedUser where it applies; one entry in userFields and its case
 // in each accessor below (all in this file); and the provider's mapping
 // of the name (providers/ftrack: userAttributes or markerKeys).
+//
+// User custom attributes are fields too, made per key (CustomField:
+// "custom_attributes.department"), kept in the Custom maps of each view.
+// SetFields lists them after the table's, in key order, and the diff
+// walks desiredFields (the table plus the user's custom keys).
 
-import "strconv"
+import (
+	"maps"
+	"strconv"
+)
 
 // FieldKind says who sets a field and where the target keeps it.
 type FieldKind int
@@ -42,6 +50,47 @@ type UserField struct {
 	Bool bool
 
 	id fieldID
+	// key is a custom attribute's key (fCustom).
+	key string
+}
+
+// customPrefix starts the name of a custom attribute field.
+const customPrefix = "custom_attributes."
+
+// CustomField is the field of the user custom attribute key.
+func CustomField(key string) UserField {
+	return UserField{Name: customPrefix + key, Kind: FieldAttribute, id: fCustom, key: key}
+}
+
+// CustomKey returns the custom attribute key of the field, if it is one.
+func (uf UserField) CustomKey() (string, bool) { return uf.key, uf.id == fCustom }
+
+// customText returns m[k] and whether it is there.
+func customText(m map[string]string, k string) (string, bool) {
+	v, ok := m[k]
+	return v, ok
+}
+
+// setCustom returns m with m[k] = v, making m when nil.
+func setCustom(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+// desiredFields is the table plus a field per custom attribute the
+// mapping gives u, in key order.
+func desiredFields(u User) []UserField {
+	if len(u.Custom) == 0 {
+		return userFields
+	}
+	out := append([]UserField(nil), userFields...)
+	for _, k := range sortedMapKeys(u.Custom) {
+		out = append(out, CustomField(k))
+	}
+	return out
 }
 
 // fieldID names a field for the accessors' switches.
@@ -55,6 +104,7 @@ const (
 	fIsActive
 	fOwner
 	fSourceID
+	fCustom
 )
 
 // userFields is the table, in the order plans, drift and renderers list
@@ -103,6 +153,8 @@ func (uf UserField) Get(f *Fields) (string, bool) {
 		return text(f.Owner)
 	case fSourceID:
 		return text(f.SourceID)
+	case fCustom:
+		return customText(f.Custom, uf.key)
 	}
 	return "", false
 }
@@ -124,6 +176,8 @@ func (uf UserField) Set(f *Fields, v string) {
 		f.Owner = Str(v)
 	case fSourceID:
 		f.SourceID = Str(v)
+	case fCustom:
+		f.Custom = setCustom(f.Custom, uf.key, v)
 	}
 }
 
@@ -152,6 +206,8 @@ func (uf UserField) Desired(u User) (string, bool) {
 		return u.LastName, true
 	case fSourceID:
 		return u.SourceID, true
+	case fCustom:
+		return customText(u.Custom, uf.key)
 	}
 	return "", false
 }
@@ -173,6 +229,8 @@ func (uf UserField) Actual(a Account) string {
 		return a.Owner
 	case fSourceID:
 		return a.SourceID
+	case fCustom:
+		return a.Custom[uf.key]
 	}
 	return ""
 }
@@ -193,6 +251,8 @@ func (uf UserField) LastApplied(u AppliedUser) (string, bool) {
 		return strconv.FormatBool(u.Active), true
 	case fSourceID:
 		return u.SourceID, true
+	case fCustom:
+		return customText(u.Custom, uf.key)
 	}
 	return "", false
 }
@@ -212,6 +272,8 @@ func (uf UserField) setLastApplied(u *AppliedUser, v string) {
 		u.Active = v == "true"
 	case fSourceID:
 		u.SourceID = v
+	case fCustom:
+		u.Custom = setCustom(maps.Clone(u.Custom), uf.key, v)
 	}
 }
 
@@ -221,12 +283,18 @@ type FieldValue struct {
 	Value string
 }
 
-// SetFields lists the fields f sets, in table order.
+// SetFields lists the fields f sets, in table order, then its custom
+// attributes in key order.
 func SetFields(f *Fields) []FieldValue {
 	var out []FieldValue
 	for _, uf := range userFields {
 		if v, ok := uf.Get(f); ok {
 			out = append(out, FieldValue{uf, v})
+		}
+	}
+	if f != nil {
+		for _, k := range sortedMapKeys(f.Custom) {
+			out = append(out, FieldValue{CustomField(k), f.Custom[k]})
 		}
 	}
 	return out

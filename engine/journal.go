@@ -327,7 +327,7 @@ func snapshot(la *LastApplied, current string) *LastApplied {
 
 // appliedFromAccount is the last-applied record of an account as it is.
 func appliedFromAccount(a Account) AppliedUser {
-	u := AppliedUser{TargetID: a.ID, Groups: append([]string(nil), a.Groups...)}
+	u := AppliedUser{TargetID: a.ID, Groups: append([]string(nil), a.Groups...), Custom: maps.Clone(a.Custom)}
 	for _, g := range a.Roles {
 		u.Roles = append(u.Roles, g.Role)
 	}

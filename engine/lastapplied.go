@@ -51,6 +51,8 @@ type AppliedUser struct {
 	Groups    []string `json:"groups,omitempty"`
 	// Roles are the security roles ldapsync last granted, sorted.
 	Roles []string `json:"roles,omitempty"`
+	// Custom holds the custom attribute values ldapsync last wrote.
+	Custom map[string]string `json:"custom_attributes,omitempty"`
 }
 
 // Plan statuses in the apply journal.

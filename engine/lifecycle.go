@@ -166,7 +166,7 @@ func handoverChange(key string, a Account, mapper string) Change {
 func createChanges(u User, v *view, newID func() string) []Change {
 	id := newID()
 	after := &Fields{IsActive: Bool(true), Owner: Str(v.mapper), SourceID: Str(u.SourceID)}
-	for _, uf := range userFields {
+	for _, uf := range desiredFields(u) {
 		if want, ok := uf.Desired(u); ok && uf.Kind == FieldAttribute {
 			uf.Set(after, want)
 		}
@@ -192,11 +192,12 @@ func membershipChange(act Action, key, id, sid, group, mid string) Change {
 }
 
 // fieldDiff returns the touched fields: before from the account, after
-// from the desired user.
-func fieldDiff(u User, a Account) (before, after Fields, n int) {
-	for _, uf := range userFields {
+// from the desired user. Fields written at create only are never
+// touched again.
+func fieldDiff(u User, a Account, createOnly map[string]bool) (before, after Fields, n int) {
+	for _, uf := range desiredFields(u) {
 		want, ok := uf.Desired(u)
-		if have := uf.Actual(a); ok && uf.Kind == FieldAttribute && want != have {
+		if have := uf.Actual(a); ok && uf.Kind == FieldAttribute && want != have && !createOnly[uf.Name] {
 			uf.Set(&before, have)
 			uf.Set(&after, want)
 			n++
@@ -207,7 +208,7 @@ func fieldDiff(u User, a Account) (before, after Fields, n int) {
 
 func ownedChanges(u User, a Account, v *view, pol Policy) []Change {
 	var cs []Change
-	before, after, n := fieldDiff(u, a)
+	before, after, n := fieldDiff(u, a, v.createOnly)
 	if u.SourceID != "" && u.SourceID != a.SourceID {
 		before.SourceID, after.SourceID = Str(a.SourceID), Str(u.SourceID)
 		n++
@@ -260,7 +261,7 @@ func membershipChanges(u User, a Account, v *view) []Change {
 }
 
 func adoptChanges(u User, a Account, v *view, pol Policy) []Change {
-	before, after, _ := fieldDiff(u, a)
+	before, after, _ := fieldDiff(u, a, v.createOnly)
 	before.Owner, after.Owner = Str(a.Owner), Str(v.mapper)
 	before.SourceID, after.SourceID = Str(a.SourceID), Str(u.SourceID)
 	cs := []Change{{Address: "user." + u.Key, Action: ActionAdopt, Reason: ReasonMatchesDirectoryUser,

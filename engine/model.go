@@ -66,6 +66,9 @@ type User struct {
 	// Roles are the security roles the roles blocks give the user, sorted
 	// by role; nil when the configuration maps no roles.
 	Roles []RoleGrant
+	// Custom holds the user custom attributes the mapping gives, by key,
+	// as text; nil when it maps none.
+	Custom map[string]string
 }
 
 // Mapper turns directory entries into desired users. It is implemented by
@@ -108,6 +111,10 @@ type Account struct {
 	// Roles are the security roles the user holds, sorted by role; read
 	// only when the configuration maps roles (see RoleReader).
 	Roles []RoleGrant
+	// Custom holds the user custom attribute values by key, as text
+	// (CustomValueText); read only when the mapping writes custom
+	// attributes (see CustomAttributeReader).
+	Custom map[string]string
 }
 
 // TargetInfo identifies a target; it is written into the plan and checked

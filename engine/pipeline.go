@@ -74,6 +74,8 @@ type view struct {
 	roles        roleRules
 	roleCatalog  RoleCatalog
 	activeAdmins int
+	// createOnly are the fields written at create only (on_create_only).
+	createOnly map[string]bool
 	// seenAttrs are the attributes (as the mapping spells them) some
 	// entry had a value for, to tell a misspelt attribute from people
 	// without one.
@@ -142,6 +144,10 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 			return nil, err
 		}
 	}
+	if err := customPass(ctx, r, v, accounts); err != nil {
+		return nil, err
+	}
+	v.createOnly = createOnly(r.Mapper)
 	if v.mapsGroups {
 		if err := readTargetGroups(ctx, r, v); err != nil {
 			return nil, err

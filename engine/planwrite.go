@@ -26,7 +26,9 @@ import (
 	"hash"
 	"io"
 	"slices"
+	"sort"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -258,6 +260,7 @@ const (
 	changeIndent = "\n      "
 	changeClose  = "\n    }"
 	fieldsIndent = "\n        "
+	customIndent = "\n          "
 	fieldsClose  = "\n      "
 )
 
@@ -343,6 +346,25 @@ func (e *changeEncoder) fileFields(name string, f *Fields) {
 	}
 	e.fileField(&sep, "owner", f.Owner)
 	e.fileField(&sep, "source_id", f.SourceID)
+	if len(f.Custom) > 0 {
+		e.fileName(fieldsIndent, "custom_attributes", &sep)
+		e.file = append(e.file, '{')
+		inner := false
+		for _, k := range sortedMapKeys(f.Custom) {
+			if inner {
+				e.file = append(e.file, ',')
+			}
+			inner = true
+			e.file = append(e.file, customIndent...)
+			e.file = appendFileString(e.file, k)
+			e.file = append(e.file, ": "...)
+			e.file = appendFileString(e.file, f.Custom[k])
+		}
+		if inner {
+			e.file = append(e.file, fieldsIndent...)
+		}
+		e.file = append(e.file, '}')
+	}
 	if sep {
 		e.file = append(e.file, fieldsClose...)
 	}
@@ -391,8 +413,21 @@ func (e *changeEncoder) canonFields(sep *bool, name string, f *Fields) {
 	e.canonName(sep, name)
 	e.canon = append(e.canon, '{')
 	inner := false
-	// RFC 8785: email, first_name, is_active, last_name, owner,
-	// source_id, username.
+	// RFC 8785: custom_attributes, email, first_name, is_active,
+	// last_name, owner, source_id, username.
+	if len(f.Custom) > 0 {
+		e.canonName(&inner, "custom_attributes")
+		e.canon = append(e.canon, '{')
+		for i, k := range canonKeys(f.Custom) {
+			if i > 0 {
+				e.canon = append(e.canon, ',')
+			}
+			e.canon = appendCanonString(e.canon, k)
+			e.canon = append(e.canon, ':')
+			e.canon = appendCanonString(e.canon, f.Custom[k])
+		}
+		e.canon = append(e.canon, '}')
+	}
 	e.canonField(&inner, "email", f.Email)
 	e.canonField(&inner, "first_name", f.FirstName)
 	if f.IsActive != nil {
@@ -481,4 +516,14 @@ func appendJSONString(dst []byte, s string, canonical bool) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// canonKeys are m's keys in RFC 8785 order: by UTF-16 code units (which
+// differs from byte order above U+FFFF and between U+E000 and U+FFFF).
+func canonKeys(m map[string]string) []string {
+	keys := sortedMapKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool {
+		return slices.Compare(utf16.Encode([]rune(keys[i])), utf16.Encode([]rune(keys[j]))) < 0
+	})
+	return keys
 }

@@ -52,6 +52,7 @@ func hostileChanges(s string) []Change {
 	return []Change{
 		{Address: s, Action: Action(s), Reason: ChangeReason(s), ReasonDetail: s, Key: s, TargetID: s, SourceID: s, Group: s, MembershipID: s, Before: f, After: f},
 		{Address: s, Action: ActionAddRole, Key: s, Role: s, AllOpenProjects: true, Project: s},
+		{Address: s, Action: ActionUpdate, Before: &Fields{Custom: map[string]string{s: s, "b": "", "\ue000": s, "😀": s}}, After: &Fields{Custom: map[string]string{}}},
 		{Address: s, Action: ActionGrantRoleProject, Key: s, Role: s, Project: s},
 		{Address: s, Action: ActionCreate, Key: s, After: &Fields{IsActive: Bool(true)}},
 		{Address: s, Action: ActionUpdate, Before: &Fields{}, After: &Fields{Email: Str(s)}},

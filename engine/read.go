@@ -190,7 +190,7 @@ func topReasons(skipped []Skipped, n int) string {
 
 // fieldTooLong names the first mapped field longer than maxFieldLen.
 func fieldTooLong(u User) error {
-	for _, uf := range userFields {
+	for _, uf := range desiredFields(u) {
 		if v, ok := uf.Desired(u); ok && uf.Kind == FieldAttribute {
 			if n := utf8.RuneCountInString(v); n > maxFieldLen {
 				return fmt.Errorf("%s is %d characters long (at most %d are accepted)", uf.Name, n, maxFieldLen)

@@ -313,7 +313,7 @@ func (ck *checker) checkShape(c Change) bool {
 	switch c.Action {
 	case ActionCreate:
 		want := []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}
-		if len(before) != 0 || !slices.Equal(after, want) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
+		if len(before) != 0 || !slices.Equal(withoutCustom(after), want) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
 			return bad("a create has no before and writes every field, active, owned by mapping %q", ck.mapper)
 		}
 		if strings.ToLower(*c.After.Username) != c.Key {
@@ -353,6 +353,29 @@ func (ck *checker) checkShape(c Change) bool {
 		return false
 	}
 	return true
+}
+
+// withoutCustom is names less the custom attribute fields.
+func withoutCustom(names []string) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return strings.HasPrefix(n, customPrefix) })
+}
+
+// WrittenFields is the table plus the custom attribute fields either
+// Fields sets, in key order.
+func WrittenFields(a, b *Fields) []UserField {
+	keys := map[string]bool{}
+	for _, f := range []*Fields{a, b} {
+		if f != nil {
+			for k := range f.Custom {
+				keys[k] = true
+			}
+		}
+	}
+	out := append([]UserField(nil), userFields...)
+	for _, k := range sortedMapKeys(keys) {
+		out = append(out, CustomField(k))
+	}
+	return out
 }
 
 // orNone joins names, or says "none".
@@ -482,7 +505,7 @@ func (ck *checker) checkSource(c Change) Change {
 // fresh change too (a create writes a whole account).
 func (ck *checker) compareWritten(c, f Change, exact bool) {
 	var moved, unjustified []string
-	for _, uf := range userFields {
+	for _, uf := range WrittenFields(c.After, f.After) {
 		have, inPlan := uf.Get(c.After)
 		want, given := uf.Get(f.After)
 		switch {

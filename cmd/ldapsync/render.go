@@ -240,7 +240,7 @@ type fieldDiff struct {
 // with its before and after as shown: strings quoted, booleans bare.
 func diffFields(c engine.Change) []fieldDiff {
 	var out []fieldDiff
-	for _, uf := range engine.UserFields() {
+	for _, uf := range engine.WrittenFields(c.Before, c.After) {
 		b, hb := uf.Get(c.Before)
 		a, ha := uf.Get(c.After)
 		if !hb && !ha {

@@ -86,3 +86,35 @@ func cmdFtrackGrant(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Fatalf("ftrack-grant: no user %q", args[0])
 }
+
+// ftrack-custom KEY TYPE adds a user custom attribute (text, number,
+// boolean, date, enumerator) to the emulator.
+func cmdFtrackCustom(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: ftrack-custom KEY TYPE")
+	}
+	_, err := ftrackOf(ts).Emulator.AddUserCustomAttribute(args[0], args[1])
+	ts.Check(err)
+}
+
+// ftrack-custom-set USERNAME KEY VALUE changes a user's custom attribute
+// through the emulator's HTTP API, as a person in ftrack's web UI would.
+func cmdFtrackCustomSet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ftrack-custom-set USERNAME KEY VALUE")
+	}
+	e := ftrackOf(ts).Emulator
+	u := findUser(e, args[0])
+	if u == nil {
+		ts.Fatalf("no ftrack user %q", args[0])
+	}
+	for _, c := range e.Entities("CustomAttributeConfiguration") {
+		if c["key"] == args[1] {
+			ftrackAPI(ts, map[string]any{"action": "update", "entity_type": "UserCustomAttributeValue",
+				"entity_key":  []string{fmt.Sprint(c["id"]), fmt.Sprint(u["id"])},
+				"entity_data": map[string]any{"__entity_type__": "UserCustomAttributeValue", "value": args[2]}})
+			return
+		}
+	}
+	ts.Fatalf("no custom attribute %q", args[1])
+}

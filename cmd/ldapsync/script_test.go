@@ -114,33 +114,35 @@ func setupScript(env *testscript.Env) error {
 }
 
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"ldap-modify":     cmdLDAPModify,
-	"ftrack-put":      cmdFtrackPut,
-	"ftrack-edit":     cmdFtrackEdit,
-	"ftrack-user":     cmdFtrackUser,
-	"ftrack-count":    cmdFtrackCount,
-	"ftrack-faults":   cmdFtrackFaults,
-	"ftrack-dump":     cmdFtrackDump,
-	"ftrack-second":   cmdFtrackSecond,
-	"plan-edit":       cmdPlanEdit,
-	"plan-append":     cmdPlanAppend,
-	"plan-insert":     cmdPlanInsert,
-	"plan-delete":     cmdPlanDelete,
-	"plan-replace":    cmdPlanReplace,
-	"plan-rechecksum": cmdPlanRechecksum,
-	"json-field":      cmdJSONField,
-	"envsubst":        cmdEnvsubst,
-	"no-secrets":      cmdNoSecrets,
-	"grep-count":      cmdGrepCount,
-	"ldap-load-many":  cmdLDAPLoadMany,
-	"exitcode":        cmdExitcode,
-	"order":           cmdOrder,
-	"writes-planned":  cmdWritesPlanned,
-	"http-state":      cmdHTTPState,
-	"ftrack-meta":     cmdFtrackMeta,
-	"ftrack-roles":    cmdFtrackRoles,
-	"ftrack-project":  cmdFtrackProject,
-	"ftrack-grant":    cmdFtrackGrant,
+	"ldap-modify":       cmdLDAPModify,
+	"ftrack-put":        cmdFtrackPut,
+	"ftrack-edit":       cmdFtrackEdit,
+	"ftrack-user":       cmdFtrackUser,
+	"ftrack-count":      cmdFtrackCount,
+	"ftrack-faults":     cmdFtrackFaults,
+	"ftrack-dump":       cmdFtrackDump,
+	"ftrack-second":     cmdFtrackSecond,
+	"plan-edit":         cmdPlanEdit,
+	"plan-append":       cmdPlanAppend,
+	"plan-insert":       cmdPlanInsert,
+	"plan-delete":       cmdPlanDelete,
+	"plan-replace":      cmdPlanReplace,
+	"plan-rechecksum":   cmdPlanRechecksum,
+	"json-field":        cmdJSONField,
+	"envsubst":          cmdEnvsubst,
+	"no-secrets":        cmdNoSecrets,
+	"grep-count":        cmdGrepCount,
+	"ldap-load-many":    cmdLDAPLoadMany,
+	"exitcode":          cmdExitcode,
+	"order":             cmdOrder,
+	"writes-planned":    cmdWritesPlanned,
+	"http-state":        cmdHTTPState,
+	"ftrack-meta":       cmdFtrackMeta,
+	"ftrack-roles":      cmdFtrackRoles,
+	"ftrack-project":    cmdFtrackProject,
+	"ftrack-grant":      cmdFtrackGrant,
+	"ftrack-custom":     cmdFtrackCustom,
+	"ftrack-custom-set": cmdFtrackCustomSet,
 }
 
 // order FILE REGEXP... asserts that the regular expressions first match
@@ -306,10 +308,17 @@ func cmdFtrackEdit(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		data[k] = fieldValue(v)
 	}
-	body, err := json.Marshal([]map[string]any{{
+	ftrackAPI(ts, map[string]any{
 		"action": "update", "entity_type": "User", "entity_key": []string{fmt.Sprint(u["id"])},
 		"entity_data": data,
-	}})
+	})
+}
+
+// ftrackAPI sends one operation to the emulator's HTTP API as the API
+// user and fails the script on an exception.
+func ftrackAPI(ts *testscript.TestScript, op map[string]any) {
+	srv := ftrackOf(ts)
+	body, err := json.Marshal([]map[string]any{op})
 	ts.Check(err)
 	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api", bytes.NewReader(body))
 	ts.Check(err)

@@ -26,6 +26,7 @@ var mappingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "username", Required: true}, {Name: "email", Required: true},
 	{Name: "first_name"}, {Name: "last_name"}, {Name: "full_name"},
 	{Name: "disabled"}, {Name: "groups"}, {Name: "previous_names"},
+	{Name: "custom_attributes"}, {Name: "on_create_only"},
 }}
 
 // mappingFields are the evaluated attributes of a mapping, in evaluation order.
@@ -61,6 +62,11 @@ type Mapping struct {
 	// compiled is the compiled form of the expressions (compile.go), nil
 	// when none compiled.
 	compiled *compiledMapping
+	// customKeys are the keys of custom_attributes when it is an object
+	// constructor, sorted (nil otherwise); createOnly the on_create_only
+	// field names.
+	customKeys []string
+	createOnly []string
 }
 
 // Bounds on mapping evaluation. The functions are bounded (see
@@ -214,6 +220,7 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		m.previousNames = names
 	}
+	diags = append(diags, l.decodeCustomAttributes(content, m, seenEntry, seenValues, &maxDepth)...)
 	sort.Strings(m.entryAttrs)
 	sort.Strings(m.valueAttrs)
 	m.maxValues = MaxEntryValues
@@ -351,6 +358,18 @@ func blockRef(expr hcl.Expression, kind string) (typ, name string, diags hcl.Dia
 // Map evaluates the mapping for one directory entry. An error means the
 // entry is skipped; its message is the reason shown in the plan.
 func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
+	u, err := m.mapFields(e)
+	if err != nil || m.exprs["custom_attributes"] == nil {
+		return u, err
+	}
+	if u.Custom, err = m.mapCustom(e); err != nil {
+		return engine.User{}, err
+	}
+	return u, nil
+}
+
+// mapFields is Map without custom_attributes: compiled where it can be.
+func (m *Mapping) mapFields(e engine.Entry) (engine.User, error) {
 	if m.compiled != nil {
 		if u, ok := m.compiled.mapEntry(e); ok {
 			return u, nil
@@ -359,9 +378,8 @@ func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 	return m.mapCty(e)
 }
 
-// mapCty is Map evaluated by cty alone: the reference semantics, and
-// every error's message.
-func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
+// entryEval builds the evaluation of one entry: entry and entry_values.
+func (m *Mapping) entryEval(e engine.Entry) (*mapEval, error) {
 	absent := map[string]bool{}
 	entry := map[string]cty.Value{}
 	for _, name := range m.entryAttrs {
@@ -380,11 +398,11 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
 			entry[name] = cty.NullVal(cty.String)
 		case 1:
 			if !utf8.ValidString(vals[0]) {
-				return engine.User{}, fmt.Errorf("attribute %q is not valid UTF-8", name)
+				return nil, fmt.Errorf("attribute %q is not valid UTF-8", name)
 			}
 			entry[name] = cty.StringVal(vals[0])
 		default:
-			return engine.User{}, fmt.Errorf("attribute %q has %d values", name, len(vals))
+			return nil, fmt.Errorf("attribute %q has %d values", name, len(vals))
 		}
 	}
 	values := map[string]cty.Value{}
@@ -395,12 +413,12 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
 			continue
 		}
 		if len(vals) > m.maxValues {
-			return engine.User{}, fmt.Errorf("attribute %q has %d values, more than the %d a mapping reads through entry_values", name, len(vals), m.maxValues)
+			return nil, fmt.Errorf("attribute %q has %d values, more than the %d a mapping reads through entry_values", name, len(vals), m.maxValues)
 		}
 		list := make([]cty.Value, len(vals))
 		for i, s := range vals {
 			if !utf8.ValidString(s) {
-				return engine.User{}, fmt.Errorf("attribute %q is not valid UTF-8", name)
+				return nil, fmt.Errorf("attribute %q is not valid UTF-8", name)
 			}
 			list[i] = cty.StringVal(s)
 		}
@@ -411,10 +429,17 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
 		"entry":        cty.ObjectVal(entry),
 		"entry_values": cty.ObjectVal(values),
 	}
-	ev := &mapEval{m: m, ctx: ctx, absent: absent}
+	return &mapEval{m: m, ctx: ctx, absent: absent}, nil
+}
 
+// mapCty is mapFields evaluated by cty alone: the reference semantics,
+// and every error's message.
+func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
+	ev, err := m.entryEval(e)
+	if err != nil {
+		return engine.User{}, err
+	}
 	u := engine.User{Source: e.Source, SourceID: e.StableID, DN: e.DN}
-	var err error
 	if u.Username, err = ev.required("username"); err != nil {
 		return engine.User{}, err
 	}

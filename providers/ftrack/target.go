@@ -51,13 +51,15 @@ type Target struct {
 	mu     sync.Mutex
 	groups map[string]string // group name -> id (first by id when names repeat)
 	// roleCat is the security roles and projects, read by ReadRoles or
-	// by the first role change.
-	roleCat *roleCatalog
+	// by the first role change; customCat the user custom attributes.
+	roleCat   *roleCatalog
+	customCat *customCatalog
 }
 
 var (
-	_ engine.Target     = (*Target)(nil)
-	_ engine.RoleReader = (*Target)(nil)
+	_ engine.Target                = (*Target)(nil)
+	_ engine.RoleReader            = (*Target)(nil)
+	_ engine.CustomAttributeReader = (*Target)(nil)
 )
 
 // NewTarget checks the settings and returns the target; it does not
@@ -323,6 +325,7 @@ type userState struct {
 	meta        map[string]string    // ldapsync metadata key -> value
 	memberships map[string]string    // membership id -> group id
 	roles       map[string]*heldRole // security role id -> held role (read for role changes only)
+	custom      map[string]any       // custom attribute configuration id -> value (read for custom attribute writes only)
 }
 
 func (st *userState) membershipOf(groupID string) string {
@@ -345,11 +348,16 @@ type execCtx struct {
 	groupIDs  map[string]string
 	groupErrs map[string]error
 	roles     *roleCatalog
+	custom    *customCatalog
 }
+
+// stateParts says what readState reads beside users, metadata and
+// memberships.
+type stateParts struct{ roles, custom bool }
 
 // readState reads users, their ldapsync metadata and memberships by id,
 // and with roles their security roles.
-func (t *Target) readState(ctx context.Context, ids []string, roles bool) (map[string]*userState, error) {
+func (t *Target) readState(ctx context.Context, ids []string, parts stateParts) (map[string]*userState, error) {
 	states := map[string]*userState{}
 	for _, id := range ids {
 		states[id] = newUserState()
@@ -393,8 +401,13 @@ func (t *Target) readState(ctx context.Context, ids []string, roles bool) (map[s
 			}
 		}
 	}
-	if roles {
+	if parts.roles {
 		if err := t.readRoleState(ctx, ids, states); err != nil {
+			return nil, err
+		}
+	}
+	if parts.custom {
+		if err := t.readCustomState(ctx, ids, states); err != nil {
 			return nil, err
 		}
 	}
@@ -513,6 +526,17 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 			projectNames = append(projectNames, c.Project)
 		}
 	}
+	var customCat *customCatalog
+	if keys := customKeysOf(changes); len(keys) > 0 {
+		var err error
+		if customCat, err = t.customCatalogFor(ctx, keys); err != nil {
+			for i, c := range changes {
+				if c.After != nil && len(c.After.Custom) > 0 {
+					fail(i, err)
+				}
+			}
+		}
+	}
 	var cat *roleCatalog
 	if len(roleNames) > 0 {
 		var err error
@@ -552,7 +576,8 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 			readIDs = append(readIDs, id)
 		}
 	}
-	states, err := t.readState(ctx, readIDs, len(roleNames) > 0)
+	parts := stateParts{roles: len(roleNames) > 0, custom: customCat != nil}
+	states, err := t.readState(ctx, readIDs, parts)
 	if err != nil {
 		for i := range changes {
 			if results[i].Err == nil {
@@ -572,7 +597,7 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 			all = append(all, i)
 		}
 	}
-	ex := &execCtx{groupIDs: groupIDs, groupErrs: groupErrs, roles: cat}
+	ex := &execCtx{groupIDs: groupIDs, groupErrs: groupErrs, roles: cat, custom: customCat}
 	t.planAndRun(ctx, changes, all, states, ex, fail, false)
 
 	// (5) a request the server rejected is not split on the first pass:
@@ -592,7 +617,7 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 	if len(againIDs) == 0 {
 		return results
 	}
-	fresh, err := t.readState(ctx, againIDs, len(roleNames) > 0)
+	fresh, err := t.readState(ctx, againIDs, parts)
 	if err != nil {
 		return results // the first errors stand
 	}
@@ -607,7 +632,7 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 }
 
 func newUserState() *userState {
-	return &userState{fields: map[string]any{}, meta: map[string]string{}, memberships: map[string]string{}, roles: map[string]*heldRole{}}
+	return &userState{fields: map[string]any{}, meta: map[string]string{}, memberships: map[string]string{}, roles: map[string]*heldRole{}, custom: map[string]any{}}
 }
 
 // planAndRun plans the changes at idxs (per user, in order) against
@@ -759,6 +784,11 @@ func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error
 			ops = append(ops, fieldOps(id, a, st)...)
 		}
 		ops = append(ops, metaOps(id, a, st)...)
+		cops, err := customOps(id, a, st, ex.custom)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, cops...)
 	case engine.ActionUpdate, engine.ActionAdopt:
 		if !st.exists {
 			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
@@ -768,6 +798,11 @@ func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error
 		}
 		ops = append(ops, fieldOps(id, a, st)...)
 		ops = append(ops, metaOps(id, a, st)...)
+		cops, err := customOps(id, a, st, ex.custom)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, cops...)
 	case engine.ActionDeactivate, engine.ActionReactivate:
 		if !st.exists {
 			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
