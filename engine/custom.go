@@ -117,7 +117,7 @@ func customPass(ctx context.Context, r readRequest, v *view, accounts []Account)
 	if !mapped {
 		return nil
 	}
-	cr, ok := customReaderOf(r.Target)
+	cr, ok := targetAs[CustomAttributeReader](r.Target)
 	if !ok {
 		return fmt.Errorf("mapping %q writes custom_attributes, but target %q has none", v.mapper, r.Target.Info().Name)
 	}
@@ -173,21 +173,6 @@ func checkCustomKey(mapper, k string, types map[string]string) error {
 	return fmt.Errorf("mapping %q: custom_attributes.%s: the attribute is of type %s, which ldapsync does not write (text, number, boolean and enumerator)", mapper, k, typ)
 }
 
-// customReaderOf finds the CustomAttributeReader under the engine's
-// wrappers.
-func customReaderOf(t Target) (CustomAttributeReader, bool) {
-	for {
-		if cr, ok := t.(CustomAttributeReader); ok {
-			return cr, true
-		}
-		w, ok := t.(wrappedTarget)
-		if !ok {
-			return nil, false
-		}
-		t = w.unwrap()
-	}
-}
-
 // createOnly returns the mapping's on_create_only fields as a set.
 func createOnly(m Mapper) map[string]bool {
 	cm, ok := m.(CreateOnlyMapper)
@@ -217,7 +202,7 @@ func customNow(ctx context.Context, req ApplyRequest, changes []Change, accounts
 	if !writes {
 		return nil
 	}
-	cr, ok := customReaderOf(req.Target)
+	cr, ok := targetAs[CustomAttributeReader](req.Target)
 	if !ok {
 		return fmt.Errorf("apply: the plan writes custom attributes, but target %q has none", req.Target.Info().Name)
 	}

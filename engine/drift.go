@@ -167,18 +167,6 @@ type driftViews struct {
 	createOnly map[string]bool
 }
 
-// appliedFields is the table plus the custom attributes u records.
-func appliedFields(u AppliedUser) []UserField {
-	if len(u.Custom) == 0 {
-		return userFields
-	}
-	out := append([]UserField(nil), userFields...)
-	for _, k := range sortedMapKeys(u.Custom) {
-		out = append(out, CustomField(k))
-	}
-	return out
-}
-
 // outOfBandReason is the reason of every out-of-band item.
 const outOfBandReason = "edited in ftrack since the last apply"
 
@@ -222,7 +210,7 @@ func (dv *driftViews) editItems(a Account) []DriftItem {
 		return nil
 	}
 	it := DriftItem{Key: strings.ToLower(a.Username), Kind: DriftOutOfBand, Reason: outOfBandReason}
-	for _, uf := range appliedFields(l) {
+	for _, uf := range withCustom(l.Custom) {
 		la, recorded := uf.LastApplied(l)
 		if act := uf.Actual(a); uf.Kind != FieldMarker && recorded && act != la && !dv.reported[a.ID+" "+uf.Name] && !dv.createOnly[uf.Name] {
 			it.Fields = append(it.Fields, DriftField{Field: uf.Name, Actual: Str(act), LastApplied: Str(la)})

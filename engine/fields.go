@@ -82,12 +82,15 @@ func setCustom(m map[string]string, k, v string) map[string]string {
 
 // desiredFields is the table plus a field per custom attribute the
 // mapping gives u, in key order.
-func desiredFields(u User) []UserField {
-	if len(u.Custom) == 0 {
+func desiredFields(u User) []UserField { return withCustom(u.Custom) }
+
+// withCustom is the table plus a field per key of custom, in key order.
+func withCustom(custom map[string]string) []UserField {
+	if len(custom) == 0 {
 		return userFields
 	}
 	out := append([]UserField(nil), userFields...)
-	for _, k := range sortedMapKeys(u.Custom) {
+	for _, k := range sortedMapKeys(custom) {
 		out = append(out, CustomField(k))
 	}
 	return out

@@ -167,7 +167,7 @@ func (ix *recordIndex) observe(c Change, actual map[string]*Account) {
 // ldapsync created is a managed group.
 func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 	if c.Action == ActionCreateGroup {
-		ix.manage(c.Group)
+		ix.la.ManagedGroups = withName(ix.la.ManagedGroups, c.Group)
 		return
 	}
 	key := c.Key
@@ -191,27 +191,15 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 	// Groups and ManagedGroups are replaced, never changed in place: a
 	// snapshot being saved in the background may share them.
 	case ActionAddMembership:
-		if !slices.Contains(u.Groups, c.Group) {
-			u.Groups = append(slices.Clone(u.Groups), c.Group)
-			sort.Strings(u.Groups)
-		}
-		ix.manage(c.Group)
+		u.Groups = withName(u.Groups, c.Group)
+		ix.la.ManagedGroups = withName(ix.la.ManagedGroups, c.Group)
 	case ActionRemoveMembership:
-		u.Groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == c.Group })
-		if len(u.Groups) == 0 {
-			u.Groups = nil
-		}
+		u.Groups = withoutName(u.Groups, c.Group)
 	case ActionAddRole:
-		if !slices.Contains(u.Roles, c.Role) {
-			u.Roles = append(slices.Clone(u.Roles), c.Role)
-			sort.Strings(u.Roles)
-		}
-		ix.manageRole(c.Role)
+		u.Roles = withName(u.Roles, c.Role)
+		ix.la.ManagedRoles = withName(ix.la.ManagedRoles, c.Role)
 	case ActionRemoveRole:
-		u.Roles = slices.DeleteFunc(slices.Clone(u.Roles), func(r string) bool { return r == c.Role })
-		if len(u.Roles) == 0 {
-			u.Roles = nil
-		}
+		u.Roles = withoutName(u.Roles, c.Role)
 	case ActionDeactivate:
 		delete(ix.la.Missing, key)
 	}
@@ -219,19 +207,24 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 	ix.byID[c.TargetID] = key
 }
 
-// manage adds group to the sorted managed groups, as a new slice (a
-// snapshot being saved in the background may share the old one).
-func (ix *recordIndex) manage(group string) {
-	if i, found := slices.BinarySearch(ix.la.ManagedGroups, group); !found {
-		ix.la.ManagedGroups = slices.Insert(slices.Clip(ix.la.ManagedGroups), i, group)
+// withName returns the sorted list with name in it, as a new slice when
+// it adds one: a snapshot being saved in the background may share the
+// old one, so lists are replaced, never changed in place.
+func withName(list []string, name string) []string {
+	i, found := slices.BinarySearch(list, name)
+	if found {
+		return list
 	}
+	return slices.Insert(slices.Clip(list), i, name)
 }
 
-// manageRole adds role to the sorted managed roles, as a new slice.
-func (ix *recordIndex) manageRole(role string) {
-	if i, found := slices.BinarySearch(ix.la.ManagedRoles, role); !found {
-		ix.la.ManagedRoles = slices.Insert(slices.Clip(ix.la.ManagedRoles), i, role)
+// withoutName returns list without name, as a new slice (nil when empty).
+func withoutName(list []string, name string) []string {
+	out := slices.DeleteFunc(slices.Clone(list), func(x string) bool { return x == name })
+	if len(out) == 0 {
+		return nil
 	}
+	return out
 }
 
 // stateSaver journals apply's progress in the background: a single

@@ -195,7 +195,7 @@ func readTargetRoles(ctx context.Context, r readRequest, v *view, accounts []Acc
 
 // attachRoles reads the target's roles and sets every account's Roles.
 func attachRoles(ctx context.Context, t Target, accounts []Account) (RoleCatalog, error) {
-	rr, ok := roleReaderOf(t)
+	rr, ok := targetAs[RoleReader](t)
 	if !ok {
 		return RoleCatalog{}, fmt.Errorf("target %q cannot read or grant security roles; remove the roles blocks", t.Info().Name)
 	}
@@ -213,15 +213,17 @@ func attachRoles(ctx context.Context, t Target, accounts []Account) (RoleCatalog
 // recording), which hides the wrapped target's optional interfaces.
 type wrappedTarget interface{ unwrap() Target }
 
-// roleReaderOf finds the RoleReader under the engine's wrappers.
-func roleReaderOf(t Target) (RoleReader, bool) {
+// targetAs finds the optional interface T of the target under the
+// engine's wrappers.
+func targetAs[T any](t Target) (T, bool) {
 	for {
-		if rr, ok := t.(RoleReader); ok {
-			return rr, true
+		if x, ok := t.(T); ok {
+			return x, true
 		}
 		w, ok := t.(wrappedTarget)
 		if !ok {
-			return nil, false
+			var zero T
+			return zero, false
 		}
 		t = w.unwrap()
 	}

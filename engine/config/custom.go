@@ -36,46 +36,23 @@ var createOnlyFields = []string{"email", "first_name", "last_name"}
 
 // decodeCustomAttributes reads custom_attributes (an expression, its
 // attributes read like the other fields') and on_create_only.
-func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, seenEntry, seenValues map[string]bool, maxDepth *int) hcl.Diagnostics {
+func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, seen *seenAttrs, maxDepth *int) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if a, ok := content.Attributes["custom_attributes"]; ok {
-		d := l.checkExpr(a.Expr, placeMapping)
-		depth, dd := forNesting(a.Expr)
+		depth, d := l.addFieldExpr(m, "custom_attributes", a, seen)
 		*maxDepth = max(*maxDepth, depth)
-		d = append(d, dd...)
 		diags = append(diags, d...)
-		if !d.HasErrors() {
-			m.exprs["custom_attributes"] = a.Expr
-			for _, t := range a.Expr.Variables() {
-				name, ok := stepName(t, 1)
-				if !ok {
+		if obj, ok := a.Expr.(*hclsyntax.ObjectConsExpr); ok && !d.HasErrors() {
+			m.customKeys = []string{}
+			for _, item := range obj.Items {
+				k, kd := item.KeyExpr.Value(nil)
+				if kd.HasErrors() || k.Type() != cty.String || k.IsNull() {
+					diags = append(diags, attrError(item.KeyExpr, "Invalid custom attribute key", "custom_attributes keys are the keys of ftrack user custom attributes, written literally."))
 					continue
 				}
-				switch t.RootName() {
-				case "entry":
-					if !seenEntry[name] {
-						seenEntry[name] = true
-						m.entryAttrs = append(m.entryAttrs, name)
-					}
-				case "entry_values":
-					if !seenValues[name] {
-						seenValues[name] = true
-						m.valueAttrs = append(m.valueAttrs, name)
-					}
-				}
+				m.customKeys = append(m.customKeys, k.AsString())
 			}
-			if obj, ok := a.Expr.(*hclsyntax.ObjectConsExpr); ok {
-				m.customKeys = []string{}
-				for _, item := range obj.Items {
-					k, kd := item.KeyExpr.Value(nil)
-					if kd.HasErrors() || k.Type() != cty.String || k.IsNull() {
-						diags = append(diags, attrError(item.KeyExpr, "Invalid custom attribute key", "custom_attributes keys are the keys of ftrack user custom attributes, written literally."))
-						continue
-					}
-					m.customKeys = append(m.customKeys, k.AsString())
-				}
-				sort.Strings(m.customKeys)
-			}
+			sort.Strings(m.customKeys)
 		}
 	}
 	if a, ok := content.Attributes["on_create_only"]; ok {

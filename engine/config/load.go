@@ -179,8 +179,7 @@ func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*
 	// Mappings and groups refer to sources and targets, so they come
 	// after every source and target is known.
 	mappingNames := map[string]hcl.Range{}
-	groupNames := map[string]hcl.Range{}
-	roleNames := map[string]hcl.Range{}
+	groupNames := map[string]map[string]hcl.Range{"groups": {}, "roles": {}}
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "mapping":
@@ -194,23 +193,12 @@ func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*
 			if m != nil {
 				cfg.Mappings = append(cfg.Mappings, m)
 			}
-		case "groups":
-			if prev, ok := groupNames[b.Labels[0]]; ok {
-				diags = append(diags, duplicateNamedBlock("A groups block", b, prev))
+		case "groups", "roles":
+			if prev, ok := groupNames[b.Type][b.Labels[0]]; ok {
+				diags = append(diags, duplicateNamedBlock("A "+b.Type+" block", b, prev))
 				continue
 			}
-			groupNames[b.Labels[0]] = b.DefRange
-			g, d := l.decodeGroups(b)
-			diags = append(diags, d...)
-			if g != nil {
-				cfg.Groups = append(cfg.Groups, g)
-			}
-		case "roles":
-			if prev, ok := roleNames[b.Labels[0]]; ok {
-				diags = append(diags, duplicateNamedBlock("A roles block", b, prev))
-				continue
-			}
-			roleNames[b.Labels[0]] = b.DefRange
+			groupNames[b.Type][b.Labels[0]] = b.DefRange
 			g, d := l.decodeGroups(b)
 			diags = append(diags, d...)
 			if g != nil {

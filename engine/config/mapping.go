@@ -179,40 +179,13 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 		m.TargetName = l.cfg.Target.Name
 	}
 
-	seenEntry, seenValues := map[string]bool{}, map[string]bool{}
+	seen := &seenAttrs{entry: map[string]bool{}, values: map[string]bool{}}
 	maxDepth := 0
 	for _, field := range mappingFields {
-		a, ok := content.Attributes[field]
-		if !ok {
-			continue
-		}
-		d := l.checkExpr(a.Expr, placeMapping)
-		depth, dd := forNesting(a.Expr)
-		d = append(d, dd...)
-		maxDepth = max(maxDepth, depth)
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			continue
-		}
-		m.exprs[field] = a.Expr
-		for _, t := range a.Expr.Variables() {
-			name, ok := stepName(t, 1)
-			if !ok {
-				continue
-			}
-			switch t.RootName() {
-			case "entry":
-				m.fieldAttrs[field] = append(m.fieldAttrs[field], name)
-				if !seenEntry[name] {
-					seenEntry[name] = true
-					m.entryAttrs = append(m.entryAttrs, name)
-				}
-			case "entry_values":
-				if !seenValues[name] {
-					seenValues[name] = true
-					m.valueAttrs = append(m.valueAttrs, name)
-				}
-			}
+		if a, ok := content.Attributes[field]; ok {
+			depth, d := l.addFieldExpr(m, field, a, seen)
+			maxDepth = max(maxDepth, depth)
+			diags = append(diags, d...)
 		}
 	}
 	if a, ok := content.Attributes["previous_names"]; ok {
@@ -220,7 +193,7 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		m.previousNames = names
 	}
-	diags = append(diags, l.decodeCustomAttributes(content, m, seenEntry, seenValues, &maxDepth)...)
+	diags = append(diags, l.decodeCustomAttributes(content, m, seen, &maxDepth)...)
 	sort.Strings(m.entryAttrs)
 	sort.Strings(m.valueAttrs)
 	m.maxValues = MaxEntryValues
@@ -229,6 +202,42 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 	}
 	m.compiled = compileMapping(m)
 	return m, diags
+}
+
+// seenAttrs are the attribute names a mapping's expressions read through
+// entry.X and entry_values.X, as written, without case.
+type seenAttrs struct{ entry, values map[string]bool }
+
+// addFieldExpr checks a field's expression, keeps it and notes the
+// attributes it reads; it returns how deep its for expressions nest.
+func (l *loader) addFieldExpr(m *Mapping, field string, a *hcl.Attribute, seen *seenAttrs) (int, hcl.Diagnostics) {
+	d := l.checkExpr(a.Expr, placeMapping)
+	depth, dd := forNesting(a.Expr)
+	d = append(d, dd...)
+	if d.HasErrors() {
+		return depth, d
+	}
+	m.exprs[field] = a.Expr
+	for _, t := range a.Expr.Variables() {
+		name, ok := stepName(t, 1)
+		if !ok {
+			continue
+		}
+		switch t.RootName() {
+		case "entry":
+			m.fieldAttrs[field] = append(m.fieldAttrs[field], name)
+			if !seen.entry[name] {
+				seen.entry[name] = true
+				m.entryAttrs = append(m.entryAttrs, name)
+			}
+		case "entry_values":
+			if !seen.values[name] {
+				seen.values[name] = true
+				m.valueAttrs = append(m.valueAttrs, name)
+			}
+		}
+	}
+	return depth, d
 }
 
 // forNesting returns how deep for expressions nest in expr (template for
