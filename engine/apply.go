@@ -285,7 +285,7 @@ func rolesNow(ctx context.Context, req ApplyRequest, changes []Change, accounts 
 		return &fresh.view.roleCatalog, nil // read onto the same accounts
 	}
 	_, specs := roleSpecs(req.Groups)
-	if len(specs) == 0 && !slices.ContainsFunc(changes, func(c Change) bool { return isRoleAction(c.Action) }) {
+	if len(specs) == 0 && !mapsRoles(req.Mapper) && !slices.ContainsFunc(changes, func(c Change) bool { return isRoleAction(c.Action) }) {
 		return nil, nil
 	}
 	cat, err := attachRoles(ctx, req.Target, accounts)

@@ -97,6 +97,20 @@ type RoleReader interface {
 	ReadRoles(ctx context.Context) (RoleCatalog, map[string][]RoleGrant, error)
 }
 
+// RoleMapper is an optional Mapper interface: a mapping whose roles
+// expression gives users security roles (on all open projects), besides
+// the roles blocks.
+type RoleMapper interface {
+	// MapsRoles reports whether the mapping gives roles.
+	MapsRoles() bool
+}
+
+// mapsRoles reports whether m gives roles itself.
+func mapsRoles(m Mapper) bool {
+	rm, ok := m.(RoleMapper)
+	return ok && rm.MapsRoles()
+}
+
 // roleRules are the shared rules of the roles blocks.
 type roleRules struct {
 	defaultRole string
@@ -118,10 +132,18 @@ func roleSpecs(specs []GroupSpec) (groups, roles []GroupSpec) {
 // rolesPass is the roles pass: every roles block's members get its roles.
 func rolesPass(ctx context.Context, r readRequest, v *view) error {
 	_, specs := roleSpecs(r.Groups)
-	if len(specs) == 0 {
+	byMapping := mapsRoles(r.Mapper)
+	if len(specs) == 0 && !byMapping {
 		return nil
 	}
 	v.mapsRoles = true
+	if byMapping {
+		for _, u := range v.desired {
+			for _, g := range u.Roles {
+				v.managedRoles[g.Role] = true
+			}
+		}
+	}
 	for _, s := range specs {
 		if s.Roles.DefaultRole != "" {
 			if v.roles.defaultRole != "" && v.roles.defaultRole != s.Roles.DefaultRole {

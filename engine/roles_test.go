@@ -412,3 +412,39 @@ func deref(p *string) any {
 	}
 	return *p
 }
+
+// roleMapper is a fakeMapper whose roles expression gives the roles in
+// the entries' "roles" attribute.
+type roleMapper struct{ fakeMapper }
+
+func (m *roleMapper) MapsRoles() bool { return true }
+
+func (m *roleMapper) Map(e Entry) (User, error) {
+	u, err := m.fakeMapper.Map(e)
+	u.Roles = []RoleGrant{}
+	for _, r := range e.Attrs["roles"] {
+		u.Roles = append(u.Roles, RoleGrant{Role: r, AllOpen: true})
+	}
+	return u, err
+}
+
+// TestRolesFromTheMapping: the mapping's roles expression grants roles
+// without any roles block, with the same refusals; its roles are managed.
+func TestRolesFromTheMapping(t *testing.T) {
+	_, tgt := roleWorld()
+	src := &fakeSource{name: "corp", entries: []Entry{
+		entry("alice", "alice@example.com", "Alice", "A", "sid-a", "roles=Project Manager"),
+		entry("bob", "bob@example.com", "Bob", "B", "sid-b", "roles=Administrator"),
+		entry("carol", "carol@example.com", "Carol", "C", "sid-c"),
+	}}
+	req := planReq([]Source{src}, &roleMapper{fakeMapper{name: "users"}}, tgt, DefaultPolicy())
+	req.TargetUser = "sync-bot"
+	p := mustPlan(t, req)
+	want := []string{"remove_role role.bob.Project Manager", "add_role role.alice.Project Manager (all open)"}
+	if got := roleLines(p); !slices.Equal(got, want) {
+		t.Fatalf("role changes %q, want %q", got, want)
+	}
+	if !strings.Contains(strings.Join(p.Warnings, "\n"), `role "Administrator" is privileged`) {
+		t.Errorf("no refusal warning: %q", p.Warnings)
+	}
+}

@@ -34,8 +34,9 @@ import (
 // custom_attributes.KEY.
 var createOnlyFields = []string{"email", "first_name", "last_name"}
 
-// decodeCustomAttributes reads custom_attributes (an expression, its
-// attributes read like the other fields') and on_create_only.
+// decodeCustomAttributes reads custom_attributes and roles (expressions
+// evaluated with cty after the compiled fields, their attributes read
+// like the other fields') and on_create_only.
 func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, seen *seenAttrs, maxDepth *int) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if a, ok := content.Attributes["custom_attributes"]; ok {
@@ -54,6 +55,11 @@ func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, se
 			}
 			sort.Strings(m.customKeys)
 		}
+	}
+	if a, ok := content.Attributes["roles"]; ok {
+		depth, d := l.addFieldExpr(m, "roles", a, seen)
+		*maxDepth = max(*maxDepth, depth)
+		diags = append(diags, d...)
 	}
 	if a, ok := content.Attributes["on_create_only"]; ok {
 		names, d := l.decodeNameList(a.Expr, "on_create_only")
@@ -99,11 +105,7 @@ func (m *Mapping) OnCreateOnly() []string { return m.createOnly }
 var _ engine.CreateOnlyMapper = (*Mapping)(nil)
 
 // mapCustom evaluates custom_attributes for one entry, as text.
-func (m *Mapping) mapCustom(e engine.Entry) (map[string]string, error) {
-	ev, err := m.entryEval(e)
-	if err != nil {
-		return nil, err
-	}
+func (m *Mapping) mapCustom(ev *mapEval) (map[string]string, error) {
 	v, err := ev.value("custom_attributes")
 	if err != nil {
 		return nil, err

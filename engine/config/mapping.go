@@ -26,7 +26,7 @@ var mappingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "username", Required: true}, {Name: "email", Required: true},
 	{Name: "first_name"}, {Name: "last_name"}, {Name: "full_name"},
 	{Name: "disabled"}, {Name: "groups"}, {Name: "previous_names"},
-	{Name: "custom_attributes"}, {Name: "on_create_only"},
+	{Name: "custom_attributes"}, {Name: "on_create_only"}, {Name: "roles"},
 }}
 
 // mappingFields are the evaluated attributes of a mapping, in evaluation order.
@@ -368,14 +368,36 @@ func blockRef(expr hcl.Expression, kind string) (typ, name string, diags hcl.Dia
 // entry is skipped; its message is the reason shown in the plan.
 func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 	u, err := m.mapFields(e)
-	if err != nil || m.exprs["custom_attributes"] == nil {
+	if err != nil || (m.exprs["custom_attributes"] == nil && m.exprs["roles"] == nil) {
 		return u, err
 	}
-	if u.Custom, err = m.mapCustom(e); err != nil {
+	ev, err := m.entryEval(e)
+	if err != nil {
 		return engine.User{}, err
+	}
+	if m.exprs["custom_attributes"] != nil {
+		if u.Custom, err = m.mapCustom(ev); err != nil {
+			return engine.User{}, err
+		}
+	}
+	if m.exprs["roles"] != nil {
+		names, err := ev.names("roles")
+		if err != nil {
+			return engine.User{}, err
+		}
+		u.Roles = make([]engine.RoleGrant, len(names))
+		for i, n := range names {
+			u.Roles[i] = engine.RoleGrant{Role: n, AllOpen: true}
+		}
 	}
 	return u, nil
 }
+
+// MapsRoles reports whether the mapping has a roles expression
+// (engine.RoleMapper):
+//
+//	roles = [for g in entry_values.memberOf : "Project Manager" if g == "cn=leads,ou=groups,dc=example,dc=com"]
+func (m *Mapping) MapsRoles() bool { return m.exprs["roles"] != nil }
 
 // mapFields is Map without custom_attributes: compiled where it can be.
 func (m *Mapping) mapFields(e engine.Entry) (engine.User, error) {
@@ -634,11 +656,15 @@ func (ev *mapEval) boolean(field string) (set, val bool, err error) {
 }
 
 // groups evaluates the groups field into a sorted, de-duplicated list.
-func (ev *mapEval) groups() ([]string, error) {
+func (ev *mapEval) groups() ([]string, error) { return ev.names("groups") }
+
+// names evaluates a list-of-names field (groups, roles): trimmed, without
+// nulls and empty names, sorted and de-duplicated; one string is one name.
+func (ev *mapEval) names(field string) ([]string, error) {
 	out := []string{}
-	v, err := ev.value("groups")
+	v, err := ev.value(field)
 	if err != nil {
-		if len(ev.missing("groups")) > 0 {
+		if len(ev.missing(field)) > 0 {
 			return out, nil
 		}
 		return nil, err
@@ -657,7 +683,7 @@ func (ev *mapEval) groups() ([]string, error) {
 			elems = append(elems, e)
 		}
 	default:
-		return nil, fmt.Errorf("groups: must be a list of strings, not %s", ty.FriendlyName())
+		return nil, fmt.Errorf("%s: must be a list of strings, not %s", field, ty.FriendlyName())
 	}
 	seen := map[string]bool{}
 	for _, e := range elems {
@@ -666,11 +692,11 @@ func (ev *mapEval) groups() ([]string, error) {
 		}
 		sv, cerr := convert.Convert(e, cty.String)
 		if cerr != nil || sv.IsNull() || !sv.IsKnown() {
-			return nil, fmt.Errorf("groups: must be a list of strings, not a list with %s", e.Type().FriendlyName())
+			return nil, fmt.Errorf("%s: must be a list of strings, not a list with %s", field, e.Type().FriendlyName())
 		}
 		s := strings.TrimSpace(sv.AsString())
 		if !utf8.ValidString(s) {
-			return nil, fmt.Errorf("groups: not valid UTF-8")
+			return nil, fmt.Errorf("%s: not valid UTF-8", field)
 		}
 		if s == "" || seen[s] {
 			continue

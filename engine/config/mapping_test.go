@@ -255,3 +255,41 @@ func TestSplitFullName(t *testing.T) {
 		}
 	}
 }
+
+// TestMapRolesAndCustomAttributes: the roles expression gives grants on
+// all open projects; custom_attributes gives text, numbers and bools as
+// text, leaves nulls out, and skips an entry with a hostile value.
+func TestMapRolesAndCustomAttributes(t *testing.T) {
+	m := mappingFrom(t, `
+  username = lower(entry.uid)
+  email    = entry.mail
+  roles    = [for g in entry_values.memberOf : upper(g) if g != "x"]
+  custom_attributes = {
+    department = entry.departmentNumber
+    seat       = 7
+    remote     = true
+    absent     = entry.nothing
+  }`)
+	if !m.MapsRoles() {
+		t.Fatal("MapsRoles is false")
+	}
+	if keys, mapped := m.CustomAttributes(); !mapped || !slices.Equal(keys, []string{"absent", "department", "remote", "seat"}) {
+		t.Fatalf("CustomAttributes() = %v, %t", keys, mapped)
+	}
+	u, err := m.Map(entry(map[string][]string{"uid": {"U"}, "mail": {"u@example.com"}, "memberOf": {"b", "x", "a", "a"}, "departmentNumber": {"Comp"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRoles := []engine.RoleGrant{{Role: "A", AllOpen: true}, {Role: "B", AllOpen: true}}
+	if !reflect.DeepEqual(u.Roles, wantRoles) {
+		t.Errorf("roles %+v, want %+v", u.Roles, wantRoles)
+	}
+	wantCustom := map[string]string{"department": "Comp", "seat": "7", "remote": "true"}
+	if !reflect.DeepEqual(u.Custom, wantCustom) {
+		t.Errorf("custom %v, want %v", u.Custom, wantCustom)
+	}
+	_, err = m.Map(entry(map[string][]string{"uid": {"U"}, "mail": {"u@example.com"}, "departmentNumber": {"Comp\u200b"}}))
+	if err == nil || !strings.Contains(err.Error(), "custom_attributes.department") || !strings.Contains(err.Error(), "U+200B") {
+		t.Errorf("hostile value: %v", err)
+	}
+}
