@@ -149,6 +149,10 @@ type ApplyReport struct {
 	// Observations counts the grace-period records this run changed (a
 	// clock started or forgotten), as apply observed them itself.
 	Observations int `json:"observations"`
+	// NoSeats counts the changes not made for want of a licence seat:
+	// activations refused with ErrNoSeats or not attempted after one, and
+	// the changes of users they did not create (also in Failed).
+	NoSeats int `json:"no_seats,omitempty"`
 }
 
 // Apply executes the plan. It returns a *RefusalError, having written
@@ -218,14 +222,25 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	}
 	ex := newExecutor(req, j)
 	stopErr := ex.run(ctx, pending)
-	if err := j.finish(stopErr == nil && ex.failed == 0); err != nil {
+	j.rep.NoSeats = ex.seatHeld
+	if err := j.finish(stopErr == nil && ex.failed == 0 && ex.seatHeld == 0); err != nil {
 		return j.rep, err
 	}
 	if stopErr != nil {
 		return j.rep, fmt.Errorf("%w; run apply again with the same plan to finish", stopErr)
 	}
-	if ex.failed > 0 {
+	var seats string
+	if ex.seatHeld > 0 {
+		seats = fmt.Sprintf("ftrack has no licence seat free (%v): %d %s waiting for a seat (creates and reactivations from the first refused on, and what needs the users they create) were not made; every other change was carried on with; free seats (deactivate accounts, or add licences) and run apply again with the same plan to finish",
+			ex.seatErr, ex.seatHeld, pick(ex.seatHeld, "change", "changes"))
+	}
+	switch {
+	case ex.failed > 0 && seats != "":
+		return j.rep, fmt.Errorf("%d of %d changes failed; %s", ex.failed, len(changes), seats)
+	case ex.failed > 0:
 		return j.rep, fmt.Errorf("%d of %d changes failed; run apply again with the same plan to retry them (changes already done are skipped)", ex.failed, len(changes))
+	case seats != "":
+		return j.rep, fmt.Errorf("%s", seats)
 	}
 	return j.rep, nil
 }

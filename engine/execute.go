@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -10,6 +11,12 @@ import (
 // target whose Execute may run concurrently, the next batch starts while
 // the current one finishes (pipelining), as long as nothing failed yet
 // and the two batches touch different users.
+//
+// Once an activation (create, reactivate) fails with ErrNoSeats, no
+// further activation is attempted (nor the memberships and roles of a
+// user not created); every other change still is. Those seat failures
+// do not count towards max_errors: they are one cause, reported once
+// (seatErr), and the next apply after seats are freed finishes them.
 type executor struct {
 	target    Target
 	batchSize int
@@ -22,6 +29,12 @@ type executor struct {
 	// changes are not attempted.
 	failedCreate map[string]string
 	failed       int
+	// seatErr is the first ErrNoSeats an activation failed with; seatHeld
+	// counts the changes failed or not attempted for want of a seat
+	// (not in failed), seatCreate the users whose create they include.
+	seatErr    error
+	seatHeld   int
+	seatCreate map[string]bool
 }
 
 func newExecutor(req ApplyRequest, j *journal) *executor {
@@ -34,7 +47,7 @@ func newExecutor(req ApplyRequest, j *journal) *executor {
 		size = 100
 	}
 	return &executor{target: req.Target, batchSize: size, pipeline: caps.ConcurrentExecute, maxErrors: req.MaxErrors,
-		progress: req.Progress, j: j, failedCreate: map[string]string{}}
+		progress: req.Progress, j: j, failedCreate: map[string]string{}, seatCreate: map[string]bool{}}
 }
 
 // run executes pending and returns why it stopped early, if it did.
@@ -89,7 +102,7 @@ func (ex *executor) batchEnd(start int) int {
 // order).
 func (ex *executor) canPipeline(ctx context.Context, cur *inflightBatch) bool {
 	p := ex.pending
-	if !ex.pipeline || ex.failed > 0 || cur.end >= len(p) || ctx.Err() != nil || actionPhase(p[cur.end].Action) != actionPhase(p[cur.start].Action) {
+	if !ex.pipeline || ex.failed > 0 || ex.seatErr != nil || cur.end >= len(p) || ctx.Err() != nil || actionPhase(p[cur.end].Action) != actionPhase(p[cur.start].Action) {
 		return false
 	}
 	return disjointUsers(p[cur.start:cur.end], p[cur.end:ex.batchEnd(cur.end)])
@@ -100,8 +113,20 @@ func (ex *executor) canPipeline(ctx context.Context, cur *inflightBatch) bool {
 func (ex *executor) launch(ctx context.Context, start, end int) *inflightBatch {
 	b := &inflightBatch{start: start, end: end, results: make(chan []Result, 1)}
 	for _, c := range ex.pending[start:end] {
+		if ex.seatErr != nil && isActivation(c.Action) {
+			ex.seatHeld++
+			if c.Action == ActionCreate {
+				ex.failedCreate[c.TargetID], ex.seatCreate[c.TargetID] = c.Address+" was not created (no licence seat free)", true
+			}
+			ex.j.failed(c, OutcomeNotAttempted, fmt.Errorf("not attempted: no licence seat free in ftrack (an earlier activation failed: %v)", ex.seatErr))
+			continue
+		}
 		if why, bad := ex.failedCreate[c.TargetID]; bad && c.Action != ActionCreate {
-			ex.failed++
+			if ex.seatCreate[c.TargetID] {
+				ex.seatHeld++
+			} else {
+				ex.failed++
+			}
 			ex.j.failed(c, OutcomeNotAttempted, fmt.Errorf("not attempted: %s", why))
 			continue
 		}
@@ -127,6 +152,17 @@ func (ex *executor) collect(b *inflightBatch) {
 			}
 		} else {
 			err = fmt.Errorf("target returned no result for this change")
+		}
+		if err != nil && isActivation(c.Action) && errors.Is(err, ErrNoSeats) {
+			if ex.seatErr == nil {
+				ex.seatErr = err
+			}
+			ex.seatHeld++
+			ex.j.failed(c, OutcomeFailed, err)
+			if c.Action == ActionCreate {
+				ex.failedCreate[c.TargetID], ex.seatCreate[c.TargetID] = "creating "+c.Address+" failed: no licence seat free", true
+			}
+			continue
 		}
 		if err != nil {
 			ex.failed++

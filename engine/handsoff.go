@@ -24,7 +24,27 @@ const (
 	// holdEmailCollision: the user's e-mail is another account's, or
 	// another directory user's: not created.
 	holdEmailCollision holdReason = "e-mail collision"
+	// holdUserType: the ftrack account with the username (or the stable
+	// id) is of a hands-off user type (service, demo).
+	holdUserType holdReason = "hands-off user type"
 )
+
+// handsOffUserTypes are the ftrack user types ldapsync never changes,
+// whoever owns the account: service accounts belong to pipelines and
+// integrations, demo accounts to ftrack's own sample content. A
+// built-in hands-off rule, as policy.protect is a configured one.
+var handsOffUserTypes = []string{"service", "demo"}
+
+// handsOffType reports whether an account's user type (its name) is one
+// ldapsync never changes.
+func handsOffType(userType string) bool {
+	for _, t := range handsOffUserTypes {
+		if strings.EqualFold(strings.TrimSpace(userType), t) {
+			return true
+		}
+	}
+	return false
+}
 
 // apiUserEntry marks the target's own API user among the protected keys.
 const apiUserEntry = "\x00api_user"
@@ -49,6 +69,10 @@ type handsOff struct {
 	// protect entry (or apiUserEntry).
 	lookalikes map[string]string
 	apiFold    string // lookalikeFold(apiUser)
+	// typed are the accounts held for their user type: lower username ->
+	// the type, lower case; typedSIDs their stable ids (non-empty only).
+	typed     map[string]string
+	typedSIDs map[string]bool
 }
 
 func newHandsOff(protect []string, apiUser string) (*handsOff, error) {
@@ -57,7 +81,7 @@ func newHandsOff(protect []string, apiUser string) (*handsOff, error) {
 		return nil, err
 	}
 	return &handsOff{prot: prot, apiUser: strings.ToLower(apiUser), protected: map[string]string{},
-		lookalikes: map[string]string{}, apiFold: lookalikeFold(apiUser)}, nil
+		lookalikes: map[string]string{}, apiFold: lookalikeFold(apiUser), typed: map[string]string{}, typedSIDs: map[string]bool{}}, nil
 }
 
 // entryFor returns why username (or key) is hands-off, or "".
@@ -117,8 +141,15 @@ func (h *handsOff) holdAccounts(v *view, accounts []Account) []Account {
 		if e == "" && h.apiUser != "" && a.Owner == v.mapper && strings.ToLower(a.Username) == h.apiUser {
 			e = apiUserEntry
 		}
+		if e == "" && handsOffType(a.UserType) {
+			h.typed[strings.ToLower(a.Username)] = strings.ToLower(strings.TrimSpace(a.UserType))
+			if a.SourceID != "" {
+				h.typedSIDs[a.SourceID] = true
+			}
+			e = "\x00user_type"
+		}
 		if e != "" {
-			if v.claims(a.Owner) {
+			if e != "\x00user_type" && v.claims(a.Owner) {
 				// Say so only where it matters: an account this mapping
 				// owns would otherwise be changed. An unowned protected
 				// account (the usual admin) is never touched anyway.
@@ -134,6 +165,52 @@ func (h *handsOff) holdAccounts(v *view, accounts []Account) []Account {
 		}
 	}
 	return kept
+}
+
+// holdTyped takes out of the desired users those that would meet an
+// account of a hands-off user type (by username or stable id), holding
+// their keys: such an account is never adopted, changed or deactivated,
+// and no second account is created beside it. It returns how many
+// desired users it held, per type.
+func (h *handsOff) holdTyped(v *view) map[string]int {
+	if len(h.typed) == 0 {
+		return nil
+	}
+	held := map[string]int{}
+	kept := v.desired[:0:0]
+	for _, u := range v.desired {
+		t, byName := h.typed[u.Key]
+		if !byName && !(u.SourceID != "" && h.typedSIDs[u.SourceID]) {
+			kept = append(kept, u)
+			continue
+		}
+		v.held[u.Key] = holdUserType
+		held[t]++ // "" when only the stable id matched
+	}
+	v.desired = kept
+	return held
+}
+
+// typeWarnings says once per hands-off user type how many accounts of it
+// ldapsync left alone (matched: the desired users held for them, see
+// holdTyped): one line per plan, never one per account.
+func (h *handsOff) typeWarnings(matched map[string]int) []string {
+	count := map[string]int{}
+	for _, t := range h.typed {
+		count[t]++
+	}
+	var out []string
+	for _, t := range sortedMapKeys(count) {
+		w := fmt.Sprintf("%d ftrack %s of user type %q: never changed (ldapsync leaves %s accounts alone)", count[t], pick(count[t], "account", "accounts"), t, strings.Join(handsOffUserTypes, " and "))
+		if n := matched[t]; n > 0 {
+			w += fmt.Sprintf("; %d of them %s directory users, not adopted, changed or deactivated", n, pick(n, "matches", "match"))
+		}
+		out = append(out, w)
+	}
+	if n := matched[""]; n > 0 {
+		out = append(out, fmt.Sprintf("%d directory %s the stable id of an ftrack account of a hands-off user type: not created or changed", n, pick(n, "user has", "users have")))
+	}
+	return out
 }
 
 // warnings says, per key, which accounts were left alone and why.

@@ -115,6 +115,10 @@ type Account struct {
 	// (CustomValueText); read only when the mapping writes custom
 	// attributes (see CustomAttributeReader).
 	Custom map[string]string
+	// UserType is the name of the account's ftrack user type ("ftrack",
+	// "ldap", "service", "demo"); empty when the target does not say.
+	// Accounts of a hands-off type (service, demo) are never changed.
+	UserType string
 }
 
 // TargetInfo identifies a target; it is written into the plan and checked
@@ -218,6 +222,15 @@ type Policy struct {
 	//	  require_signed_plans = true
 	//	}
 	RequireSignedPlans bool
+	// Seats is the number of ftrack user licences (0: not set): a plan
+	// after which more accounts would be active is blocked, and apply
+	// checks it again against ftrack as it is then. Every active ftrack
+	// User holds a seat, the API user's and hands-off accounts' too:
+	//
+	//	policy {
+	//	  seats = 250
+	//	}
+	Seats int
 }
 
 // LifecycleMode is what the lifecycle rules do with a managed user the

@@ -9,7 +9,9 @@ package engine
 //	           entries), then the target's accounts
 //	hands-off  protected users and the target's API user leave both
 //	           sides before anything else, so no rule below can touch
-//	           them (an input transform, as DNSControl's ignore rules)
+//	           them (an input transform, as DNSControl's ignore rules);
+//	           so do accounts of the user types service and demo, and
+//	           the directory users that would meet them
 //	dedupe     one desired user per username: the same entry through
 //	           several sources takes the first source, different entries
 //	           are a conflict or duplicate skipped entries
@@ -155,6 +157,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 	}
 	v.accounts = hands.holdAccounts(v, accounts)
 	v.warnings = append(v.warnings, hands.warnings()...)
+	v.warnings = append(v.warnings, hands.typeWarnings(hands.holdTyped(v))...)
 	sortAccounts(v)
 	return v, nil
 }

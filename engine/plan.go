@@ -24,7 +24,9 @@ import (
 // comma-joined string. A member changing its type is not an addition, so
 // it is a major bump: a 2.x plan is refused with a message saying so
 // (plans expire within a day; make a new one).
-const FormatVersion = "3.0"
+//
+// 3.1: "seats" (active accounts now and after, policy.seats).
+const FormatVersion = "3.1"
 
 // formatMajor is FormatVersion's major number.
 const formatMajor = 3
@@ -46,13 +48,16 @@ type Plan struct {
 	// to; empty for a whole plan.
 	Targets []string `json:"targets,omitempty"`
 	// Limits are the safety limits in force, with where each came from.
-	Limits    []LimitInForce `json:"limits"`
-	Blocked   *Block         `json:"blocked,omitempty"`
-	Summary   Summary        `json:"summary"`
-	Changes   []Change       `json:"changes"`
-	Skipped   []Skipped      `json:"skipped"`
-	Conflicts []Conflict     `json:"conflicts,omitempty"`
-	Warnings  []string       `json:"warnings"`
+	Limits  []LimitInForce `json:"limits"`
+	Blocked *Block         `json:"blocked,omitempty"`
+	Summary Summary        `json:"summary"`
+	// Seats counts the active ftrack accounts now and after the plan,
+	// with policy.seats; nil in plans older than format 2.1.
+	Seats     *Seats     `json:"seats,omitempty"`
+	Changes   []Change   `json:"changes"`
+	Skipped   []Skipped  `json:"skipped"`
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+	Warnings  []string   `json:"warnings"`
 	// Unmanaged lists active ftrack usernames without the ownership marker
 	// (informational; they are never changed).
 	Unmanaged []string `json:"unmanaged"`
@@ -304,7 +309,7 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		newID = uuid.NewString
 	}
 	now := wholeSecondUTC(req.Now)
-	v, _, err := readView(ctx, req.readRequest())
+	v, accounts, err := readView(ctx, req.readRequest())
 	if err != nil {
 		return nil, err
 	}
@@ -322,9 +327,16 @@ func BuildPlan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	p.Targets = sortedKeysOf(targets)
 	reasons := blockReasons(req.Policy, all, d.owned, len(v.desired), d.foreign, v.mapper)
 	reasons = append(reasons, blankingReasons(v, all, req.Mapper)...)
+	// The seats of this plan's own changes (a targeted plan for a few
+	// new hires fits where the whole plan may not); -force never lifts
+	// them (see seats.go).
+	seats := seatsAfter(accounts, p.Changes, req.Policy.Seats)
+	p.Seats = &seats
+	seatBlock := seatReasons(seats)
+	reasons = append(reasons, seatBlock...)
 	if len(reasons) > 0 {
 		p.Blocked = &Block{Reasons: reasons}
-		if req.Force {
+		if req.Force && len(seatBlock) == 0 {
 			p.Blocked.Overridden = true
 			p.Policy.Override = Str("force")
 		}

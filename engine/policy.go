@@ -27,6 +27,9 @@ func policyRaw(p Policy) map[string]string {
 		sort.Strings(prot)
 		m["protect"] = strings.Join(prot, ", ")
 	}
+	if p.Seats > 0 {
+		m["seats"] = strconv.Itoa(p.Seats)
+	}
 	if p.MaxErrors > 0 {
 		m["max_errors"] = strconv.Itoa(p.MaxErrors)
 	}

@@ -16,7 +16,8 @@ package engine
 //	                     username disagree
 //	conflicting_changes  two changes write one field (or membership) of
 //	                     one account
-//	protected            policy.protect, the API user apply signs in as, a
+//	protected            policy.protect, the API user apply signs in as, an
+//	                     account of user type service or demo, a
 //	                     privileged or API role granted, or the last
 //	                     active Administrator taken away
 //	not_owned            unowned or another mapping's account, other than
@@ -25,7 +26,9 @@ package engine
 //	                     directory that moved on since the plan
 //	source_mismatch      a change the configuration and the directory
 //	                     would not make now
-//	blocked              the safety limits, counted again over the plan's
+//	blocked              the licence seats, counted against ftrack now over
+//	                     the changes still to make (seats.go), and the
+//	                     safety limits, counted again over the plan's
 //	                     changes with the configuration's policy
 //
 // The directory check compares every pending change with a fresh diff
@@ -205,6 +208,9 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, group
 	}
 	if r := ck.problems.refusal(); r != nil {
 		return nil, nil, r
+	}
+	if err := checkSeatsNow(req.Policy, accounts, pending); err != nil {
+		return nil, nil, err
 	}
 	if err := ck.checkLimits(changes); err != nil {
 		return nil, nil, err
@@ -410,8 +416,9 @@ func (ck *checker) checkIdentity(c Change) bool {
 	return false
 }
 
-// checkHandsOff refuses changes to protected accounts, to the API user and
-// to accounts the mapping does not own.
+// checkHandsOff refuses changes to protected accounts, to the API user, to
+// accounts of a hands-off user type (by the change's account, or the
+// account its key names) and to accounts the mapping does not own.
 func (ck *checker) checkHandsOff(c Change) bool {
 	names := []string{c.Key}
 	if c.After != nil && c.After.Username != nil {
@@ -439,6 +446,12 @@ func (ck *checker) checkHandsOff(c Change) bool {
 				e = "the API user"
 			}
 			ck.problems.add(RefuseProtected, "%s: %q looks like a protected username (%s) once invisible characters are removed and it is folded", c.Address, n, e)
+			return false
+		}
+	}
+	for _, acc := range []*Account{a, ck.byKey[c.Key]} {
+		if acc != nil && handsOffType(acc.UserType) {
+			ck.problems.add(RefuseProtected, "%s: ftrack account %q is of user type %q; ldapsync never changes %s accounts", c.Address, acc.Username, acc.UserType, strings.Join(handsOffUserTypes, " or "))
 			return false
 		}
 	}

@@ -21,7 +21,7 @@ var policySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "grace_period"}, {Name: "max_deactivations"}, {Name: "max_creates"},
 	{Name: "max_updates"}, {Name: "min_source_users"}, {Name: "protect"},
 	{Name: "adopt_existing"}, {Name: "max_errors"}, {Name: "require_signed_plans"},
-	{Name: "max_role_changes"},
+	{Name: "max_role_changes"}, {Name: "seats"},
 }}
 
 var stateSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path"}}}
@@ -114,15 +114,18 @@ func (l *loader) decodePolicy(b *hcl.Block) hcl.Diagnostics {
 				p.MaxUpdates = lim
 			}
 			raw[name] = lim.Raw
-		case "min_source_users", "max_errors":
+		case "min_source_users", "max_errors", "seats":
 			n, ok := asCount(v)
 			if !ok {
 				diags = append(diags, attrError(a.Expr, "Invalid policy value", fmt.Sprintf("%s must be a whole number, 0 or more.", name)))
 				continue
 			}
-			if name == "min_source_users" {
+			switch name {
+			case "min_source_users":
 				p.MinSourceUsers = n
-			} else {
+			case "seats":
+				p.Seats = n
+			default:
 				p.MaxErrors = n
 			}
 			raw[name] = fmt.Sprint(n)
