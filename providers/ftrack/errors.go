@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ldapsync/ldapsync/engine"
 )
 
 // Sentinel errors that an *APIError matches with errors.Is, by kind.
@@ -21,6 +23,11 @@ var (
 	ErrDuplicate = errors.New("ftrack: duplicate entry")
 	// ErrNotFound is a reference to an entity that does not exist.
 	ErrNotFound = errors.New("ftrack: not found")
+	// ErrNoSeats is an activation (a create of an active User, an update
+	// of is_active to true) refused because every user licence is in
+	// use: the LicenseError exception. It also matches engine.ErrNoSeats,
+	// so apply stops activating and carries on with the rest.
+	ErrNoSeats = errors.New("ftrack: no user licence free")
 	// ErrServer is any other server-side failure.
 	ErrServer = errors.New("ftrack: server error")
 )
@@ -73,6 +80,8 @@ func (e *APIError) Kind() error {
 		return ErrDuplicate
 	case strings.Contains(name, "notfound") || strings.Contains(name, "noresult") || strings.Contains(name, "not_found"):
 		return ErrNotFound
+	case strings.Contains(name, "licence") || strings.Contains(name, "license"):
+		return ErrNoSeats
 	}
 	switch e.Status {
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
@@ -89,8 +98,12 @@ func (e *APIError) Kind() error {
 	return ErrServer
 }
 
-// Is reports whether target is the sentinel this exception maps to.
-func (e *APIError) Is(target error) bool { return target == e.Kind() }
+// Is reports whether target is the sentinel this exception maps to (a
+// licence exception is engine.ErrNoSeats too).
+func (e *APIError) Is(target error) bool {
+	k := e.Kind()
+	return target == k || (k == ErrNoSeats && target == engine.ErrNoSeats)
+}
 
 // HTTPError is a response whose body is not the JSON the API speaks, e.g.
 // an HTML page from a proxy.

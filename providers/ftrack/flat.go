@@ -78,6 +78,8 @@ type (
 		FirstName optString `json:"first_name"`
 		LastName  optString `json:"last_name"`
 		IsActive  optBool   `json:"is_active"`
+		// UserTypeID is resolved to the type's name after the read.
+		UserTypeID optString `json:"user_type_id"`
 	}
 	metaRow struct {
 		ParentID   optString `json:"parent_id"`
@@ -110,6 +112,8 @@ func (r *userRow) field(k []byte) (*optString, *optBool) {
 		return &r.LastName, nil
 	case "is_active":
 		return nil, &r.IsActive
+	case "user_type_id":
+		return &r.UserTypeID, nil
 	}
 	return nil, nil
 }
@@ -160,16 +164,17 @@ func (r *groupRow) field(k []byte) (*optString, *optBool) {
 func (r *groupRow) key() string { return r.ID.s }
 
 // flatUsers decodes pages of "select id, username, email, first_name,
-// last_name, is_active from User" into accounts, as ReadAccounts' general
-// path does.
+// last_name, is_active, user_type_id from User" into accounts, as
+// ReadAccounts' general path does: UserType holds the type's id until
+// ReadAccounts resolves it to the name.
 func flatUsers(accts *[]engine.Account) flatDecoder {
 	return flatRows(func(r *userRow) bool {
-		return r.ID.set && r.Username.set && r.Email.set && r.FirstName.set && r.LastName.set && r.IsActive.set
+		return r.ID.set && r.Username.set && r.Email.set && r.FirstName.set && r.LastName.set && r.IsActive.set && r.UserTypeID.set
 	}, func(rows []userRow) {
 		for _, u := range rows {
 			*accts = append(*accts, engine.Account{
 				ID: u.ID.s, Username: u.Username.s, Email: u.Email.s,
-				FirstName: u.FirstName.s, LastName: u.LastName.s, Active: u.IsActive.v,
+				FirstName: u.FirstName.s, LastName: u.LastName.s, Active: u.IsActive.v, UserType: u.UserTypeID.s,
 			})
 		}
 	})

@@ -127,12 +127,14 @@ func (t *Target) Client() *Client { return t.client }
 func (t *Target) Stats() Stats { return t.client.Stats() }
 
 const (
-	userProjection = "id, username, email, first_name, last_name, is_active"
+	userProjection = "id, username, email, first_name, last_name, is_active, user_type_id"
 	metaCriterion  = `key in ("` + MetaOwner + `", "` + MetaSourceID + `")`
 )
 
-// ReadAccounts reads all users, the ldapsync metadata, memberships and
-// groups with flat paged queries and joins them. Pages are converted as
+// ReadAccounts reads all users, the ldapsync metadata, memberships,
+// groups and user types with flat paged queries and joins them (an
+// account's UserType is its type's name; the id when the site has no
+// UserType of that id). Pages are converted as
 // they arrive (QueryPages, several in flight), so only compact rows are
 // kept, never the decoded entities of a whole site. When the rows move
 // under the read (ErrChanged: users added or removed meanwhile) it reads
@@ -145,6 +147,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		metas   []meta
 		members []member
 		groups  []Entity
+		types   []Entity
 	)
 	takeMetas := func(rows []MetadataRow) {
 		for _, m := range rows {
@@ -155,7 +158,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		}
 	}
 	read := func() error {
-		accts, metas, members, groups = nil, nil, nil, nil
+		accts, metas, members, groups, types = nil, nil, nil, nil, nil
 		return t.client.QueryPages(ctx, func(q int, rows []Entity) error {
 			switch q {
 			case 0:
@@ -164,6 +167,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 					accts = append(accts, engine.Account{
 						ID: u.String("id"), Username: u.String("username"), Email: u.String("email"),
 						FirstName: u.String("first_name"), LastName: u.String("last_name"), Active: active,
+						UserType: u.String("user_type_id"),
 					})
 				}
 			case 1:
@@ -178,6 +182,8 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 				}
 			case 3:
 				groups = append(groups, rows...)
+			case 4:
+				types = append(types, rows...)
 			}
 			return nil
 		},
@@ -193,6 +199,12 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 				flat: flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(rows []groupRow) {
 					for _, g := range rows {
 						groups = append(groups, Entity{"id": g.ID.s, "name": g.Name.s})
+					}
+				})},
+			PagedQuery{Expression: "select id, name from UserType",
+				flat: flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(rows []groupRow) {
+					for _, ut := range rows {
+						types = append(types, Entity{"id": ut.ID.s, "name": ut.Name.s})
 					}
 				})},
 		)
@@ -212,9 +224,16 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	if accts == nil {
 		accts = []engine.Account{}
 	}
+	typeName := make(map[string]string, len(types))
+	for _, ut := range types {
+		typeName[ut.String("id")] = ut.String("name")
+	}
 	byID := make(map[string]int, len(accts))
 	for i := range accts {
 		byID[accts[i].ID] = i
+		if n, ok := typeName[accts[i].UserType]; ok {
+			accts[i].UserType = n
+		}
 	}
 	for _, m := range metas {
 		i, ok := byID[m.parent]

@@ -63,7 +63,7 @@ func TestExecuteUnderFaults(t *testing.T) {
 		creates[i] = createChange(key, key, fmt.Sprintf("sid-%04d", i))
 		want[creates[i].TargetID] = engine.Account{
 			ID: creates[i].TargetID, Username: key, Email: key + "@example.com", FirstName: "First " + key, LastName: "Last " + key,
-			Active: true, Owner: "users", SourceID: fmt.Sprintf("sid-%04d", i),
+			Active: true, Owner: "users", SourceID: fmt.Sprintf("sid-%04d", i), UserType: "ftrack",
 		}
 	}
 	s.Emulator.SetFaults(faults)
