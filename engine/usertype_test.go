@@ -47,7 +47,7 @@ func TestHandsOffUserTypesAreNeverTouched(t *testing.T) {
 		}
 	}
 	want := []string{
-		`2 ftrack accounts of user type "demo": never changed (ldapsync leaves service and demo accounts alone); 1 of them matches directory users, not adopted, changed or deactivated`,
+		`2 ftrack accounts of user type "demo": never changed (ldapsync leaves service and demo accounts alone); 1 of them matches a directory user, not adopted, changed or deactivated`,
 		`1 ftrack account of user type "service": never changed (ldapsync leaves service and demo accounts alone)`,
 	}
 	if !slices.Equal(typed, want) {

@@ -188,6 +188,9 @@ func renderApplyReport(r *renderer, rep *engine.ApplyReport) {
 	if n := rep.Failed.Total(); n > 0 {
 		line += fmt.Sprintf(", %d FAILED", n)
 	}
+	if n := rep.NoSeats; n > 0 {
+		line += fmt.Sprintf(" (%d of them waiting for a licence seat: no seat free in ftrack; free seats and run apply again)", n)
+	}
 	if !rep.Complete {
 		r.printf("%s\n", r.red.Sprint(line+"."))
 		return

@@ -85,6 +85,9 @@ func planMarkdownListing(p *engine.Plan, l listing) string {
 	if r := roleCountsPhrase(s); r != "" {
 		fmt.Fprintf(&b, "**Security roles:** %s.\n\n", mdText(r))
 	}
+	if line := seatsLine(p.Seats); line != "" {
+		fmt.Fprintf(&b, "**%s**\n\n", mdText(line))
+	}
 	if line := limitsLine(p.Limits); line != "" {
 		fmt.Fprintf(&b, "%s\n\n", mdText(line))
 	}

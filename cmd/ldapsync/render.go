@@ -417,6 +417,13 @@ func (r *renderer) Plan(p *engine.Plan) {
 		r.more(shown, len(p.Warnings), "warning", "warnings")
 	}
 	r.printf("\n%s\n", r.bold.Sprint(planSummaryLine(p)))
+	if line := seatsLine(p.Seats); line != "" {
+		if p.Seats.Limit > 0 && p.Seats.ActiveAfter > p.Seats.Limit {
+			r.printf("%s\n", r.red.Sprint(line))
+		} else {
+			r.printf("%s\n", line)
+		}
+	}
 	if line := limitsLine(p.Limits); line != "" {
 		r.printf("%s\n", r.faint.Sprint(plain(line)))
 	}
@@ -501,6 +508,25 @@ func limitsLine(limits []engine.LimitInForce) string {
 		}
 	}
 	return "Safety limits: " + strings.Join(parts, ", ") + "."
+}
+
+// seatsLine says what the plan does to the licence seats: "Active
+// accounts: 248 now → 251 after apply, of 250 seats (policy.seats)."; ""
+// for a plan that does not say (older than format 2.1).
+func seatsLine(s *engine.Seats) string {
+	if s == nil {
+		return ""
+	}
+	line := fmt.Sprintf("Active accounts: %s now → %s after apply", thousands(s.ActiveNow), thousands(s.ActiveAfter))
+	switch {
+	case s.Limit > 0 && s.ActiveAfter > s.Limit:
+		line += fmt.Sprintf(", of %s seats (policy.seats): %s over", thousands(s.Limit), thousands(s.ActiveAfter-s.Limit))
+	case s.Limit > 0:
+		line += fmt.Sprintf(", of %s seats (policy.seats): %s free after", thousands(s.Limit), thousands(s.Limit-s.ActiveAfter))
+	default:
+		line += " (every active user holds a licence seat; policy.seats is not set)"
+	}
+	return line + "."
 }
 
 // planSummaryLine is the one-line summary: "Plan: 3 to create, 2 to update, 1 to deactivate."

@@ -143,6 +143,8 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"ftrack-grant":      cmdFtrackGrant,
 	"ftrack-custom":     cmdFtrackCustom,
 	"ftrack-custom-set": cmdFtrackCustomSet,
+	"ftrack-seats":      cmdFtrackSeats,
+	"ftrack-user-type":  cmdFtrackUserType,
 }
 
 // order FILE REGEXP... asserts that the regular expressions first match

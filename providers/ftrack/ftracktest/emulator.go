@@ -301,6 +301,14 @@ func (e *Emulator) SetFaults(f Faults) {
 	e.dropPending = f.DropAfterOperations > 0
 }
 
+// SetSeats changes Options.Seats (0: unlimited) from the next batch on,
+// as a site buying or giving up licences would.
+func (e *Emulator) SetSeats(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.opts.Seats = n
+}
+
 // Stats returns a copy of the counters.
 func (e *Emulator) Stats() Stats {
 	e.mu.Lock()
