@@ -77,6 +77,10 @@ func seatsAfter(accounts []Account, changes []Change, limit int) Seats {
 	return s
 }
 
+// Exceeded reports whether the plan would leave more accounts active
+// than policy.seats, and more than now: a block -force does not lift.
+func (s *Seats) Exceeded() bool { return s != nil && len(seatReasons(*s)) > 0 }
+
 // seatReasons blocks a plan after which more accounts would be active
 // than policy.seats allows (none when the policy sets no seats, or when
 // the plan does not raise the count: a site over its seats may still

@@ -183,6 +183,9 @@ func runPlan(c *cli.Context, args planArgs) error {
 // -detailed-exitcode when there are changes. (sync says how to go on
 // from a blocked plan itself: syncBlockedMessage.)
 func planExit(p *engine.Plan, detailed bool) error {
+	if p.IsBlocked() && p.Seats.Exceeded() {
+		return cli.Exit("Error: the plan is blocked: it would leave more accounts active than policy.seats allows, which -force does not lift; free seats, make a plan for fewer users (plan -target), or raise seats once the site has the licences.", exitBlocked)
+	}
 	if p.IsBlocked() {
 		return cli.Exit("Error: the plan is blocked by a safety policy; review it, then re-run plan with -force to override.", exitBlocked)
 	}

@@ -51,6 +51,9 @@ Examples:
 			flushOutput(c.App.Writer) // the plan shows before the apply starts
 			if plan.IsBlocked() {
 				ws.log.Error("sync blocked by safety policy; nothing applied", "reasons", plan.Blocked.Reasons)
+				if plan.Seats.Exceeded() {
+					return cli.Exit("Error: the plan is blocked: it would leave more accounts active than policy.seats allows (-force does not lift this); nothing was applied. Free seats, or raise seats once the site has the licences.", exitBlocked)
+				}
 				return cli.Exit(syncBlockedMessage(args), exitBlocked)
 			}
 			if !applyable(plan) {
