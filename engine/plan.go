@@ -52,7 +52,7 @@ type Plan struct {
 	Blocked *Block         `json:"blocked,omitempty"`
 	Summary Summary        `json:"summary"`
 	// Seats counts the active ftrack accounts now and after the plan,
-	// with policy.seats; nil in plans older than format 2.1.
+	// with policy.seats; nil in plans older than format 3.1.
 	Seats     *Seats     `json:"seats,omitempty"`
 	Changes   []Change   `json:"changes"`
 	Skipped   []Skipped  `json:"skipped"`

@@ -512,7 +512,7 @@ func limitsLine(limits []engine.LimitInForce) string {
 
 // seatsLine says what the plan does to the licence seats: "Active
 // accounts: 248 now → 251 after apply, of 250 seats (policy.seats)."; ""
-// for a plan that does not say (older than format 2.1).
+// for a plan that does not say (older than format 3.1).
 func seatsLine(s *engine.Seats) string {
 	if s == nil {
 		return ""
