@@ -307,7 +307,9 @@ func TestRoleAttackLastAdministrator(t *testing.T) {
 func TestRoleAttackGrantBackBesideRemoval(t *testing.T) {
 	ra := newRoleAttack()
 	p := ra.plan(t)
-	if !slices.ContainsFunc(p.Changes, func(c Change) bool { return c.Action == ActionRemoveRole && c.Key == "bob" && c.Role == "Project Manager" }) {
+	if !slices.ContainsFunc(p.Changes, func(c Change) bool {
+		return c.Action == ActionRemoveRole && c.Key == "bob" && c.Role == "Project Manager"
+	}) {
 		t.Fatalf("no removal of bob's Project Manager: %v", changeLines(p))
 	}
 	p.Changes = append(p.Changes, addRole("bob", "id-b", "sid-b", "Project Manager", true))
