@@ -7,7 +7,9 @@ import (
 
 // match is a desired user and the account it joined, nil when none.
 type match struct {
-	user    User
+	// user points into the view's desired users (a copy per match would
+	// be 100,000 copies of a large struct at an initial import).
+	user    *User
 	account *Account
 	// rename is true when the account was found by stable id under
 	// another username: the username changes.
@@ -58,7 +60,9 @@ func join(v *view, res *diffResult) *joined {
 	}
 	consumed := map[string]bool{} // account ids matched to a desired user
 	em := newEmailIndex(v, j.desiredKeys)
-	for _, u := range v.desired {
+	j.matches = make([]match, 0, len(v.desired))
+	for i := range v.desired {
+		u := &v.desired[i]
 		if v.held[u.Key] == holdDuplicateAccount {
 			continue
 		}
@@ -69,7 +73,7 @@ func join(v *view, res *diffResult) *joined {
 			}
 		}
 		if m.account == nil {
-			a, hold := em.lookup(u, consumed)
+			a, hold := em.lookup(*u, consumed)
 			if hold != "" {
 				v.held[u.Key] = holdEmailCollision
 				res.warnings = append(res.warnings, hold)
@@ -94,12 +98,16 @@ func join(v *view, res *diffResult) *joined {
 type emailIndex struct {
 	v        *view
 	accounts map[string][]*Account // lower e-mail -> accounts with it
-	desired  map[string][]string   // lower e-mail -> desired keys with it
-	keys     map[string]bool
+	// desired counts the desired users per lower e-mail; the keys of a
+	// shared one are looked up when a message needs them (rare), so a
+	// directory of unique e-mails costs one map entry per user, no list.
+	desired map[string]int32
+	shared  map[string][]string // e-mail -> keys, for the shared ones (made on first need)
+	keys    map[string]bool
 }
 
 func newEmailIndex(v *view, keys map[string]bool) *emailIndex {
-	ix := &emailIndex{v: v, accounts: map[string][]*Account{}, desired: map[string][]string{}, keys: keys}
+	ix := &emailIndex{v: v, accounts: map[string][]*Account{}, desired: make(map[string]int32, len(v.desired)), keys: keys}
 	for i := range v.accounts {
 		a := &v.accounts[i]
 		if e := strings.ToLower(strings.TrimSpace(a.Email)); e != "" {
@@ -108,10 +116,24 @@ func newEmailIndex(v *view, keys map[string]bool) *emailIndex {
 	}
 	for _, u := range v.desired {
 		if e := strings.ToLower(strings.TrimSpace(u.Email)); e != "" {
-			ix.desired[e] = append(ix.desired[e], u.Key)
+			ix.desired[e]++
 		}
 	}
 	return ix
+}
+
+// sharedKeys returns the desired keys with the shared e-mail e, indexing
+// every shared e-mail in one pass the first time.
+func (ix *emailIndex) sharedKeys(e string) []string {
+	if ix.shared == nil {
+		ix.shared = map[string][]string{}
+		for _, d := range ix.v.desired {
+			if le := strings.ToLower(strings.TrimSpace(d.Email)); ix.desired[le] > 1 {
+				ix.shared[le] = append(ix.shared[le], d.Key)
+			}
+		}
+	}
+	return ix.shared[e]
 }
 
 // lookup returns the account a user without a username match should join
@@ -124,7 +146,8 @@ func (ix *emailIndex) lookup(u User, consumed map[string]bool) (*Account, string
 	if e == "" {
 		return nil, ""
 	}
-	if keys := ix.desired[e]; len(keys) > 1 {
+	if ix.desired[e] > 1 {
+		keys := ix.sharedKeys(e)
 		return nil, fmt.Sprintf("user.%s: directory users %s share the e-mail %q; none of them is created until the directory is fixed", u.Key, quoteAll(keys), u.Email)
 	}
 	var cands []*Account

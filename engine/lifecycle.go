@@ -24,7 +24,7 @@ type lifecycle struct {
 // directory disables it), update the account this mapping owns, adopt an
 // unowned one, or leave another mapping's account alone.
 func (lc *lifecycle) desiredUser(m match) {
-	u, a, v, res := m.user, m.account, lc.v, lc.res
+	u, a, v, res := *m.user, m.account, lc.v, lc.res
 	switch {
 	case a == nil && u.Disabled:
 		res.unchanged++ // never create a user the directory disables

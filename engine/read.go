@@ -239,18 +239,28 @@ func userLess(a, b User) bool {
 	return a.DN < b.DN
 }
 
-// digestUsers is sha256 over the canonical JSON of the sorted desired users.
+// digestUsers is sha256 over the canonical JSON of the sorted desired
+// users: the JSON of the list, hashed one user at a time, so the whole
+// list is never encoded in memory at once (100,000 users are some 60 MB
+// of JSON). Roles and custom attributes are left out when a user has
+// none, so a configuration without them digests as before.
 func digestUsers(us []User) string {
 	type du struct {
 		Key, Username, Email, FirstName, LastName, SourceID, DN string
 		Disabled                                                bool
 		Groups                                                  []string
+		Roles                                                   []RoleGrant       `json:",omitempty"`
+		Custom                                                  map[string]string `json:",omitempty"`
 	}
-	list := make([]du, len(us))
+	h := sha256.New()
+	h.Write([]byte{'['})
 	for i, u := range us {
-		list[i] = du{u.Key, u.Username, u.Email, u.FirstName, u.LastName, u.SourceID, u.DN, u.Disabled, u.Groups}
+		if i > 0 {
+			h.Write([]byte{','})
+		}
+		b, _ := json.Marshal(du{u.Key, u.Username, u.Email, u.FirstName, u.LastName, u.SourceID, u.DN, u.Disabled, u.Groups, u.Roles, u.Custom})
+		h.Write(b)
 	}
-	b, _ := json.Marshal(list)
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	h.Write([]byte{']'})
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
