@@ -192,7 +192,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	roles, err := rolesNow(ctx, req, changes, accounts, fresh)
+	roles, err := rolesNow(ctx, req, changes, accounts, fresh, la)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +207,10 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	// From here on we write.
 	j := openJournal(req, la, rec, accounts, now)
 	j.rep.SourceVerified = fresh != nil
+	if fresh == nil {
+		named := namedRoles(req.Groups)
+		j.idx.manageRole = func(role string) bool { return named[role] }
+	}
 	for _, c := range changes {
 		j.rep.Planned.add(c.Action)
 	}
@@ -295,9 +299,9 @@ func groupsNow(ctx context.Context, req ApplyRequest, changes []Change, fresh *d
 // rolesNow returns the target's role catalog, with every account's roles
 // read onto accounts, when the configuration has roles blocks or the plan
 // changes roles; nil otherwise.
-func rolesNow(ctx context.Context, req ApplyRequest, changes []Change, accounts []Account, fresh *derivation) (*RoleCatalog, error) {
+func rolesNow(ctx context.Context, req ApplyRequest, changes []Change, accounts []Account, fresh *derivation, la *LastApplied) (*roleCheck, error) {
 	if fresh != nil && fresh.view.mapsRoles {
-		return &fresh.view.roleCatalog, nil // read onto the same accounts
+		return &roleCheck{cat: fresh.view.roleCatalog}, nil // read onto the same accounts
 	}
 	_, specs := roleSpecs(req.Groups)
 	if len(specs) == 0 && !mapsRoles(req.Mapper) && !slices.ContainsFunc(changes, func(c Change) bool { return isRoleAction(c.Action) }) {
@@ -307,7 +311,7 @@ func rolesNow(ctx context.Context, req ApplyRequest, changes []Change, accounts 
 	if err != nil {
 		return nil, err
 	}
-	return &cat, nil
+	return &roleCheck{cat: cat, managed: la.ManagedRoles}, nil
 }
 
 // readNow reads ftrack and, with VerifySource, the directory through

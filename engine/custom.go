@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -223,4 +224,45 @@ func customMapped(m Mapper) ([]string, bool) {
 		return cm.CustomAttributes()
 	}
 	return nil, false
+}
+
+// checkCustomWrites refuses, from the configuration alone (so also with
+// -verify-source=false), a change that writes a custom attribute the
+// mapping does not write, a key that is not a clean identifier, or (in an
+// update or adopt) a field the mapping sets at create only. Only a bad key
+// stops the change's other checks: the rest are source_mismatch, which a
+// refusal of an earlier kind (not_owned, …) outranks.
+func (ck *checker) checkCustomWrites(c Change) bool {
+	keys, mapped := customMapped(ck.mapperImpl)
+	for _, f := range []*Fields{c.Before, c.After} {
+		if f == nil {
+			continue
+		}
+		for _, k := range sortedMapKeys(f.Custom) {
+			if err := checkIdentifier("a custom attribute key", k); err != nil || k == "" {
+				ck.problems.add(RefuseInvalid, "%s (%s): %v", c.Address, c.Action, firstErr(err, "a custom attribute key is empty"))
+				return false
+			}
+			if !mapped || (keys != nil && !slices.Contains(keys, k)) {
+				ck.problems.add(RefuseSourceMismatch, "%s: mapping %q does not write custom attribute %q", c.Address, ck.mapper, k)
+			}
+		}
+	}
+	if c.Action == ActionUpdate || c.Action == ActionAdopt {
+		only := createOnly(ck.mapperImpl)
+		for _, x := range SetFields(c.After) {
+			if only[x.Field.Name] {
+				ck.problems.add(RefuseSourceMismatch, "%s: %s is set at create only (on_create_only); ldapsync never updates it", c.Address, x.Field.Name)
+			}
+		}
+	}
+	return true
+}
+
+// firstErr is err's message, or msg when err is nil.
+func firstErr(err error, msg string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return msg
 }

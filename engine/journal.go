@@ -134,10 +134,15 @@ func (j *journal) finish(complete bool) error {
 type recordIndex struct {
 	la   *LastApplied
 	byID map[string]string // target id -> key
+	// manageRole says whether a role apply granted becomes managed: one
+	// the configuration names, or any when the directory vouched for the
+	// plan (an unverified edited plan must not make a hand-made role
+	// managed, which the next honest plan would then remove everywhere).
+	manageRole func(role string) bool
 }
 
 func newRecordIndex(la *LastApplied) *recordIndex {
-	ix := &recordIndex{la: la, byID: map[string]string{}}
+	ix := &recordIndex{la: la, byID: map[string]string{}, manageRole: func(string) bool { return true }}
 	for k, u := range la.Users {
 		ix.byID[u.TargetID] = k
 	}
@@ -197,7 +202,9 @@ func (ix *recordIndex) record(c Change, actual map[string]*Account) {
 		u.Groups = withoutName(u.Groups, c.Group)
 	case ActionAddRole:
 		u.Roles = withName(u.Roles, c.Role)
-		ix.la.ManagedRoles = withName(ix.la.ManagedRoles, c.Role)
+		if ix.manageRole(c.Role) {
+			ix.la.ManagedRoles = withName(ix.la.ManagedRoles, c.Role)
+		}
 	case ActionRemoveRole:
 		u.Roles = withoutName(u.Roles, c.Role)
 	case ActionDeactivate:

@@ -366,6 +366,10 @@ func checkStrict(data []byte) error {
 		}
 		if kind, n := dec.StackIndex(depth); kind == '{' && n%2 == 1 { // a member name
 			name := tok.String()
+			ptr := string(dec.StackPointer())
+			if strings.HasSuffix(ptr[:max(strings.LastIndex(ptr, "/"), 0)], "/custom_attributes") {
+				continue // keys of a map (the site's custom attributes), not members of the format
+			}
 			if want, ok := known[strings.ToLower(name)]; ok && want != name {
 				return refuse(RefuseInvalid, "the plan file has a member %q at %s; the plan format spells it %q (a name that differs only in case is refused, not merged)", name, dec.StackPointer(), want)
 			}

@@ -546,3 +546,104 @@ func allowedPrivileged(specs []GroupSpec) map[string]bool {
 	}
 	return out
 }
+
+// roleCheck is what apply checks role changes with: the target's catalog
+// now and, when the directory is not checked, the state's managed roles.
+type roleCheck struct {
+	cat     RoleCatalog
+	managed []string
+}
+
+// namedRoles are the roles the roles blocks name literally (map values
+// without a $ expansion).
+func namedRoles(specs []GroupSpec) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range specs {
+		if s.Roles == nil {
+			continue
+		}
+		for _, r := range s.Rules {
+			if !strings.Contains(r.Name, "$") {
+				out[r.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+// checkRolesConfigured refuses, without the directory (-verify-source
+// false), the role changes the configuration on disk could not make:
+// any, when it manages no roles; a grant of a role it neither names nor
+// could give by a pattern or the mapping, the default role, a scope no
+// roles block gives, a project no roles block lists; the removal of a
+// role that is not managed (named, or granted by an earlier apply).
+func (ck *checker) checkRolesConfigured(changes []Change, req ApplyRequest, rc *roleCheck) {
+	_, specs := roleSpecs(req.Groups)
+	byMapping := mapsRoles(req.Mapper)
+	named := namedRoles(specs)
+	anyName := byMapping
+	allOpen, listed, projects := byMapping, false, map[string]bool{}
+	defaultRole := ""
+	for _, s := range specs {
+		for _, r := range s.Rules {
+			anyName = anyName || strings.Contains(r.Name, "$")
+		}
+		allOpen = allOpen || s.Roles.AllOpen
+		listed = listed || !s.Roles.AllOpen
+		for _, p := range s.Roles.Projects {
+			projects[p] = true
+		}
+		if s.Roles.DefaultRole != "" {
+			defaultRole = s.Roles.DefaultRole
+		}
+	}
+	managed := map[string]bool{}
+	for n := range named {
+		managed[n] = true
+	}
+	for _, n := range rc.managed {
+		managed[n] = true
+	}
+	no := func(c Change, format string, args ...any) {
+		ck.problems.add(RefuseSourceMismatch, "%s: %s (the directory is not checked, and the configuration alone cannot justify it)", c.Address, fmt.Sprintf(format, args...))
+	}
+	for _, c := range changes {
+		if !isRoleAction(c.Action) {
+			continue
+		}
+		switch {
+		case len(specs) == 0 && !byMapping:
+			no(c, "the configuration manages no security roles")
+			continue
+		case c.Role == defaultRole:
+			no(c, "role %q is the default_role, which ldapsync never grants or removes", c.Role)
+			continue
+		}
+		if _, ok := rc.cat.Types[c.Role]; !ok && c.Action != ActionRemoveRole {
+			no(c, "ftrack has no role %q", c.Role)
+			continue
+		}
+		switch c.Action {
+		case ActionAddRole:
+			switch {
+			case !named[c.Role] && !anyName:
+				no(c, "no roles block names role %q", c.Role)
+			case c.AllOpenProjects && !allOpen:
+				no(c, "no roles block grants roles on all open projects")
+			case !c.AllOpenProjects && !listed:
+				no(c, "no roles block grants roles on listed projects only")
+			}
+		case ActionGrantRoleProject:
+			switch {
+			case !named[c.Role] && !anyName:
+				no(c, "no roles block names role %q", c.Role)
+			case !projects[c.Project]:
+				no(c, "no roles block lists project %q", c.Project)
+			}
+		case ActionRemoveRole, ActionRevokeRoleProject:
+			if !managed[c.Role] {
+				no(c, "role %q is not managed: the configuration does not name it and no apply granted it", c.Role)
+			}
+		}
+	}
+}

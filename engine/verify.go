@@ -145,7 +145,7 @@ type checker struct {
 // verifyChanges runs every check on the plan's changes (sorted in the
 // safe order) and returns those to execute and those already done, or a
 // refusal.
-func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, groups map[string]bool, fresh *derivation, roles *RoleCatalog) (pending, done []Change, err error) {
+func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, groups map[string]bool, fresh *derivation, roles *roleCheck) (pending, done []Change, err error) {
 	hands, err := newHandsOff(req.Policy.Protect, req.TargetUser)
 	if err != nil {
 		return nil, nil, err
@@ -182,7 +182,10 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, group
 	}
 	ck.checkConflicts(changes)
 	if roles != nil {
-		ck.checkRoles(changes, *roles, allowedPrivileged(req.Groups), accounts)
+		ck.checkRoles(changes, roles.cat, allowedPrivileged(req.Groups), accounts)
+		if fresh == nil {
+			ck.checkRolesConfigured(changes, req, roles)
+		}
 	}
 	for _, c := range changes {
 		if c.Action == ActionCreateGroup {
@@ -329,7 +332,7 @@ func (ck *checker) checkShape(c Change) bool {
 		if err := checkWrittenValues(c.After); err != nil {
 			return bad("%v", err)
 		}
-		return true
+		return ck.checkCustomWrites(c)
 	case ActionDeactivate, ActionReactivate:
 		active := c.Action == ActionReactivate
 		if !slices.Equal(after, []string{"is_active"}) || !slices.Equal(before, after) || *c.After.IsActive != active || *c.Before.IsActive == active {
@@ -340,6 +343,9 @@ func (ck *checker) checkShape(c Change) bool {
 	// update, adopt
 	if err := checkWrittenValues(c.After); err != nil {
 		return bad("%v", err)
+	}
+	if !ck.checkCustomWrites(c) {
+		return false
 	}
 	if len(after) == 0 || slices.Contains(after, "is_active") {
 		return bad("an update or adopt writes at least one field, and never is_active")

@@ -153,7 +153,7 @@ func (r *renderer) Drift(rep *engine.DriftReport) {
 			}
 			r.printf("%s\n", line)
 			for _, f := range it.Fields {
-				r.printf("      %-12s directory %s, ftrack %s, last applied %s\n", f.Field+":", fieldView(f.Field, f.Desired), fieldView(f.Field, f.Actual), fieldView(f.Field, f.LastApplied))
+				r.printf("      %-12s directory %s, ftrack %s, last applied %s\n", plain(f.Field)+":", fieldView(f.Field, f.Desired), fieldView(f.Field, f.Actual), fieldView(f.Field, f.LastApplied))
 			}
 		}
 	}
@@ -197,7 +197,7 @@ func driftMarkdown(rep *engine.DriftReport) string {
 				fmt.Fprintf(&s, "| `%s` | %s | | | | |\n", mdEscape(it.Key), mdEscape(string(it.Action)))
 			}
 			for _, f := range it.Fields {
-				fmt.Fprintf(&s, "| `%s` | %s | %s | %s | %s | %s |\n", mdEscape(it.Key), mdEscape(string(it.Action)), f.Field,
+				fmt.Fprintf(&s, "| `%s` | %s | %s | %s | %s | %s |\n", mdEscape(it.Key), mdEscape(string(it.Action)), mdEscape(f.Field),
 					mdEscape(fieldView(f.Field, f.Desired)), mdEscape(fieldView(f.Field, f.Actual)), mdEscape(fieldView(f.Field, f.LastApplied)))
 			}
 		}

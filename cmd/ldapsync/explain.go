@@ -91,7 +91,7 @@ func (r *renderer) explanation(e engine.Explanation) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			r.printf("      %-12s %q\n", k+":", en.Fields[k])
+			r.printf("      %-12s %q\n", plain(k)+":", en.Fields[k])
 		}
 		if len(en.Groups) > 0 {
 			r.printf("      %-12s %s\n", "groups:", plain(strings.Join(en.Groups, ", ")))

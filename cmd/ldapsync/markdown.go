@@ -148,11 +148,11 @@ func planMarkdownListing(p *engine.Plan, l listing) string {
 			for _, f := range diffFields(c) {
 				switch {
 				case f.hasBefore && f.hasAfter:
-					fmt.Fprintf(&d, "  - %s: %s → %s\n", f.name, mdCode(f.before), mdCode(f.after))
+					fmt.Fprintf(&d, "  - %s: %s → %s\n", mdText(f.name), mdCode(f.before), mdCode(f.after))
 				case f.hasAfter:
-					fmt.Fprintf(&d, "  - %s: %s\n", f.name, mdCode(f.after))
+					fmt.Fprintf(&d, "  - %s: %s\n", mdText(f.name), mdCode(f.after))
 				default:
-					fmt.Fprintf(&d, "  - %s: %s\n", f.name, mdCode(f.before))
+					fmt.Fprintf(&d, "  - %s: %s\n", mdText(f.name), mdCode(f.before))
 				}
 			}
 		}

@@ -369,11 +369,11 @@ func (r *renderer) Plan(p *engine.Plan) {
 				for _, d := range diffFields(c) {
 					switch {
 					case d.hasBefore && d.hasAfter:
-						r.printf("      %-12s %s → %s\n", d.name+":", r.red.Sprint(d.before), col.Sprint(d.after))
+						r.printf("      %-12s %s → %s\n", plain(d.name)+":", r.red.Sprint(d.before), col.Sprint(d.after))
 					case d.hasAfter:
-						r.printf("      %-12s %s\n", d.name+":", col.Sprint(d.after))
+						r.printf("      %-12s %s\n", plain(d.name)+":", col.Sprint(d.after))
 					default:
-						r.printf("      %-12s %s\n", d.name+":", d.before)
+						r.printf("      %-12s %s\n", plain(d.name)+":", d.before)
 					}
 				}
 			}
