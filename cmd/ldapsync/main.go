@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -39,10 +40,26 @@ const (
 )
 
 func main() {
+	tuneGC()
 	stop := startProfiles(os.Stderr)
 	code := run(os.Args, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// defaultGCPercent is the garbage collector's target when GOGC is not
+// set: the heap may grow to 1.5 times what is live, not Go's default of 2
+// times. A plan holds every directory user and every change at once (at
+// an initial import of 100,000 users some 100 MB live); measured there,
+// peak RSS falls from 157 MB to 136 MB at no measurable cost in time (see
+// the README's performance table). GOGC in the environment wins.
+const defaultGCPercent = 50
+
+// tuneGC sets defaultGCPercent unless GOGC is set.
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
 
 // usageError turns a flag the command line got wrong into one line, as
