@@ -36,8 +36,8 @@ type joined struct {
 // share a username are held and reported, never joined twice. It also
 // counts the owned accounts, the limits' base.
 func join(v *view, res *diffResult) *joined {
-	byKey := map[string]*Account{}
-	ownedBySID := map[string]*Account{}
+	byKey := make(map[string]*Account, len(v.accounts))
+	ownedBySID := make(map[string]*Account, len(v.accounts))
 	for i := range v.accounts {
 		a := &v.accounts[i]
 		k := strings.ToLower(a.Username)
@@ -58,7 +58,7 @@ func join(v *view, res *diffResult) *joined {
 	for _, u := range v.desired {
 		j.desiredKeys[u.Key] = true
 	}
-	consumed := map[string]bool{} // account ids matched to a desired user
+	consumed := make(map[string]bool, min(len(v.accounts), len(v.desired))) // account ids matched to a desired user
 	em := newEmailIndex(v, j.desiredKeys)
 	j.matches = make([]match, 0, len(v.desired))
 	for i := range v.desired {
@@ -107,7 +107,7 @@ type emailIndex struct {
 }
 
 func newEmailIndex(v *view, keys map[string]bool) *emailIndex {
-	ix := &emailIndex{v: v, accounts: map[string][]*Account{}, desired: make(map[string]int32, len(v.desired)), keys: keys}
+	ix := &emailIndex{v: v, accounts: make(map[string][]*Account, len(v.accounts)), desired: make(map[string]int32, len(v.desired)), keys: keys}
 	for i := range v.accounts {
 		a := &v.accounts[i]
 		if e := strings.ToLower(strings.TrimSpace(a.Email)); e != "" {
