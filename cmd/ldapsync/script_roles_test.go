@@ -118,3 +118,17 @@ func cmdFtrackCustomSet(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Fatalf("no custom attribute %q", args[1])
 }
+
+// ftrack-ungrant USERNAME ROLE takes a security role from the user by
+// hand (its project grants too), as an administrator in ftrack would.
+func cmdFtrackUngrant(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: ftrack-ungrant USERNAME ROLE")
+	}
+	e := ftrackOf(ts).Emulator
+	u := findUser(e, args[0])
+	if u == nil {
+		ts.Fatalf("no ftrack user %q", args[0])
+	}
+	ftrackAPI(ts, map[string]any{"action": "remove_user_security_role", "user_id": u["id"], "role_id": ftracktest.SecurityRoleID(args[1])})
+}

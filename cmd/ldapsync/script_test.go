@@ -143,6 +143,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"ftrack-grant":      cmdFtrackGrant,
 	"ftrack-custom":     cmdFtrackCustom,
 	"ftrack-custom-set": cmdFtrackCustomSet,
+	"ftrack-ungrant":    cmdFtrackUngrant,
 	"ftrack-seats":      cmdFtrackSeats,
 	"ftrack-user-type":  cmdFtrackUserType,
 }
