@@ -10,7 +10,10 @@
 //     objectGUID, memberOf as an ordinary attribute, "member;range=0-1499"
 //     range retrieval with a configurable MaxValRange, bit-AND filters on
 //     userAccountControl); WithSizeLimit and WithTimeLimitAfter cut searches
-//     off with result codes 4 and 3.
+//     off with result codes 4 and 3; WithStartTLS offers StartTLS and
+//     refuses binds with a password until the connection is encrypted.
+//   - NewTestCerts makes a throwaway CA and a server certificate for
+//     localhost and 127.0.0.1 (the slapd's TLS, WithStartTLS, the demo).
 //   - GenerateUsers writes test users (non-ASCII names, every 20th locked)
 //     as LDIF; ParseLDIF reads LDIF content and change records.
 package ldaptest

@@ -20,6 +20,14 @@ package ldaptest
 // the next slice, the last one named "…-*". userAccountControl bit tests
 // (1.2.840.113556.1.4.803/804) work in filters in either mode.
 //
+// WithStartTLS offers the StartTLS extended operation (RFC 4511 §4.14):
+// the ExtendedResponse answers success and the connection continues over
+// TLS with the given certificate. A second StartTLS, or one after a bind
+// has started on the connection, is refused with operationsError and the
+// session stays as it was; a bind with a password before TLS is refused
+// with confidentialityRequired, so a client that gets through has used
+// StartTLS.
+//
 // gldap's Server.Stop waits for every client connection to end, so clients
 // connect to a small TCP relay in front of the gldap listener; Stop closes
 // the relayed connections first and gldap then stops at once.
@@ -27,6 +35,7 @@ package ldaptest
 import (
 	"bytes"
 	"crypto/sha1" //nolint:gosec // {SSHA} verification of test passwords
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -58,6 +67,19 @@ var operational = map[string]bool{
 // uuidNamespace seeds the entryUUIDs generated for entries without one.
 var uuidNamespace = uuid.MustParse("6f0c5ad4-3c1e-4f0e-9b51-6c6470617073")
 
+// connState is what StartTLS needs to know of a connection.
+type connState struct {
+	mu          sync.Mutex
+	tls         bool // StartTLS succeeded
+	bindStarted bool // a bind request arrived
+}
+
+// conn returns the state of gldap connection id.
+func (d *MemDirectory) conn(id int) *connState {
+	c, _ := d.conns.LoadOrStore(id, &connState{})
+	return c.(*connState)
+}
+
 type memEntry struct {
 	seq   uint64
 	dn    string
@@ -82,6 +104,7 @@ type memConfig struct {
 	maxValRange int
 	timeLimit   int
 	subschema   bool
+	tls         *tls.Config // StartTLS offered when set
 }
 
 // MemOption configures NewMemDirectory.
@@ -107,6 +130,20 @@ func WithRequireBind() MemOption { return func(c *memConfig) { c.requireBind = t
 // operational attributes ldapsync reads, as slapd does: plan's attribute
 // check then runs against the in-process directory too.
 func WithSubschema() MemOption { return func(c *memConfig) { c.subschema = true } }
+
+// WithStartTLS offers StartTLS with cert (see NewTestCerts for a
+// throwaway one): the operation succeeds once per connection, before any
+// bind, and binds with a password are refused (confidentialityRequired)
+// until the connection is encrypted. The RootDSE lists the operation in
+// supportedExtension. Start still returns an ldap:// URL.
+func WithStartTLS(cert tls.Certificate) MemOption {
+	return func(c *memConfig) {
+		c.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+}
+
+// startTLSOID is the StartTLS extended operation (RFC 4511 §4.14).
+const startTLSOID = "1.3.6.1.4.1.1466.20037"
 
 // subschemaDN is the subschema subentry WithSubschema serves.
 const subschemaDN = "cn=Subschema"
@@ -159,6 +196,7 @@ type MemDirectory struct {
 	seq     uint64
 	uuids   map[string]bool
 	bound   sync.Map // gldap connection id -> normalised bind DN
+	conns   sync.Map // gldap connection id -> *connState
 	srv     *gldap.Server
 	ln      net.Listener
 	relayMu sync.Mutex
@@ -410,8 +448,8 @@ func (d *MemDirectory) modrdnLocked(r Record) error {
 	return nil
 }
 
-// Start serves the directory on addr (e.g. "127.0.0.1:0") over plain
-// ldap:// and returns its URL.
+// Start serves the directory on addr (e.g. "127.0.0.1:0") over ldap://
+// (plain, or upgraded by StartTLS with WithStartTLS) and returns its URL.
 func (d *MemDirectory) Start(addr string) (string, error) {
 	d.mu.Lock()
 	if d.srv != nil {
@@ -419,7 +457,7 @@ func (d *MemDirectory) Start(addr string) (string, error) {
 		return "", errors.New("memdirectory: already started")
 	}
 	d.mu.Unlock()
-	srv, err := gldap.NewServer(gldap.WithLogger(hclog.NewNullLogger()), gldap.WithOnClose(func(id int) { d.bound.Delete(id) }))
+	srv, err := gldap.NewServer(gldap.WithLogger(hclog.NewNullLogger()), gldap.WithOnClose(func(id int) { d.bound.Delete(id); d.conns.Delete(id) }))
 	if err != nil {
 		return "", err
 	}
@@ -432,6 +470,11 @@ func (d *MemDirectory) Start(addr string) (string, error) {
 	}
 	if err := mux.Search(d.handleSearch); err != nil {
 		return "", err
+	}
+	if d.cfg.tls != nil {
+		if err := mux.ExtendedOperation(d.handleStartTLS, gldap.ExtendedOperationStartTLS); err != nil {
+			return "", err
+		}
 	}
 	if err := srv.Router(mux); err != nil {
 		return "", err
@@ -553,6 +596,11 @@ func (d *MemDirectory) handleBind(w *gldap.ResponseWriter, r *gldap.Request) {
 		return
 	}
 	d.bound.Delete(r.ConnectionID())
+	cs := d.conn(r.ConnectionID())
+	cs.mu.Lock()
+	cs.bindStarted = true
+	encrypted := cs.tls
+	cs.mu.Unlock()
 	pw := string(m.Password)
 	if m.UserName == "" && pw == "" {
 		resp.SetResultCode(gldap.ResultSuccess)
@@ -561,6 +609,11 @@ func (d *MemDirectory) handleBind(w *gldap.ResponseWriter, r *gldap.Request) {
 	if pw == "" {
 		resp.SetResultCode(gldap.ResultUnwillingToPerform)
 		resp.SetDiagnosticMessage("unauthenticated bind (DN with no password) disallowed")
+		return
+	}
+	if d.cfg.tls != nil && !encrypted {
+		resp.SetResultCode(gldap.ResultConfidentialityRequired)
+		resp.SetDiagnosticMessage("StartTLS before a bind with a password")
 		return
 	}
 	rdns, err := normalizeDN(m.UserName)
@@ -584,6 +637,38 @@ func (d *MemDirectory) handleBind(w *gldap.ResponseWriter, r *gldap.Request) {
 		d.bound.Store(r.ConnectionID(), key)
 		resp.SetResultCode(gldap.ResultSuccess)
 	}
+}
+
+// handleStartTLS answers a StartTLS request: success and a TLS handshake,
+// or operationsError (RFC 4511 §4.14.1, RFC 4513 §3.1.1) when the
+// connection already uses TLS or a bind has started on it, leaving the
+// session as it was.
+func (d *MemDirectory) handleStartTLS(w *gldap.ResponseWriter, r *gldap.Request) {
+	resp := r.NewExtendedResponse(gldap.WithResponseCode(gldap.ResultSuccess))
+	resp.SetResponseName(startTLSOID)
+	cs := d.conn(r.ConnectionID())
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	refused := ""
+	switch {
+	case cs.tls:
+		refused = "TLS is already established on this connection"
+	case cs.bindStarted:
+		refused = "StartTLS after a bind has started on this connection"
+	}
+	if refused != "" {
+		resp.SetResultCode(gldap.ResultOperationsError)
+		resp.SetDiagnosticMessage(refused)
+	}
+	if err := w.Write(resp); err != nil || refused != "" {
+		return
+	}
+	// The client starts its handshake once it reads the response; a
+	// failed handshake leaves a connection that can only be closed.
+	if err := r.StartTLS(d.cfg.tls); err != nil {
+		return
+	}
+	cs.tls = true
 }
 
 // checkPassword compares a clear-text password with a stored userPassword
@@ -735,6 +820,9 @@ func (d *MemDirectory) rootDSE(sel selector) outEntry {
 		{Name: "supportedControl", Values: []string{ldap.ControlTypePaging}},
 		{Name: "supportedLDAPVersion", Values: []string{"3"}},
 	}}
+	if d.cfg.tls != nil {
+		all.attrs = append(all.attrs, Attribute{Name: "supportedExtension", Values: []string{startTLSOID}})
+	}
 	if d.cfg.subschema {
 		all.attrs = append(all.attrs, Attribute{Name: "subschemaSubentry", Values: []string{subschemaDN}})
 	}
