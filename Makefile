@@ -1,7 +1,9 @@
 # ldapsync — build, test, demo.
 #
 #   make demo    plan → review → apply → drift against the embedded demo
-#                directory and the ftrack emulator (needs only Go)
+#                directory (over StartTLS) and the ftrack emulator (needs
+#                only Go); make demo DEMO_FLAGS=-keep keeps its work
+#                directory
 #   make test    every test, against a real OpenLDAP slapd (installed from
 #                Debian's packages when missing and we are root)
 #   make lint    gofmt, go vet, staticcheck (pinned; installed into
@@ -64,7 +66,7 @@ fuzz:
 	done
 
 demo: build
-	$(GO) run ./cmd/ldapsync-demo -ldapsync $(BIN)/ldapsync
+	$(GO) run ./cmd/ldapsync-demo -ldapsync $(BIN)/ldapsync $(DEMO_FLAGS)
 
 # lint checks formatting (gofmt, tracked and new files), go vet, staticcheck
 # and that go.mod and go.sum are tidy. staticcheck is pinned and installed

@@ -1,9 +1,14 @@
 // Command ldapsync-demo runs the quickstart story behind `make demo`: it
 // serves the demo directory (examples/quickstart/directory.ldif) from
-// memory and starts the ftrack emulator, both on loopback, then runs the
+// memory over StartTLS (a throwaway CA whose certificate it writes into its
+// working directory) and starts the ftrack emulator, both on loopback,
+// then runs the
 // real ldapsync binary through plan → show → apply → a directory change →
 // drift → plan → apply, printing each command and what a user would see.
-// It needs nothing installed beyond Go.
+// It needs nothing installed beyond Go. The working directory (the
+// configuration, the CA certificate, the plans, the Markdown and the
+// state) is removed at the end unless -keep is given; its path is printed
+// either way.
 package main
 
 import (
@@ -33,6 +38,10 @@ func main() {
 // example configuration's api_user).
 const demoAPIUser = "admin"
 
+// demoCAFile is the CA certificate the demo writes into its working
+// directory: the quickstart's ca_cert_file (through DEMO_LDAP_CA_FILE).
+const demoCAFile = "demo-ca.crt"
+
 // demo holds the running servers and the working directory.
 type demo struct {
 	bin     string
@@ -54,15 +63,29 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if !*keep {
-		defer os.RemoveAll(dir)
+	defer func() {
+		if *keep {
+			fmt.Printf("\nworkdir %s kept (-keep): the configuration, %s, the plans, plan.md and the state\n", dir, demoCAFile)
+			return
+		}
+		os.RemoveAll(dir)
+		fmt.Printf("\nworkdir %s removed (run with -keep to keep it)\n", dir)
+	}()
+
+	certs, err := ldaptest.NewTestCerts()
+	if err != nil {
+		return fmt.Errorf("demo certificates: %w", err)
+	}
+	caFile := filepath.Join(dir, demoCAFile)
+	if err := os.WriteFile(caFile, certs.CAPEM, 0o644); err != nil {
+		return err
 	}
 
 	ldif, err := os.Open(filepath.Join(*example, "directory.ldif"))
 	if err != nil {
 		return err
 	}
-	directory, err := ldaptest.NewMemDirectory(ldif, ldaptest.WithSubschema())
+	directory, err := ldaptest.NewMemDirectory(ldif, ldaptest.WithSubschema(), ldaptest.WithStartTLS(certs.Server))
 	ldif.Close()
 	if err != nil {
 		return fmt.Errorf("demo directory: %w", err)
@@ -89,6 +112,7 @@ func run() error {
 	}
 	d := &demo{bin: absBin, dir: dir, example: *example, env: append(os.Environ(),
 		"DEMO_LDAP_URL="+ldapURL,
+		"DEMO_LDAP_CA_FILE="+caFile,
 		"DEMO_LDAP_PASSWORD=demo-sync-password",
 		"DEMO_FTRACK_URL="+ftrack.URL,
 		"FTRACK_API_KEY="+apiKey,
@@ -97,6 +121,7 @@ func run() error {
 
 	banner("The demo studio: a directory of 8 people, an ftrack site with 4 accounts")
 	fmt.Printf("directory  %s  (examples/quickstart/directory.ldif, served from memory)\n", ldapURL)
+	fmt.Printf("tls        StartTLS before the bind, trusting the demo's throwaway CA: %s\n", caFile)
 	fmt.Printf("ftrack     %s  (the ftrack API emulator)\n", ftrack.URL)
 	fmt.Printf("workdir    %s\n", dir)
 	listUsers(ftrack.Emulator)

@@ -77,6 +77,7 @@ func exampleEnv(caFile string, drop ...string) []string {
 		"LDAPSYNC_VAR_ca_cert_file":  caFile,
 		"FTRACK_API_KEY":             "x-ftrack-api-key",
 		"DEMO_LDAP_URL":              "ldap://127.0.0.1:1389",
+		"DEMO_LDAP_CA_FILE":          caFile,
 		"DEMO_LDAP_PASSWORD":         "x-demo-password",
 		"DEMO_FTRACK_URL":            "http://127.0.0.1:1",
 		"NO_COLOR":                   "1",

@@ -102,7 +102,9 @@ var readmeNotRun = map[string]string{
 // TestReadmeCommands runs every ldapsync command line of the README's
 // code blocks, for real: the built binary, the quickstart configuration
 // (examples/quickstart), its directory loaded into a private OpenLDAP
-// slapd, and the ftrack emulator over HTTP seeded as make demo seeds it.
+// slapd reached over StartTLS with the slapd's CA (as make demo reaches
+// its directory), and the ftrack emulator over HTTP seeded as make demo
+// seeds it.
 //
 // Each sh block runs in a world of its own (a fresh slapd, emulator and
 // work directory); the output blocks of the tour ("$ ldapsync …" lines)
@@ -272,7 +274,9 @@ func newReadmeWorld(t *testing.T, bin string) *readmeWorld {
 	return &readmeWorld{bin: bin, dir: dir, slapd: s, ftrack: srv, apiKey: apiKey, events: map[string]bool{}, env: []string{
 		"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + dir, "NO_COLOR=1",
-		"DEMO_LDAP_URL=" + s.URL, "DEMO_LDAP_PASSWORD=" + password,
+		// the slapd's ldap:// URL with its CA, over StartTLS as the
+		// demo's directory is reached
+		"DEMO_LDAP_URL=" + s.URL, "DEMO_LDAP_CA_FILE=" + s.CACertFile, "DEMO_LDAP_PASSWORD=" + password,
 		"DEMO_FTRACK_URL=" + srv.URL, "FTRACK_API_KEY=" + apiKey,
 	}}
 }

@@ -1,14 +1,16 @@
 # Quickstart: the configuration `make demo` runs against the embedded demo
-# directory and the ftrack emulator. The demo supplies the two URLs and the
-# secrets through the environment; env() is allowed in connection settings.
+# directory and the ftrack emulator. The demo supplies the two URLs, the
+# path of its CA certificate and the secrets through the environment;
+# env() is allowed in connection settings.
 
 source "ldap" "corp" {
-  url                      = env("DEMO_LDAP_URL")
-  bind_dn                  = "cn=sync,dc=example,dc=com"
-  bind_password            = env("DEMO_LDAP_PASSWORD")
-  base_dn                  = "ou=users,dc=example,dc=com"
-  schema                   = "openldap"
-  insecure_allow_plaintext = true # the demo directory listens on loopback only
+  url           = env("DEMO_LDAP_URL") # ldap://127.0.0.1:PORT
+  start_tls     = true                 # upgraded to TLS before the bind
+  ca_cert_file  = env("DEMO_LDAP_CA_FILE")
+  bind_dn       = "cn=sync,dc=example,dc=com"
+  bind_password = env("DEMO_LDAP_PASSWORD")
+  base_dn       = "ou=users,dc=example,dc=com"
+  schema        = "openldap"
 }
 
 target "ftrack" "studio" {
