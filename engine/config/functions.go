@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -44,11 +46,13 @@ var stdFuncs = map[string]function.Function{
 }
 
 // connectionFunctions returns the allow-list plus env() and file().
-// file() paths are relative to dir, the configuration file's directory.
-func connectionFunctions(dir string, lookup func(string) (string, bool)) map[string]function.Function {
+// file() paths are relative to dir, the configuration file's directory;
+// with missingOK (validate without secrets) a file that does not exist
+// reads as a placeholder naming it (see unchecked.go).
+func connectionFunctions(dir string, lookup func(string) (string, bool), missingOK bool) map[string]function.Function {
 	fns := stdFunctions()
 	fns["env"] = envFunc(lookup)
-	fns["file"] = fileFunc(dir)
+	fns["file"] = fileFunc(dir, missingOK)
 	return fns
 }
 
@@ -105,7 +109,7 @@ func envFunc(lookup func(string) (string, bool)) function.Function {
 	})
 }
 
-func fileFunc(dir string) function.Function {
+func fileFunc(dir string, missingOK bool) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the contents of a file, relative to the configuration file's directory.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
@@ -116,6 +120,9 @@ func fileFunc(dir string) function.Function {
 				p = filepath.Join(dir, p)
 			}
 			b, err := readLimited(p)
+			if missingOK && errors.Is(err, fs.ErrNotExist) {
+				return cty.StringVal(missingFilePlaceholder(p)), nil
+			}
 			if err != nil {
 				// The path is configuration, not a secret; the contents never appear.
 				return cty.NilVal, fmt.Errorf("read %s: %w", p, unwrapPathError(err))

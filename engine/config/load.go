@@ -121,7 +121,7 @@ func loadHCL(name, cfgPath string, src []byte, digest string, extra map[string]*
 	}
 	cfg.connCtx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(l.varVals)},
-		Functions: connectionFunctions(cfg.dir, connEnv),
+		Functions: connectionFunctions(cfg.dir, connEnv, o.noSecrets),
 	}
 	l.exprCtx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(l.varVals)},

@@ -1,8 +1,10 @@
 package config
 
 // Checking a configuration without its secrets (ldapsync validate): a
-// sensitive variable without a value, or an env() call whose environment
-// variable is unset, stands for a placeholder instead of being an error.
+// sensitive variable without a value, an env() call whose environment
+// variable is unset, or a file() call whose file does not exist (in a
+// source or target body, or a sensitive variable's default) stands for a
+// placeholder instead of being an error.
 // A placeholder may reach only a setting whose name says it holds a secret
 // (SecretName) — those are what cannot be checked without the value and
 // are listed in Config.Unchecked; anywhere else (a url, a base_dn) the
@@ -10,6 +12,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -18,8 +21,9 @@ import (
 )
 
 // WithoutSecrets loads a configuration whose secrets need not be set:
-// sensitive variables without a value and unset environment variables read
-// by env() get a placeholder, and each secret setting that could not be
+// sensitive variables without a value, unset environment variables read
+// by env() and missing files read by file() get a placeholder, and each
+// secret setting that could not be
 // checked is listed in Config.Unchecked instead of being an error. For
 // checking a configuration offline only: a provider built from it holds
 // placeholders, never credentials.
@@ -33,7 +37,16 @@ const (
 	unsetEnvPrefix = "(unset environment variable "
 	unsetVarPrefix = "(unset sensitive variable "
 	unsetSuffix    = ")"
+	// missingFilePrefix is followed by the path, Go-quoted (a path may
+	// hold the suffix), and unsetSuffix.
+	missingFilePrefix = "(missing file "
 )
+
+// missingFilePlaceholder stands for the contents of a file that does not
+// exist: path as file() resolved it.
+func missingFilePlaceholder(path string) string {
+	return missingFilePrefix + strconv.Quote(path) + unsetSuffix
+}
 
 // lookupOrPlaceholder is lookup, with an unset name answered by a
 // placeholder naming it.
@@ -48,10 +61,23 @@ func lookupOrPlaceholder(lookup func(string) (string, bool)) func(string) (strin
 
 // unsetIn returns what each placeholder in v stands for, as a phrase:
 // `environment variable "X" is not set`, `sensitive variable "x" has no
-// value`.
+// value`, `file "/path" does not exist`.
 func unsetIn(v cty.Value) []string {
 	var out []string
 	for _, s := range stringsIn(v) {
+		for rest := s; ; {
+			i := strings.Index(rest, missingFilePrefix)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(missingFilePrefix):]
+			quoted, err := strconv.QuotedPrefix(rest)
+			if err != nil || !strings.HasPrefix(rest[len(quoted):], unsetSuffix) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("file %s does not exist", quoted))
+			rest = rest[len(quoted)+len(unsetSuffix):]
+		}
 		for _, p := range []struct{ prefix, phrase string }{
 			{unsetEnvPrefix, "environment variable %q is not set"},
 			{unsetVarPrefix, "sensitive variable %q has no value (LDAPSYNC_VAR_%[1]s, -var or -var-file)"},

@@ -192,10 +192,11 @@ func (l *loader) resolveVariable(v *variable, fileVals map[string]fileValue) (ct
 	}
 	if v.def != nil {
 		lookup := l.opts.env
-		if l.opts.noSecrets && v.sensitive {
+		placeholders := l.opts.noSecrets && v.sensitive
+		if placeholders {
 			lookup = lookupOrPlaceholder(lookup)
 		}
-		ctx := &hcl.EvalContext{Functions: connectionFunctions(l.cfg.dir, lookup)}
+		ctx := &hcl.EvalContext{Functions: connectionFunctions(l.cfg.dir, lookup, placeholders)}
 		val, diags := v.def.Value(ctx)
 		if diags.HasErrors() {
 			return cty.NilVal, diags
