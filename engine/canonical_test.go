@@ -272,7 +272,7 @@ func exactFields(v any) *Fields {
 		}
 		return nil
 	}
-	f := &Fields{Username: s("username"), Email: s("email"), FirstName: s("first_name"), LastName: s("last_name"), Owner: s("owner"), SourceID: s("source_id")}
+	f := &Fields{Username: s("username"), Email: s("email"), FirstName: s("first_name"), LastName: s("last_name"), Owner: s("owner"), SourceID: s("source_id"), UserType: s("user_type")}
 	if b, ok := m["is_active"].(bool); ok {
 		f.IsActive = &b
 	}

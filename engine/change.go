@@ -145,6 +145,9 @@ type Fields struct {
 	Owner *string `json:"owner,omitempty"`
 	// SourceID is the ftrack metadata ldapsync.source_id.
 	SourceID *string `json:"source_id,omitempty"`
+	// UserType is the ftrack user type's name ("ldap" or "ftrack"),
+	// written when the mapping gives user_type.
+	UserType *string `json:"user_type,omitempty"`
 	// Custom holds user custom attribute values by key, as text (see
 	// CustomValueText); a key that is absent is not touched.
 	Custom map[string]string `json:"custom_attributes,omitempty"`

@@ -107,6 +107,7 @@ const (
 	fIsActive
 	fOwner
 	fSourceID
+	fUserType
 	fCustom
 )
 
@@ -117,6 +118,7 @@ var userFields = []UserField{
 	{Name: "email", Kind: FieldAttribute, id: fEmail},
 	{Name: "first_name", Kind: FieldAttribute, id: fFirstName},
 	{Name: "last_name", Kind: FieldAttribute, id: fLastName},
+	{Name: "user_type", Kind: FieldAttribute, id: fUserType},
 	{Name: "is_active", Kind: FieldActive, Bool: true, id: fIsActive},
 	{Name: "owner", Kind: FieldMarker, id: fOwner},
 	{Name: "source_id", Kind: FieldMarker, id: fSourceID},
@@ -156,6 +158,8 @@ func (uf UserField) Get(f *Fields) (string, bool) {
 		return text(f.Owner)
 	case fSourceID:
 		return text(f.SourceID)
+	case fUserType:
+		return text(f.UserType)
 	case fCustom:
 		return customText(f.Custom, uf.key)
 	}
@@ -179,6 +183,8 @@ func (uf UserField) Set(f *Fields, v string) {
 		f.Owner = Str(v)
 	case fSourceID:
 		f.SourceID = Str(v)
+	case fUserType:
+		f.UserType = Str(v)
 	case fCustom:
 		f.Custom = setCustom(f.Custom, uf.key, v)
 	}
@@ -209,6 +215,8 @@ func (uf UserField) Desired(u User) (string, bool) {
 		return u.LastName, true
 	case fSourceID:
 		return u.SourceID, true
+	case fUserType:
+		return u.UserType, u.UserType != ""
 	case fCustom:
 		return customText(u.Custom, uf.key)
 	}
@@ -232,6 +240,8 @@ func (uf UserField) Actual(a Account) string {
 		return a.Owner
 	case fSourceID:
 		return a.SourceID
+	case fUserType:
+		return a.UserType
 	case fCustom:
 		return a.Custom[uf.key]
 	}
@@ -254,6 +264,8 @@ func (uf UserField) LastApplied(u AppliedUser) (string, bool) {
 		return strconv.FormatBool(u.Active), true
 	case fSourceID:
 		return u.SourceID, true
+	case fUserType:
+		return u.UserType, u.UserType != ""
 	case fCustom:
 		return customText(u.Custom, uf.key)
 	}
@@ -275,6 +287,8 @@ func (uf UserField) setLastApplied(u *AppliedUser, v string) {
 		u.Active = v == "true"
 	case fSourceID:
 		u.SourceID = v
+	case fUserType:
+		u.UserType = v
 	case fCustom:
 		u.Custom = setCustom(maps.Clone(u.Custom), uf.key, v)
 	}
@@ -327,6 +341,8 @@ func (uf UserField) user(u *User) *string {
 		return &u.LastName
 	case fSourceID:
 		return &u.SourceID
+	case fUserType:
+		return &u.UserType
 	}
 	return nil
 }

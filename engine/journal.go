@@ -332,6 +332,9 @@ func appliedFromAccount(a Account) AppliedUser {
 		u.Roles = append(u.Roles, g.Role)
 	}
 	for _, uf := range userFields {
+		if uf.id == fUserType {
+			continue // recorded only when a change writes it (the mapping gives it)
+		}
 		uf.setLastApplied(&u, uf.Actual(a))
 	}
 	return u

@@ -53,6 +53,9 @@ type AppliedUser struct {
 	Roles []string `json:"roles,omitempty"`
 	// Custom holds the custom attribute values ldapsync last wrote.
 	Custom map[string]string `json:"custom_attributes,omitempty"`
+	// UserType is the user type ldapsync last wrote, when the mapping
+	// gives one.
+	UserType string `json:"user_type,omitempty"`
 }
 
 // Plan statuses in the apply journal.

@@ -69,6 +69,9 @@ type User struct {
 	// Custom holds the user custom attributes the mapping gives, by key,
 	// as text; nil when it maps none.
 	Custom map[string]string
+	// UserType is the ftrack user type the mapping gives ("ldap" or
+	// "ftrack"); empty when it gives none.
+	UserType string
 }
 
 // Mapper turns directory entries into desired users. It is implemented by

@@ -346,6 +346,7 @@ func (e *changeEncoder) fileFields(name string, f *Fields) {
 	}
 	e.fileField(&sep, "owner", f.Owner)
 	e.fileField(&sep, "source_id", f.SourceID)
+	e.fileField(&sep, "user_type", f.UserType)
 	if len(f.Custom) > 0 {
 		e.fileName(fieldsIndent, "custom_attributes", &sep)
 		e.file = append(e.file, '{')
@@ -414,7 +415,7 @@ func (e *changeEncoder) canonFields(sep *bool, name string, f *Fields) {
 	e.canon = append(e.canon, '{')
 	inner := false
 	// RFC 8785: custom_attributes, email, first_name, is_active,
-	// last_name, owner, source_id, username.
+	// last_name, owner, source_id, user_type, username.
 	if len(f.Custom) > 0 {
 		e.canonName(&inner, "custom_attributes")
 		e.canon = append(e.canon, '{')
@@ -437,6 +438,7 @@ func (e *changeEncoder) canonFields(sep *bool, name string, f *Fields) {
 	e.canonField(&inner, "last_name", f.LastName)
 	e.canonField(&inner, "owner", f.Owner)
 	e.canonField(&inner, "source_id", f.SourceID)
+	e.canonField(&inner, "user_type", f.UserType)
 	e.canonField(&inner, "username", f.Username)
 	e.canon = append(e.canon, '}')
 }

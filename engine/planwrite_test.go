@@ -48,7 +48,7 @@ var awkwardStrings = []string{
 // hostileChanges returns changes holding s in every string, with every
 // combination of present and absent members the encoder distinguishes.
 func hostileChanges(s string) []Change {
-	f := &Fields{Username: Str(s), Email: Str(s), FirstName: Str(s), LastName: Str(s), IsActive: Bool(false), Owner: Str(s), SourceID: Str(s)}
+	f := &Fields{Username: Str(s), Email: Str(s), FirstName: Str(s), LastName: Str(s), IsActive: Bool(false), Owner: Str(s), SourceID: Str(s), UserType: Str(s)}
 	return []Change{
 		{Address: s, Action: Action(s), Reason: ChangeReason(s), ReasonDetail: s, Key: s, TargetID: s, SourceID: s, Group: s, MembershipID: s, Before: f, After: f},
 		{Address: s, Action: ActionAddRole, Key: s, Role: s, AllOpenProjects: true, Project: s},

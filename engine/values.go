@@ -35,6 +35,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -55,6 +56,9 @@ func checkWrittenValues(f *Fields) error {
 	for _, x := range SetFields(f) {
 		if x.Field.Kind != FieldAttribute {
 			continue
+		}
+		if err := checkUserType(x); err != nil {
+			return err
 		}
 		if nameFields[x.Field.Name] {
 			if clean, removed := cleanName(x.Value); len(removed) > 0 || clean != x.Value {
@@ -280,4 +284,17 @@ func isPlainASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// MappedUserTypes are the ftrack user types a mapping may give
+// (user_type): the kinds of accounts people sign in with. service and
+// demo accounts are hands-off (handsoff.go), so no plan makes one.
+var MappedUserTypes = []string{"ftrack", "ldap"}
+
+// checkUserType refuses a user_type other than MappedUserTypes.
+func checkUserType(x FieldValue) error {
+	if x.Field.id != fUserType || slices.Contains(MappedUserTypes, x.Value) {
+		return nil
+	}
+	return fmt.Errorf("user_type %q is not one ldapsync writes (%s)", x.Value, strings.Join(MappedUserTypes, ", "))
 }

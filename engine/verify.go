@@ -322,7 +322,7 @@ func (ck *checker) checkShape(c Change) bool {
 	switch c.Action {
 	case ActionCreate:
 		want := []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}
-		if len(before) != 0 || !slices.Equal(withoutCustom(after), want) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
+		if len(before) != 0 || !slices.Equal(slices.DeleteFunc(withoutCustom(after), func(n string) bool { return n == "user_type" }), want) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
 			return bad("a create has no before and writes every field, active, owned by mapping %q", ck.mapper)
 		}
 		if strings.ToLower(*c.After.Username) != c.Key {

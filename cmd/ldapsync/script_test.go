@@ -377,6 +377,10 @@ func userViews(e *ftracktest.Emulator) []map[string]string {
 			meta[id]["source_id"] = fmt.Sprint(m["value"])
 		}
 	}
+	typeName := map[string]string{}
+	for _, t := range e.Entities("UserType") {
+		typeName[fmt.Sprint(t["id"])] = fmt.Sprint(t["name"])
+	}
 	var out []map[string]string
 	for _, u := range e.Entities("User") {
 		v := map[string]string{}
@@ -388,6 +392,7 @@ func userViews(e *ftracktest.Emulator) []map[string]string {
 		}
 		v["owner"] = meta[fmt.Sprint(u["id"])]["owner"]
 		v["source_id"] = meta[fmt.Sprint(u["id"])]["source_id"]
+		v["user_type"] = typeName[fmt.Sprint(u["user_type_id"])]
 		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i]["username"] < out[j]["username"] })
@@ -395,7 +400,8 @@ func userViews(e *ftracktest.Emulator) []map[string]string {
 }
 
 // ftrack-user USERNAME [field=value...] asserts that the user exists with
-// those values (owner and source_id are the ldapsync metadata). Negated:
+// those values (owner and source_id are the ldapsync metadata, user_type
+// the name of its user type). Negated:
 // the user does not exist, or (with fields) some field differs.
 func cmdFtrackUser(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {

@@ -34,7 +34,7 @@ import (
 // custom_attributes.KEY.
 var createOnlyFields = []string{"email", "first_name", "last_name"}
 
-// decodeCustomAttributes reads custom_attributes and roles (expressions
+// decodeCustomAttributes reads custom_attributes, roles and user_type (expressions
 // evaluated with cty after the compiled fields, their attributes read
 // like the other fields') and on_create_only.
 func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, seen *seenAttrs, maxDepth *int) hcl.Diagnostics {
@@ -56,10 +56,12 @@ func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, se
 			sort.Strings(m.customKeys)
 		}
 	}
-	if a, ok := content.Attributes["roles"]; ok {
-		depth, d := l.addFieldExpr(m, "roles", a, seen)
-		*maxDepth = max(*maxDepth, depth)
-		diags = append(diags, d...)
+	for _, field := range []string{"roles", "user_type"} {
+		if a, ok := content.Attributes[field]; ok {
+			depth, d := l.addFieldExpr(m, field, a, seen)
+			*maxDepth = max(*maxDepth, depth)
+			diags = append(diags, d...)
+		}
 	}
 	if a, ok := content.Attributes["on_create_only"]; ok {
 		names, d := l.decodeNameList(a.Expr, "on_create_only")

@@ -9,6 +9,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -26,7 +27,7 @@ var mappingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "username", Required: true}, {Name: "email", Required: true},
 	{Name: "first_name"}, {Name: "last_name"}, {Name: "full_name"},
 	{Name: "disabled"}, {Name: "groups"}, {Name: "previous_names"},
-	{Name: "custom_attributes"}, {Name: "on_create_only"}, {Name: "roles"},
+	{Name: "custom_attributes"}, {Name: "on_create_only"}, {Name: "roles"}, {Name: "user_type"},
 }}
 
 // mappingFields are the evaluated attributes of a mapping, in evaluation order.
@@ -368,7 +369,7 @@ func blockRef(expr hcl.Expression, kind string) (typ, name string, diags hcl.Dia
 // entry is skipped; its message is the reason shown in the plan.
 func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 	u, err := m.mapFields(e)
-	if err != nil || (m.exprs["custom_attributes"] == nil && m.exprs["roles"] == nil) {
+	if err != nil || (m.exprs["custom_attributes"] == nil && m.exprs["roles"] == nil && m.exprs["user_type"] == nil) {
 		return u, err
 	}
 	ev, err := m.entryEval(e)
@@ -379,6 +380,16 @@ func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 		if u.Custom, err = m.mapCustom(ev); err != nil {
 			return engine.User{}, err
 		}
+	}
+	if m.exprs["user_type"] != nil {
+		t, err := ev.optional("user_type")
+		if err != nil {
+			return engine.User{}, err
+		}
+		if t = strings.ToLower(t); t != "" && !slices.Contains(engine.MappedUserTypes, t) {
+			return engine.User{}, fmt.Errorf("user_type: %q is not a user type ldapsync gives (%s)", t, strings.Join(engine.MappedUserTypes, ", "))
+		}
+		u.UserType = t
 	}
 	if m.exprs["roles"] != nil {
 		names, err := ev.names("roles")

@@ -54,6 +54,8 @@ type Target struct {
 	// by the first role change; customCat the user custom attributes.
 	roleCat   *roleCatalog
 	customCat *customCatalog
+	// userTypeIDs maps user type names to ids, read with the accounts.
+	userTypeIDs map[string]string
 }
 
 var (
@@ -225,9 +227,16 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		accts = []engine.Account{}
 	}
 	typeName := make(map[string]string, len(types))
-	for _, ut := range types {
+	typeID := make(map[string]string, len(types))
+	for _, ut := range types { // ordered by id: the first of a name wins
 		typeName[ut.String("id")] = ut.String("name")
+		if _, dup := typeID[ut.String("name")]; !dup {
+			typeID[ut.String("name")] = ut.String("id")
+		}
 	}
+	t.mu.Lock()
+	t.userTypeIDs = typeID
+	t.mu.Unlock()
 	byID := make(map[string]int, len(accts))
 	for i := range accts {
 		byID[accts[i].ID] = i
@@ -368,6 +377,7 @@ type execCtx struct {
 	groupErrs map[string]error
 	roles     *roleCatalog
 	custom    *customCatalog
+	userTypes map[string]string // user type name -> id
 }
 
 // stateParts says what readState reads beside users, metadata and
@@ -401,7 +411,7 @@ func (t *Target) readState(ctx context.Context, ids []string, parts stateParts) 
 		for _, u := range res[0] {
 			if st := states[u.String("id")]; st != nil {
 				st.exists = true
-				for _, k := range []string{"username", "email", "first_name", "last_name", "is_active"} {
+				for _, k := range []string{"username", "email", "first_name", "last_name", "is_active", "user_type_id"} {
 					st.fields[k] = u[k]
 				}
 			}
@@ -617,6 +627,17 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 		}
 	}
 	ex := &execCtx{groupIDs: groupIDs, groupErrs: groupErrs, roles: cat, custom: customCat}
+	if writesUserType(changes) {
+		types, err := t.userTypes(ctx)
+		if err != nil {
+			for i, c := range changes {
+				if c.After != nil && c.After.UserType != nil {
+					fail(i, err)
+				}
+			}
+		}
+		ex.userTypes = types
+	}
 	t.planAndRun(ctx, changes, all, states, ex, fail, false)
 
 	// (5) a request the server rejected is not split on the first pass:
@@ -787,9 +808,9 @@ func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error
 			if a.Username == nil || *a.Username == "" {
 				return nil, errors.New("create without a username")
 			}
-			data := map[string]any{}
-			for k, v := range fieldValues(a) {
-				data[k] = v
+			data, err := fieldValues(a, ex.userTypes)
+			if err != nil {
+				return nil, err
 			}
 			if _, ok := data["is_active"]; !ok {
 				data["is_active"] = true
@@ -800,7 +821,11 @@ func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error
 				st.fields[k] = v
 			}
 		} else {
-			ops = append(ops, fieldOps(id, a, st)...)
+			fops, err := fieldOps(id, a, st, ex.userTypes)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, fops...)
 		}
 		ops = append(ops, metaOps(id, a, st)...)
 		cops, err := customOps(id, a, st, ex.custom)
@@ -815,7 +840,11 @@ func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error
 		if c.Action == engine.ActionAdopt && (a.Owner == nil || *a.Owner == "") {
 			return nil, errors.New("adopt without an owner")
 		}
-		ops = append(ops, fieldOps(id, a, st)...)
+		fops, err := fieldOps(id, a, st, ex.userTypes)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, fops...)
 		ops = append(ops, metaOps(id, a, st)...)
 		cops, err := customOps(id, a, st, ex.custom)
 		if err != nil {
@@ -830,7 +859,8 @@ func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error
 		if a.IsActive != nil {
 			want = *a.IsActive
 		}
-		ops = append(ops, fieldOps(id, &engine.Fields{IsActive: &want}, st)...)
+		fops, _ := fieldOps(id, &engine.Fields{IsActive: &want}, st, nil) // is_active only: no user type to resolve
+		ops = append(ops, fops...)
 	case engine.ActionAddMembership:
 		if err := groupErrs[c.Group]; err != nil {
 			return nil, err
@@ -874,12 +904,13 @@ func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error
 // attributes to the attribute names; markerKeys those kept as Metadata to
 // their keys. Every field of engine.UserFields is in one of the two.
 var (
-	userAttributes = map[string]string{"username": "username", "email": "email", "first_name": "first_name", "last_name": "last_name", "is_active": "is_active"}
+	userAttributes = map[string]string{"username": "username", "email": "email", "first_name": "first_name", "last_name": "last_name", "is_active": "is_active", "user_type": "user_type_id"}
 	markerKeys     = map[string]string{"owner": MetaOwner, "source_id": MetaSourceID}
 )
 
-// fieldValues returns the User attributes set in f.
-func fieldValues(f *engine.Fields) map[string]any {
+// fieldValues returns the User attributes set in f, a user type as the
+// id of its name in types.
+func fieldValues(f *engine.Fields, types map[string]string) (map[string]any, error) {
 	m := map[string]any{}
 	for _, uf := range engine.UserFields() {
 		if attr, ok := userAttributes[uf.Name]; ok {
@@ -888,22 +919,68 @@ func fieldValues(f *engine.Fields) map[string]any {
 			}
 		}
 	}
-	return m
+	if name, ok := m["user_type_id"].(string); ok {
+		id, known := types[name]
+		if !known {
+			return nil, fmt.Errorf("ftrack has no user type %q: %w", name, ErrNotFound)
+		}
+		m["user_type_id"] = id
+	}
+	return m, nil
 }
 
 // fieldOps updates the User attributes of f that differ from st.
-func fieldOps(id string, f *engine.Fields, st *userState) []Operation {
+func fieldOps(id string, f *engine.Fields, st *userState, types map[string]string) ([]Operation, error) {
+	vals, err := fieldValues(f, types)
+	if err != nil {
+		return nil, err
+	}
 	data := map[string]any{}
-	for k, v := range fieldValues(f) {
+	for k, v := range vals {
 		if !sameValue(st.fields[k], v) {
 			data[k] = v
 			st.fields[k] = v
 		}
 	}
 	if len(data) == 0 {
-		return nil
+		return nil, nil
 	}
-	return []Operation{UpdateOp("User", []string{id}, data)}
+	return []Operation{UpdateOp("User", []string{id}, data)}, nil
+}
+
+// writesUserType reports whether a change writes a user type.
+func writesUserType(changes []engine.Change) bool {
+	for _, c := range changes {
+		if c.After != nil && c.After.UserType != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// userTypes returns user type name -> id, read when the accounts were
+// not read yet by this target.
+func (t *Target) userTypes(ctx context.Context) (map[string]string, error) {
+	t.mu.Lock()
+	types := t.userTypeIDs
+	t.mu.Unlock()
+	if types != nil {
+		return types, nil
+	}
+	rows, err := t.client.Query(ctx, "select id, name from UserType")
+	if err != nil {
+		return nil, fmt.Errorf("reading user types: %w", err)
+	}
+	types = map[string]string{}
+	for _, r := range rows {
+		if _, dup := types[r.String("name")]; !dup {
+			types[r.String("name")] = r.String("id")
+		}
+	}
+	t.mu.Lock()
+	t.userTypeIDs = types
+	t.mu.Unlock()
+	return types, nil
 }
 
 // metaOps writes the ownership marker values set in f that differ from st.
