@@ -251,32 +251,31 @@ func digestUsers(us []User) string {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
 	}
-	for _, u := range us {
-		buf = buf[:0]
-		for _, s := range [...]string{u.Key, u.Username, u.Email, u.FirstName, u.LastName, u.SourceID, u.DN} {
-			str(s)
-		}
-		if u.Disabled {
+	flag := func(b bool) {
+		if b {
 			buf = append(buf, 1)
 		} else {
 			buf = append(buf, 0)
 		}
-		buf = binary.AppendUvarint(buf, uint64(len(u.Groups)))
-		for _, g := range u.Groups {
-			str(g)
+	}
+	list := func(ss []string) {
+		buf = binary.AppendUvarint(buf, uint64(len(ss)))
+		for _, s := range ss {
+			str(s)
 		}
+	}
+	for _, u := range us {
+		buf = buf[:0]
+		for _, s := range [...]string{u.Key, u.Username, u.Email, u.FirstName, u.LastName, u.SourceID, u.DN, u.UserType} {
+			str(s)
+		}
+		flag(u.Disabled)
+		list(u.Groups)
 		buf = binary.AppendUvarint(buf, uint64(len(u.Roles)))
 		for _, r := range u.Roles {
 			str(r.Role)
-			if r.AllOpen {
-				buf = append(buf, 1)
-			} else {
-				buf = append(buf, 0)
-			}
-			buf = binary.AppendUvarint(buf, uint64(len(r.Projects)))
-			for _, p := range r.Projects {
-				str(p)
-			}
+			flag(r.AllOpen)
+			list(r.Projects)
 		}
 		buf = binary.AppendUvarint(buf, uint64(len(u.Custom)))
 		for _, k := range sortedMapKeys(u.Custom) {
