@@ -110,6 +110,9 @@ func checkDirectoryValues(u *User, dn string, v *view) error {
 // checkIdentifier returns why value cannot be the identifier field, or
 // nil.
 func checkIdentifier(field, value string) error {
+	if printableASCII(value) && (value == "" || (value[0] != ' ' && value[len(value)-1] != ' ')) {
+		return nil // the common case, without a look at Unicode's tables
+	}
 	pos := 0
 	for _, r := range value {
 		pos++
@@ -148,6 +151,17 @@ func blankSymbol(r rune) bool {
 	return false
 }
 
+// printableASCII reports whether s holds only printable ASCII (space to
+// tilde): no control, invisible or blank character can be in it.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // surrounding reports a character that must not begin or end an
 // identifier: white space, or a blank that is not white space.
 func surrounding(r rune) bool {
@@ -176,6 +190,9 @@ func nameRemoves(r rune) bool {
 // a line break or tab becomes one space (none next to a space already),
 // so "Ada\r\nLovelace" is "Ada Lovelace"; the result is trimmed.
 func cleanName(s string) (string, []removal) {
+	if printableASCII(s) || !strings.ContainsFunc(s, nameRemoves) {
+		return s, nil // nothing to remove: no copy
+	}
 	var removed []removal
 	var b strings.Builder
 	pos, spaceRun := 0, false
