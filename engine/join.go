@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -25,8 +26,8 @@ type joined struct {
 	matches []match
 	// unmatched are the accounts no desired user joined, in view order.
 	unmatched []*Account
-	// desiredKeys are the desired users' keys.
-	desiredKeys map[string]bool
+	// desired reports whether a key is a desired user's.
+	desired func(key string) bool
 }
 
 // join meets desired users and accounts by lower-case username, then by
@@ -35,83 +36,121 @@ type joined struct {
 // directory's): never two accounts for one person. ftrack accounts that
 // share a username are held and reported, never joined twice. It also
 // counts the owned accounts, the limits' base.
+//
+// Both sides arrive sorted (desired users by key, accounts by lower-case
+// username), so the username join is a merge: one pass over each, no
+// map of 100,000 keys. The stable-id and e-mail indexes are built only
+// when a desired user has no account of its username (a steady state
+// never builds them), and "is this key a desired user's" is a binary
+// search.
 func join(v *view, res *diffResult) *joined {
-	byKey := make(map[string]*Account, len(v.accounts))
-	ownedBySID := make(map[string]*Account, len(v.accounts))
+	n := len(v.accounts)
+	lower := make([]string, n)
 	for i := range v.accounts {
 		a := &v.accounts[i]
-		k := strings.ToLower(a.Username)
+		lower[i] = strings.ToLower(a.Username)
 		if v.claims(a.Owner) {
 			res.owned++ // every owned account counts toward the limits' base
 		}
-		if other, dup := byKey[k]; dup {
-			res.warnings = append(res.warnings, fmt.Sprintf("user.%s: ftrack has more than one account with this username (%s, %s); not changed", k, other.ID, a.ID))
-			v.held[k] = holdDuplicateAccount
-			continue
-		}
-		byKey[k] = a
-		if v.claims(a.Owner) && a.SourceID != "" {
-			ownedBySID[a.SourceID] = a
+		if i > 0 && lower[i] == lower[i-1] {
+			first := i - 1
+			for first > 0 && lower[first-1] == lower[i] {
+				first--
+			}
+			res.warnings = append(res.warnings, fmt.Sprintf("user.%s: ftrack has more than one account with this username (%s, %s); not changed", lower[i], v.accounts[first].ID, a.ID))
+			v.held[lower[i]] = holdDuplicateAccount
 		}
 	}
-	j := &joined{desiredKeys: make(map[string]bool, len(v.desired))}
-	for _, u := range v.desired {
-		j.desiredKeys[u.Key] = true
+	desired := func(key string) bool {
+		_, found := sort.Find(len(v.desired), func(i int) int { return strings.Compare(key, v.desired[i].Key) })
+		return found
 	}
-	consumed := make(map[string]bool, min(len(v.accounts), len(v.desired))) // account ids matched to a desired user
-	em := newEmailIndex(v, j.desiredKeys)
-	j.matches = make([]match, 0, len(v.desired))
+	j := &joined{desired: desired, matches: make([]match, 0, len(v.desired))}
+	consumed := make([]bool, n) // accounts matched to a desired user
+	var bySID map[string]int    // owned accounts by stable id, made on first need
+	var em *emailIndex          // made on first need
+	k := 0                      // merge cursor into the accounts
 	for i := range v.desired {
 		u := &v.desired[i]
+		for k < n && lower[k] < u.Key {
+			k++
+		}
 		if v.held[u.Key] == holdDuplicateAccount {
 			continue
 		}
-		m := match{user: u, account: byKey[u.Key]}
-		if m.account == nil && u.SourceID != "" {
-			if b := ownedBySID[u.SourceID]; b != nil && !j.desiredKeys[strings.ToLower(b.Username)] && !consumed[b.ID] {
-				m.account, m.rename = b, true
+		m := match{user: u}
+		at := -1
+		if k < n && lower[k] == u.Key {
+			at = k // the first account of the username, as the map kept
+		}
+		if at < 0 && u.SourceID != "" {
+			if bySID == nil {
+				bySID = ownedBySourceID(v, lower)
+			}
+			if b, ok := bySID[u.SourceID]; ok && !desired(lower[b]) && !consumed[b] {
+				at, m.rename = b, true
 			}
 		}
-		if m.account == nil {
-			a, hold := em.lookup(*u, consumed)
+		if at < 0 {
+			if em == nil {
+				em = newEmailIndex(v, lower, desired)
+			}
+			b, hold := em.lookup(*u, consumed)
 			if hold != "" {
 				v.held[u.Key] = holdEmailCollision
 				res.warnings = append(res.warnings, hold)
 				continue
 			}
-			m.account, m.byEmail = a, a != nil
+			at, m.byEmail = b, b >= 0
 		}
-		if m.account != nil {
-			consumed[m.account.ID] = true
+		if at >= 0 {
+			m.account = &v.accounts[at]
+			consumed[at] = true
 		}
 		j.matches = append(j.matches, m)
 	}
 	for i := range v.accounts {
-		if a := &v.accounts[i]; !consumed[a.ID] {
-			j.unmatched = append(j.unmatched, a)
+		if !consumed[i] {
+			j.unmatched = append(j.unmatched, &v.accounts[i])
 		}
 	}
 	return j
 }
 
+// ownedBySourceID indexes the accounts the mapping owns by stable id,
+// leaving out the second and later accounts of a shared username (held).
+func ownedBySourceID(v *view, lower []string) map[string]int {
+	out := map[string]int{}
+	for i := range v.accounts {
+		a := &v.accounts[i]
+		if i > 0 && lower[i] == lower[i-1] {
+			continue
+		}
+		if v.claims(a.Owner) && a.SourceID != "" {
+			out[a.SourceID] = i
+		}
+	}
+	return out
+}
+
 // emailIndex finds the account a new user's e-mail already belongs to.
 type emailIndex struct {
 	v        *view
-	accounts map[string][]*Account // lower e-mail -> accounts with it
+	lower    []string         // the accounts' lower-case usernames
+	accounts map[string][]int // lower e-mail -> accounts with it (indexes)
 	// desired counts the desired users per lower e-mail; the keys of a
 	// shared one are looked up when a message needs them (rare), so a
 	// directory of unique e-mails costs one map entry per user, no list.
-	desired map[string]int32
-	shared  map[string][]string // e-mail -> keys, for the shared ones (made on first need)
-	keys    map[string]bool
+	desired   map[string]int32
+	shared    map[string][]string // e-mail -> keys, for the shared ones (made on first need)
+	isDesired func(key string) bool
 }
 
-func newEmailIndex(v *view, keys map[string]bool) *emailIndex {
-	ix := &emailIndex{v: v, accounts: make(map[string][]*Account, len(v.accounts)), desired: make(map[string]int32, len(v.desired)), keys: keys}
+func newEmailIndex(v *view, lower []string, isDesired func(string) bool) *emailIndex {
+	ix := &emailIndex{v: v, lower: lower, accounts: make(map[string][]int, len(v.accounts)), desired: make(map[string]int32, len(v.desired)), isDesired: isDesired}
 	for i := range v.accounts {
-		a := &v.accounts[i]
-		if e := strings.ToLower(strings.TrimSpace(a.Email)); e != "" {
-			ix.accounts[e] = append(ix.accounts[e], a)
+		if e := strings.ToLower(strings.TrimSpace(v.accounts[i].Email)); e != "" {
+			ix.accounts[e] = append(ix.accounts[e], i)
 		}
 	}
 	for _, u := range v.desired {
@@ -137,41 +176,45 @@ func (ix *emailIndex) sharedKeys(e string) []string {
 }
 
 // lookup returns the account a user without a username match should join
-// by e-mail (nil: none, create it), or why the user is held instead: two
-// directory users with the e-mail, several accounts with it, or one
-// this mapping cannot adopt (owned, another mapping's, adopt_existing
-// off — decided by the lifecycle rules, which warn).
-func (ix *emailIndex) lookup(u User, consumed map[string]bool) (*Account, string) {
+// by e-mail (its index; -1: none, create it), or why the user is held
+// instead: two directory users with the e-mail, several accounts with it,
+// or one this mapping cannot adopt (owned, another mapping's,
+// adopt_existing off — decided by the lifecycle rules, which warn).
+func (ix *emailIndex) lookup(u User, consumed []bool) (int, string) {
 	e := strings.ToLower(strings.TrimSpace(u.Email))
 	if e == "" {
-		return nil, ""
+		return -1, ""
 	}
 	if ix.desired[e] > 1 {
 		keys := ix.sharedKeys(e)
-		return nil, fmt.Sprintf("user.%s: directory users %s share the e-mail %q; none of them is created until the directory is fixed", u.Key, quoteAll(keys), u.Email)
+		return -1, fmt.Sprintf("user.%s: directory users %s share the e-mail %q; none of them is created until the directory is fixed", u.Key, quoteAll(keys), u.Email)
 	}
-	var cands []*Account
-	for _, a := range ix.accounts[e] {
-		if ix.v.apiUser != "" && strings.ToLower(a.Username) == ix.v.apiUser {
-			return nil, fmt.Sprintf("user.%s: its e-mail %q is that of the API user ldapsync signs in as (%q); not created, and that account is never adopted", u.Key, u.Email, a.Username)
+	var cands []int
+	for _, i := range ix.accounts[e] {
+		a := &ix.v.accounts[i]
+		if ix.v.apiUser != "" && ix.lower[i] == ix.v.apiUser {
+			return -1, fmt.Sprintf("user.%s: its e-mail %q is that of the API user ldapsync signs in as (%q); not created, and that account is never adopted", u.Key, u.Email, a.Username)
 		}
-		if !consumed[a.ID] && !ix.keys[strings.ToLower(a.Username)] {
-			cands = append(cands, a)
+		if !consumed[i] && !ix.isDesired(ix.lower[i]) {
+			cands = append(cands, i)
 		}
 	}
 	switch {
 	case len(cands) == 0:
-		return nil, ""
+		return -1, ""
 	case len(cands) > 1:
 		var names []string
-		for _, a := range cands {
-			names = append(names, a.Username)
+		for _, i := range cands {
+			names = append(names, ix.v.accounts[i].Username)
 		}
-		return nil, fmt.Sprintf("user.%s: ftrack accounts %s have its e-mail %q; not created (one person, one account) until only one has it", u.Key, quoteAll(names), u.Email)
-	case ix.v.claims(cands[0].Owner):
-		return nil, fmt.Sprintf("user.%s: ftrack account %q, which this mapping manages, has its e-mail %q; not created (one person, one account)", u.Key, cands[0].Username, u.Email)
-	case cands[0].Owner != "":
-		return nil, fmt.Sprintf("user.%s: ftrack account %q, owned by mapping %q, has its e-mail %q; not created (one person, one account)", u.Key, cands[0].Username, cands[0].Owner, u.Email)
+		return -1, fmt.Sprintf("user.%s: ftrack accounts %s have its e-mail %q; not created (one person, one account) until only one has it", u.Key, quoteAll(names), u.Email)
+	}
+	c := &ix.v.accounts[cands[0]]
+	switch {
+	case ix.v.claims(c.Owner):
+		return -1, fmt.Sprintf("user.%s: ftrack account %q, which this mapping manages, has its e-mail %q; not created (one person, one account)", u.Key, c.Username, u.Email)
+	case c.Owner != "":
+		return -1, fmt.Sprintf("user.%s: ftrack account %q, owned by mapping %q, has its e-mail %q; not created (one person, one account)", u.Key, c.Username, c.Owner, u.Email)
 	}
 	return cands[0], ""
 }

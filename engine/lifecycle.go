@@ -17,7 +17,8 @@ type lifecycle struct {
 	now   time.Time
 	newID func() string
 	res   *diffResult
-	keys  map[string]bool // desired keys
+	// isDesired reports whether a key is a desired user's.
+	isDesired func(key string) bool
 }
 
 // desiredUser decides for a desired user: create it (unless the
@@ -77,7 +78,7 @@ func (lc *lifecycle) unmatchedAccount(a *Account) {
 		}
 		return
 	}
-	if !v.claims(a.Owner) || lc.keys[k] {
+	if !v.claims(a.Owner) || lc.isDesired(k) {
 		return
 	}
 	if a.Owner != v.mapper {

@@ -213,7 +213,7 @@ type diffResult struct {
 func diff(v *view, pol Policy, last *LastApplied, now time.Time, newID func() string) *diffResult {
 	res := &diffResult{missing: map[string]time.Time{}, foreign: map[string]int{}}
 	j := join(v, res)
-	lc := lifecycle{v: v, pol: pol, last: last, now: now, newID: newID, res: res, keys: j.desiredKeys}
+	lc := lifecycle{v: v, pol: pol, last: last, now: now, newID: newID, res: res, isDesired: j.desired}
 	for _, m := range j.matches {
 		lc.desiredUser(m)
 	}
