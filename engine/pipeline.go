@@ -213,6 +213,15 @@ type diffResult struct {
 func diff(v *view, pol Policy, last *LastApplied, now time.Time, newID func() string) *diffResult {
 	res := &diffResult{missing: map[string]time.Time{}, foreign: map[string]int{}}
 	j := join(v, res)
+	creates := 0
+	for _, m := range j.matches {
+		if m.account == nil {
+			creates++
+		}
+	}
+	// A create is a change at least: room for them up front, not copies
+	// of 95,000 changes as the list grows at an initial import.
+	res.changes = make([]Change, 0, creates+len(j.matches)/64)
 	lc := lifecycle{v: v, pol: pol, last: last, now: now, newID: newID, res: res, isDesired: j.desired}
 	for _, m := range j.matches {
 		lc.desiredUser(m)

@@ -52,7 +52,7 @@ func readSources(ctx context.Context, r readRequest, v *view) ([]User, map[strin
 		}
 		stage := "reading source " + info.Name
 		entries := 0
-		var users []User
+		var chunks userChunks
 		err := src.Read(ctx, attrs, func(e Entry) error {
 			if e.Source == "" {
 				e.Source = info.Name
@@ -62,10 +62,11 @@ func readSources(ctx context.Context, r readRequest, v *view) ([]User, map[strin
 				progress(stage, entries)
 			}
 			if u, ok := mapEntry(r.Mapper, e, v); ok {
-				users = append(users, u)
+				chunks.add(u)
 			}
 			return nil
 		})
+		users := chunks.all()
 		if err != nil {
 			return nil, nil, namedError("source", info.Name, err)
 		}
@@ -90,6 +91,45 @@ func readSources(ctx context.Context, r readRequest, v *view) ([]User, map[strin
 		return nil, nil, err
 	}
 	return all, rank, nil
+}
+
+// userChunks collects users in fixed-size chunks and joins them once, at
+// the exact size: appending 100,000 large structs to one slice copied
+// them about five times over as it grew (0.36 s of a 100k initial
+// import's CPU, most of it write barriers while the GC ran).
+type userChunks struct {
+	full []([]User)
+	cur  []User
+	n    int
+}
+
+const userChunk = 4096
+
+func (c *userChunks) add(u User) {
+	if c.cur == nil {
+		c.cur = make([]User, 0, userChunk)
+	}
+	c.cur = append(c.cur, u)
+	c.n++
+	if len(c.cur) == userChunk {
+		c.full = append(c.full, c.cur)
+		c.cur = nil
+	}
+}
+
+// all returns every user added, in order, in one slice (nil when none).
+func (c *userChunks) all() []User {
+	if c.n == 0 {
+		return nil
+	}
+	if len(c.full) == 0 {
+		return c.cur
+	}
+	out := make([]User, 0, c.n)
+	for _, ch := range c.full {
+		out = append(out, ch...)
+	}
+	return append(out, c.cur...)
 }
 
 // mapEntry maps one entry; an entry that cannot be mapped is recorded as
