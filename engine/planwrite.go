@@ -211,6 +211,7 @@ func planMembers(p *Plan) ([]planMember, error) {
 // multiHash feeds the checksum's hash and the signature's HMAC.
 type multiHash []hash.Hash
 
+// Write feeds b to every hash.
 func (h multiHash) Write(b []byte) {
 	for _, x := range h {
 		x.Write(b)

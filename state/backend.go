@@ -101,6 +101,7 @@ type LockedError struct {
 	Remedy string
 }
 
+// Error names the holder and the remedy.
 func (e *LockedError) Error() string {
 	msg := e.Backend + " is locked"
 	if h := e.Holder; h != nil {

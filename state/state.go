@@ -149,6 +149,7 @@ func (s *Store) Load() (*engine.LastApplied, error) {
 // CorruptError is a stored state that cannot be read as one.
 type CorruptError struct{ Err error }
 
+// Error implements error.
 func (e *CorruptError) Error() string { return "the state is corrupt: " + e.Err.Error() }
 
 // Unmarshal reads a state document (the state file's format, which the

@@ -34,6 +34,7 @@ type stderrAfterStdout struct {
 	stdout *bufferedStdout
 }
 
+// Write flushes stdout, then writes b to stderr.
 func (s stderrAfterStdout) Write(b []byte) (int, error) {
 	_ = s.stdout.Flush()
 	return s.file.Write(b)

@@ -258,6 +258,7 @@ func forNesting(expr hcl.Expression) (int, hcl.Diagnostics) {
 // forWalker is the hclsyntax.Walker of forNesting.
 type forWalker struct{ depth, max int }
 
+// Enter counts a for expression's depth (hclsyntax.Walker).
 func (w *forWalker) Enter(n hclsyntax.Node) hcl.Diagnostics {
 	if _, ok := n.(*hclsyntax.ForExpr); !ok {
 		return nil
@@ -276,6 +277,7 @@ func (w *forWalker) Enter(n hclsyntax.Node) hcl.Diagnostics {
 	}}
 }
 
+// Exit leaves a for expression (hclsyntax.Walker).
 func (w *forWalker) Exit(n hclsyntax.Node) hcl.Diagnostics {
 	if _, ok := n.(*hclsyntax.ForExpr); ok {
 		w.depth--

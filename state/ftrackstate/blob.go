@@ -132,6 +132,7 @@ func putBlob(prefix string, chunks [][]byte, values map[string]string) blobRef {
 // when the site record changed meanwhile (a Save was under way).
 type integrityError struct{ msg string }
 
+// Error implements error.
 func (e *integrityError) Error() string { return e.msg }
 
 // getBlob reads the blob ref refers to from values (key -> value), what

@@ -173,6 +173,7 @@ func New(s Settings, opts ...Option) (*Backend, error) {
 // redirectError is a redirect the client refused; it is not retried.
 type redirectError struct{ msg string }
 
+// Error implements error.
 func (e *redirectError) Error() string { return e.msg }
 
 // Describe names the backend and its address, without credentials or

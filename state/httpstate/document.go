@@ -40,6 +40,7 @@ type ForeignDocumentError struct {
 	Looks string
 }
 
+// Error says what the address holds instead of an ldapsync state.
 func (e *ForeignDocumentError) Error() string {
 	return "the document stored there is not an ldapsync state but " + e.Looks + "; ldapsync will not read or overwrite it: point address at a state of its own (another state name), or move that document away"
 }

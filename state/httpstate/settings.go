@@ -117,6 +117,7 @@ type settingError struct {
 	msg  string
 }
 
+// Error implements error.
 func (e *settingError) Error() string { return e.msg }
 
 // check validates settings with their defaults filled in.
