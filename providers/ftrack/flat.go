@@ -171,6 +171,7 @@ func flatUsers(accts *[]engine.Account) flatDecoder {
 	return flatRows(func(r *userRow) bool {
 		return r.ID.set && r.Username.set && r.Email.set && r.FirstName.set && r.LastName.set && r.IsActive.set && r.UserTypeID.set
 	}, func(rows []userRow) {
+		*accts = doubling(*accts, len(rows))
 		for _, u := range rows {
 			*accts = append(*accts, engine.Account{
 				ID: u.ID.s, Username: u.Username.s, Email: u.Email.s,
@@ -178,4 +179,17 @@ func flatUsers(accts *[]engine.Account) flatDecoder {
 			})
 		}
 	})
+}
+
+// doubling returns s with room for n more elements, doubling its
+// capacity when it must grow: append grows a large slice by a quarter at
+// a time, which copied 100,000 accounts about five times over as pages
+// arrived (0.14 s of a steady-state plan's CPU).
+func doubling[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	grown := make([]T, len(s), max(2*cap(s), len(s)+n, 64))
+	copy(grown, s)
+	return grown
 }

@@ -152,6 +152,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		types   []Entity
 	)
 	takeMetas := func(rows []MetadataRow) {
+		metas = doubling(metas, len(rows))
 		for _, m := range rows {
 			if m.ParentType != "" && m.ParentType != "User" {
 				continue
@@ -193,6 +194,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			MetadataQuery(metaCriterion, takeMetas),
 			PagedQuery{Expression: "select id, user_id, group_id from Membership",
 				flat: flatRows(func(r *memberRow) bool { return r.ID.set && r.UserID.set && r.GroupID.set }, func(rows []memberRow) {
+					members = doubling(members, len(rows))
 					for _, m := range rows {
 						members = append(members, member{m.ID.s, m.UserID.s, m.GroupID.s})
 					}
