@@ -52,9 +52,9 @@ func main() {
 // 2 times. A plan holds every directory user and every change at once.
 // Measured at 100,000 users (README, performance): at 100 the initial
 // import peaks at 131 MB RSS and a steady-state plan costs 18 ms of CPU
-// per 1,000 users; at 50, 106 MB and 27 ms; 75 keeps the first under
-// 150 MB with room and the second near 25 ms. GOGC in the environment
-// wins.
+// per 1,000 users; at 50, 106 MB and 27 ms; at 75, 117-119 MB and
+// 25-29 ms (single runs, which vary): 75 keeps the first well under
+// 150 MB at little CPU. GOGC in the environment wins.
 const defaultGCPercent = 75
 
 // tuneGC sets defaultGCPercent unless GOGC is set.
