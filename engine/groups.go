@@ -381,10 +381,12 @@ func (w *memberWalk) report(rules *groupRules, keys []string, mapped int) {
 	var missing []string
 	for k, names := range rules.byKey {
 		if _, ok := w.groups[k]; !ok {
-			for _, n := range names {
-				if spec.Roles != nil {
-					v.managedRoles[n] = true
-				} else {
+			// A group whose DN is not found keeps its ftrack group
+			// managed (its memberships go). A role is not made managed
+			// by a rule that matched nothing: a typo in a DN must not
+			// take a role away from everyone who holds it.
+			if spec.Roles == nil {
+				for _, n := range names {
 					v.managedGroups[n] = true
 				}
 			}
@@ -393,6 +395,10 @@ func (w *memberWalk) report(rules *groupRules, keys []string, mapped int) {
 	}
 	sort.Strings(missing)
 	for _, k := range missing {
+		if spec.Roles != nil {
+			v.warnings = append(v.warnings, fmt.Sprintf("roles %q: mapped group %s was not found under %s: role %s is granted to nobody by this rule, and not removed because of it (a typo in the DN?)", spec.Name, k, spec.BaseDN, strings.Join(rules.byKey[k], ", ")))
+			continue
+		}
 		v.warnings = append(v.warnings, fmt.Sprintf("%s %q: mapped group %s was not found under %s (its ftrack group %s keeps no members)", spec.kind(), spec.Name, k, spec.BaseDN, strings.Join(rules.byKey[k], ", ")))
 	}
 	if n := len(w.unknown); n > 0 {

@@ -66,8 +66,8 @@ func limitRules(pol Policy) []limitRule {
 			count: func(s Summary) int { return s.Create + s.CreateGroup }, base: func(_, desired int) int { return desired }},
 		{name: "max_updates", what: "updates", baseNoun: "managed users", limit: pol.MaxUpdates,
 			count: func(s Summary) int { return s.Update + s.Adopt }, base: func(owned, _ int) int { return owned }},
-		{name: "max_role_changes", what: "role changes", baseNoun: "managed users", limit: pol.MaxRoleChanges,
-			count: func(s Summary) int { return s.Roles() }, base: func(owned, _ int) int { return owned }},
+		{name: "max_role_changes", what: "role changes", baseNoun: "directory users", limit: pol.MaxRoleChanges,
+			count: func(s Summary) int { return s.Roles() }, base: func(_, desired int) int { return desired }},
 	}
 	for i := range rules {
 		if d, ok := defaultLimits[rules[i].name]; ok && rules[i].limit.Raw == "" {

@@ -115,6 +115,9 @@ func mapsRoles(m Mapper) bool {
 type roleRules struct {
 	defaultRole string
 	allowed     map[string]bool
+	// unallowed counts, per roles block, the Administrator grants it
+	// gave without listing Administrator in its own allow_privileged.
+	unallowed map[string]int
 }
 
 // roleSpecs splits the groups blocks into groups and roles blocks.
@@ -138,10 +141,22 @@ func rolesPass(ctx context.Context, r readRequest, v *view) error {
 	}
 	v.mapsRoles = true
 	if byMapping {
-		for _, u := range v.desired {
+		dropped := 0
+		for i := range v.desired {
+			u := &v.desired[i]
+			u.Roles = slices.DeleteFunc(u.Roles, func(g RoleGrant) bool {
+				if g.Role == AdministratorRole {
+					dropped++ // the mapping's roles expression has no allow_privileged
+					return true
+				}
+				return false
+			})
 			for _, g := range u.Roles {
 				v.managedRoles[g.Role] = true
 			}
+		}
+		if dropped > 0 {
+			v.warnings = append(v.warnings, fmt.Sprintf("mapping %q: its roles expression gives %s to %d %s; privileged roles come only from a roles block that lists them in allow_privileged: not granted", v.mapper, AdministratorRole, dropped, pick(dropped, "user", "users")))
 		}
 	}
 	for _, s := range specs {
@@ -158,6 +173,10 @@ func rolesPass(ctx context.Context, r readRequest, v *view) error {
 	if err := applySpecs(ctx, v, specs, r.Sources); err != nil {
 		return err
 	}
+	for _, name := range sortedMapKeys(v.roles.unallowed) {
+		n := v.roles.unallowed[name]
+		v.warnings = append(v.warnings, fmt.Sprintf("roles %q: gives %s to %d %s but does not list it in its own allow_privileged: not granted", name, AdministratorRole, n, pick(n, "user", "users")))
+	}
 	for i := range v.desired {
 		sort.Slice(v.desired[i].Roles, func(a, b int) bool { return v.desired[i].Roles[a].Role < v.desired[i].Roles[b].Role })
 	}
@@ -173,9 +192,18 @@ func rolesPass(ctx context.Context, r readRequest, v *view) error {
 // block's scope, merged with grants of the same role (all open wins,
 // projects are united).
 func addRoles(v *view, spec GroupSpec, names []string, members map[int]bool) {
+	kept := names[:0:0]
 	for _, n := range names {
+		if n == AdministratorRole && !slices.Contains(spec.Roles.AllowPrivileged, n) {
+			// Privilege is allowed per block: a pattern block must not grant
+			// Administrator because another block lists it.
+			v.roles.unallowed[spec.Name] += len(members)
+			continue
+		}
+		kept = append(kept, n)
 		v.managedRoles[n] = true
 	}
+	names = kept
 	for i := range members {
 		u := &v.desired[i]
 		if u.Roles == nil {

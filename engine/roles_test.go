@@ -173,7 +173,7 @@ func TestRolesPlan(t *testing.T) {
 	warn := strings.Join(p.Warnings, "\n")
 	for _, w := range []string{
 		`role "API Key" is an API role (for API keys); it is never granted to users: not granted to 1 user`,
-		`role "Administrator" is privileged; list it in the roles block's allow_privileged = ["Administrator"]`,
+		`roles "studio": gives Administrator to 1 user but does not list it in its own allow_privileged: not granted`,
 		`role "Nonexistent" does not exist in ftrack`,
 		`role "User" is the default_role`,
 	} {
@@ -302,6 +302,7 @@ func TestRolesNeverTheLastAdministrator(t *testing.T) {
 	tgt.roles["id-api"] = nil
 	tgt.roles["id-a"] = []RoleGrant{{Role: "Administrator", AllOpen: true}}
 	src.groups = slices.DeleteFunc(src.groups, func(g GroupEntry) bool { return g.Name == "ftrack-role-Administrator" })
+	src.groups = append(src.groups, grp("admins", "uid=ghost,ou=users,dc=example,dc=com")) // mapped, holds no user
 	p := rolePlan(t, src, tgt, spec)
 	for _, c := range p.Changes {
 		if c.Role == "Administrator" {
@@ -444,7 +445,39 @@ func TestRolesFromTheMapping(t *testing.T) {
 	if got := roleLines(p); !slices.Equal(got, want) {
 		t.Fatalf("role changes %q, want %q", got, want)
 	}
-	if !strings.Contains(strings.Join(p.Warnings, "\n"), `role "Administrator" is privileged`) {
+	if !strings.Contains(strings.Join(p.Warnings, "\n"), `its roles expression gives Administrator to 1 user; privileged roles come only from a roles block that lists them in allow_privileged: not granted`) {
 		t.Errorf("no refusal warning: %q", p.Warnings)
+	}
+}
+
+// TestRolesPrivilegeIsPerBlock: one block's allow_privileged does not let
+// another (a pattern any group creator can satisfy) grant Administrator,
+// and a DN rule whose group is not found (a typo) does not make its role
+// managed: nobody loses it because of the rule.
+func TestRolesPrivilegeIsPerBlock(t *testing.T) {
+	src, tgt := roleWorld()
+	pattern := roleSpec() // re:^ftrack-role-(.+)$ gives carol Administrator
+	admins := GroupSpec{Name: "admins", Source: "corp", BaseDN: "ou=groups,dc=example,dc=com",
+		Rules: []GroupRule{{Match: "cn=admins,ou=groups,dc=example,dc=com", Name: "Administrator"}},
+		Roles: &RoleScope{AllOpen: true, AllowPrivileged: []string{"Administrator"}}}
+	typo := GroupSpec{Name: "typo", Source: "corp", BaseDN: "ou=groups,dc=example,dc=com",
+		Rules: []GroupRule{{Match: "cn=asignee,ou=groups,dc=example,dc=com", Name: "Assignee"}},
+		Roles: &RoleScope{AllOpen: true}}
+	src.groups = append(src.groups, grp("admins", udn("dan")))
+	src.groups = slices.DeleteFunc(src.groups, func(g GroupEntry) bool { return g.Name == "ftrack-role-Assignee" })
+	tgt.roles["id-b"] = append(tgt.roles["id-b"], RoleGrant{Role: "Assignee", AllOpen: true})
+	p := rolePlan(t, src, tgt, pattern, admins, typo)
+	got := roleLines(p)
+	if slices.Contains(got, "add_role role.carol.Administrator (all open)") {
+		t.Errorf("a pattern block granted Administrator through another block's allow_privileged: %q", got)
+	}
+	if !slices.Contains(got, "add_role role.dan.Administrator (all open)") {
+		t.Errorf("the admins block did not grant Administrator: %q", got)
+	}
+	if slices.Contains(got, "remove_role role.bob.Assignee") {
+		t.Errorf("a rule whose group was not found took a role away: %q", got)
+	}
+	if !strings.Contains(strings.Join(p.Warnings, "\n"), `roles "typo": mapped group cn=asignee,ou=groups,dc=example,dc=com was not found`) {
+		t.Errorf("no warning for the typo: %q", p.Warnings)
 	}
 }

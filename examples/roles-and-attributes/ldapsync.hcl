@@ -2,11 +2,12 @@
 #
 # Supervisors become Project Managers on every open project; the members
 # of cn=secret-show get the Assignee role on the private project "Secret
-# Show" only; a group named ftrack-role-NAME grants the role NAME, except
-# that Administrator is granted only because allow_privileged lists it,
-# and API roles never are. Department and employee number reach ftrack's
-# user custom attributes; the site is set when the account is created and
-# left to ftrack afterwards, like the first name.
+# Show" only; a group named ftrack-role-NAME grants the role NAME (never
+# Administrator, which that block does not allow; API roles never);
+# members of cn=ftrack-admins are Administrators. Department and
+# employee number reach ftrack's user custom attributes; the site is set
+# when the account is created and left to ftrack afterwards, like the
+# first name.
 
 variable "ldap_password" {
   sensitive = true
@@ -44,9 +45,16 @@ roles "studio" {
   base_dn = "ou=groups,dc=example,dc=com"
   map = {
     "cn=supervisors,ou=groups,dc=example,dc=com" = "Project Manager"
-    "re:^ftrack-role-(.+)$"                      = "$1"
+    "re:^ftrack-role-(.+)$"                      = "$1" # never Administrator: not allowed here
   }
-  default_role     = "User"
+  default_role = "User"
+}
+
+# Administrator from one named group, in a block of its own: privilege is
+# allowed per block, so no ftrack-role-Administrator group can grant it.
+roles "admins" {
+  base_dn          = "ou=groups,dc=example,dc=com"
+  map              = { "cn=ftrack-admins,ou=groups,dc=example,dc=com" = "Administrator" }
   allow_privileged = ["Administrator"]
 }
 
@@ -57,6 +65,6 @@ roles "secret-show" {
 }
 
 policy {
-  max_role_changes = 20
+  max_role_changes = "10%"
   protect          = ["admin", "ldapsync-bot"]
 }
