@@ -370,13 +370,14 @@ func blockRef(expr hcl.Expression, kind string) (typ, name string, diags hcl.Dia
 // Map evaluates the mapping for one directory entry. An error means the
 // entry is skipped; its message is the reason shown in the plan.
 func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
-	u, err := m.mapFields(e)
+	u, ev, err := m.mapFields(e)
 	if err != nil || (m.exprs["custom_attributes"] == nil && m.exprs["roles"] == nil && m.exprs["user_type"] == nil) {
 		return u, err
 	}
-	ev, err := m.entryEval(e)
-	if err != nil {
-		return engine.User{}, err
+	if ev == nil { // the compiled path built none
+		if ev, err = m.entryEval(e); err != nil {
+			return engine.User{}, err
+		}
 	}
 	if m.exprs["custom_attributes"] != nil {
 		if u.Custom, err = m.mapCustom(ev); err != nil {
@@ -412,11 +413,13 @@ func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 //	roles = [for g in entry_values.memberOf : "Project Manager" if g == "cn=leads,ou=groups,dc=example,dc=com"]
 func (m *Mapping) MapsRoles() bool { return m.exprs["roles"] != nil }
 
-// mapFields is Map without custom_attributes: compiled where it can be.
-func (m *Mapping) mapFields(e engine.Entry) (engine.User, error) {
+// mapFields is Map without custom_attributes, roles and user_type:
+// compiled where it can be. It returns the entry's cty evaluation when it
+// built one (nil on the compiled path), for Map to evaluate the rest with.
+func (m *Mapping) mapFields(e engine.Entry) (engine.User, *mapEval, error) {
 	if m.compiled != nil {
 		if u, ok := m.compiled.mapEntry(e); ok {
-			return u, nil
+			return u, nil, nil
 		}
 	}
 	return m.mapCty(e)
@@ -477,30 +480,30 @@ func (m *Mapping) entryEval(e engine.Entry) (*mapEval, error) {
 }
 
 // mapCty is mapFields evaluated by cty alone: the reference semantics,
-// and every error's message.
-func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
+// and every error's message. It returns the evaluation it built.
+func (m *Mapping) mapCty(e engine.Entry) (engine.User, *mapEval, error) {
 	ev, err := m.entryEval(e)
 	if err != nil {
-		return engine.User{}, err
+		return engine.User{}, nil, err
 	}
 	u := engine.User{Source: e.Source, SourceID: e.StableID, DN: e.DN}
 	if u.Username, err = ev.required("username"); err != nil {
-		return engine.User{}, err
+		return engine.User{}, nil, err
 	}
 	u.Key = strings.ToLower(u.Username)
 	if u.Email, err = ev.required("email"); err != nil {
-		return engine.User{}, err
+		return engine.User{}, nil, err
 	}
 	if u.FirstName, err = ev.optional("first_name"); err != nil {
-		return engine.User{}, err
+		return engine.User{}, nil, err
 	}
 	if u.LastName, err = ev.optional("last_name"); err != nil {
-		return engine.User{}, err
+		return engine.User{}, nil, err
 	}
 	if m.exprs["full_name"] != nil && (m.exprs["first_name"] == nil || m.exprs["last_name"] == nil) {
 		full, err := ev.optional("full_name")
 		if err != nil {
-			return engine.User{}, err
+			return engine.User{}, nil, err
 		}
 		first, last := splitFullName(full)
 		if m.exprs["first_name"] == nil {
@@ -514,7 +517,7 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
 	if m.exprs["disabled"] != nil {
 		set, dis, err := ev.boolean("disabled")
 		if err != nil {
-			return engine.User{}, err
+			return engine.User{}, nil, err
 		}
 		if set {
 			u.Disabled, u.DisabledReason = dis, ""
@@ -525,10 +528,10 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, error) {
 	}
 	if m.exprs["groups"] != nil {
 		if u.Groups, err = ev.groups(); err != nil {
-			return engine.User{}, err
+			return engine.User{}, nil, err
 		}
 	}
-	return u, nil
+	return u, ev, nil
 }
 
 func nonEmpty(s string) []string {
