@@ -137,7 +137,7 @@ func customPass(ctx context.Context, r readRequest, v *view, accounts []Account)
 	bad := map[string]int{}
 	for i := range v.desired {
 		u := &v.desired[i]
-		for _, k := range sortedMapKeys(u.Custom) {
+		for _, k := range sortedKeysOf(u.Custom) {
 			if err := checkCustomKey(v.mapper, k, types); err != nil {
 				return err
 			}
@@ -149,7 +149,7 @@ func customPass(ctx context.Context, r readRequest, v *view, accounts []Account)
 			}
 		}
 	}
-	for _, k := range sortedMapKeys(bad) {
+	for _, k := range sortedKeysOf(bad) {
 		v.warnings = append(v.warnings, fmt.Sprintf("custom_attributes.%s: %d directory %s cannot be converted to the attribute's type %s; left out for those users", k, bad[k], pick(bad[k], "value", "values"), types[k]))
 	}
 	return nil
@@ -160,7 +160,7 @@ func customPass(ctx context.Context, r readRequest, v *view, accounts []Account)
 func checkCustomKey(mapper, k string, types map[string]string) error {
 	typ, ok := types[k]
 	if !ok {
-		site := sortedMapKeys(types)
+		site := sortedKeysOf(types)
 		list := "none"
 		if len(site) > 0 {
 			list = strings.Join(site, ", ")
@@ -238,7 +238,7 @@ func (ck *checker) checkCustomWrites(c Change) bool {
 		if f == nil {
 			continue
 		}
-		for _, k := range sortedMapKeys(f.Custom) {
+		for _, k := range sortedKeysOf(f.Custom) {
 			if err := checkIdentifier("a custom attribute key", k); err != nil || k == "" {
 				ck.problems.add(RefuseInvalid, "%s (%s): %v", c.Address, c.Action, firstErr(err, "a custom attribute key is empty"))
 				return false

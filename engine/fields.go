@@ -90,7 +90,7 @@ func withCustom(custom map[string]string) []UserField {
 		return userFields
 	}
 	out := append([]UserField(nil), userFields...)
-	for _, k := range sortedMapKeys(custom) {
+	for _, k := range sortedKeysOf(custom) {
 		out = append(out, CustomField(k))
 	}
 	return out
@@ -310,7 +310,7 @@ func SetFields(f *Fields) []FieldValue {
 		}
 	}
 	if f != nil {
-		for _, k := range sortedMapKeys(f.Custom) {
+		for _, k := range sortedKeysOf(f.Custom) {
 			out = append(out, FieldValue{CustomField(k), f.Custom[k]})
 		}
 	}

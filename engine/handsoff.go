@@ -200,7 +200,7 @@ func (h *handsOff) typeWarnings(matched map[string]int) []string {
 		count[t]++
 	}
 	var out []string
-	for _, t := range sortedMapKeys(count) {
+	for _, t := range sortedKeysOf(count) {
 		w := fmt.Sprintf("%d ftrack %s of user type %q: never changed (ldapsync leaves %s accounts alone)", count[t], pick(count[t], "account", "accounts"), t, strings.Join(handsOffUserTypes, " and "))
 		if n := matched[t]; n > 0 {
 			w += fmt.Sprintf("; %d of them %s, not adopted, changed or deactivated", n, pick(n, "matches a directory user", "match directory users"))

@@ -389,10 +389,8 @@ func keepTargets(changes []Change, keys map[string]bool) []Change {
 	return out
 }
 
-func sortedKeysOf(m map[string]bool) []string {
-	if m == nil {
-		return nil
-	}
+// sortedKeysOf returns m's keys, sorted (nil when m is empty).
+func sortedKeysOf[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 

@@ -352,7 +352,7 @@ func (e *changeEncoder) fileFields(name string, f *Fields) {
 		e.fileName(fieldsIndent, "custom_attributes", &sep)
 		e.file = append(e.file, '{')
 		inner := false
-		for _, k := range sortedMapKeys(f.Custom) {
+		for _, k := range sortedKeysOf(f.Custom) {
 			if inner {
 				e.file = append(e.file, ',')
 			}
@@ -524,7 +524,7 @@ func appendJSONString(dst []byte, s string, canonical bool) []byte {
 // canonKeys are m's keys in RFC 8785 order: by UTF-16 code units (which
 // differs from byte order above U+FFFF and between U+E000 and U+FFFF).
 func canonKeys(m map[string]string) []string {
-	keys := sortedMapKeys(m)
+	keys := sortedKeysOf(m)
 	sort.SliceStable(keys, func(i, j int) bool {
 		return slices.Compare(utf16.Encode([]rune(keys[i])), utf16.Encode([]rune(keys[j]))) < 0
 	})

@@ -318,7 +318,7 @@ func digestUsers(us []User) string {
 			list(r.Projects)
 		}
 		buf = binary.AppendUvarint(buf, uint64(len(u.Custom)))
-		for _, k := range sortedMapKeys(u.Custom) {
+		for _, k := range sortedKeysOf(u.Custom) {
 			str(k)
 			str(u.Custom[k])
 		}

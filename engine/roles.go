@@ -173,7 +173,7 @@ func rolesPass(ctx context.Context, r readRequest, v *view) error {
 	if err := applySpecs(ctx, v, specs, r.Sources); err != nil {
 		return err
 	}
-	for _, name := range sortedMapKeys(v.roles.unallowed) {
+	for _, name := range sortedKeysOf(v.roles.unallowed) {
 		n := v.roles.unallowed[name]
 		v.warnings = append(v.warnings, fmt.Sprintf("roles %q: gives %s to %d %s but does not list it in its own allow_privileged: not granted", name, AdministratorRole, n, pick(n, "user", "users")))
 	}
@@ -288,7 +288,7 @@ func (v *view) roleRefusal(role string) string {
 	typ, known := v.roleCatalog.Types[role]
 	switch {
 	case !known:
-		return fmt.Sprintf("role %q does not exist in ftrack (its roles: %s)", role, strings.Join(sortedMapKeys(v.roleCatalog.Types), ", "))
+		return fmt.Sprintf("role %q does not exist in ftrack (its roles: %s)", role, strings.Join(sortedKeysOf(v.roleCatalog.Types), ", "))
 	case typ == RoleTypeAPI:
 		return fmt.Sprintf("role %q is an API role (for API keys); it is never granted to users", role)
 	case role == AdministratorRole && !v.roles.allowed[role]:
@@ -338,11 +338,11 @@ func (v *view) refuseRoles() {
 		}
 		u.Roles = kept
 	}
-	for _, n := range sortedMapKeys(refused) {
+	for _, n := range sortedKeysOf(refused) {
 		delete(v.managedRoles, n)
 		v.warnings = append(v.warnings, fmt.Sprintf("roles: %s: not granted to %d %s, and never removed", refused[n], counts[n], pick(counts[n], "user", "users")))
 	}
-	for _, p := range sortedMapKeys(missingProjects) {
+	for _, p := range sortedKeysOf(missingProjects) {
 		v.warnings = append(v.warnings, fmt.Sprintf("roles: project %q does not exist in ftrack: %d grants on it left out", p, missingProjects[p]))
 	}
 	if v.roles.defaultRole != "" {
@@ -488,15 +488,6 @@ func (lc *lifecycle) lastAdminGuard() {
 	var w []string
 	res.changes, w = keepLastAdmin(res.changes, byID, v.activeAdmins)
 	res.warnings = append(res.warnings, w...)
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // checkRoleShape refuses a role change whose parts do not fit: a role

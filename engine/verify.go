@@ -384,7 +384,7 @@ func WrittenFields(a, b *Fields) []UserField {
 		}
 	}
 	out := append([]UserField(nil), userFields...)
-	for _, k := range sortedMapKeys(keys) {
+	for _, k := range sortedKeysOf(keys) {
 		out = append(out, CustomField(k))
 	}
 	return out
