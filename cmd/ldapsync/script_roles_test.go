@@ -27,15 +27,11 @@ func cmdFtrackRoles(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return "?" + id
 	}
-	userID := ""
-	for _, u := range e.Entities("User") {
-		if strings.EqualFold(fmt.Sprint(u["username"]), args[0]) {
-			userID = fmt.Sprint(u["id"])
-		}
-	}
-	if userID == "" {
+	u := findUser(e, args[0])
+	if u == nil {
 		ts.Fatalf("ftrack-roles: no user %q", args[0])
 	}
+	userID := fmt.Sprint(u["id"])
 	var got []string
 	usr := map[string]string{}
 	for _, r := range e.Entities("UserSecurityRole") {
@@ -78,13 +74,11 @@ func cmdFtrackGrant(ts *testscript.TestScript, neg bool, args []string) {
 	if _, err := e.AddSecurityRole(args[1], ftracktest.RoleTypeProject); err != nil && !strings.Contains(err.Error(), "exists") {
 		ts.Fatalf("ftrack-grant: %v", err)
 	}
-	for _, u := range e.Entities("User") {
-		if strings.EqualFold(fmt.Sprint(u["username"]), args[0]) {
-			ts.Check(e.Put("UserSecurityRole", map[string]any{"id": uuid.NewString(), "user_id": u["id"], "security_role_id": roleID, "is_all_open_projects": true}))
-			return
-		}
+	u := findUser(e, args[0])
+	if u == nil {
+		ts.Fatalf("ftrack-grant: no user %q", args[0])
 	}
-	ts.Fatalf("ftrack-grant: no user %q", args[0])
+	ts.Check(e.Put("UserSecurityRole", map[string]any{"id": uuid.NewString(), "user_id": u["id"], "security_role_id": roleID, "is_all_open_projects": true}))
 }
 
 // ftrack-custom KEY TYPE adds a user custom attribute (text, number,
