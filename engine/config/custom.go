@@ -19,6 +19,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -69,11 +70,11 @@ func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, se
 		for _, n := range names {
 			key, custom := strings.CutPrefix(n, "custom_attributes.")
 			switch {
-			case custom && m.customKeys != nil && !containsString(m.customKeys, key):
+			case custom && m.customKeys != nil && !slices.Contains(m.customKeys, key):
 				diags = append(diags, attrError(a.Expr, "Invalid on_create_only field", fmt.Sprintf("%q names no key of custom_attributes (its keys: %s).", n, strings.Join(m.customKeys, ", "))))
 			case custom && m.exprs["custom_attributes"] == nil:
 				diags = append(diags, attrError(a.Expr, "Invalid on_create_only field", fmt.Sprintf("%q: the mapping has no custom_attributes.", n)))
-			case !custom && !containsString(createOnlyFields, n):
+			case !custom && !slices.Contains(createOnlyFields, n):
 				diags = append(diags, attrError(a.Expr, "Invalid on_create_only field", fmt.Sprintf("%q cannot be set at create only; use one of %s or custom_attributes.KEY.", n, strings.Join(createOnlyFields, ", "))))
 			default:
 				m.createOnly = append(m.createOnly, n)
@@ -82,15 +83,6 @@ func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, se
 		sort.Strings(m.createOnly)
 	}
 	return diags
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // CustomAttributes reports whether the mapping writes custom attributes,
