@@ -680,9 +680,7 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 				return nil, fmt.Errorf("cannot verify %s: attribute %q", typ, a)
 			}
 		}
-		const chunk = 100
-		for start := 0; start < len(g.keys); start += chunk {
-			keys := g.keys[start:min(start+chunk, len(g.keys))]
+		err := byIDChunks(g.keys, func(keys [][]string) error {
 			var crit []string
 			for i, a := range pk {
 				vals := map[string]bool{}
@@ -691,7 +689,7 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 				}
 				cr, err := In(a, sortedKeys(vals))
 				if err != nil {
-					return nil, fmt.Errorf("cannot verify %s: %w", typ, err)
+					return fmt.Errorf("cannot verify %s: %w", typ, err)
 				}
 				crit = append(crit, cr)
 			}
@@ -700,6 +698,10 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 				OrderBy:    strings.Join(pk, ", "),
 			})
 			qtypes = append(qtypes, typ)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	found := map[string]Entity{}

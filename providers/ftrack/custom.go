@@ -107,9 +107,7 @@ func (t *Target) customCatalogFor(ctx context.Context, keys []string) (*customCa
 
 // readCustomState reads the custom attribute values of the users ids.
 func (t *Target) readCustomState(ctx context.Context, ids []string, states map[string]*userState) error {
-	const chunk = 100
-	for start := 0; start < len(ids); start += chunk {
-		part := ids[start:min(start+chunk, len(ids))]
+	return byIDChunks(ids, func(part []string) error {
 		byEntity, err := In("entity_id", part)
 		if err != nil {
 			return err
@@ -123,8 +121,8 @@ func (t *Target) readCustomState(ctx context.Context, ids []string, states map[s
 				st.custom[r.String("configuration_id")] = r["value"]
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // customWireValue converts text to the JSON value of a custom attribute

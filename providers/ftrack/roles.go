@@ -189,17 +189,12 @@ func (t *Target) catalog(ctx context.Context, roles, projects []string) (*roleCa
 
 // readRoleState reads the roles of the users ids into states.
 func (t *Target) readRoleState(ctx context.Context, ids []string, states map[string]*userState) error {
-	const chunk = 100
-	for start := 0; start < len(ids); start += chunk {
-		part := ids[start:min(start+chunk, len(ids))]
-		byUser, err1 := In("user_id", part)
-		byRoleUser, err2 := In("user_security_role.user_id", part)
-		if err := errors.Join(err1, err2); err != nil {
+	return byIDChunks(ids, func(part []string) error {
+		qs, err := heldRoleQueries(part)
+		if err != nil {
 			return err
 		}
-		res, err := t.client.QueryMany(ctx,
-			PagedQuery{Expression: roleQuery + " where " + byUser},
-			PagedQuery{Expression: roleProjQuery + " where " + byRoleUser})
+		res, err := t.client.QueryMany(ctx, qs...)
 		if err != nil {
 			return err
 		}
@@ -208,8 +203,19 @@ func (t *Target) readRoleState(ctx context.Context, ids []string, states map[str
 				st.roles = roles
 			}
 		}
+		return nil
+	})
+}
+
+// heldRoleQueries returns the UserSecurityRole and UserSecurityRoleProject
+// queries of the users ids, for heldRoles.
+func heldRoleQueries(ids []string) ([]PagedQuery, error) {
+	byUser, err1 := In("user_id", ids)
+	byRoleUser, err2 := In("user_security_role.user_id", ids)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
 	}
-	return nil
+	return []PagedQuery{{Expression: roleQuery + " where " + byUser}, {Expression: roleProjQuery + " where " + byRoleUser}}, nil
 }
 
 // planRoleChange returns the operation that brings the user's roles in
@@ -285,21 +291,22 @@ func (c *Client) appliedRoles(ctx context.Context, ops []Operation) ([]bool, err
 	}
 	sort.Strings(users)
 	held := map[string]map[string]*heldRole{}
-	const chunk = 100
-	for start := 0; start < len(users); start += chunk {
-		part := users[start:min(start+chunk, len(users))]
-		byUser, err1 := In("user_id", part)
-		byRoleUser, err2 := In("user_security_role.user_id", part)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("cannot verify role operations: %w", err)
-		}
-		res, err := c.QueryMany(ctx, PagedQuery{Expression: roleQuery + " where " + byUser}, PagedQuery{Expression: roleProjQuery + " where " + byRoleUser})
+	err := byIDChunks(users, func(part []string) error {
+		qs, err := heldRoleQueries(part)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("cannot verify role operations: %w", err)
+		}
+		res, err := c.QueryMany(ctx, qs...)
+		if err != nil {
+			return err
 		}
 		for u, r := range heldRoles(res[0], res[1]) {
 			held[u] = r
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for i, op := range ops {
 		h := held[op.UserID][op.RoleID]

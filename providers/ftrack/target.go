@@ -393,14 +393,12 @@ func (t *Target) readState(ctx context.Context, ids []string, parts stateParts) 
 	for _, id := range ids {
 		states[id] = newUserState()
 	}
-	const chunk = 100
-	for start := 0; start < len(ids); start += chunk {
-		part := ids[start:min(start+chunk, len(ids))]
+	err := byIDChunks(ids, func(part []string) error {
 		byID, err1 := In("id", part)
 		byParent, err2 := In("parent_id", part)
 		byUser, err3 := In("user_id", part)
 		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, err
+			return err
 		}
 		res, err := t.client.QueryMany(ctx,
 			PagedQuery{Expression: "select " + userProjection + " from User where " + byID},
@@ -408,7 +406,7 @@ func (t *Target) readState(ctx context.Context, ids []string, parts stateParts) 
 			PagedQuery{Expression: "select id, user_id, group_id from Membership where " + byUser},
 		)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, u := range res[0] {
 			if st := states[u.String("id")]; st != nil {
@@ -431,6 +429,10 @@ func (t *Target) readState(ctx context.Context, ids []string, parts stateParts) 
 				st.memberships[m.String("id")] = m.String("group_id")
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if parts.roles {
 		if err := t.readRoleState(ctx, ids, states); err != nil {
@@ -443,6 +445,20 @@ func (t *Target) readState(ctx context.Context, ids []string, parts stateParts) 
 		}
 	}
 	return states, nil
+}
+
+// idChunk is how many keys one "in (...)" criterion of a read lists.
+const idChunk = 100
+
+// byIDChunks calls fn with keys idChunk at a time, in order, and stops at
+// the first error.
+func byIDChunks[K any](keys []K, fn func(part []K) error) error {
+	for start := 0; start < len(keys); start += idChunk {
+		if err := fn(keys[start:min(start+idChunk, len(keys))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unit is one change with its planned operations.
