@@ -30,7 +30,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -178,7 +177,9 @@ func rolesPass(ctx context.Context, r readRequest, v *view) error {
 		v.warnings = append(v.warnings, fmt.Sprintf("roles %q: gives %s to %d %s but does not list it in its own allow_privileged: not granted", name, AdministratorRole, n, pick(n, "user", "users")))
 	}
 	for i := range v.desired {
-		sort.Slice(v.desired[i].Roles, func(a, b int) bool { return v.desired[i].Roles[a].Role < v.desired[i].Roles[b].Role })
+		if rs := v.desired[i].Roles; len(rs) > 1 {
+			slices.SortFunc(rs, func(a, b RoleGrant) int { return strings.Compare(a.Role, b.Role) })
+		}
 	}
 	if r.LastApplied != nil {
 		for _, n := range r.LastApplied.ManagedRoles {
