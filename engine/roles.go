@@ -235,11 +235,7 @@ func readTargetRoles(ctx context.Context, r readRequest, v *view, accounts []Acc
 		return err
 	}
 	v.roleCatalog = cat
-	for _, a := range accounts {
-		if a.Active && holdsRole(a, AdministratorRole) {
-			v.activeAdmins++
-		}
-	}
+	v.activeAdmins = activeAdmins(accounts)
 	v.refuseRoles()
 	return nil
 }
@@ -278,6 +274,17 @@ func targetAs[T any](t Target) (T, bool) {
 		}
 		t = w.unwrap()
 	}
+}
+
+// activeAdmins counts the active accounts that hold Administrator.
+func activeAdmins(accounts []Account) int {
+	n := 0
+	for i := range accounts {
+		if accounts[i].Active && holdsRole(accounts[i], AdministratorRole) {
+			n++
+		}
+	}
+	return n
 }
 
 func holdsRole(a Account, role string) bool {
@@ -528,7 +535,7 @@ func (ck *checker) checkRoleShape(c Change) bool {
 // checkRoles refuses, whatever the directory says, a plan that grants an
 // API role or a privileged role the configuration does not allow, or that
 // leaves ftrack without an active Administrator. cat is the target's
-// catalog now; accounts carry their roles.
+// catalog now; accounts (indexed in ck.byID) carry their roles.
 func (ck *checker) checkRoles(changes []Change, cat RoleCatalog, allowed map[string]bool, accounts []Account) {
 	v := &view{roleCatalog: cat, roles: roleRules{allowed: allowed}}
 	for _, c := range changes {
@@ -539,18 +546,9 @@ func (ck *checker) checkRoles(changes []Change, cat RoleCatalog, allowed map[str
 			ck.problems.add(RefuseProtected, "%s: %s", c.Address, why)
 		}
 	}
-	byID := make(map[string]*Account, len(accounts))
-	admins := 0
-	for i := range accounts {
-		byID[accounts[i].ID] = &accounts[i]
-		if accounts[i].Active && holdsRole(accounts[i], AdministratorRole) {
-			admins++
-		}
-	}
-	if _, warnings := keepLastAdmin(changes, byID, admins); len(warnings) > 0 {
-		for _, w := range warnings {
-			ck.problems.add(RefuseProtected, "%s", w)
-		}
+	_, warnings := keepLastAdmin(changes, ck.byID, activeAdmins(accounts))
+	for _, w := range warnings {
+		ck.problems.add(RefuseProtected, "%s", w)
 	}
 }
 
