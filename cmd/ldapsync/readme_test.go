@@ -3,11 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -330,22 +327,11 @@ func (w *readmeWorld) editUser(t *testing.T, username, field, value string) {
 	if u == nil {
 		t.Fatalf("no ftrack user %q", username)
 	}
-	body, _ := json.Marshal([]map[string]any{{
+	if err := postFtrackOp(w.ftrack.URL, w.apiKey, map[string]any{
 		"action": "update", "entity_type": "User", "entity_key": []string{fmt.Sprint(u["id"])},
 		"entity_data": map[string]any{"__entity_type__": "User", field: value},
-	}})
-	req, _ := http.NewRequest(http.MethodPost, w.ftrack.URL+"/api", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("ftrack-user", scriptAPIUser)
-	req.Header.Set("ftrack-api-key", w.apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	}); err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	reply, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || bytes.Contains(reply, []byte(`"exception"`)) {
-		t.Fatalf("ftrack update: %s: %s", resp.Status, reply)
 	}
 }
 

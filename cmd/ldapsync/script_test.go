@@ -320,21 +320,34 @@ func cmdFtrackEdit(ts *testscript.TestScript, neg bool, args []string) {
 // ftrackAPI sends one operation to the emulator's HTTP API as the API
 // user and fails the script on an exception.
 func ftrackAPI(ts *testscript.TestScript, op map[string]any) {
-	srv := ftrackOf(ts)
+	ts.Check(postFtrackOp(ftrackOf(ts).URL, ts.Getenv("FTRACK_API_KEY"), op))
+}
+
+// postFtrackOp sends one operation to the ftrack API at url as the API
+// user with apiKey; an answer that is not 200 or holds an exception is
+// an error.
+func postFtrackOp(url, apiKey string, op map[string]any) error {
 	body, err := json.Marshal([]map[string]any{op})
-	ts.Check(err)
-	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api", bytes.NewReader(body))
-	ts.Check(err)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, url+"/api", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("ftrack-user", scriptAPIUser)
-	req.Header.Set("ftrack-api-key", ts.Getenv("FTRACK_API_KEY"))
+	req.Header.Set("ftrack-api-key", apiKey)
 	resp, err := http.DefaultClient.Do(req)
-	ts.Check(err)
+	if err != nil {
+		return err
+	}
 	defer resp.Body.Close()
 	reply, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || bytes.Contains(reply, []byte(`"exception"`)) {
-		ts.Fatalf("ftrack update: %s: %s", resp.Status, reply)
+		return fmt.Errorf("ftrack update: %s: %s", resp.Status, reply)
 	}
+	return nil
 }
 
 func findUser(e *ftracktest.Emulator, username string) map[string]any {
