@@ -363,16 +363,20 @@ func (v *view) refuseRoles() {
 
 // roleChange returns one role change.
 func roleChange(act Action, reason ChangeReason, key, id, sid string, g RoleGrant, project string) Change {
-	c := Change{Action: act, Reason: reason, Key: key, TargetID: id, SourceID: sid, Role: g.Role, Project: project}
-	if project != "" {
-		c.Address = "role_project." + key + "." + g.Role + "." + project
-	} else {
-		c.Address = "role." + key + "." + g.Role
-	}
+	c := Change{Address: roleAddress(key, g.Role, project), Action: act, Reason: reason, Key: key, TargetID: id, SourceID: sid, Role: g.Role, Project: project}
 	if act == ActionAddRole {
 		c.AllOpenProjects = g.AllOpen
 	}
 	return c
+}
+
+// roleAddress is a role change's address: "role.<key>.<role>", or
+// "role_project.<key>.<role>.<project>" for a project grant.
+func roleAddress(key, role, project string) string {
+	if project != "" {
+		return "role_project." + key + "." + role + "." + project
+	}
+	return "role." + key + "." + role
 }
 
 // grantChanges grants g to a user who lacks it: the role, then each
@@ -521,11 +525,7 @@ func (ck *checker) checkRoleShape(c Change) bool {
 	if err := checkIdentifier("project", c.Project); err != nil {
 		return bad("%v", err)
 	}
-	want := "role." + c.Key + "." + c.Role
-	if project {
-		want = "role_project." + c.Key + "." + c.Role + "." + c.Project
-	}
-	if c.Address != want {
+	if want := roleAddress(c.Key, c.Role, c.Project); c.Address != want {
 		ck.problems.add(RefuseIdentityMismatch, "%s: the address does not match its key %q and role %q (want %s)", c.Address, c.Key, c.Role, want)
 		return false
 	}
