@@ -55,9 +55,7 @@ func (t *Target) ReadCustomAttributes(ctx context.Context) (map[string]string, m
 		return nil, nil, fmt.Errorf("target %q: reading user custom attributes: %w", t.name, err)
 	}
 	cat := newCustomCatalog(res[0], res[1])
-	t.mu.Lock()
-	t.customCat = cat
-	t.mu.Unlock()
+	keep(t, &t.customCat, cat)
 	types := map[string]string{}
 	for k, cc := range cat.byKey {
 		types[k] = cc.typ
@@ -84,25 +82,24 @@ func (t *Target) ReadCustomAttributes(ctx context.Context) (map[string]string, m
 // customCatalogFor returns the catalog, read when not read yet or when it
 // lacks one of keys.
 func (t *Target) customCatalogFor(ctx context.Context, keys []string) (*customCatalog, error) {
-	t.mu.Lock()
-	cat := t.customCat
-	t.mu.Unlock()
-	complete := cat != nil
-	for _, k := range keys {
-		complete = complete && cat.byKey[k].id != ""
+	complete := func(cat *customCatalog) bool {
+		if cat == nil {
+			return false
+		}
+		for _, k := range keys {
+			if cat.byKey[k].id == "" {
+				return false
+			}
+		}
+		return true
 	}
-	if complete {
-		return cat, nil
-	}
-	res, err := t.client.QueryMany(ctx, PagedQuery{Expression: customConfigQuery}, PagedQuery{Expression: customTypeQuery})
-	if err != nil {
-		return nil, fmt.Errorf("reading user custom attributes: %w", err)
-	}
-	cat = newCustomCatalog(res[0], res[1])
-	t.mu.Lock()
-	t.customCat = cat
-	t.mu.Unlock()
-	return cat, nil
+	return cached(t, &t.customCat, complete, func() (*customCatalog, error) {
+		res, err := t.client.QueryMany(ctx, PagedQuery{Expression: customConfigQuery}, PagedQuery{Expression: customTypeQuery})
+		if err != nil {
+			return nil, fmt.Errorf("reading user custom attributes: %w", err)
+		}
+		return newCustomCatalog(res[0], res[1]), nil
+	})
 }
 
 // readCustomState reads the custom attribute values of the users ids.

@@ -89,19 +89,12 @@ type heldRole struct {
 // ReadRoles reads the site's security roles and projects and every
 // user's roles (engine.RoleReader).
 func (t *Target) ReadRoles(ctx context.Context) (engine.RoleCatalog, map[string][]engine.RoleGrant, error) {
-	res, err := t.client.QueryMany(ctx,
-		PagedQuery{Expression: "select id, name, type from SecurityRole"},
-		PagedQuery{Expression: "select id, name, is_private from Project"},
-		PagedQuery{Expression: roleQuery},
-		PagedQuery{Expression: roleProjQuery},
-	)
+	res, err := t.client.QueryMany(ctx, roleCatalogQueries(PagedQuery{Expression: roleQuery}, PagedQuery{Expression: roleProjQuery})...)
 	if err != nil {
 		return engine.RoleCatalog{}, nil, fmt.Errorf("target %q: reading security roles: %w", t.name, err)
 	}
 	cat := newRoleCatalog(res[0], res[1])
-	t.mu.Lock()
-	t.roleCat = cat
-	t.mu.Unlock()
+	keep(t, &t.roleCat, cat)
 	held := heldRoles(res[2], res[3])
 	out := map[string][]engine.RoleGrant{}
 	for user, roles := range held {
@@ -158,33 +151,41 @@ func (c *roleCatalog) grants(roles map[string]*heldRole) []engine.RoleGrant {
 	return out
 }
 
+// roleCatalogQueries returns the SecurityRole and Project queries
+// newRoleCatalog takes, followed by more.
+func roleCatalogQueries(more ...PagedQuery) []PagedQuery {
+	return append([]PagedQuery{
+		{Expression: "select id, name, type from SecurityRole"},
+		{Expression: "select id, name, is_private from Project"},
+	}, more...)
+}
+
 // catalog returns the role catalog, read when this target has not read it
 // yet or lacks one of names (roles) or projects.
 func (t *Target) catalog(ctx context.Context, roles, projects []string) (*roleCatalog, error) {
-	t.mu.Lock()
-	cat := t.roleCat
-	t.mu.Unlock()
-	complete := cat != nil
-	for _, n := range roles {
-		complete = complete && cat.roleID[n] != ""
+	complete := func(cat *roleCatalog) bool {
+		if cat == nil {
+			return false
+		}
+		for _, n := range roles {
+			if cat.roleID[n] == "" {
+				return false
+			}
+		}
+		for _, n := range projects {
+			if cat.projectID[n] == "" {
+				return false
+			}
+		}
+		return true
 	}
-	for _, n := range projects {
-		complete = complete && cat.projectID[n] != ""
-	}
-	if complete {
-		return cat, nil
-	}
-	res, err := t.client.QueryMany(ctx,
-		PagedQuery{Expression: "select id, name, type from SecurityRole"},
-		PagedQuery{Expression: "select id, name, is_private from Project"})
-	if err != nil {
-		return nil, fmt.Errorf("reading security roles: %w", err)
-	}
-	cat = newRoleCatalog(res[0], res[1])
-	t.mu.Lock()
-	t.roleCat = cat
-	t.mu.Unlock()
-	return cat, nil
+	return cached(t, &t.roleCat, complete, func() (*roleCatalog, error) {
+		res, err := t.client.QueryMany(ctx, roleCatalogQueries()...)
+		if err != nil {
+			return nil, fmt.Errorf("reading security roles: %w", err)
+		}
+		return newRoleCatalog(res[0], res[1]), nil
+	})
 }
 
 // readRoleState reads the roles of the users ids into states.

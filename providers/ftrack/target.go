@@ -229,16 +229,10 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		accts = []engine.Account{}
 	}
 	typeName := make(map[string]string, len(types))
-	typeID := make(map[string]string, len(types))
-	for _, ut := range types { // ordered by id: the first of a name wins
+	for _, ut := range types {
 		typeName[ut.String("id")] = ut.String("name")
-		if _, dup := typeID[ut.String("name")]; !dup {
-			typeID[ut.String("name")] = ut.String("id")
-		}
 	}
-	t.mu.Lock()
-	t.userTypeIDs = typeID
-	t.mu.Unlock()
+	keep(t, &t.userTypeIDs, firstIDByName(types))
 	byID := make(map[string]int, len(accts))
 	for i := range accts {
 		byID[accts[i].ID] = i
@@ -298,16 +292,44 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	return out, nil
 }
 
-func (t *Target) setGroups(groups []Entity) {
-	m := map[string]string{}
-	for _, g := range groups { // ordered by id
-		if _, dup := m[g.String("name")]; !dup {
-			m[g.String("name")] = g.String("id")
+func (t *Target) setGroups(groups []Entity) { keep(t, &t.groups, firstIDByName(groups)) }
+
+// firstIDByName maps the names of rows (ordered by id) to their ids, the
+// first row's id when names repeat.
+func firstIDByName(rows []Entity) map[string]string {
+	m := make(map[string]string, len(rows))
+	for _, r := range rows {
+		if _, dup := m[r.String("name")]; !dup {
+			m[r.String("name")] = r.String("id")
 		}
 	}
+	return m
+}
+
+// keep stores v in *field, a field of t guarded by t.mu.
+func keep[T any](t *Target, field *T, v T) {
 	t.mu.Lock()
-	t.groups = m
+	*field = v
 	t.mu.Unlock()
+}
+
+// cached returns the value in *field (a field of t guarded by t.mu) when
+// complete accepts it; otherwise it reads the value again with read and
+// keeps it.
+func cached[T any](t *Target, field *T, complete func(T) bool, read func() (T, error)) (T, error) {
+	t.mu.Lock()
+	v := *field
+	t.mu.Unlock()
+	if complete(v) {
+		return v, nil
+	}
+	v, err := read()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	keep(t, field, v)
+	return v, nil
 }
 
 // resolveGroups returns group name -> id for names. A missing name in
@@ -979,26 +1001,13 @@ func writesUserType(changes []engine.Change) bool {
 // userTypes returns user type name -> id, read when the accounts were
 // not read yet by this target.
 func (t *Target) userTypes(ctx context.Context) (map[string]string, error) {
-	t.mu.Lock()
-	types := t.userTypeIDs
-	t.mu.Unlock()
-	if types != nil {
-		return types, nil
-	}
-	rows, err := t.client.Query(ctx, "select id, name from UserType")
-	if err != nil {
-		return nil, fmt.Errorf("reading user types: %w", err)
-	}
-	types = map[string]string{}
-	for _, r := range rows {
-		if _, dup := types[r.String("name")]; !dup {
-			types[r.String("name")] = r.String("id")
+	return cached(t, &t.userTypeIDs, func(types map[string]string) bool { return types != nil }, func() (map[string]string, error) {
+		rows, err := t.client.Query(ctx, "select id, name from UserType")
+		if err != nil {
+			return nil, fmt.Errorf("reading user types: %w", err)
 		}
-	}
-	t.mu.Lock()
-	t.userTypeIDs = types
-	t.mu.Unlock()
-	return types, nil
+		return firstIDByName(rows), nil
+	})
 }
 
 // metaOps writes the ownership marker values set in f that differ from st.
