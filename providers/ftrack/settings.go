@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/ldapsync/ldapsync/engine/config"
 )
@@ -75,97 +74,60 @@ func DecodeSettings(body hcl.Body, bc config.BlockContext) (Settings, hcl.Diagno
 	if content == nil {
 		return s, config.WithoutValues(diags)
 	}
-	ectx := bc.Eval
-	attrs := content.Attributes
-	bad := func(a *hcl.Attribute, summary, detail string) {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.Expr.Range().Ptr()}) // no Expression: a printer would show the values (secrets) it refers to
-	}
-	eval := func(name string, want cty.Type, strict bool) (cty.Value, *hcl.Attribute, bool) {
-		a, ok := attrs[name]
-		if !ok {
-			return cty.NilVal, nil, false
-		}
-		v, d := a.Expr.Value(ectx)
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			return cty.NilVal, a, false
-		}
-		v, _ = v.UnmarkDeep()
-		if v.IsNull() || !v.IsKnown() {
-			bad(a, "Invalid ftrack setting", fmt.Sprintf("%s must not be null.", name))
-			return cty.NilVal, a, false
-		}
-		if strict && !v.Type().Equals(want) {
-			bad(a, "Invalid ftrack setting", fmt.Sprintf("%s must be a %s, not a %s.", name, want.FriendlyName(), v.Type().FriendlyName()))
-			return cty.NilVal, a, false
-		}
-		cv, err := convert.Convert(v, want)
-		if err != nil {
-			bad(a, "Invalid ftrack setting", fmt.Sprintf("%s must be a %s.", name, want.FriendlyName()))
-			return cty.NilVal, a, false
-		}
-		return cv, a, true
-	}
-	str := func(name string, strict bool, dst *string) *hcl.Attribute {
-		v, a, ok := eval(name, cty.String, strict)
-		if ok {
-			*dst = v.AsString()
-		}
-		return a
-	}
+	ev := config.SettingEval{Attrs: content.Attributes, Eval: bc.Eval, Summary: "Invalid ftrack setting", Diags: diags}
 	integer := func(name string, lo int, dst *int) {
-		v, a, ok := eval(name, cty.Number, false)
+		v, a, ok := ev.Typed(name, cty.Number, false)
 		if !ok {
 			return
 		}
 		bf := v.AsBigFloat()
 		n, acc := bf.Int64()
 		if !bf.IsInt() || acc != 0 || n < int64(lo) || n > 100000 {
-			bad(a, "Invalid ftrack setting", fmt.Sprintf("%s must be a whole number between %d and 100000.", name, lo))
+			ev.Bad(a, fmt.Sprintf("%s must be a whole number between %d and 100000.", name, lo))
 			return
 		}
 		*dst = int(n)
 	}
 	boolean := func(name string, dst *bool) {
-		if v, _, ok := eval(name, cty.Bool, false); ok {
+		if v, _, ok := ev.Typed(name, cty.Bool, false); ok {
 			*dst = v.True()
 		}
 	}
 
 	boolean("insecure_allow_http", &s.InsecureAllowHTTP)
-	if a := str("server_url", true, &s.ServerURL); a != nil && s.ServerURL != "" {
+	if a := ev.String("server_url", true, &s.ServerURL); a != nil && s.ServerURL != "" {
 		if _, err := CheckServerURL(s.ServerURL, s.InsecureAllowHTTP); err != nil {
-			bad(a, "Invalid ftrack server_url", err.Error())
+			ev.Error(a, "Invalid ftrack server_url", err.Error())
 		}
 	}
-	if a := str("api_user", true, &s.APIUser); a != nil && strings.TrimSpace(s.APIUser) == "" && !diags.HasErrors() {
-		bad(a, "Invalid ftrack setting", "api_user must not be empty.")
+	if a := ev.String("api_user", true, &s.APIUser); a != nil && strings.TrimSpace(s.APIUser) == "" && !ev.Diags.HasErrors() {
+		ev.Bad(a, "api_user must not be empty.")
 	}
-	if a := str("api_key", true, &s.APIKey); a != nil && s.APIKey == "" && !diags.HasErrors() {
-		bad(a, "Invalid ftrack setting", "api_key must not be empty.")
+	if a := ev.String("api_key", true, &s.APIKey); a != nil && s.APIKey == "" && !ev.Diags.HasErrors() {
+		ev.Bad(a, "api_key must not be empty.")
 	}
 	integer("batch_size", 1, &s.BatchSize)
 	integer("parallelism", 1, &s.Parallelism)
 	integer("max_retries", 0, &s.MaxRetries)
 	if s.MaxRetries == 0 {
 		s.MaxRetries = -1 // explicit 0: no retries
-		if _, set := attrs["max_retries"]; !set {
+		if _, set := ev.Attrs["max_retries"]; !set {
 			s.MaxRetries = DefaultMaxRetries
 		}
 	}
-	str("ca_cert_file", false, &s.CACertFile)
+	ev.String("ca_cert_file", false, &s.CACertFile)
 	s.CACertFile = bc.Path(s.CACertFile)
 	boolean("create_groups", &s.CreateGroups)
 	var timeout string
-	if a := str("timeout", true, &timeout); a != nil && timeout != "" {
+	if a := ev.String("timeout", true, &timeout); a != nil && timeout != "" {
 		d, err := time.ParseDuration(strings.TrimSpace(timeout))
 		if err != nil || d <= 0 {
-			bad(a, "Invalid ftrack setting", `timeout must be a positive duration such as "30s" or "2m".`)
+			ev.Bad(a, `timeout must be a positive duration such as "30s" or "2m".`)
 		} else {
 			s.Timeout = d
 		}
 	}
-	return s, config.WithoutValues(diags)
+	return s, config.WithoutValues(ev.Diags)
 }
 
 // String describes the settings with the API key redacted, so a stray %v
