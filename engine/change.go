@@ -217,6 +217,17 @@ func isRoleAction(a Action) bool {
 	return false
 }
 
+// addsToAccount reports whether a adds to an account (a membership or a
+// role grant), so it may follow the plan's create of that account: the
+// account's absence from ftrack is then no sign of a stale plan.
+func addsToAccount(a Action) bool {
+	switch a {
+	case ActionAddMembership, ActionAddRole, ActionGrantRoleProject:
+		return true
+	}
+	return false
+}
+
 // sortChanges orders changes by action rank, then address: the plan's
 // order and, since phases follow ranks, apply's safe execution order.
 func sortChanges(cs []Change) {

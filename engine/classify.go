@@ -36,12 +36,15 @@ func classify(c Change, byID, byKey map[string]*Account, created map[string]Chan
 			}
 		}
 		return statusPending, ""
-	case ActionAddMembership, ActionRemoveMembership:
+	case ActionAddMembership, ActionRemoveMembership, ActionAddRole, ActionRemoveRole, ActionGrantRoleProject, ActionRevokeRoleProject:
 		if a == nil {
-			if _, planned := created[c.TargetID]; planned && c.Action == ActionAddMembership {
+			if _, planned := created[c.TargetID]; planned && addsToAccount(c.Action) {
 				return statusPending, ""
 			}
 			return statusStale, fmt.Sprintf("%s: user %s no longer exists in ftrack", c.Address, c.TargetID)
+		}
+		if isRoleAction(c.Action) {
+			return classifyRole(c, a), ""
 		}
 		has := slices.Contains(a.Groups, c.Group)
 		if c.Action == ActionAddMembership {
@@ -58,9 +61,6 @@ func classify(c Change, byID, byKey map[string]*Account, created map[string]Chan
 		}
 		return statusPending, ""
 	}
-	if isRoleAction(c.Action) {
-		return classifyRole(c, a, created)
-	}
 	if a == nil {
 		return statusStale, fmt.Sprintf("%s: account %s no longer exists in ftrack", c.Address, c.TargetID)
 	}
@@ -76,13 +76,7 @@ func classify(c Change, byID, byKey map[string]*Account, created map[string]Chan
 
 // classifyRole classifies a role change against the account's roles: a
 // grant it holds already is done, a removal of what it lacks is done.
-func classifyRole(c Change, a *Account, created map[string]Change) (changeStatus, string) {
-	if a == nil {
-		if _, planned := created[c.TargetID]; planned && (c.Action == ActionAddRole || c.Action == ActionGrantRoleProject) {
-			return statusPending, ""
-		}
-		return statusStale, fmt.Sprintf("%s: user %s no longer exists in ftrack", c.Address, c.TargetID)
-	}
+func classifyRole(c Change, a *Account) changeStatus {
 	var held *RoleGrant
 	for i := range a.Roles {
 		if a.Roles[i].Role == c.Role {
@@ -101,9 +95,9 @@ func classifyRole(c Change, a *Account, created map[string]Change) (changeStatus
 		done = held == nil || !slices.Contains(held.Projects, c.Project)
 	}
 	if done {
-		return statusDone, ""
+		return statusDone
 	}
-	return statusPending, ""
+	return statusPending
 }
 
 // mismatches lists the fields of f that differ from the account, as

@@ -408,7 +408,7 @@ func (ck *checker) checkIdentity(c Change) bool {
 			ck.problems.add(RefuseIdentityMismatch, "%s: target_id %s is the id the plan creates for user.%s", c.Address, c.TargetID, cr.Key)
 			return false
 		}
-		if c.Action != ActionCreate && c.Action != ActionAddMembership && c.Action != ActionAddRole && c.Action != ActionGrantRoleProject && a == nil {
+		if c.Action != ActionCreate && !addsToAccount(c.Action) && a == nil {
 			ck.problems.add(RefuseStale, "stale plan: ftrack changed since the plan was made: %s: account %s no longer exists in ftrack", c.Address, c.TargetID)
 			return false
 		}
