@@ -107,8 +107,15 @@ func exampleEnv(caFile string, drop ...string) []string {
 // runLdapsync runs the binary and returns stdout, stderr and the exit code.
 func runLdapsync(t *testing.T, bin string, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return runLdapsyncIn(t, bin, "", env, args...)
+}
+
+// runLdapsyncIn is runLdapsync in the working directory dir ("": the
+// test's).
+func runLdapsyncIn(t *testing.T, bin, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = env
+	cmd.Dir, cmd.Env = dir, env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -2,11 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -281,19 +278,7 @@ func newReadmeWorld(t *testing.T, bin string) *readmeWorld {
 // run runs the README's command line in the world's work directory.
 func (w *readmeWorld) run(t *testing.T, args []string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(w.bin, args[1:]...)
-	cmd.Dir, cmd.Env = w.dir, w.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	code := 0
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("running %s: %v", strings.Join(args, " "), err)
-		}
-		code = ee.ExitCode()
-	}
-	return stdout.String(), stderr.String(), code
+	return runLdapsyncIn(t, w.bin, w.dir, w.env, args[1:]...)
 }
 
 // tourEvent makes the tour's events happen before the command that
