@@ -835,48 +835,55 @@ func (t *Target) runPack(ctx context.Context, pack []unit, setErr func(int, erro
 // planChange returns the operations that bring ftrack to the change's After
 // state from st (updated as if they had run); none when already there.
 func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error) {
-	groupIDs, groupErrs := ex.groupIDs, ex.groupErrs
-	id := c.TargetID
 	a := c.After
 	if a == nil {
 		a = &engine.Fields{}
 	}
-	var ops []Operation
 	switch c.Action {
-	case engine.ActionCreate:
+	case engine.ActionCreate, engine.ActionUpdate, engine.ActionAdopt:
+		return planUser(c, a, st, ex)
+	case engine.ActionDeactivate, engine.ActionReactivate:
 		if !st.exists {
-			if a.Username == nil || *a.Username == "" {
-				return nil, errors.New("create without a username")
-			}
-			data, err := fieldValues(a, ex.userTypes)
-			if err != nil {
-				return nil, err
-			}
-			if _, ok := data["is_active"]; !ok {
-				data["is_active"] = true
-			}
-			ops = append(ops, CreateOp("User", []string{id}, data))
-			st.exists = true
-			for k, v := range data {
-				st.fields[k] = v
-			}
-		} else {
-			fops, err := fieldOps(id, a, st, ex.userTypes)
-			if err != nil {
-				return nil, err
-			}
-			ops = append(ops, fops...)
+			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", c.TargetID, ErrNotFound)
 		}
-		ops = append(ops, metaOps(id, a, st)...)
-		cops, err := customOps(id, a, st, ex.custom)
+		want := c.Action == engine.ActionReactivate
+		if a.IsActive != nil {
+			want = *a.IsActive
+		}
+		return fieldOps(c.TargetID, &engine.Fields{IsActive: &want}, st, nil) // is_active only: no user type to resolve
+	case engine.ActionAddMembership, engine.ActionRemoveMembership:
+		return planMembership(c, st, ex)
+	case engine.ActionAddRole, engine.ActionRemoveRole, engine.ActionGrantRoleProject, engine.ActionRevokeRoleProject:
+		return planRoleChange(c, st, ex.roles)
+	}
+	return nil, fmt.Errorf("unsupported action %q", c.Action)
+}
+
+// planUser plans a create, update or adopt: the User row (created when a
+// create finds none), then the ownership marker and custom attributes.
+func planUser(c engine.Change, a *engine.Fields, st *userState, ex *execCtx) ([]Operation, error) {
+	id := c.TargetID
+	var ops []Operation
+	switch {
+	case c.Action == engine.ActionCreate && !st.exists:
+		if a.Username == nil || *a.Username == "" {
+			return nil, errors.New("create without a username")
+		}
+		data, err := fieldValues(a, ex.userTypes)
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, cops...)
-	case engine.ActionUpdate, engine.ActionAdopt:
-		if !st.exists {
-			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
+		if _, ok := data["is_active"]; !ok {
+			data["is_active"] = true
 		}
+		ops = append(ops, CreateOp("User", []string{id}, data))
+		st.exists = true
+		for k, v := range data {
+			st.fields[k] = v
+		}
+	case !st.exists:
+		return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
+	default:
 		if c.Action == engine.ActionAdopt && (a.Owner == nil || *a.Owner == "") {
 			return nil, errors.New("adopt without an owner")
 		}
@@ -885,59 +892,48 @@ func planChange(c engine.Change, st *userState, ex *execCtx) ([]Operation, error
 			return nil, err
 		}
 		ops = append(ops, fops...)
-		ops = append(ops, metaOps(id, a, st)...)
-		cops, err := customOps(id, a, st, ex.custom)
-		if err != nil {
+	}
+	ops = append(ops, metaOps(id, a, st)...)
+	cops, err := customOps(id, a, st, ex.custom)
+	if err != nil {
+		return nil, err
+	}
+	return append(ops, cops...), nil
+}
+
+// planMembership plans a membership's addition or removal.
+func planMembership(c engine.Change, st *userState, ex *execCtx) ([]Operation, error) {
+	if c.Action == engine.ActionAddMembership {
+		if err := ex.groupErrs[c.Group]; err != nil {
 			return nil, err
 		}
-		ops = append(ops, cops...)
-	case engine.ActionDeactivate, engine.ActionReactivate:
-		if !st.exists {
-			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
-		}
-		want := c.Action == engine.ActionReactivate
-		if a.IsActive != nil {
-			want = *a.IsActive
-		}
-		fops, _ := fieldOps(id, &engine.Fields{IsActive: &want}, st, nil) // is_active only: no user type to resolve
-		ops = append(ops, fops...)
-	case engine.ActionAddMembership:
-		if err := groupErrs[c.Group]; err != nil {
-			return nil, err
-		}
-		gid, ok := groupIDs[c.Group]
+		gid, ok := ex.groupIDs[c.Group]
 		if !ok {
 			return nil, fmt.Errorf("group %q could not be resolved", c.Group)
 		}
 		if !st.exists {
-			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", id, ErrNotFound)
+			return nil, fmt.Errorf("user %s does not exist in ftrack: %w", c.TargetID, ErrNotFound)
 		}
 		if st.membershipOf(gid) != "" {
 			return nil, nil
 		}
 		mid := uuid.NewString()
-		ops = append(ops, CreateOp("Membership", []string{mid}, map[string]any{"user_id": id, "group_id": gid}))
 		st.memberships[mid] = gid
-	case engine.ActionRemoveMembership:
-		mid := ""
-		if _, ok := st.memberships[c.MembershipID]; ok && c.MembershipID != "" {
-			mid = c.MembershipID
-		} else if gid, ok := groupIDs[c.Group]; ok {
-			mid = st.membershipOf(gid)
-		} else if err := groupErrs[c.Group]; err != nil {
-			return nil, err // the groups could not be read: "gone" is unknown
-		}
-		if mid == "" {
-			return nil, nil // already gone
-		}
-		ops = append(ops, DeleteOp("Membership", []string{mid}))
-		delete(st.memberships, mid)
-	case engine.ActionAddRole, engine.ActionRemoveRole, engine.ActionGrantRoleProject, engine.ActionRevokeRoleProject:
-		return planRoleChange(c, st, ex.roles)
-	default:
-		return nil, fmt.Errorf("unsupported action %q", c.Action)
+		return []Operation{CreateOp("Membership", []string{mid}, map[string]any{"user_id": c.TargetID, "group_id": gid})}, nil
 	}
-	return ops, nil
+	mid := ""
+	if _, ok := st.memberships[c.MembershipID]; ok && c.MembershipID != "" {
+		mid = c.MembershipID
+	} else if gid, ok := ex.groupIDs[c.Group]; ok {
+		mid = st.membershipOf(gid)
+	} else if err := ex.groupErrs[c.Group]; err != nil {
+		return nil, err // the groups could not be read: "gone" is unknown
+	}
+	if mid == "" {
+		return nil, nil // already gone
+	}
+	delete(st.memberships, mid)
+	return []Operation{DeleteOp("Membership", []string{mid})}, nil
 }
 
 // userAttributes maps the engine's user fields kept as ftrack User
