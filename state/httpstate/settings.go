@@ -275,52 +275,15 @@ func Decode(body hcl.Body, ctx *hcl.EvalContext, baseDir string) (Settings, hcl.
 	if content == nil {
 		return s, config.WithoutValues(diags)
 	}
-	attrs := content.Attributes
-	bad := func(a *hcl.Attribute, detail string) {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid http state setting", Detail: detail, Subject: a.Expr.Range().Ptr()}) // no Expression: a printer would show the values (secrets) it refers to
-	}
-	value := func(name string) (cty.Value, *hcl.Attribute, bool) {
-		a, ok := attrs[name]
-		if !ok {
-			return cty.NilVal, nil, false
-		}
-		v, d := a.Expr.Value(ctx)
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			return cty.NilVal, a, false
-		}
-		v, _ = v.UnmarkDeep()
-		if v.IsNull() || !v.IsWhollyKnown() {
-			bad(a, name+" must not be null.")
-			return cty.NilVal, a, false
-		}
-		return v, a, true
-	}
-	str := func(name string, strict bool, dst *string) *hcl.Attribute {
-		v, a, ok := value(name)
-		if !ok {
-			return a
-		}
-		if strict && !v.Type().Equals(cty.String) {
-			bad(a, fmt.Sprintf("%s must be a string, not a %s.", name, v.Type().FriendlyName()))
-			return a
-		}
-		cv, err := convert.Convert(v, cty.String)
-		if err != nil {
-			bad(a, name+" must be a string.")
-			return a
-		}
-		*dst = cv.AsString()
-		return a
-	}
+	ev := config.SettingEval{Attrs: content.Attributes, Eval: ctx, Summary: "Invalid http state setting", Diags: diags}
 	duration := func(name string, dst *time.Duration) {
-		v, a, ok := value(name)
+		v, a, ok := ev.Value(name)
 		if !ok {
 			return
 		}
 		d, err := parseWait(v)
 		if err != nil {
-			bad(a, fmt.Sprintf("%s %s.", name, err))
+			ev.Bad(a, fmt.Sprintf("%s %s.", name, err))
 			return
 		}
 		if d == 0 {
@@ -330,43 +293,43 @@ func Decode(body hcl.Body, ctx *hcl.EvalContext, baseDir string) (Settings, hcl.
 	}
 
 	ranges := map[string]hcl.Range{}
-	for name, a := range attrs {
+	for name, a := range ev.Attrs {
 		ranges[name] = a.Expr.Range()
 	}
-	if v, a, ok := value("insecure_allow_http"); ok {
+	if v, a, ok := ev.Value("insecure_allow_http"); ok {
 		if cv, err := convert.Convert(v, cty.Bool); err != nil {
-			bad(a, "insecure_allow_http must be true or false.")
+			ev.Bad(a, "insecure_allow_http must be true or false.")
 		} else {
 			s.InsecureAllowHTTP = cv.True()
 		}
 	}
-	str("address", true, &s.Address)
-	if a := str("lock_address", true, &s.LockAddress); a != nil && s.LockAddress == "" && !diags.HasErrors() {
+	ev.String("address", true, &s.Address)
+	if a := ev.String("lock_address", true, &s.LockAddress); a != nil && s.LockAddress == "" && !ev.Diags.HasErrors() {
 		s.DisableLocking = true
-		if u, ok := attrs["unlock_address"]; ok {
-			bad(u, `unlock_address must not be set when lock_address = "" turns locking off.`)
+		if u, ok := ev.Attrs["unlock_address"]; ok {
+			ev.Bad(u, `unlock_address must not be set when lock_address = "" turns locking off.`)
 		}
 	}
-	if a := str("unlock_address", true, &s.UnlockAddress); a != nil && s.UnlockAddress == "" && !s.DisableLocking && !diags.HasErrors() {
-		bad(a, `unlock_address must not be empty: without it a lock could never be released (to run without locking, set lock_address = "").`)
+	if a := ev.String("unlock_address", true, &s.UnlockAddress); a != nil && s.UnlockAddress == "" && !s.DisableLocking && !ev.Diags.HasErrors() {
+		ev.Bad(a, `unlock_address must not be empty: without it a lock could never be released (to run without locking, set lock_address = "").`)
 	}
 	for _, m := range []struct {
 		name string
 		dst  *string
 	}{{"lock_method", &s.LockMethod}, {"unlock_method", &s.UnlockMethod}, {"update_method", &s.UpdateMethod}} {
-		if a := str(m.name, true, m.dst); a != nil && !diags.HasErrors() && *m.dst == "" {
-			bad(a, m.name+" must not be empty.")
+		if a := ev.String(m.name, true, m.dst); a != nil && !ev.Diags.HasErrors() && *m.dst == "" {
+			ev.Bad(a, m.name+" must not be empty.")
 		}
 	}
-	str("username", true, &s.Username)
-	if a := str("password", true, &s.Password); a != nil && s.Password != "" && s.Username == "" && !diags.HasErrors() {
-		bad(a, "password is sent only with a username: set username too (GitLab: \"gitlab-ci-token\" with CI_JOB_TOKEN).")
+	ev.String("username", true, &s.Username)
+	if a := ev.String("password", true, &s.Password); a != nil && s.Password != "" && s.Username == "" && !ev.Diags.HasErrors() {
+		ev.Bad(a, "password is sent only with a username: set username too (GitLab: \"gitlab-ci-token\" with CI_JOB_TOKEN).")
 	}
-	if v, a, ok := value("retry_max"); ok {
+	if v, a, ok := ev.Value("retry_max"); ok {
 		if cv, err := convert.Convert(v, cty.Number); err != nil {
-			bad(a, "retry_max must be a whole number between 0 and 100.")
+			ev.Bad(a, "retry_max must be a whole number between 0 and 100.")
 		} else if n, acc := cv.AsBigFloat().Int64(); !cv.AsBigFloat().IsInt() || acc != 0 || n < 0 || n > 100 {
-			bad(a, "retry_max must be a whole number between 0 and 100.")
+			ev.Bad(a, "retry_max must be a whole number between 0 and 100.")
 		} else if n == 0 {
 			s.RetryMax = -1
 		} else {
@@ -375,10 +338,10 @@ func Decode(body hcl.Body, ctx *hcl.EvalContext, baseDir string) (Settings, hcl.
 	}
 	duration("retry_wait_min", &s.RetryWaitMin)
 	duration("retry_wait_max", &s.RetryWaitMax)
-	str("ca_cert_file", false, &s.CACertFile)
+	ev.String("ca_cert_file", false, &s.CACertFile)
 	s.CACertFile = config.BlockContext{Eval: ctx, Dir: baseDir}.Path(s.CACertFile)
 
-	if !diags.HasErrors() {
+	if !ev.Diags.HasErrors() {
 		if err := s.withDefaults().check(); err != nil {
 			var se *settingError
 			rng := body.MissingItemRange()
@@ -389,10 +352,10 @@ func Decode(body hcl.Body, ctx *hcl.EvalContext, baseDir string) (Settings, hcl.
 					rng = r // a default taken from address
 				}
 			}
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid http state setting", Detail: err.Error() + ".", Subject: rng.Ptr()})
+			ev.Diags = append(ev.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: ev.Summary, Detail: err.Error() + ".", Subject: rng.Ptr()})
 		}
 	}
-	return s, config.WithoutValues(diags)
+	return s, config.WithoutValues(ev.Diags)
 }
 
 // parseWait reads a retry wait: a number of seconds, or a string holding a
