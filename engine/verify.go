@@ -41,6 +41,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -375,19 +376,13 @@ func withoutCustom(names []string) []string {
 // WrittenFields is the table plus the custom attribute fields either
 // Fields sets, in key order.
 func WrittenFields(a, b *Fields) []UserField {
-	keys := map[string]bool{}
+	custom := map[string]string{}
 	for _, f := range []*Fields{a, b} {
 		if f != nil {
-			for k := range f.Custom {
-				keys[k] = true
-			}
+			maps.Copy(custom, f.Custom)
 		}
 	}
-	out := append([]UserField(nil), userFields...)
-	for _, k := range sortedKeysOf(keys) {
-		out = append(out, CustomField(k))
-	}
-	return out
+	return withCustom(custom)
 }
 
 // orNone joins names, or says "none".
