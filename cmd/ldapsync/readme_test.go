@@ -234,7 +234,7 @@ func newReadmeWorld(t *testing.T, bin string) *readmeWorld {
 	}
 	t.Cleanup(func() { _ = s.Stop() })
 	const password = "demo-sync-password"
-	if err := s.ApplyLDIF(fmt.Sprintf("dn: %s\nchangetype: modify\nreplace: userPassword\nuserPassword: %s\n", s.SyncDN, password)); err != nil {
+	if err := setSyncPassword(s, password); err != nil {
 		t.Fatal(err)
 	}
 	ldif, err := os.ReadFile(filepath.Join("..", "..", "examples", "quickstart", "directory.ldif"))

@@ -91,7 +91,7 @@ func setupScript(env *testscript.Env) error {
 		_ = os.RemoveAll(dir)
 	})
 	bindPassword := "bindpw-" + randomHex(8)
-	if err := s.ApplyLDIF(fmt.Sprintf("dn: %s\nchangetype: modify\nreplace: userPassword\nuserPassword: %s\n", s.SyncDN, bindPassword)); err != nil {
+	if err := setSyncPassword(s, bindPassword); err != nil {
 		return fmt.Errorf("set sync password: %w", err)
 	}
 	apiKey := "apikey-" + randomHex(12)
@@ -111,6 +111,12 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("FTRACK_API_KEY", apiKey)
 	env.Setenv("NO_COLOR", "1")
 	return nil
+}
+
+// setSyncPassword sets the password of the slapd's bind account
+// (s.SyncDN), as the root DN.
+func setSyncPassword(s *ldaptest.Slapd, password string) error {
+	return s.ApplyLDIF(fmt.Sprintf("dn: %s\nchangetype: modify\nreplace: userPassword\nuserPassword: %s\n", s.SyncDN, password))
 }
 
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
