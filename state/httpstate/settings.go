@@ -292,10 +292,6 @@ func Decode(body hcl.Body, ctx *hcl.EvalContext, baseDir string) (Settings, hcl.
 		*dst = d
 	}
 
-	ranges := map[string]hcl.Range{}
-	for name, a := range ev.Attrs {
-		ranges[name] = a.Expr.Range()
-	}
 	if v, a, ok := ev.Value("insecure_allow_http"); ok {
 		if cv, err := convert.Convert(v, cty.Bool); err != nil {
 			ev.Bad(a, "insecure_allow_http must be true or false.")
@@ -346,10 +342,10 @@ func Decode(body hcl.Body, ctx *hcl.EvalContext, baseDir string) (Settings, hcl.
 			var se *settingError
 			rng := body.MissingItemRange()
 			if errors.As(err, &se) {
-				if r, ok := ranges[se.attr]; ok {
-					rng = r
-				} else if r, ok := ranges["address"]; ok {
-					rng = r // a default taken from address
+				if a, ok := ev.Attrs[se.attr]; ok {
+					rng = a.Expr.Range()
+				} else if a, ok := ev.Attrs["address"]; ok {
+					rng = a.Expr.Range() // a default taken from address
 				}
 			}
 			ev.Diags = append(ev.Diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: ev.Summary, Detail: err.Error() + ".", Subject: rng.Ptr()})
