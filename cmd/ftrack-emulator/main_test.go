@@ -36,17 +36,10 @@ func TestBinary(t *testing.T) {
 		return cmd, url
 	}
 	send := func(url, body string) []any {
-		req, _ := http.NewRequest(http.MethodPost, url+"/api", bytes.NewBufferString(body))
-		req.Header.Set("ftrack-user", "admin")
-		req.Header.Set("ftrack-api-key", "k3y")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("request: %v", err)
-		}
-		defer resp.Body.Close()
+		status, reply := postAPI(t, url, body)
 		var out []any
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("status %d, decode: %v", resp.StatusCode, err)
+		if err := json.Unmarshal(reply, &out); err != nil || status != 200 {
+			t.Fatalf("status %d, decode: %v", status, err)
 		}
 		return out
 	}
@@ -125,15 +118,7 @@ func TestSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd, url := startEmulator(t, bin, "-seed", seed)
-	req, _ := http.NewRequest(http.MethodPost, url+"/api", strings.NewReader(`[{"action":"query","expression":"select username, memberships.group.name from User where username is \"jdoe\""}]`))
-	req.Header.Set("ftrack-user", "admin")
-	req.Header.Set("ftrack-api-key", "k3y")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, body := postAPI(t, url, `[{"action":"query","expression":"select username, memberships.group.name from User where username is \"jdoe\""}]`)
 	if !strings.Contains(string(body), `"jdoe"`) || !strings.Contains(string(body), `"Artists"`) {
 		t.Fatalf("seeded user not served: %s", body)
 	}
@@ -170,12 +155,40 @@ func buildEmulator(t *testing.T, dir string) string {
 	return bin
 }
 
+// emulatorArgs is args after the flags every test starts the emulator
+// with: a random loopback port, the test's API user and key.
+func emulatorArgs(args ...string) []string {
+	return append([]string{"-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y"}, args...)
+}
+
+// postAPI posts body to the API at url as the test's API user and
+// returns the status code and the reply.
+func postAPI(t *testing.T, url, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/api", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("ftrack-user", "admin")
+	req.Header.Set("ftrack-api-key", "k3y")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	defer resp.Body.Close()
+	reply, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the reply: %v", err)
+	}
+	return resp.StatusCode, reply
+}
+
 // startEmulator starts bin on a random loopback port with the test's API
 // user and key and args, and returns it (killed when the test ends) and
 // the URL its banner names.
 func startEmulator(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y"}, args...)...)
+	cmd := exec.Command(bin, emulatorArgs(args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -228,16 +241,9 @@ func TestRolesSeatsAndCustomAttributes(t *testing.T) {
 	_, url := startEmulator(t, bin, "-seed", seed, "-seats", "2", "-default-role", "Project Manager")
 	post := func(body string) any {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, url+"/api", strings.NewReader(body))
-		req.Header.Set("ftrack-user", "admin")
-		req.Header.Set("ftrack-api-key", "k3y")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		_, reply := postAPI(t, url, body)
 		var out any
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		if err := json.Unmarshal(reply, &out); err != nil {
 			t.Fatal(err)
 		}
 		return out
@@ -275,7 +281,7 @@ func TestRolesSeatsAndCustomAttributes(t *testing.T) {
 
 	for _, args := range [][]string{{"-default-role", "Nobody"}, {"-seats", "-1"}} {
 		var errOut bytes.Buffer
-		c := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-api-user", "admin", "-api-key", "k3y"}, args...)...)
+		c := exec.Command(bin, emulatorArgs(args...)...)
 		c.Stderr = &errOut
 		err := c.Run()
 		var ee *exec.ExitError
