@@ -317,6 +317,33 @@ func SetFields(f *Fields) []FieldValue {
 	return out
 }
 
+// optional reports whether a create may leave the field out: user_type
+// and custom attributes are written only when the mapping gives them.
+func (uf UserField) optional() bool { return uf.id == fUserType || uf.id == fCustom }
+
+// createFieldNames are the fields every create writes, in table order.
+var createFieldNames = func() []string {
+	var out []string
+	for _, uf := range userFields {
+		if !uf.optional() {
+			out = append(out, uf.Name)
+		}
+	}
+	return out
+}()
+
+// requiredNames lists the fields f sets that are not optional, in table
+// order: those a create must write.
+func requiredNames(f *Fields) []string {
+	var out []string
+	for _, x := range SetFields(f) {
+		if !x.Field.optional() {
+			out = append(out, x.Field.Name)
+		}
+	}
+	return out
+}
+
 // fieldNames lists the names of the fields f sets.
 func fieldNames(f *Fields) []string {
 	var out []string

@@ -322,8 +322,7 @@ func (ck *checker) checkShape(c Change) bool {
 	}
 	switch c.Action {
 	case ActionCreate:
-		want := []string{"username", "email", "first_name", "last_name", "is_active", "owner", "source_id"}
-		if len(before) != 0 || !slices.Equal(slices.DeleteFunc(withoutCustom(after), func(n string) bool { return n == "user_type" }), want) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
+		if len(before) != 0 || !slices.Equal(requiredNames(c.After), createFieldNames) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
 			return bad("a create has no before and writes every field, active, owned by mapping %q", ck.mapper)
 		}
 		if strings.ToLower(*c.After.Username) != c.Key {
@@ -366,11 +365,6 @@ func (ck *checker) checkShape(c Change) bool {
 		return false
 	}
 	return true
-}
-
-// withoutCustom is names less the custom attribute fields.
-func withoutCustom(names []string) []string {
-	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return strings.HasPrefix(n, customPrefix) })
 }
 
 // WrittenFields is the table plus the custom attribute fields either
