@@ -631,10 +631,45 @@ func (c *Client) settle(ctx context.Context, w *writeRun, rejection error) error
 	return nil
 }
 
-// applied reads back which of ops already took effect: a create whose key
-// exists, a delete whose key is gone, an update whose values are all in
-// place. Key values must be interpolation-safe, or it fails.
+// applied reads back which of ops already took effect: entity operations
+// by appliedEntities, then role operations by appliedRoles; reads are
+// false.
 func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
+	var entity, roles []int
+	for i, op := range ops {
+		switch {
+		case isRead(op):
+		case isRoleOp(op):
+			roles = append(roles, i)
+		default:
+			entity = append(entity, i)
+		}
+	}
+	out := make([]bool, len(ops))
+	for _, kind := range []struct {
+		idx   []int
+		check func(context.Context, []Operation) ([]bool, error)
+	}{{entity, c.appliedEntities}, {roles, c.appliedRoles}} {
+		sub := make([]Operation, len(kind.idx))
+		for k, i := range kind.idx {
+			sub[k] = ops[i]
+		}
+		got, err := kind.check(ctx, sub)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range kind.idx {
+			out[i] = got[k]
+		}
+	}
+	return out, nil
+}
+
+// appliedEntities reads back which entity operations of ops took effect:
+// a create whose key exists, a delete whose key is gone, an update whose
+// values are all in place. Key values must be interpolation-safe, or it
+// fails.
+func (c *Client) appliedEntities(ctx context.Context, ops []Operation) ([]bool, error) {
 	type group struct {
 		keys  [][]string
 		attrs map[string]bool
@@ -642,9 +677,6 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 	groups := map[string]*group{}
 	var types []string
 	for _, op := range ops {
-		if isRead(op) || isRoleOp(op) {
-			continue
-		}
 		pk := PrimaryKey(op.EntityType)
 		if len(op.EntityKey) != len(pk) {
 			return nil, fmt.Errorf("cannot verify %s %s: entity_key has %d values, primary key %v", op.Action, op.EntityType, len(op.EntityKey), pk)
@@ -716,14 +748,8 @@ func (c *Client) applied(ctx context.Context, ops []Operation) ([]bool, error) {
 			}
 		}
 	}
-	out, err := c.appliedRoles(ctx, ops)
-	if err != nil {
-		return nil, err
-	}
+	out := make([]bool, len(ops))
 	for i, op := range ops {
-		if isRead(op) || isRoleOp(op) {
-			continue
-		}
 		e, exists := found[op.EntityType+"\x00"+strings.Join(op.EntityKey, "\x00")]
 		switch op.Action {
 		case "create":

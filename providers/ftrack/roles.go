@@ -275,13 +275,13 @@ func planRoleChange(c engine.Change, st *userState, cat *roleCatalog) ([]Operati
 	return nil, fmt.Errorf("unsupported action %q", c.Action)
 }
 
-// appliedRoles reads back which role operations of ops are in place, for
-// Write's settling: a grant held, a removal gone. Others are false.
+// appliedRoles reads back which of the role operations ops are in place,
+// for Write's settling: a grant held, a removal gone. Others are false.
 func (c *Client) appliedRoles(ctx context.Context, ops []Operation) ([]bool, error) {
 	var users []string
 	seen := map[string]bool{}
 	for _, op := range ops {
-		if isRoleOp(op) && !seen[op.UserID] {
+		if !seen[op.UserID] {
 			seen[op.UserID] = true
 			users = append(users, op.UserID)
 		}
