@@ -165,10 +165,8 @@ func rolesPass(ctx context.Context, r readRequest, v *view) error {
 			}
 			v.roles.defaultRole = s.Roles.DefaultRole
 		}
-		for _, p := range s.Roles.AllowPrivileged {
-			v.roles.allowed[p] = true
-		}
 	}
+	v.roles.allowed = allowedPrivileged(specs)
 	if err := applySpecs(ctx, v, specs, r.Sources); err != nil {
 		return err
 	}
