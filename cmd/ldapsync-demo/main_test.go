@@ -3,25 +3,54 @@ package main
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// buildBinaries builds ldapsync and this demo into a temporary directory.
+// built holds the binaries buildBinaries built, once for every test of
+// the package, in a directory TestMain removes at the end.
+var built struct {
+	once                sync.Once
+	dir, ldapsync, demo string
+	err                 error
+}
+
+// TestMain runs the tests, then removes the binaries buildBinaries built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBinaries builds ldapsync and this demo into a temporary directory,
+// the first time a test asks; later tests get the same binaries.
 func buildBinaries(t *testing.T) (ldapsync, demo string) {
 	t.Helper()
-	dir := t.TempDir()
-	ldapsync, demo = filepath.Join(dir, "ldapsync"), filepath.Join(dir, "ldapsync-demo")
-	for _, b := range []struct{ out, pkg string }{{ldapsync, "../ldapsync"}, {demo, "."}} {
-		if out, err := exec.Command("go", "build", "-o", b.out, b.pkg).CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "ldapsync-demo-test-")
+		if built.err != nil {
+			return
 		}
+		built.ldapsync, built.demo = filepath.Join(built.dir, "ldapsync"), filepath.Join(built.dir, "ldapsync-demo")
+		for _, b := range []struct{ out, pkg string }{{built.ldapsync, "../ldapsync"}, {built.demo, "."}} {
+			if out, err := exec.Command("go", "build", "-o", b.out, b.pkg).CombinedOutput(); err != nil {
+				built.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return ldapsync, demo
+	return built.ldapsync, built.demo
 }
 
 // runDemo runs the demo as make demo does and returns its output and the
