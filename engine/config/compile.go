@@ -632,8 +632,11 @@ func nfcList(vals []string) []string {
 
 // mapEntry maps e with the compiled expressions; ok is false when the
 // entry must be mapped by cty (mapCty) instead, for its error or because
-// something was not as the compiled form expects.
-func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ok bool) {
+// something was not as the compiled form expects. ev is the entry's cty
+// evaluation, built from the values already read, when the mapping has
+// fields only cty evaluates (custom_attributes, roles, user_type; see
+// Mapping.mapsExtras) or a field fell back to cty; nil otherwise.
+func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ev *mapEval, ok bool) {
 	m := cm.m
 	en := envPool.Get().(*env)
 	defer en.release()
@@ -657,11 +660,11 @@ func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ok bool) {
 			en.entry[i] = sval{null: true}
 		case 1:
 			if !utf8.ValidString(vals[0]) {
-				return u, false
+				return u, nil, false
 			}
 			en.entry[i] = sval{s: norm.NFC.String(vals[0])}
 		default:
-			return u, false
+			return u, nil, false
 		}
 	}
 	if n := len(m.valueAttrs); n <= envValuesBuf {
@@ -672,11 +675,11 @@ func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ok bool) {
 	for i, name := range m.valueAttrs {
 		vals := lookupAttr(e.Attrs, name)
 		if len(vals) > m.maxValues {
-			return u, false
+			return u, nil, false
 		}
 		for _, s := range vals {
 			if !utf8.ValidString(s) {
-				return u, false
+				return u, nil, false
 			}
 		}
 		en.values[i] = nfcList(vals)
@@ -685,22 +688,22 @@ func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ok bool) {
 
 	u = engine.User{Source: e.Source, SourceID: e.StableID, DN: e.DN}
 	if u.Username, ok = r.required(cm.username, "username"); !ok {
-		return u, false
+		return u, nil, false
 	}
 	u.Key = strings.ToLower(u.Username)
 	if u.Email, ok = r.required(cm.email, "email"); !ok {
-		return u, false
+		return u, nil, false
 	}
 	if u.FirstName, ok = r.optional(cm.firstName, "first_name"); !ok {
-		return u, false
+		return u, nil, false
 	}
 	if u.LastName, ok = r.optional(cm.lastName, "last_name"); !ok {
-		return u, false
+		return u, nil, false
 	}
 	if m.exprs["full_name"] != nil && (m.exprs["first_name"] == nil || m.exprs["last_name"] == nil) {
 		full, ok := r.optional(cm.fullName, "full_name")
 		if !ok {
-			return u, false
+			return u, nil, false
 		}
 		first, last := splitFullName(full)
 		if m.exprs["first_name"] == nil {
@@ -714,7 +717,7 @@ func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ok bool) {
 	if m.exprs["disabled"] != nil {
 		set, dis, ok := r.boolean(cm.disabled)
 		if !ok {
-			return u, false
+			return u, nil, false
 		}
 		if set {
 			u.Disabled, u.DisabledReason = dis, ""
@@ -725,10 +728,13 @@ func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ok bool) {
 	}
 	if m.exprs["groups"] != nil {
 		if u.Groups, ok = r.groups(cm.groups); !ok {
-			return u, false
+			return u, nil, false
 		}
 	}
-	return u, true
+	if m.mapsExtras() {
+		return u, r.cty(), true
+	}
+	return u, r.ev, true
 }
 
 // compiledRun evaluates one entry's fields: compiled ones in Go, the

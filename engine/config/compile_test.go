@@ -274,7 +274,7 @@ func checkSame(t *testing.T, name string, m *Mapping, e engine.Entry) bool {
 	if m.compiled == nil {
 		return false
 	}
-	u, ok := m.compiled.mapEntry(e)
+	u, _, ok := m.compiled.mapEntry(e)
 	if ok && (wantErr != nil || !userEqual(u, want)) {
 		t.Fatalf("%s: compiled form mapped an entry cty maps otherwise: %+q, cty %+q (%v)", name, fmt.Sprintf("%+v", u), fmt.Sprintf("%+v", want), wantErr)
 	}
@@ -366,7 +366,7 @@ func TestCompiledNFC(t *testing.T) {
 		t.Fatal("mapping did not compile")
 	}
 	e := entry(map[string][]string{"uid": {"A\u030a"}, "mail": {"e"}, "sn": {"\u0301"}, "givenName": {"\u212b"}})
-	u, ok := m.compiled.mapEntry(e)
+	u, _, ok := m.compiled.mapEntry(e)
 	if !ok || u.Username != "Å" || u.Email != "é" || u.FirstName != "å" {
 		t.Errorf("mapEntry = %+v, %v", u, ok)
 	}

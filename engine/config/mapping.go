@@ -371,13 +371,8 @@ func blockRef(expr hcl.Expression, kind string) (typ, name string, diags hcl.Dia
 // entry is skipped; its message is the reason shown in the plan.
 func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 	u, ev, err := m.mapFields(e)
-	if err != nil || (m.exprs["custom_attributes"] == nil && m.exprs["roles"] == nil && m.exprs["user_type"] == nil) {
+	if err != nil || !m.mapsExtras() {
 		return u, err
-	}
-	if ev == nil { // the compiled path built none
-		if ev, err = m.entryEval(e); err != nil {
-			return engine.User{}, err
-		}
 	}
 	if m.exprs["custom_attributes"] != nil {
 		if u.Custom, err = m.mapCustom(ev); err != nil {
@@ -407,6 +402,13 @@ func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 	return u, nil
 }
 
+// mapsExtras reports whether the mapping has fields evaluated with cty
+// after the others, even when those compiled: custom_attributes, roles or
+// user_type.
+func (m *Mapping) mapsExtras() bool {
+	return m.exprs["custom_attributes"] != nil || m.exprs["roles"] != nil || m.exprs["user_type"] != nil
+}
+
 // MapsRoles reports whether the mapping has a roles expression
 // (engine.RoleMapper):
 //
@@ -414,12 +416,13 @@ func (m *Mapping) Map(e engine.Entry) (engine.User, error) {
 func (m *Mapping) MapsRoles() bool { return m.exprs["roles"] != nil }
 
 // mapFields is Map without custom_attributes, roles and user_type:
-// compiled where it can be. It returns the entry's cty evaluation when it
-// built one (nil on the compiled path), for Map to evaluate the rest with.
+// compiled where it can be. Without an error it returns the entry's cty
+// evaluation too, for Map to evaluate those with; it is nil only when
+// the mapping has none of them and nothing needed cty.
 func (m *Mapping) mapFields(e engine.Entry) (engine.User, *mapEval, error) {
 	if m.compiled != nil {
-		if u, ok := m.compiled.mapEntry(e); ok {
-			return u, nil, nil
+		if u, ev, ok := m.compiled.mapEntry(e); ok {
+			return u, ev, nil
 		}
 	}
 	return m.mapCty(e)
