@@ -181,6 +181,16 @@ func flatUsers(accts *[]engine.Account) flatDecoder {
 	})
 }
 
+// flatNamed decodes pages of "select id, name from ..." (groups, user
+// types) into id and name entities appended to rows.
+func flatNamed(rows *[]Entity) flatDecoder {
+	return flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(page []groupRow) {
+		for _, g := range page {
+			*rows = append(*rows, Entity{"id": g.ID.s, "name": g.Name.s})
+		}
+	})
+}
+
 // doubling returns s with room for n more elements, doubling its
 // capacity when it must grow: append grows a large slice by a quarter at
 // a time, which copied 100,000 accounts about five times over as pages

@@ -199,18 +199,8 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 						members = append(members, member{m.ID.s, m.UserID.s, m.GroupID.s})
 					}
 				})},
-			PagedQuery{Expression: "select id, name from Group",
-				flat: flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(rows []groupRow) {
-					for _, g := range rows {
-						groups = append(groups, Entity{"id": g.ID.s, "name": g.Name.s})
-					}
-				})},
-			PagedQuery{Expression: "select id, name from UserType",
-				flat: flatRows(func(r *groupRow) bool { return r.ID.set && r.Name.set }, func(rows []groupRow) {
-					for _, ut := range rows {
-						types = append(types, Entity{"id": ut.ID.s, "name": ut.Name.s})
-					}
-				})},
+			PagedQuery{Expression: "select id, name from Group", flat: flatNamed(&groups)},
+			PagedQuery{Expression: "select id, name from UserType", flat: flatNamed(&types)},
 		)
 	}
 	err := read()
