@@ -63,6 +63,12 @@ func (w *world) plan(t *testing.T, now time.Time) *Plan {
 		}
 	}
 	// Every plan goes through the file format, as in real use.
+	return roundTrip(t, p)
+}
+
+// roundTrip writes p to the plan file format and reads it back.
+func roundTrip(t *testing.T, p *Plan) *Plan {
+	t.Helper()
 	data, err := MarshalPlan(p, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -44,19 +44,8 @@ func (ra *roleAttack) plan(t *testing.T) *Plan {
 // plan back as apply would.
 func reread(t *testing.T, p *Plan) *Plan {
 	t.Helper()
-	p.Summary.Counts = Counts{}
-	for _, c := range p.Changes {
-		p.Summary.add(c.Action)
-	}
-	data, err := MarshalPlan(p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := UnmarshalPlan(data, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return back
+	recount(p)
+	return roundTrip(t, p)
 }
 
 func (ra *roleAttack) apply(p *Plan, verify bool) error {

@@ -370,20 +370,9 @@ func TestRolesApplyRefusesEditedPlans(t *testing.T) {
 			req.LastApplied, _ = state.Load()
 			p := mustPlan(t, req)
 			tc.edit(p)
-			p.Summary.Counts = Counts{} // the attacker counts again, too
-			for _, c := range p.Changes {
-				p.Summary.add(c.Action)
-			}
-			data, err := MarshalPlan(p, nil) // the checksum recomputed
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := UnmarshalPlan(data, ReadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			back := reread(t, p) // the attacker counts again, and the checksum is recomputed
 			before := fmt.Sprint(tgt.roles)
-			_, err = Apply(context.Background(), ApplyRequest{Plan: back, Target: tgt, State: state, ConfigDigest: "sha256:cfg", Now: clock,
+			_, err := Apply(context.Background(), ApplyRequest{Plan: back, Target: tgt, State: state, ConfigDigest: "sha256:cfg", Now: clock,
 				Policy: DefaultPolicy(), Mapper: mapper, Sources: []Source{src}, VerifySource: tc.verify, Groups: req.Groups, TargetUser: "sync-bot"})
 			if refusalReason(err) != tc.reason || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("apply: %v, want a %s refusal mentioning %q", err, tc.reason, tc.msg)

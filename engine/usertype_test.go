@@ -83,15 +83,7 @@ func TestApplyRefusesChangesToHandsOffUserTypes(t *testing.T) {
 			p := w.plan(t, clock)
 			p.Changes = append(p.Changes, tc.change)
 			sortChanges(p.Changes)
-			recount(p)
-			data, err := MarshalPlan(p, nil) // the checksum recomputed
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := UnmarshalPlan(data, ReadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			back := reread(t, p) // the checksum recomputed
 			w.state.saves = 0
 			req := w.applyReq(back)
 			req.VerifySource = verify
