@@ -216,9 +216,8 @@ func addRoles(v *view, spec GroupSpec, names []string, members map[int]bool) {
 			}
 			g := &u.Roles[j]
 			g.AllOpen = g.AllOpen || spec.Roles.AllOpen
-			g.Projects = sortedUnique(append(g.Projects, spec.Roles.Projects...))
-			if len(g.Projects) == 0 {
-				g.Projects = nil
+			if len(spec.Roles.Projects) > 0 { // else g.Projects is sorted and unique already
+				g.Projects = sortedUnique(append(g.Projects, spec.Roles.Projects...))
 			}
 		}
 	}
