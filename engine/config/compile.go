@@ -58,7 +58,6 @@ package config
 // compiled.
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -700,18 +699,12 @@ func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ev *mapEval,
 	if u.LastName, ok = r.optional(cm.lastName, "last_name"); !ok {
 		return u, nil, false
 	}
-	if m.exprs["full_name"] != nil && (m.exprs["first_name"] == nil || m.exprs["last_name"] == nil) {
+	if m.splitsFullName() {
 		full, ok := r.optional(cm.fullName, "full_name")
 		if !ok {
 			return u, nil, false
 		}
-		first, last := splitFullName(full)
-		if m.exprs["first_name"] == nil {
-			u.FirstName = first
-		}
-		if m.exprs["last_name"] == nil {
-			u.LastName = last
-		}
+		m.fillFromFullName(&u, full)
 	}
 	u.Disabled, u.DisabledReason = e.Disabled, e.DisabledReason
 	if m.exprs["disabled"] != nil {
@@ -719,12 +712,7 @@ func (cm *compiledMapping) mapEntry(e engine.Entry) (u engine.User, ev *mapEval,
 		if !ok {
 			return u, nil, false
 		}
-		if set {
-			u.Disabled, u.DisabledReason = dis, ""
-			if dis {
-				u.DisabledReason = fmt.Sprintf("disabled expression of mapping %q is true", m.name)
-			}
-		}
+		m.applyDisabled(&u, set, dis)
 	}
 	if m.exprs["groups"] != nil {
 		if u.Groups, ok = r.groups(cm.groups); !ok {

@@ -503,18 +503,12 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, *mapEval, error) {
 	if u.LastName, err = ev.optional("last_name"); err != nil {
 		return engine.User{}, nil, err
 	}
-	if m.exprs["full_name"] != nil && (m.exprs["first_name"] == nil || m.exprs["last_name"] == nil) {
+	if m.splitsFullName() {
 		full, err := ev.optional("full_name")
 		if err != nil {
 			return engine.User{}, nil, err
 		}
-		first, last := splitFullName(full)
-		if m.exprs["first_name"] == nil {
-			u.FirstName = first
-		}
-		if m.exprs["last_name"] == nil {
-			u.LastName = last
-		}
+		m.fillFromFullName(&u, full)
 	}
 	u.Disabled, u.DisabledReason = e.Disabled, e.DisabledReason
 	if m.exprs["disabled"] != nil {
@@ -522,12 +516,7 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, *mapEval, error) {
 		if err != nil {
 			return engine.User{}, nil, err
 		}
-		if set {
-			u.Disabled, u.DisabledReason = dis, ""
-			if dis {
-				u.DisabledReason = fmt.Sprintf("disabled expression of mapping %q is true", m.name)
-			}
-		}
+		m.applyDisabled(&u, set, dis)
 	}
 	if m.exprs["groups"] != nil {
 		if u.Groups, err = ev.groups(); err != nil {
@@ -535,6 +524,36 @@ func (m *Mapping) mapCty(e engine.Entry) (engine.User, *mapEval, error) {
 		}
 	}
 	return u, ev, nil
+}
+
+// splitsFullName reports whether full_name gives a name part the mapping
+// does not map itself.
+func (m *Mapping) splitsFullName() bool {
+	return m.exprs["full_name"] != nil && (m.exprs["first_name"] == nil || m.exprs["last_name"] == nil)
+}
+
+// fillFromFullName sets the name parts the mapping does not map itself
+// from full (splitFullName).
+func (m *Mapping) fillFromFullName(u *engine.User, full string) {
+	first, last := splitFullName(full)
+	if m.exprs["first_name"] == nil {
+		u.FirstName = first
+	}
+	if m.exprs["last_name"] == nil {
+		u.LastName = last
+	}
+}
+
+// applyDisabled puts the disabled expression's value, when set, over the
+// entry's own disabled state.
+func (m *Mapping) applyDisabled(u *engine.User, set, dis bool) {
+	if !set {
+		return
+	}
+	u.Disabled, u.DisabledReason = dis, ""
+	if dis {
+		u.DisabledReason = fmt.Sprintf("disabled expression of mapping %q is true", m.name)
+	}
 }
 
 func nonEmpty(s string) []string {
