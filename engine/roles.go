@@ -288,15 +288,16 @@ func holdsRole(a Account, role string) bool {
 	return slices.ContainsFunc(a.Roles, func(g RoleGrant) bool { return g.Role == role })
 }
 
-// roleRefusal says why a role may not be granted, or "".
-func (v *view) roleRefusal(role string) string {
-	typ, known := v.roleCatalog.Types[role]
+// roleRefusal says why a role may not be granted, by the catalog and the
+// allowed privileged roles, or "".
+func roleRefusal(cat RoleCatalog, allowed map[string]bool, role string) string {
+	typ, known := cat.Types[role]
 	switch {
 	case !known:
-		return fmt.Sprintf("role %q does not exist in ftrack (its roles: %s)", role, strings.Join(sortedKeysOf(v.roleCatalog.Types), ", "))
+		return fmt.Sprintf("role %q does not exist in ftrack (its roles: %s)", role, strings.Join(sortedKeysOf(cat.Types), ", "))
 	case typ == RoleTypeAPI:
 		return fmt.Sprintf("role %q is an API role (for API keys); it is never granted to users", role)
-	case role == AdministratorRole && !v.roles.allowed[role]:
+	case role == AdministratorRole && !allowed[role]:
 		return fmt.Sprintf("role %q is privileged; list it in the roles block's allow_privileged = [%q] to let the directory grant it", role, role)
 	}
 	return ""
@@ -308,7 +309,7 @@ func (v *view) roleRefusal(role string) string {
 func (v *view) refuseRoles() {
 	refused := map[string]string{}
 	for n := range v.managedRoles {
-		if why := v.roleRefusal(n); why != "" {
+		if why := roleRefusal(v.roleCatalog, v.roles.allowed, n); why != "" {
 			refused[n] = why
 		}
 	}
@@ -534,12 +535,11 @@ func (ck *checker) checkRoleShape(c Change) bool {
 // leaves ftrack without an active Administrator. cat is the target's
 // catalog now; accounts (indexed in ck.byID) carry their roles.
 func (ck *checker) checkRoles(changes []Change, cat RoleCatalog, allowed map[string]bool, accounts []Account) {
-	v := &view{roleCatalog: cat, roles: roleRules{allowed: allowed}}
 	for _, c := range changes {
 		if c.Action != ActionAddRole {
 			continue
 		}
-		if why := v.roleRefusal(c.Role); why != "" && (cat.Types[c.Role] == RoleTypeAPI || c.Role == AdministratorRole) {
+		if why := roleRefusal(cat, allowed, c.Role); why != "" && (cat.Types[c.Role] == RoleTypeAPI || c.Role == AdministratorRole) {
 			ck.problems.add(RefuseProtected, "%s: %s", c.Address, why)
 		}
 	}
