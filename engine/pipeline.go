@@ -117,7 +117,7 @@ func collect(ctx context.Context, r readRequest) (*view, error) {
 		return nil, err
 	}
 	v := &view{mapper: r.Mapper.Name(), mapsGroups: r.Mapper.MapsGroups(), managedGroups: map[string]bool{},
-		managedRoles: map[string]bool{}, roles: roleRules{allowed: map[string]bool{}, unallowed: map[string]int{}},
+		managedRoles: map[string]bool{}, roles: roleRules{unallowed: map[string]int{}},
 		held: map[string]holdReason{}, heldSIDs: map[string]string{}, previous: map[string]bool{}, seenAttrs: map[string]bool{}}
 	v.apiUser = strings.ToLower(r.TargetUser)
 	for _, n := range r.Mapper.PreviousNames() {
