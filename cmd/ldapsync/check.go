@@ -731,7 +731,7 @@ func (k *checker) checkTarget() bool {
 	readOK := true
 	read := func(typ, expr string) {
 		_, err := cl.Peek(k.ctx, expr, 1)
-		rid := id + ".read." + checkID(strings.ToLower(typ[:1])+camelToSnake(typ[1:]))
+		rid := id + ".read." + camelToSnake(typ)
 		switch {
 		case errors.Is(err, ftrack.ErrPermission):
 			readOK = false
@@ -794,12 +794,14 @@ func (k *checker) checkTarget() bool {
 	return readOK
 }
 
-// camelToSnake turns "ecurityRole" into "ecurity_role".
+// camelToSnake turns an entity type, "SecurityRole", into "security_role".
 func camelToSnake(s string) string {
 	var b strings.Builder
-	for _, r := range s {
+	for i, r := range s {
 		if r >= 'A' && r <= 'Z' {
-			b.WriteByte('_')
+			if i > 0 {
+				b.WriteByte('_')
+			}
 			r += 'a' - 'A'
 		}
 		b.WriteRune(r)
