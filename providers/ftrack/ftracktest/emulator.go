@@ -138,8 +138,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/ldapsync/ldapsync/state/atomicfile"
 )
 
@@ -284,9 +282,7 @@ func (e *Emulator) seedAPIUser() *APIError {
 // APIUserID is the id of the User an emulator creates at start-up for its
 // API user: a name-based (SHA-1) UUID of the username, so it is the same
 // in every run and differs between API users.
-func APIUserID(apiUser string) string {
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:ftracktest:api-user:"+strings.ToLower(apiUser))).String()
-}
+func APIUserID(apiUser string) string { return nameID("api-user", apiUser) }
 
 // SchemaHash returns the schema_hash reported by query_server_information.
 func (e *Emulator) SchemaHash() string { return e.schemas.hash }
@@ -349,12 +345,9 @@ func (e *Emulator) Put(entityType string, data map[string]any) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.store.begin()
-	if _, _, aerr := e.create(entityType, nil, norm, true); aerr != nil {
-		e.store.rollback()
+	if aerr := e.putLocked(entityType, norm); aerr != nil {
 		return aerr
 	}
-	e.store.commit()
 	return nil
 }
 
