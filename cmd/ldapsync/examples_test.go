@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -341,7 +342,7 @@ func testExampleGitHubWorkflow(t *testing.T) {
 	if unlock := yamlMap(yamlMap(yamlMap(on, "workflow_dispatch"), "inputs"), "unlock_id"); unlock["type"] != "string" {
 		t.Errorf("workflow_dispatch input unlock_id: type %v, want string", unlock["type"])
 	}
-	if paths, _ := yamlMap(on, "push")["paths"].([]any); !containsAny(paths, "plan.json") {
+	if paths, _ := yamlMap(on, "push")["paths"].([]any); !slices.Contains(paths, any("plan.json")) {
 		t.Errorf("on.push.paths %v lacks plan.json", paths)
 	}
 	if p, ok := doc["permissions"].(map[string]any); !ok || len(p) != 0 {
@@ -527,14 +528,4 @@ func testExampleWorkflowsActionlint(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("actionlint %s: %v\n%s", version, err, out)
 	}
-}
-
-// containsAny reports whether list holds s.
-func containsAny(list []any, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
