@@ -17,11 +17,7 @@ import (
 // The check scripts need two things the other scripts do not: an ftrack
 // API user without the right to read some entity types, and a directory
 // whose ACLs hide an attribute from the sync account. Both are script
-// commands registered here, next to the scripts that use them.
-func init() {
-	scriptCmds["ftrack-deny"] = cmdFtrackDeny
-	scriptCmds["ldap-hide"] = cmdLDAPHide
-}
+// commands (scriptCmds), kept here next to the tests of check.
 
 // ftrack-deny TYPE... makes the emulator refuse, with a PermissionError,
 // every operation that reads or writes one of the entity types (a query

@@ -152,6 +152,8 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"ftrack-ungrant":    cmdFtrackUngrant,
 	"ftrack-seats":      cmdFtrackSeats,
 	"ftrack-user-type":  cmdFtrackUserType,
+	"ftrack-deny":       cmdFtrackDeny,
+	"ldap-hide":         cmdLDAPHide,
 }
 
 // order FILE REGEXP... asserts that the regular expressions first match
