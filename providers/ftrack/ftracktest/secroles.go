@@ -27,8 +27,9 @@ var securityRoleOps = map[string]struct{ required, optional []string }{
 // securityRoleOp runs one security-role operation.
 func (e *Emulator) securityRoleOp(action string, op map[string]any) (any, *APIError) {
 	spec := securityRoleOps[action]
+	fields := append(append([]string{}, spec.required...), spec.optional...)
 	allowed := map[string]bool{"action": true, "metadata": true}
-	for _, f := range append(append([]string{}, spec.required...), spec.optional...) {
+	for _, f := range fields {
 		allowed[f] = true
 	}
 	names := make([]string, 0, len(op))
@@ -38,7 +39,7 @@ func (e *Emulator) securityRoleOp(action string, op map[string]any) (any, *APIEr
 	sort.Strings(names)
 	for _, k := range names {
 		if !allowed[k] {
-			return nil, validationf("%s has no field %q (fields: %s).", action, k, strings.Join(append(append([]string{}, spec.required...), spec.optional...), ", "))
+			return nil, validationf("%s has no field %q (fields: %s).", action, k, strings.Join(fields, ", "))
 		}
 	}
 	if m, ok := op["metadata"]; ok && m != nil {
@@ -142,12 +143,9 @@ func (e *Emulator) roleName(id any) string {
 // that may be granted to users (not of type API) and that the user does
 // not hold yet; it returns the role.
 func (e *Emulator) grantableRole(userID, roleID any) (row, *APIError) {
-	if e.store.get("User", pkKey([]any{userID})) == nil {
-		return nil, validationf("User %v does not exist.", userID)
-	}
-	role := e.store.get("SecurityRole", pkKey([]any{roleID}))
-	if role == nil {
-		return nil, validationf("SecurityRole %v does not exist.", roleID)
+	role, err := e.userAndRole(userID, roleID)
+	if err != nil {
+		return nil, err
 	}
 	if role["type"] == RoleTypeAPI {
 		return nil, validationf("API roles cannot be granted to users: SecurityRole %s is of type API.", e.roleName(roleID))
@@ -170,15 +168,25 @@ func (e *Emulator) addUserRole(userID, roleID any, allOpen bool) (row, *APIError
 // heldRole returns the key and row of the UserSecurityRole giving userID
 // the role roleID, or an error naming what is missing.
 func (e *Emulator) heldRole(userID, roleID string) (string, row, *APIError) {
-	if e.store.get("User", pkKey([]any{userID})) == nil {
-		return "", nil, validationf("User %s does not exist.", userID)
-	}
-	if e.store.get("SecurityRole", pkKey([]any{roleID})) == nil {
-		return "", nil, validationf("SecurityRole %s does not exist.", roleID)
+	if _, err := e.userAndRole(userID, roleID); err != nil {
+		return "", nil, err
 	}
 	k, ok := e.store.lookupUnique("UserSecurityRole", row{"user_id": userID, "security_role_id": roleID})
 	if !ok {
 		return "", nil, validationf("User %s does not have the security role %s.", userID, e.roleName(roleID))
 	}
 	return k, e.store.get("UserSecurityRole", k), nil
+}
+
+// userAndRole checks that userID is a User and roleID a SecurityRole, and
+// returns the role.
+func (e *Emulator) userAndRole(userID, roleID any) (row, *APIError) {
+	if e.store.get("User", pkKey([]any{userID})) == nil {
+		return nil, validationf("User %v does not exist.", userID)
+	}
+	role := e.store.get("SecurityRole", pkKey([]any{roleID}))
+	if role == nil {
+		return nil, validationf("SecurityRole %v does not exist.", roleID)
+	}
+	return role, nil
 }
