@@ -50,7 +50,7 @@ func cmdFtrackRoles(ts *testscript.TestScript, neg bool, args []string) {
 	sort.Strings(got)
 	sort.Strings(want)
 	if (strings.Join(got, "|") == strings.Join(want, "|")) == neg {
-		ts.Fatalf("ftrack-roles %s: holds %q, want %s%q", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+		ts.Fatalf("ftrack-roles %s: holds %q, want %s%q", args[0], got, notIf(neg), want)
 	}
 }
 

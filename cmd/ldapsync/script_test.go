@@ -69,6 +69,14 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+// notIf is "not " when neg, for a negated command's failure: "want not 3".
+func notIf(neg bool) string {
+	if neg {
+		return "not "
+	}
+	return ""
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -490,7 +498,7 @@ rows:
 		n++
 	}
 	if (n == want) == neg {
-		ts.Fatalf("ftrack-count %s: %d match, want %s%d", strings.Join(args[:len(args)-1], " "), n, map[bool]string{true: "not ", false: ""}[neg], want)
+		ts.Fatalf("ftrack-count %s: %d match, want %s%d", strings.Join(args[:len(args)-1], " "), n, notIf(neg), want)
 	}
 }
 
@@ -729,7 +737,7 @@ func cmdHTTPState(ts *testscript.TestScript, neg bool, args []string) {
 	case "serial":
 		got, ok := srv.Serial()
 		if want := args[1]; (ok && strconv.FormatInt(got, 10) == want) == neg {
-			ts.Fatalf("http state serial %d (stored %v), want %s%s", got, ok, map[bool]string{true: "not ", false: ""}[neg], want)
+			ts.Fatalf("http state serial %d (stored %v), want %s%s", got, ok, notIf(neg), want)
 		}
 	case "versions":
 		if got := len(srv.Serials()); (strconv.Itoa(got) == args[1]) == neg {
@@ -758,7 +766,7 @@ func cmdHTTPState(ts *testscript.TestScript, neg bool, args []string) {
 	case "holder":
 		h, ok := srv.Holder()
 		if (ok && h.ID == args[1]) == neg {
-			ts.Fatalf("http state lock holder %q (held %v), want %s%s", h.ID, ok, map[bool]string{true: "not ", false: ""}[neg], args[1])
+			ts.Fatalf("http state lock holder %q (held %v), want %s%s", h.ID, ok, notIf(neg), args[1])
 		}
 	default:
 		ts.Fatalf("http-state: unknown subcommand %q", args[0])
@@ -971,7 +979,7 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 	gj, _ := json.Marshal(got)
 	wj, _ := json.Marshal(parseValue(args[2]))
 	if bytes.Equal(gj, wj) == neg {
-		ts.Fatalf("%s: %s is %s, want %s%s", args[0], args[1], gj, map[bool]string{true: "not ", false: ""}[neg], wj)
+		ts.Fatalf("%s: %s is %s, want %s%s", args[0], args[1], gj, notIf(neg), wj)
 	}
 }
 
