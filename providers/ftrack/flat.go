@@ -69,7 +69,7 @@ func flatRows[R any, P interface {
 	}
 }
 
-// The rows of ReadAccounts' four queries.
+// The rows of ReadAccounts' queries (groupRow serves Group and UserType).
 type (
 	userRow struct {
 		ID        optString `json:"id"`

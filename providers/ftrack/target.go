@@ -385,7 +385,8 @@ func (st *userState) membershipOf(groupID string) string {
 }
 
 // execCtx is what planChange resolves names with: group ids (and why a
-// group could not be resolved) and the security roles.
+// group could not be resolved), the security roles, the user custom
+// attributes and the user types.
 type execCtx struct {
 	groupIDs  map[string]string
 	groupErrs map[string]error
@@ -399,7 +400,7 @@ type execCtx struct {
 type stateParts struct{ roles, custom bool }
 
 // readState reads users, their ldapsync metadata and memberships by id,
-// and with roles their security roles.
+// and as parts asks their security roles and custom attribute values.
 func (t *Target) readState(ctx context.Context, ids []string, parts stateParts) (map[string]*userState, error) {
 	states := map[string]*userState{}
 	for _, id := range ids {
