@@ -763,12 +763,7 @@ func (r *compiledRun) cty() *mapEval {
 		}
 		values[name] = cty.ListVal(list)
 	}
-	ctx := m.ctx.NewChild()
-	ctx.Variables = map[string]cty.Value{
-		"entry":        cty.ObjectVal(entry),
-		"entry_values": cty.ObjectVal(values),
-	}
-	r.ev = &mapEval{m: m, ctx: ctx, absent: absent}
+	r.ev = m.newEval(entry, values, absent)
 	return r.ev
 }
 

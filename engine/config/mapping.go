@@ -474,12 +474,18 @@ func (m *Mapping) entryEval(e engine.Entry) (*mapEval, error) {
 		}
 		values[name] = cty.ListVal(list)
 	}
+	return m.newEval(entry, values, absent), nil
+}
+
+// newEval is the evaluation of one entry with the attributes of its entry
+// and entry_values objects, and the entry attributes it lacks.
+func (m *Mapping) newEval(entry, values map[string]cty.Value, absent map[string]bool) *mapEval {
 	ctx := m.ctx.NewChild()
 	ctx.Variables = map[string]cty.Value{
 		"entry":        cty.ObjectVal(entry),
 		"entry_values": cty.ObjectVal(values),
 	}
-	return &mapEval{m: m, ctx: ctx, absent: absent}, nil
+	return &mapEval{m: m, ctx: ctx, absent: absent}
 }
 
 // mapCty is mapFields evaluated by cty alone: the reference semantics,
