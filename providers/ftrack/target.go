@@ -555,6 +555,13 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 	fail := func(i int, err error) {
 		results[i].Err = fmt.Errorf("%s %s: %w", changes[i].Action, changes[i].Address, err)
 	}
+	failWhere := func(needs func(c engine.Change) bool, err error) {
+		for i, c := range changes {
+			if needs(c) {
+				fail(i, err)
+			}
+		}
+	}
 
 	// (1) groups
 	var groupNames []string
@@ -590,22 +597,14 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 	if keys := customKeysOf(changes); len(keys) > 0 {
 		var err error
 		if customCat, err = t.customCatalogFor(ctx, keys); err != nil {
-			for i, c := range changes {
-				if c.After != nil && len(c.After.Custom) > 0 {
-					fail(i, err)
-				}
-			}
+			failWhere(func(c engine.Change) bool { return c.After != nil && len(c.After.Custom) > 0 }, err)
 		}
 	}
 	var cat *roleCatalog
 	if len(roleNames) > 0 {
 		var err error
 		if cat, err = t.catalog(ctx, roleNames, projectNames); err != nil {
-			for i, c := range changes {
-				if c.Role != "" {
-					fail(i, err)
-				}
-			}
+			failWhere(func(c engine.Change) bool { return c.Role != "" }, err)
 		}
 	}
 
@@ -661,11 +660,7 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 	if writesUserType(changes) {
 		types, err := t.userTypes(ctx)
 		if err != nil {
-			for i, c := range changes {
-				if c.After != nil && c.After.UserType != nil {
-					fail(i, err)
-				}
-			}
+			failWhere(func(c engine.Change) bool { return c.After != nil && c.After.UserType != nil }, err)
 		}
 		ex.userTypes = types
 	}
