@@ -12,6 +12,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -129,10 +130,7 @@ func (l *loader) noteUnusedUnset() {
 			if !strings.HasPrefix(phrase, "sensitive variable") {
 				continue
 			}
-			used := false
-			for _, u := range l.cfg.Unchecked {
-				used = used || strings.Contains(u, phrase)
-			}
+			used := slices.ContainsFunc(l.cfg.Unchecked, func(u string) bool { return strings.Contains(u, phrase) })
 			if !used {
 				l.cfg.Unchecked = append(l.cfg.Unchecked, fmt.Sprintf("variable %q: %s", name, phrase))
 			}
