@@ -25,11 +25,17 @@ type userRecord struct {
 	LastName  string   `json:"last_name"`
 	Active    bool     `json:"active"`
 	Groups    []string `json:"groups,omitempty"`
+	// Roles, Custom and UserType are left out when empty, so records of
+	// configurations without them are written as before.
+	Roles    []string          `json:"roles,omitempty"`
+	Custom   map[string]string `json:"custom_attributes,omitempty"`
+	UserType string            `json:"user_type,omitempty"`
 }
 
 func encodeUser(key string, u engine.AppliedUser) (string, error) {
 	b, err := marshal(userRecord{Key: key, SourceID: u.SourceID, Username: u.Username, Email: u.Email,
-		FirstName: u.FirstName, LastName: u.LastName, Active: u.Active, Groups: u.Groups})
+		FirstName: u.FirstName, LastName: u.LastName, Active: u.Active, Groups: u.Groups,
+		Roles: u.Roles, Custom: u.Custom, UserType: u.UserType})
 	return string(b), err
 }
 
@@ -46,7 +52,8 @@ func decodeUser(parent, value string) (string, engine.AppliedUser, error) {
 		return "", engine.AppliedUser{}, fmt.Errorf("it names neither a key nor a username")
 	}
 	return key, engine.AppliedUser{TargetID: parent, SourceID: r.SourceID, Username: r.Username, Email: r.Email,
-		FirstName: r.FirstName, LastName: r.LastName, Active: r.Active, Groups: r.Groups}, nil
+		FirstName: r.FirstName, LastName: r.LastName, Active: r.Active, Groups: r.Groups,
+		Roles: r.Roles, Custom: r.Custom, UserType: r.UserType}, nil
 }
 
 // root is the value of ldapsync.state, the site record: written last by
