@@ -608,6 +608,14 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 		}
 	}
 
+	var userTypes map[string]string
+	if writesUserType(changes) {
+		var err error
+		if userTypes, err = t.userTypes(ctx); err != nil {
+			failWhere(func(c engine.Change) bool { return c.After != nil && c.After.UserType != nil }, err)
+		}
+	}
+
 	// (2) state of the users touched. A user this call creates (with the id
 	// the plan generated) is assumed absent and not read: apply has just
 	// classified the create as pending against a fresh read of ftrack. Should
@@ -656,14 +664,7 @@ func (t *Target) executeUsers(ctx context.Context, changes []engine.Change) []en
 			all = append(all, i)
 		}
 	}
-	ex := &execCtx{groupIDs: groupIDs, groupErrs: groupErrs, roles: cat, custom: customCat}
-	if writesUserType(changes) {
-		types, err := t.userTypes(ctx)
-		if err != nil {
-			failWhere(func(c engine.Change) bool { return c.After != nil && c.After.UserType != nil }, err)
-		}
-		ex.userTypes = types
-	}
+	ex := &execCtx{groupIDs: groupIDs, groupErrs: groupErrs, roles: cat, custom: customCat, userTypes: userTypes}
 	t.planAndRun(ctx, changes, all, states, ex, fail, false)
 
 	// (5) a request the server rejected is not split on the first pass:

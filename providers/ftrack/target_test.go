@@ -548,3 +548,32 @@ func TestEveryUserFieldIsMapped(t *testing.T) {
 		t.Errorf("the mapping names fields the table does not have")
 	}
 }
+
+// TestUserTypesUnreadable: when the user types cannot be read, a change
+// that writes a user type fails with that reason and writes nothing; the
+// other changes go ahead.
+func TestUserTypesUnreadable(t *testing.T) {
+	s := newServer(t)
+	tg := newTarget(t, s.URL) // has not read the accounts: the user types are not cached
+	typed := createChange("ann", "ann", "sid-ann")
+	typed.After.UserType = engine.Str("ldap")
+	plain := createChange("bob", "bob", "sid-bob")
+	s.Emulator.SetFaults(ftracktest.Faults{FailOperation: func(op map[string]any) *ftracktest.APIError {
+		if e, _ := op["expression"].(string); strings.Contains(e, "from UserType") {
+			return &ftracktest.APIError{Exception: ftracktest.ExcPermission, Content: "no access to UserType"}
+		}
+		return nil
+	}})
+	res := tg.Execute(context.Background(), []engine.Change{typed, plain})
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "reading user types") {
+		t.Fatalf("typed create: %v, want the user types' read error", res[0].Err)
+	}
+	if res[1].Err != nil {
+		t.Fatalf("plain create: %v", res[1].Err)
+	}
+	for _, u := range s.Emulator.Entities("User") {
+		if u["username"] == "ann" {
+			t.Fatalf("ann was created without her user type: %v", u)
+		}
+	}
+}
