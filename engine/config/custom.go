@@ -65,7 +65,7 @@ func (l *loader) decodeCustomAttributes(content *hcl.BodyContent, m *Mapping, se
 		}
 	}
 	if a, ok := content.Attributes["on_create_only"]; ok {
-		names, d := l.decodeNameList(a.Expr, "on_create_only")
+		names, d := l.decodeNameList(a.Expr, "on_create_only", "field names")
 		diags = append(diags, d...)
 		for _, n := range names {
 			key, custom := strings.CutPrefix(n, "custom_attributes.")

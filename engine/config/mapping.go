@@ -190,7 +190,7 @@ func (l *loader) decodeMapping(b *hcl.Block) (*Mapping, hcl.Diagnostics) {
 		}
 	}
 	if a, ok := content.Attributes["previous_names"]; ok {
-		names, d := l.decodeNameList(a.Expr, "previous_names")
+		names, d := l.decodeNameList(a.Expr, "previous_names", "mapping names")
 		diags = append(diags, d...)
 		m.previousNames = names
 	}
@@ -285,21 +285,22 @@ func (w *forWalker) Exit(n hclsyntax.Node) hcl.Diagnostics {
 	return nil
 }
 
-// decodeNameList evaluates a literal list of non-empty strings.
-func (l *loader) decodeNameList(expr hcl.Expression, what string) ([]string, hcl.Diagnostics) {
+// decodeNameList evaluates a literal list of non-empty strings; noun says
+// what they name, for messages ("mapping names").
+func (l *loader) decodeNameList(expr hcl.Expression, what, noun string) ([]string, hcl.Diagnostics) {
 	v, diags := l.evalSetting(expr)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	ty := v.Type()
 	if v.IsNull() || !(ty.IsListType() || ty.IsTupleType() || ty.IsSetType()) {
-		return nil, hcl.Diagnostics{attrError(expr, "Invalid mapping value", what+" must be a list of mapping names.")}
+		return nil, hcl.Diagnostics{attrError(expr, "Invalid mapping value", what+" must be a list of "+noun+".")}
 	}
 	var out []string
 	for it := v.ElementIterator(); it.Next(); {
 		_, e := it.Element()
 		if e.IsNull() || e.Type() != cty.String || strings.TrimSpace(e.AsString()) == "" {
-			return nil, hcl.Diagnostics{attrError(expr, "Invalid mapping value", what+" must be a list of mapping names (non-empty strings).")}
+			return nil, hcl.Diagnostics{attrError(expr, "Invalid mapping value", what+" must be a list of "+noun+" (non-empty strings).")}
 		}
 		out = append(out, e.AsString())
 	}
