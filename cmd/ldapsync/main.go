@@ -136,6 +136,11 @@ func interruptContext(stderr io.Writer) (context.Context, func()) {
 	go func() {
 		select {
 		case <-ctx.Done():
+			select {
+			case <-done:
+				return // the run ended: the cleanup's stop cancelled ctx, no signal did
+			default:
+			}
 			stop() // the next signal has its default effect
 			fmt.Fprintln(stderr, "Interrupted: finishing the requests under way, saving the state and releasing the lock (a second interrupt stops at once)")
 		case <-done:
