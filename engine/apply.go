@@ -24,6 +24,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime/trace"
 	"slices"
 	"time"
 )
@@ -172,6 +173,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		return nil, fmt.Errorf("apply: loading state: %w", err)
 	}
 	la.ensure()
+	trace.Log(ctx, "apply", "state loaded")
 	rec, resume, err := checkJournal(p, la, describeState(req.State))
 	if err != nil {
 		return nil, err
@@ -186,6 +188,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	trace.Log(ctx, "apply", "read")
 	changes := append([]Change(nil), p.Changes...)
 	sortChanges(changes) // rank order is phase order: the safe order
 	groups, err := groupsNow(ctx, req, changes, fresh)
@@ -203,6 +206,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	trace.Log(ctx, "apply", "verified")
 
 	// From here on we write.
 	j := openJournal(req, la, rec, accounts, now)
@@ -224,12 +228,15 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if err := j.begin(resume); err != nil {
 		return j.rep, err
 	}
+	trace.Log(ctx, "apply", "journal begun")
 	ex := newExecutor(req, j)
 	stopErr := ex.run(ctx, pending)
+	trace.Log(ctx, "apply", "executed")
 	j.rep.NoSeats = ex.seatHeld
 	if err := j.finish(stopErr == nil && ex.failed == 0 && ex.seatHeld == 0); err != nil {
 		return j.rep, err
 	}
+	trace.Log(ctx, "apply", "finished")
 	if stopErr != nil {
 		return j.rep, fmt.Errorf("%w; run apply again with the same plan to finish", stopErr)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/trace"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -64,11 +65,13 @@ func runApply(c *cli.Context, args applyArgs) error {
 		return err
 	}
 	defer ws.logClose()
+	trace.Log(c.Context, "apply", "configuration loaded")
 	plan, err := engine.ReadPlanFile(args.PlanPath, planReadOptions(ws))
 	if err != nil {
 		ws.log.Error("apply refused", "plan", args.PlanPath, "error", err.Error())
 		return err
 	}
+	trace.Log(c.Context, "apply", "plan read")
 	return applyPlan(c, ws, plan, applyOptions{LockTimeout: args.LockTimeout, MaxErrors: args.MaxErrors, VerifySource: args.VerifySource, Force: args.Force})
 }
 
@@ -113,6 +116,7 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 	if maxErrors < 0 {
 		maxErrors = ws.cfg.Policy.MaxErrors
 	}
+	trace.Log(c.Context, "apply", "state locked")
 	prog := newProgress(c.App.ErrWriter, ws.args.NoColor)
 	defer prog.Finish()
 	ws.log.Info("apply", "plan_id", plan.PlanID, "summary", planSummaryLine(plan), "verify_source", opts.VerifySource, "signed", plan.Signed())
@@ -151,6 +155,7 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 		},
 	})
 	prog.Finish()
+	trace.Log(c.Context, "apply", "engine returned")
 	if report != nil {
 		renderApplyReport(newRenderer(c.App.Writer, useColor(ws.args.NoColor, c.App.Writer)), report)
 		ws.log.Info("apply finished", "plan_id", plan.PlanID, "executed", report.Executed.Total(), "failed", report.Failed.Total(), "already_done", report.AlreadyDone.Total())

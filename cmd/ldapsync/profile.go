@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // startProfiles starts the pprof profiles named by the environment, for
@@ -13,6 +14,8 @@ import (
 //
 //	LDAPSYNC_CPUPROFILE=cpu.out  CPU profile of the whole run
 //	LDAPSYNC_MEMPROFILE=mem.out  heap profile (allocations) at exit
+//	LDAPSYNC_TRACE=trace.out     execution trace (go tool trace): where
+//	                             the wall time goes, goroutine by goroutine
 //
 // The returned function writes and closes them; it is a no-op when neither
 // is set.
@@ -28,6 +31,17 @@ func startProfiles(stderr *os.File) func() {
 			fmt.Fprintf(stderr, "Warning: LDAPSYNC_CPUPROFILE: %v\n", err)
 		} else {
 			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	if tr := os.Getenv("LDAPSYNC_TRACE"); tr != "" {
+		f, err := os.Create(tr)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "Warning: LDAPSYNC_TRACE: %v\n", err)
+		} else {
+			stops = append(stops, func() { trace.Stop(); f.Close() })
 		}
 	}
 	if mem != "" {

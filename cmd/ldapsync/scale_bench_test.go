@@ -409,7 +409,7 @@ func (e *scaleEnv) exec(name string, args ...string) scaleRun {
 	env := e.env
 	if e.profile != "" && name == e.bin {
 		base := filepath.Join(e.profile, fmt.Sprintf("%s-%s", e.label, args[0]))
-		env = append(slices.Clone(env), "LDAPSYNC_CPUPROFILE="+base+".cpu.pprof", "LDAPSYNC_MEMPROFILE="+base+".mem.pprof")
+		env = append(slices.Clone(env), "LDAPSYNC_CPUPROFILE="+base+".cpu.pprof", "LDAPSYNC_MEMPROFILE="+base+".mem.pprof", "LDAPSYNC_TRACE="+base+".trace")
 	}
 	var c *exec.Cmd
 	if gnuTime != "" {
