@@ -52,6 +52,23 @@ func MarshalPlan(p *Plan, key []byte) ([]byte, error) {
 // key, p.Signature. w sees the bytes through a buffer of its own; on an
 // error, w may hold a partial plan.
 func WritePlan(w io.Writer, p *Plan, key []byte) error {
+	return encodePlan(w, p, key)
+}
+
+// planSums returns the checksum and, with a key, the signature that
+// WritePlan would write for p, computing only the canonical form: what
+// UnmarshalPlan compares a decoded plan's members with. p is not changed.
+func planSums(p *Plan, key []byte) (checksum, signature string, err error) {
+	q := *p
+	if err := encodePlan(nil, &q, key); err != nil {
+		return "", "", err
+	}
+	return q.Checksum, q.Signature, nil
+}
+
+// encodePlan is WritePlan; with a nil w it only computes the checksum
+// and signature.
+func encodePlan(w io.Writer, p *Plan, key []byte) error {
 	members, err := planMembers(p)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
@@ -80,6 +97,9 @@ func WritePlan(w io.Writer, p *Plan, key []byte) error {
 	}
 
 	bw := bufio.NewWriterSize(w, 64<<10)
+	if w == nil {
+		bw = bufio.NewWriterSize(io.Discard, 16) // what is written goes nowhere
+	}
 	bw.WriteString("{")
 	for i, m := range members {
 		if i > 0 {
@@ -91,7 +111,7 @@ func WritePlan(w io.Writer, p *Plan, key []byte) error {
 		if m.name == "changes" {
 			sum.member(n, m.name, nil)
 			n++
-			writeChanges(bw, sum, p.Changes)
+			writeChanges(bw, sum, p.Changes, w == nil)
 			continue
 		}
 		bw.Write(m.file)
@@ -121,8 +141,9 @@ func WritePlan(w io.Writer, p *Plan, key []byte) error {
 
 // writeChanges writes the changes array, indented as the value of a
 // top-level member, to bw and its canonical form to sum. A nil list is
-// null, as encoding/json writes it.
-func writeChanges(bw *bufio.Writer, sum multiHash, changes []Change) {
+// null, as encoding/json writes it. With canonOnly, the file form is
+// not computed (bw is not written to).
+func writeChanges(bw *bufio.Writer, sum multiHash, changes []Change, canonOnly bool) {
 	switch {
 	case changes == nil:
 		bw.WriteString("null")
@@ -135,7 +156,7 @@ func writeChanges(bw *bufio.Writer, sum multiHash, changes []Change) {
 	}
 	bw.WriteString("[")
 	sum.WriteString("[")
-	var e changeEncoder
+	e := changeEncoder{canonOnly: canonOnly}
 	for i := range changes {
 		if i > 0 {
 			bw.WriteString(",")
@@ -253,6 +274,7 @@ func (h multiHash) member(n int, name string, canon []byte) {
 type changeEncoder struct {
 	file, canon []byte
 	sep         bool // a member was written to file
+	canonOnly   bool // file is left empty
 }
 
 // The change's members, in the struct's order (file) and sorted
@@ -266,7 +288,15 @@ const (
 )
 
 func (e *changeEncoder) encode(c *Change) {
-	e.file, e.canon, e.sep = append(e.file[:0], '{'), append(e.canon[:0], '{'), false
+	e.file, e.canon, e.sep = e.file[:0], e.canon[:0], false
+	if !e.canonOnly {
+		e.encodeFile(c)
+	}
+	e.encodeCanon(c)
+}
+
+func (e *changeEncoder) encodeFile(c *Change) {
+	e.file = append(e.file, '{')
 	e.fileStr("address", c.Address, false)
 	e.fileStr("action", string(c.Action), false)
 	e.fileStr("reason", string(c.Reason), false)
@@ -285,10 +315,13 @@ func (e *changeEncoder) encode(c *Change) {
 	e.fileFields("before", c.Before)
 	e.fileFields("after", c.After)
 	e.file = append(e.file, changeClose...)
+}
 
+func (e *changeEncoder) encodeCanon(c *Change) {
 	// RFC 8785: action, address, after, all_open_projects, before,
 	// group, key, membership_id, project, reason, reason_detail, role,
 	// source_id, target_id.
+	e.canon = append(e.canon, '{')
 	sep := false
 	e.canonStr(&sep, "action", string(c.Action), false)
 	e.canonStr(&sep, "address", c.Address, false)
