@@ -303,16 +303,17 @@ type FieldValue struct {
 // SetFields lists the fields f sets, in table order, then its custom
 // attributes in key order.
 func SetFields(f *Fields) []FieldValue {
-	var out []FieldValue
+	if f == nil {
+		return nil
+	}
+	out := make([]FieldValue, 0, len(userFields)+len(f.Custom))
 	for _, uf := range userFields {
 		if v, ok := uf.Get(f); ok {
 			out = append(out, FieldValue{uf, v})
 		}
 	}
-	if f != nil {
-		for _, k := range sortedKeysOf(f.Custom) {
-			out = append(out, FieldValue{CustomField(k), f.Custom[k]})
-		}
+	for _, k := range sortedKeysOf(f.Custom) {
+		out = append(out, FieldValue{CustomField(k), f.Custom[k]})
 	}
 	return out
 }
@@ -335,8 +336,9 @@ var createFieldNames = func() []string {
 // requiredNames lists the fields f sets that are not optional, in table
 // order: those a create must write.
 func requiredNames(f *Fields) []string {
-	var out []string
-	for _, x := range SetFields(f) {
+	set := SetFields(f)
+	out := make([]string, 0, len(set))
+	for _, x := range set {
 		if !x.Field.optional() {
 			out = append(out, x.Field.Name)
 		}
@@ -346,8 +348,12 @@ func requiredNames(f *Fields) []string {
 
 // fieldNames lists the names of the fields f sets.
 func fieldNames(f *Fields) []string {
-	var out []string
-	for _, x := range SetFields(f) {
+	set := SetFields(f)
+	if len(set) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(set))
+	for _, x := range set {
 		out = append(out, x.Field.Name)
 	}
 	return out

@@ -152,7 +152,7 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, group
 		return nil, nil, err
 	}
 	ck := &checker{plan: req.Plan, mapper: req.Mapper.Name(), policy: req.Policy, hands: hands,
-		byID: map[string]*Account{}, byKey: map[string]*Account{}, created: map[string]Change{}, renamed: map[string]string{},
+		byID: make(map[string]*Account, len(accounts)), byKey: make(map[string]*Account, len(accounts)), created: make(map[string]Change, len(changes)), renamed: map[string]string{},
 		adopted: map[string]bool{}, fresh: fresh, force: req.Force, problems: problems{}, mapperImpl: req.Mapper}
 	if fresh != nil {
 		ck.moved = !sameDigests(req.Plan.Sources, fresh.view.sources)
@@ -166,7 +166,7 @@ func verifyChanges(req ApplyRequest, changes []Change, accounts []Account, group
 		ck.byID[a.ID] = a
 		ck.byKey[strings.ToLower(a.Username)] = a
 	}
-	ck.idUsers, ck.createGroups = map[string]int{}, req.Target.Capabilities().CreateGroups
+	ck.idUsers, ck.createGroups = make(map[string]int, len(changes)), req.Target.Capabilities().CreateGroups
 	for _, c := range changes {
 		if c.Action != ActionCreateGroup {
 			ck.idUsers[c.TargetID]++
@@ -243,16 +243,20 @@ func writes(c Change) []string {
 // checkConflicts refuses two changes that write the same field or
 // membership of one account, and a change listed twice.
 func (ck *checker) checkConflicts(changes []Change) {
-	seen := map[string]string{} // target id + field -> address
-	ids := map[string]bool{}
+	type write struct{ id, what string }
+	seen := map[write]string{} // -> address
+	ids := make(map[string]bool, len(changes))
 	for _, c := range changes {
 		if id := ChangeID(c); ids[id] {
 			ck.problems.add(RefuseConflictingChanges, "%s: the %s change is listed twice", c.Address, c.Action)
 		} else {
 			ids[id] = true
 		}
+		if c.Action != ActionCreateGroup && ck.idUsers[c.TargetID] < 2 {
+			continue // the only change of its account: nothing to conflict with
+		}
 		for _, w := range writes(c) {
-			k := c.TargetID + "\x00" + w
+			k := write{c.TargetID, w}
 			if other, dup := seen[k]; dup {
 				ck.problems.add(RefuseConflictingChanges, "%s and %s both write %s of account %s", other, c.Address, w, c.TargetID)
 				continue
