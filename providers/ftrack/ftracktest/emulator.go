@@ -138,6 +138,9 @@ import (
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/ldapsync/ldapsync/state/atomicfile"
 )
 
@@ -504,7 +507,18 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, results)
+	writeResults(w, results)
+}
+
+// writeResults answers a batch's results. They are rows and plain values
+// (maps, lists, strings, numbers), encoded without sorting each row's
+// members: a client reads them by name, and sorting was most of
+// encoding a batch of creates.
+func writeResults(w http.ResponseWriter, results []any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = jsonv2.MarshalWrite(w, results, jsontext.EscapeForHTML(false), jsontext.AllowInvalidUTF8(true))
+	_, _ = w.Write([]byte("\n"))
 }
 
 // runBatch applies a batch atomically.

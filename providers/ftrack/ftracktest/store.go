@@ -70,10 +70,30 @@ func newStore() *store {
 	return s
 }
 
-// pkKey encodes primary-key values as a map key.
+// pkKey encodes primary-key values as a map key: their JSON list. A
+// single id of plain characters (every id ldapsync writes) is quoted
+// by hand, as json.Marshal would quote it; it is most of the emulator's
+// lookups.
 func pkKey(vals []any) string {
+	if len(vals) == 1 {
+		if s, ok := vals[0].(string); ok && plainJSON(s) {
+			return `["` + s + `"]`
+		}
+	}
 	data, _ := json.Marshal(vals)
 	return string(data)
+}
+
+// plainJSON reports whether json.Marshal writes s unescaped: printable
+// ASCII without the characters it escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 func rowPK(sc *schema, r row) []any {
