@@ -80,3 +80,36 @@ func fill(v reflect.Value, n *int) {
 		v.Set(p)
 	}
 }
+
+// TestUnmarshalIsEncodingJSON: Unmarshal's fast decoder reads what
+// encoding/json reads, for a state with every member set and for
+// documents that lean on encoding/json's leniency (names in another case,
+// a duplicate name, invalid UTF-8, nulls, unknown members).
+func TestUnmarshalIsEncodingJSON(t *testing.T) {
+	la := engine.NewLastApplied("lineage-1")
+	n := 0
+	fill(reflect.ValueOf(la).Elem(), &n)
+	full, err := Marshal(la)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]string{
+		"full":        string(full),
+		"case":        `{"Format_Version":"1.0","LINEAGE":"l","Users":{"a":{"Target_ID":"x","USERNAME":"a"}},"plans":{}}`,
+		"duplicate":   `{"format_version":"1.0","lineage":"l1","lineage":"l2","users":{"a":{"username":"a"},"a":{"username":"b"}}}`,
+		"invalid utf": "{\"format_version\":\"1.0\",\"lineage\":\"l\xff\",\"users\":{\"\xfe\":{\"email\":\"\xc3\"}}}",
+		"nulls":       `{"format_version":"1.0","lineage":"l","users":null,"plans":null,"missing":null,"managed_groups":null}`,
+		"unknown":     `{"format_version":"1.0","lineage":"l","future":{"x":[1,2]},"users":{"a":{"username":"a","later":true}}}`,
+	}
+	for name, doc := range docs {
+		got, err := Unmarshal([]byte(doc))
+		want, werr := unmarshalV1([]byte(doc))
+		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+			t.Errorf("%s: error %v, encoding/json %v", name, err, werr)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: decoded\n%+v\nencoding/json\n%+v", name, got, want)
+		}
+	}
+}
