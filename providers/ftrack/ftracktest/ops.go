@@ -3,10 +3,13 @@ package ftracktest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -241,12 +244,7 @@ func (e *Emulator) checkRow(sc *schema, key string, r row, checkRefs bool) *APIE
 
 func (e *Emulator) checkRefs(sc *schema, r row) *APIError {
 	rels := relations[sc.ID]
-	names := make([]string, 0, len(rels))
-	for n := range rels {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range relationNames()[sc.ID] {
 		rel := rels[n]
 		if rel.Many {
 			continue
@@ -460,12 +458,7 @@ func (e *Emulator) deleteRow(sc *schema, k string) *APIError {
 		return nil
 	}
 	rels := relations[sc.ID]
-	names := make([]string, 0, len(rels))
-	for n := range rels {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range relationNames()[sc.ID] {
 		rel := rels[n]
 		if !rel.Many {
 			continue
@@ -503,3 +496,13 @@ func (e *Emulator) deleteRow(sc *schema, k string) *APIError {
 	}
 	return nil
 }
+
+// relationNames lists each type's relation names, sorted: the order in
+// which checkRefs reports a missing reference.
+var relationNames = sync.OnceValue(func() map[string][]string {
+	out := make(map[string][]string, len(relations))
+	for typ, rels := range relations {
+		out[typ] = slices.Sorted(maps.Keys(rels))
+	}
+	return out
+})

@@ -70,18 +70,36 @@ func newStore() *store {
 	return s
 }
 
-// pkKey encodes primary-key values as a map key: their JSON list. A
-// single id of plain characters (every id ldapsync writes) is quoted
-// by hand, as json.Marshal would quote it; it is most of the emulator's
-// lookups.
+// pkKey encodes primary-key values as a map key: their JSON list. Ids
+// and names of plain characters (every key ldapsync writes) are quoted
+// by hand, as json.Marshal would quote them; they are most of the
+// emulator's lookups.
 func pkKey(vals []any) string {
 	if len(vals) == 1 {
 		if s, ok := vals[0].(string); ok && plainJSON(s) {
 			return `["` + s + `"]`
 		}
 	}
-	data, _ := json.Marshal(vals)
-	return string(data)
+	n := 2
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok || !plainJSON(s) {
+			data, _ := json.Marshal(vals)
+			return string(data)
+		}
+		n += len(s) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, v.(string)...)
+		b = append(b, '"')
+	}
+	return string(append(b, ']'))
 }
 
 // plainJSON reports whether json.Marshal writes s unescaped: printable
