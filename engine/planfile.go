@@ -190,24 +190,24 @@ func PlanChecksum(data []byte) (string, error) {
 // other means) is canonicalised as it stands, which gives the verdict
 // and the message.
 func UnmarshalPlan(data []byte, opts ReadOptions) (*Plan, error) {
+	// The strict pass and the decode read the same bytes on two cores;
+	// the decode's verdict only counts once the strict pass and the
+	// format version have passed, so the errors come in the same order.
+	var p Plan
+	decoded := make(chan error, 1)
+	go func() { decoded <- decodePlan(data, &p) }()
 	head, err := checkStrict(data)
+	if err == nil && head.err != nil {
+		err = refuse(RefuseInvalid, "the plan file cannot be read: %v", head.err)
+	}
+	if err == nil {
+		err = checkFormatVersion(head.formatVersion)
+	}
+	if derr := <-decoded; err == nil && derr != nil {
+		err = refuse(RefuseInvalid, "the plan file is not a valid plan: %v", derr)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if head.err != nil {
-		return nil, refuse(RefuseInvalid, "the plan file cannot be read: %v", head.err)
-	}
-	if err := checkFormatVersion(head.formatVersion); err != nil {
-		return nil, err
-	}
-	// Room for the changes up front (one "action" member each; a miscount
-	// only costs a copy): growing the list was a sixth of the decode.
-	var p Plan
-	if n := bytes.Count(data, []byte(`"action":`)); n > 0 {
-		p.Changes = make([]Change, 0, n)
-	}
-	if err := jsonv2.Unmarshal(data, &p); err != nil {
-		return nil, refuse(RefuseInvalid, "the plan file is not a valid plan: %v", err)
 	}
 	sums, ok := decodedSums(&p, head, opts.Key)
 	if !ok {
@@ -222,6 +222,16 @@ func UnmarshalPlan(data []byte, opts ReadOptions) (*Plan, error) {
 	}
 	p.signed = head.signature != ""
 	return &p, nil
+}
+
+// decodePlan decodes data into p, with room for the changes made up
+// front (one "action" member each; a miscount only costs a copy):
+// growing the list was a sixth of the decode.
+func decodePlan(data []byte, p *Plan) error {
+	if n := bytes.Count(data, []byte(`"action":`)); n > 0 {
+		p.Changes = make([]Change, 0, n)
+	}
+	return jsonv2.Unmarshal(data, p)
 }
 
 // canonicalSums is what a plan's checksum and signature are compared
