@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime/trace"
 	"time"
 
@@ -140,6 +141,9 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 		MaxErrors:    maxErrors,
 		Progress:     func(done, total int) { prog.Counted("applying", done, total) },
 		Log: func(ch engine.Change, outcome engine.Outcome, cerr error) {
+			if !ws.log.Enabled(c.Context, slog.LevelError) {
+				return // no audit log: nothing to build the line for
+			}
 			attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Why(), "target_id", ch.TargetID, "outcome", string(outcome)}
 			for _, f := range diffFields(ch) {
 				attrs = append(attrs, f.name+".before", f.before, f.name+".after", f.after)

@@ -170,7 +170,7 @@ func (ws *workspace) loadState() (*engine.LastApplied, error) {
 // secrets never appear.
 func (ws *workspace) openLog(command string) error {
 	if ws.args.LogFile == "" {
-		ws.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		ws.log = slog.New(slog.DiscardHandler) // disabled: callers skip building what it would drop
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(ws.args.LogFile), 0o755); err != nil {
