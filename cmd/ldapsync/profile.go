@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -20,30 +21,26 @@ import (
 // The returned function writes and closes them; it is a no-op when neither
 // is set.
 func startProfiles(stderr *os.File) func() {
-	cpu, mem := os.Getenv("LDAPSYNC_CPUPROFILE"), os.Getenv("LDAPSYNC_MEMPROFILE")
+	mem := os.Getenv("LDAPSYNC_MEMPROFILE")
 	var stops []func()
-	if cpu != "" {
-		f, err := os.Create(cpu)
+	// stream starts a recording into the file the variable names.
+	stream := func(variable string, start func(io.Writer) error, stop func()) {
+		path := os.Getenv(variable)
+		if path == "" {
+			return
+		}
+		f, err := os.Create(path)
 		if err == nil {
-			err = pprof.StartCPUProfile(f)
+			err = start(f)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "Warning: LDAPSYNC_CPUPROFILE: %v\n", err)
-		} else {
-			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+			fmt.Fprintf(stderr, "Warning: %s: %v\n", variable, err)
+			return
 		}
+		stops = append(stops, func() { stop(); f.Close() })
 	}
-	if tr := os.Getenv("LDAPSYNC_TRACE"); tr != "" {
-		f, err := os.Create(tr)
-		if err == nil {
-			err = trace.Start(f)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "Warning: LDAPSYNC_TRACE: %v\n", err)
-		} else {
-			stops = append(stops, func() { trace.Stop(); f.Close() })
-		}
-	}
+	stream("LDAPSYNC_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile)
+	stream("LDAPSYNC_TRACE", trace.Start, trace.Stop)
 	if mem != "" {
 		stops = append(stops, func() {
 			f, err := os.Create(mem)
