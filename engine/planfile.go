@@ -256,7 +256,7 @@ func decodedSums(p *Plan, h planHead, key []byte) (canonicalSums, bool) {
 		key = nil
 	}
 	checksum, signature, err := planSums(p, key)
-	if err != nil || checksum != h.checksum || (len(key) > 0 && signature != h.signature) {
+	if err != nil || checksum != h.checksum || (len(key) > 0 && !hmac.Equal([]byte(signature), []byte(h.signature))) {
 		return canonicalSums{}, false
 	}
 	return canonicalSums{checksum: checksum, signature: func([]byte) string { return signature }}, true
