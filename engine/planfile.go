@@ -182,13 +182,12 @@ func PlanChecksum(data []byte) (string, error) {
 // decodes to exactly the document the checksum and signature cover; it
 // says nothing yet about whether the plan may be applied (see Apply).
 //
-// The checksum and signature are first compared with those of the plan
-// as decoded, re-encoded the way WritePlan encodes it (one pass over the
-// decoded changes, no copy of the document): every plan ldapsync wrote
-// verifies so, and what verifies is then exactly what was signed, member
-// for member. Only a document that does not (edited, or written by
-// other means) is canonicalised as it stands, which gives the verdict
-// and the message.
+// A document that is byte for byte what WritePlan writes for the plan it
+// decodes to (every plan ldapsync wrote, unedited) is verified with the
+// sums WritePlan computes as it re-encodes the decoded plan, in one
+// pass, without a copy of the document; any other is canonicalised as
+// it stands. Either way the verdict and the message are the canonical
+// form's.
 func UnmarshalPlan(data []byte, opts ReadOptions) (*Plan, error) {
 	// The strict pass and the decode read the same bytes on two cores;
 	// the decode's verdict only counts once the strict pass and the
@@ -209,7 +208,7 @@ func UnmarshalPlan(data []byte, opts ReadOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	sums, ok := decodedSums(&p, head, opts.Key)
+	sums, ok := decodedSums(&p, head, data, opts.Key)
 	if !ok {
 		canon, _, err := canonicalPlan(data)
 		if err != nil {
@@ -242,25 +241,42 @@ type canonicalSums struct {
 	signature func(key []byte) string
 }
 
-// decodedSums returns the sums of the decoded plan p, and whether they
-// match the file's (with a key and a signature, both): then they are the
-// verdict. A document with a member the format does not know (ignored
-// when decoded) is left to its canonical form, which covers that member
-// too: an added member breaks a checksum and a signature, as any edit
-// that is more than whitespace or order, or an explicit empty value.
-func decodedSums(p *Plan, h planHead, key []byte) (canonicalSums, bool) {
-	if h.unknown {
-		return canonicalSums{}, false // not decoded, but covered: the document as it stands decides
-	}
+// decodedSums returns the sums of the decoded plan p when the document
+// is byte for byte what WritePlan writes for p (with the key when it is
+// signed): then its canonical form is the one WritePlan hashed, and the
+// sums WritePlan computed are the verdict. Any other document (edited,
+// reformatted, with a member the format does not know or an explicit
+// empty value, written by other means) is left to its canonical form as
+// it stands: false.
+func decodedSums(p *Plan, h planHead, data, key []byte) (canonicalSums, bool) {
 	if h.signature == "" {
 		key = nil
 	}
-	checksum, signature, err := planSums(p, key)
-	if err != nil || checksum != h.checksum || (len(key) > 0 && !hmac.Equal([]byte(signature), []byte(h.signature))) {
+	q := *p
+	w := &matchWriter{want: data}
+	if err := encodePlan(w, &q, key); err != nil || !w.matches() {
 		return canonicalSums{}, false
 	}
-	return canonicalSums{checksum: checksum, signature: func([]byte) string { return signature }}, true
+	return canonicalSums{checksum: q.Checksum, signature: func([]byte) string { return q.Signature }}, true
 }
+
+// matchWriter compares what is written to it with want, holding nothing.
+type matchWriter struct {
+	want   []byte
+	n      int
+	differ bool
+}
+
+func (m *matchWriter) Write(b []byte) (int, error) {
+	if !m.differ && (len(b) > len(m.want)-m.n || !bytes.Equal(b, m.want[m.n:m.n+len(b)])) {
+		m.differ = true
+	}
+	m.n += len(b)
+	return len(b), nil
+}
+
+// matches reports whether exactly want was written.
+func (m *matchWriter) matches() bool { return !m.differ && m.n == len(m.want) }
 
 // DecodePlanUnverified decodes a plan without any integrity check, as
 // leniently as encoding/json does, for rendering a plan that cannot be
@@ -332,11 +348,8 @@ func signatureOf(canon, key []byte) string {
 // planHead holds the top-level members the integrity checks read.
 type planHead struct {
 	formatVersion, checksum, signature string
-	// err says which of them is not a string; unknown is set when the
-	// document has a member the plan format does not (checkStrict's head
-	// only).
-	err     error
-	unknown bool
+	// err says which of them is not a string (checkStrict's head only).
+	err error
 }
 
 // canonicalPlan returns the canonical form of a plan document (RFC 8785
@@ -406,12 +419,10 @@ func checkStrict(data []byte) (planHead, error) {
 	dec := jsontext.NewDecoder(bytes.NewBuffer(data))
 	known := planNames()
 	headMember := "" // the top-level member whose value is the next token
-	// mapDepth is the depth of the map-valued object being read (its keys
-	// are data, not the format's members: custom_attributes, missing_since,
-	// policy), 0 outside one; mapNext says which map is the next token;
-	// custom is set while it is custom_attributes (whose keys, the site's
-	// attribute names, may be spelt like format members).
-	mapDepth, mapNext, custom := 0, "", false
+	// customDepth is the depth of the custom_attributes object being read
+	// (its keys are the site's attribute names, which may be spelt like
+	// format members), 0 outside one; customNext says it is the next token.
+	customDepth, customNext := 0, false
 	for first := true; ; first = false {
 		tok, err := dec.ReadToken()
 		if err == io.EOF && !first {
@@ -428,12 +439,12 @@ func checkStrict(data []byte) (planHead, error) {
 			headMember = ""
 		}
 		depth := dec.StackDepth()
-		if mapNext != "" && tok.Kind() == '{' {
-			mapDepth, custom = depth, mapNext == "custom_attributes"
+		if customNext && tok.Kind() == '{' {
+			customDepth = depth
 		}
-		mapNext = ""
-		if depth < mapDepth {
-			mapDepth, custom = 0, false
+		customNext = false
+		if depth < customDepth {
+			customDepth = 0
 		}
 		if depth == 0 {
 			if _, err := dec.ReadToken(); err != io.EOF {
@@ -451,20 +462,15 @@ func checkStrict(data []byte) (planHead, error) {
 			continue
 		}
 		if kind, n := dec.StackIndex(depth); kind == '{' && n%2 == 1 { // a member name
-			if depth == mapDepth && custom {
+			if depth == customDepth {
 				continue // a key of the site's custom attributes, not a member of the format
 			}
 			name := tok.String()
 			if depth == 1 && (name == "format_version" || name == "checksum" || name == "signature") {
 				headMember = name
 			}
-			if name == "custom_attributes" || depth == 1 && (name == "missing_since" || name == "policy") {
-				mapNext = name
-			}
+			customNext = name == "custom_attributes"
 			want, ok := known[strings.ToLower(name)]
-			if !ok && depth != mapDepth {
-				head.unknown = true
-			}
 			if !ok || want == name {
 				continue
 			}

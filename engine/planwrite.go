@@ -55,19 +55,8 @@ func WritePlan(w io.Writer, p *Plan, key []byte) error {
 	return encodePlan(w, p, key)
 }
 
-// planSums returns the checksum and, with a key, the signature that
-// WritePlan would write for p, computing only the canonical form: what
-// UnmarshalPlan compares a decoded plan's members with. p is not changed.
-func planSums(p *Plan, key []byte) (checksum, signature string, err error) {
-	q := *p
-	if err := encodePlan(nil, &q, key); err != nil {
-		return "", "", err
-	}
-	return q.Checksum, q.Signature, nil
-}
-
 // encodePlan is WritePlan; with a nil w it only computes the checksum
-// and signature.
+// and signature (into p).
 func encodePlan(w io.Writer, p *Plan, key []byte) error {
 	members, err := planMembers(p)
 	if err != nil {
