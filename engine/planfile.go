@@ -225,13 +225,19 @@ func UnmarshalPlan(data []byte, opts ReadOptions) (*Plan, error) {
 
 // decodePlan decodes data into p, with room for the changes made up
 // front (one "action" member each; a miscount only costs a copy):
-// growing the list was a sixth of the decode.
+// growing the list was a sixth of the decode. The count is capped at one
+// change per minChangeBytes of the file, so a document of nothing but
+// "action" members reserves no more than a plan of its size.
 func decodePlan(data []byte, p *Plan) error {
-	if n := bytes.Count(data, []byte(`"action":`)); n > 0 {
+	if n := min(bytes.Count(data, []byte(`"action":`)), len(data)/minChangeBytes); n > 0 {
 		p.Changes = make([]Change, 0, n)
 	}
 	return jsonv2.Unmarshal(data, p)
 }
+
+// minChangeBytes is less than the file form of any change WritePlan
+// writes (its address, action, reason and key, indented).
+const minChangeBytes = 96
 
 // canonicalSums is what a plan's checksum and signature are compared
 // with: the checksum of its canonical form, and the signature of that form
