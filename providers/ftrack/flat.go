@@ -13,8 +13,6 @@ package ftrack
 // response whose queries all have flat decoders is read in one pass over
 // its bytes (scan.go), with no json.RawMessage split and no Entity built.
 
-import "github.com/ldapsync/ldapsync/engine"
-
 // noFlatDecode turns flat decoding off (tests compare both paths).
 var noFlatDecode = false
 
@@ -164,19 +162,17 @@ func (r *groupRow) field(k []byte) (*optString, *optBool) {
 func (r *groupRow) key() string { return r.ID.s }
 
 // flatUsers decodes pages of "select id, username, email, first_name,
-// last_name, is_active, user_type_id from User" into accounts, as
-// ReadAccounts' general path does: UserType holds the type's id until
+// last_name, is_active, user_type_id from User" into account rows, as
+// ReadAccounts' general path does: typeID holds the type's id until
 // ReadAccounts resolves it to the name.
-func flatUsers(accts *[]engine.Account) flatDecoder {
+func flatUsers(accts *chunked[acctRow]) flatDecoder {
 	return flatRows(func(r *userRow) bool {
 		return r.ID.set && r.Username.set && r.Email.set && r.FirstName.set && r.LastName.set && r.IsActive.set && r.UserTypeID.set
 	}, func(rows []userRow) {
-		*accts = doubling(*accts, len(rows))
-		for _, u := range rows {
-			*accts = append(*accts, engine.Account{
-				ID: u.ID.s, Username: u.Username.s, Email: u.Email.s,
-				FirstName: u.FirstName.s, LastName: u.LastName.s, Active: u.IsActive.v, UserType: u.UserTypeID.s,
-			})
+		for i := range rows {
+			u := &rows[i]
+			accts.add(acctRow{id: u.ID.s, username: u.Username.s, email: u.Email.s, firstName: u.FirstName.s,
+				lastName: u.LastName.s, active: u.IsActive.v, typeID: u.UserTypeID.s})
 		}
 	})
 }
@@ -191,15 +187,41 @@ func flatNamed(rows *[]Entity) flatDecoder {
 	})
 }
 
-// doubling returns s with room for n more elements, doubling its
-// capacity when it must grow: append grows a large slice by a quarter at
-// a time, which copied 100,000 accounts about five times over as pages
-// arrived (0.14 s of a steady-state plan's CPU).
-func doubling[T any](s []T, n int) []T {
-	if cap(s)-len(s) >= n {
-		return s
+// chunked collects values in fixed-size chunks: appending 100,000 rows to
+// one slice copied them about five times over as it grew (and a doubling
+// slice left up to half its room unused at the peak). The rows are read
+// where they are, by index, once the read is complete.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+// rowChunk is the number of values in one chunk of a chunked.
+const rowChunk = 4096
+
+// add appends v.
+func (c *chunked[T]) add(v T) {
+	if c.n%rowChunk == 0 {
+		c.chunks = append(c.chunks, make([]T, 0, rowChunk))
 	}
-	grown := make([]T, len(s), max(2*cap(s), len(s)+n, 64))
-	copy(grown, s)
-	return grown
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, v)
+	c.n++
+}
+
+// len is the number of values added.
+func (c *chunked[T]) len() int { return c.n }
+
+// at returns the i-th value added.
+func (c *chunked[T]) at(i int) *T { return &c.chunks[i/rowChunk][i%rowChunk] }
+
+// each calls f with every value, in the order they were added.
+func (c *chunked[T]) each(f func(i int, v *T)) {
+	i := 0
+	for _, ch := range c.chunks {
+		for j := range ch {
+			f(i, &ch[j])
+			i++
+		}
+	}
 }

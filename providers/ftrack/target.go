@@ -17,9 +17,11 @@ package ftrack
 // ambiguous.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -145,32 +147,31 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	type meta struct{ parent, key, value string }
 	type member struct{ id, user, group string }
 	var (
-		accts   []engine.Account
-		metas   []meta
-		members []member
+		accts   chunked[acctRow]
+		metas   chunked[meta]
+		members chunked[member]
 		groups  []Entity
 		types   []Entity
 	)
 	takeMetas := func(rows []MetadataRow) {
-		metas = doubling(metas, len(rows))
 		for _, m := range rows {
 			if m.ParentType != "" && m.ParentType != "User" {
 				continue
 			}
-			metas = append(metas, meta{m.ParentID, m.Key, m.Value})
+			metas.add(meta{m.ParentID, m.Key, m.Value})
 		}
 	}
 	read := func() error {
-		accts, metas, members, groups, types = nil, nil, nil, nil, nil
+		accts, metas, members, groups, types = chunked[acctRow]{}, chunked[meta]{}, chunked[member]{}, nil, nil
 		return t.client.QueryPages(ctx, func(q int, rows []Entity) error {
 			switch q {
 			case 0:
 				for _, u := range rows {
 					active, _ := u.Bool("is_active")
-					accts = append(accts, engine.Account{
-						ID: u.String("id"), Username: u.String("username"), Email: u.String("email"),
-						FirstName: u.String("first_name"), LastName: u.String("last_name"), Active: active,
-						UserType: u.String("user_type_id"),
+					accts.add(acctRow{
+						id: u.String("id"), username: u.String("username"), email: u.String("email"),
+						firstName: u.String("first_name"), lastName: u.String("last_name"), active: active,
+						typeID: u.String("user_type_id"),
 					})
 				}
 			case 1:
@@ -181,7 +182,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 				takeMetas(ms)
 			case 2:
 				for _, m := range rows {
-					members = append(members, member{m.String("id"), m.String("user_id"), m.String("group_id")})
+					members.add(member{m.String("id"), m.String("user_id"), m.String("group_id")})
 				}
 			case 3:
 				groups = append(groups, rows...)
@@ -194,9 +195,8 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			MetadataQuery(metaCriterion, takeMetas),
 			PagedQuery{Expression: "select id, user_id, group_id from Membership",
 				flat: flatRows(func(r *memberRow) bool { return r.ID.set && r.UserID.set && r.GroupID.set }, func(rows []memberRow) {
-					members = doubling(members, len(rows))
 					for _, m := range rows {
-						members = append(members, member{m.ID.s, m.UserID.s, m.GroupID.s})
+						members.add(member{m.ID.s, m.UserID.s, m.GroupID.s})
 					}
 				})},
 			PagedQuery{Expression: "select id, name from Group", flat: flatNamed(&groups)},
@@ -215,71 +215,100 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		groupName[g.String("id")] = g.String("name")
 	}
 	t.setGroups(groups)
-	if accts == nil {
-		accts = []engine.Account{}
-	}
 	typeName := make(map[string]string, len(types))
 	for _, ut := range types {
 		typeName[ut.String("id")] = ut.String("name")
 	}
 	keep(t, &t.userTypeIDs, firstIDByName(types))
-	byID := make(map[string]int, len(accts))
-	for i := range accts {
-		byID[accts[i].ID] = i
-		if n, ok := typeName[accts[i].UserType]; ok {
-			accts[i].UserType = n
-		}
-	}
-	for _, m := range metas {
+
+	// The accounts come out sorted by lower-case username, then id: keys
+	// are sorted (the row's index last, so an unstable sort gives the
+	// stable order), then each row is written once into the exact-size
+	// result, its marker and memberships with it. The rows stay where they
+	// were read (chunks), so nothing of the size of the result is copied
+	// while it grows.
+	n := accts.len()
+	byID := make(map[string]int32, n)
+	keys := make([]acctKey, n)
+	accts.each(func(i int, r *acctRow) {
+		byID[r.id] = int32(i)
+		keys[i] = acctKey{lower: strings.ToLower(r.username), id: r.id, i: int32(i)}
+	})
+	owner, sourceID := make([]string, n), make([]string, n)
+	metas.each(func(_ int, m *meta) {
 		i, ok := byID[m.parent]
 		if !ok {
-			continue
+			return
 		}
 		switch m.key {
 		case MetaOwner:
-			accts[i].Owner = m.value
+			owner[i] = m.value
 		case MetaSourceID:
-			accts[i].SourceID = m.value
+			sourceID[i] = m.value
 		}
-	}
-	for _, m := range members { // ordered by id: the first membership per group name wins
+	})
+	var memberships map[int32]map[string]string // row -> group name -> membership id
+	var groupsOf map[int32][]string
+	members.each(func(_ int, m *member) { // ordered by id: the first membership per group name wins
 		i, ok := byID[m.user]
 		name, gok := groupName[m.group]
 		if !ok || !gok {
-			continue
+			return
 		}
-		a := &accts[i]
-		if a.Memberships == nil {
-			a.Memberships = map[string]string{}
+		if memberships == nil {
+			memberships, groupsOf = map[int32]map[string]string{}, map[int32][]string{}
 		}
-		if _, dup := a.Memberships[name]; !dup {
-			a.Memberships[name] = m.id
-			a.Groups = append(a.Groups, name)
+		ms := memberships[i]
+		if ms == nil {
+			ms = map[string]string{}
+			memberships[i] = ms
 		}
-	}
-	for i := range accts {
-		sort.Strings(accts[i].Groups)
-	}
-	lower := make([]string, len(accts))
-	for i := range accts {
-		lower[i] = strings.ToLower(accts[i].Username)
-	}
-	idx := make([]int, len(accts))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(i, j int) bool {
-		a, b := idx[i], idx[j]
-		if lower[a] != lower[b] {
-			return lower[a] < lower[b]
+		if _, dup := ms[name]; !dup {
+			ms[name] = m.id
+			groupsOf[i] = append(groupsOf[i], name)
 		}
-		return accts[a].ID < accts[b].ID
 	})
-	out := make([]engine.Account, len(accts))
-	for i, k := range idx {
-		out[i] = accts[k]
+	slices.SortFunc(keys, func(a, b acctKey) int {
+		if c := strings.Compare(a.lower, b.lower); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	out := make([]engine.Account, n)
+	for k, key := range keys {
+		i := key.i
+		r := accts.at(int(i))
+		userType := r.typeID
+		if name, ok := typeName[userType]; ok {
+			userType = name
+		}
+		out[k] = engine.Account{
+			ID: r.id, Username: r.username, Email: r.email, FirstName: r.firstName, LastName: r.lastName,
+			Active: r.active, Owner: owner[i], SourceID: sourceID[i], UserType: userType,
+		}
+		if g := groupsOf[i]; g != nil {
+			sort.Strings(g)
+			out[k].Groups, out[k].Memberships = g, memberships[i]
+		}
 	}
 	return out, nil
+}
+
+// acctRow is a User row as ReadAccounts keeps it until the accounts are
+// made: its attributes, without the optString flags of userRow.
+type acctRow struct {
+	id, username, email, firstName, lastName, typeID string
+	active                                           bool
+}
+
+// acctKey is what ReadAccounts sorts the accounts by: the lower-case
+// username, the id, then the row's place in the read.
+type acctKey struct {
+	lower, id string
+	i         int32
 }
 
 func (t *Target) setGroups(groups []Entity) { keep(t, &t.groups, firstIDByName(groups)) }
