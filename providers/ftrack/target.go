@@ -226,7 +226,9 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	// stable order), then each row is written once into the exact-size
 	// result, its marker and memberships with it. The rows stay where they
 	// were read (chunks), so nothing of the size of the result is copied
-	// while it grows.
+	// while it grows, and what only joins them (the metadata, the
+	// memberships, byID) is let go before the result is allocated: the
+	// end of this read is a steady-state plan's peak of memory.
 	n := accts.len()
 	byID := make(map[string]int32, n)
 	keys := make([]acctKey, n)
@@ -247,6 +249,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			sourceID[i] = m.value
 		}
 	})
+	metas = chunked[meta]{}                     // done with: not live while the result is made
 	var memberships map[int32]map[string]string // row -> group name -> membership id
 	var groupsOf map[int32][]string
 	members.each(func(_ int, m *member) { // ordered by id: the first membership per group name wins
@@ -268,6 +271,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			groupsOf[i] = append(groupsOf[i], name)
 		}
 	})
+	members, byID = chunked[member]{}, nil
 	slices.SortFunc(keys, func(a, b acctKey) int {
 		if c := strings.Compare(a.lower, b.lower); c != 0 {
 			return c
