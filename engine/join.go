@@ -144,6 +144,10 @@ func unjoined(v *view, lower []string, i, k int) []int32 {
 	return out
 }
 
+// joinIndexAll makes the join's indexes hold every account, as they did
+// before unjoined (a test compares both).
+var joinIndexAll = false
+
 // ownedBySourceID indexes the accounts the mapping owns by stable id,
 // leaving out the second and later accounts of a shared username (held).
 // When fewer users are wanted (unjoined) than accounts are owned (a
@@ -151,7 +155,7 @@ func unjoined(v *view, lower []string, i, k int) []int32 {
 // initial import, the few owned accounts.
 func ownedBySourceID(v *view, lower []string, wanted []int32, owned int) map[string]int {
 	var want map[string]bool
-	if len(wanted) < owned {
+	if len(wanted) < owned && !joinIndexAll {
 		want = make(map[string]bool, len(wanted))
 		for _, i := range wanted {
 			if sid := v.desired[i].SourceID; sid != "" {
@@ -180,33 +184,47 @@ type emailIndex struct {
 	// desired counts the desired users per lower e-mail; the keys of a
 	// shared one are looked up when a message needs them (rare), so a
 	// directory of unique e-mails costs one map entry per user, no list.
-	// Only the wanted users' e-mails are counted (see unjoined).
+	// Only the wanted users' e-mails, in a steady state (see unjoined).
 	desired   map[string]int32
 	shared    map[string][]string // e-mail -> keys, for the shared ones (made on first need)
 	isDesired func(key string) bool
 }
 
-// newEmailIndex indexes the accounts and counts the desired users with
-// the e-mails of the wanted users (unjoined), the only ones lookup is
-// asked about.
+// newEmailIndex indexes the accounts by lower-case e-mail and counts the
+// desired users per e-mail. When fewer users are wanted (unjoined) than
+// there are accounts (a steady state), only their e-mails are kept, the
+// only ones lookup is asked about; at an initial import, every e-mail.
 func newEmailIndex(v *view, lower []string, isDesired func(string) bool, wanted []int32) *emailIndex {
-	ix := &emailIndex{v: v, lower: lower, accounts: map[string][]int{}, desired: make(map[string]int32, len(wanted)), isDesired: isDesired}
-	for _, i := range wanted {
-		if e := strings.ToLower(strings.TrimSpace(v.desired[i].Email)); e != "" {
-			ix.desired[e] = 0 // a key for each wanted e-mail: counted below
+	if len(wanted) >= len(v.accounts) || joinIndexAll {
+		wanted = nil
+	}
+	ix := &emailIndex{v: v, lower: lower, accounts: map[string][]int{}, isDesired: isDesired}
+	if wanted == nil {
+		ix.desired = make(map[string]int32, len(v.desired))
+		for i := range v.desired {
+			if e := strings.ToLower(strings.TrimSpace(v.desired[i].Email)); e != "" {
+				ix.desired[e]++
+			}
+		}
+	} else {
+		ix.desired = make(map[string]int32, len(wanted))
+		for _, i := range wanted {
+			if e := strings.ToLower(strings.TrimSpace(v.desired[i].Email)); e != "" {
+				ix.desired[e] = 0 // a key for each wanted e-mail: counted below
+			}
+		}
+		for i := range v.desired {
+			if e := strings.ToLower(strings.TrimSpace(v.desired[i].Email)); e != "" {
+				if n, ok := ix.desired[e]; ok {
+					ix.desired[e] = n + 1
+				}
+			}
 		}
 	}
 	for i := range v.accounts {
 		if e := strings.ToLower(strings.TrimSpace(v.accounts[i].Email)); e != "" {
-			if _, ok := ix.desired[e]; ok {
+			if _, ok := ix.desired[e]; ok || wanted == nil {
 				ix.accounts[e] = append(ix.accounts[e], i)
-			}
-		}
-	}
-	for i := range v.desired {
-		if e := strings.ToLower(strings.TrimSpace(v.desired[i].Email)); e != "" {
-			if n, ok := ix.desired[e]; ok {
-				ix.desired[e] = n + 1
 			}
 		}
 	}

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEmailCollisions: a directory user whose username ftrack lacks, but
@@ -97,5 +100,74 @@ func TestAPIUserIsNeverAdoptedByEmail(t *testing.T) {
 	p := mustPlan(t, req)
 	if len(p.Changes) != 0 || !strings.Contains(strings.Join(p.Warnings, "\n"), `is that of the API user ldapsync signs in as ("ftrack-api")`) {
 		t.Fatalf("changes %q, warnings %q", changeLines(p), p.Warnings)
+	}
+}
+
+// TestJoinIndexesOfUnjoinedUsers: the stable-id and e-mail indexes hold
+// only the accounts the users without a username match can find
+// (unjoined); over a directory where most users match by username and
+// some are renamed, matched by e-mail, share an e-mail or meet several
+// accounts with theirs, the join decides exactly as over full indexes.
+func TestJoinIndexesOfUnjoinedUsers(t *testing.T) {
+	mk := func() *view {
+		v := &view{mapper: "users", held: map[string]holdReason{}, previous: map[string]bool{}}
+		for i := range 300 {
+			k := fmt.Sprintf("u%03d", i)
+			u := User{Key: k, Username: k, Email: k + "@studio.test", SourceID: "sid-" + k}
+			a := Account{ID: "id-" + k, Username: k, Email: u.Email, Owner: "users", SourceID: u.SourceID, Active: true}
+			switch i % 10 {
+			case 1: // renamed in the directory: found by stable id
+				a.Username = "old" + k
+			case 2: // an unowned account with its e-mail
+				a.Username, a.Owner, a.SourceID = "mail"+k, "", ""
+			case 3: // no account, the e-mail of a renamed user
+				u.Email = fmt.Sprintf("u%03d@studio.test", i-2)
+				a = Account{}
+			case 4: // two accounts with its e-mail
+				a.Username, a.Owner, a.SourceID = "x"+k, "", ""
+				v.accounts = append(v.accounts, Account{ID: "id2-" + k, Username: "y" + k, Email: strings.ToUpper(u.Email), Active: true})
+			case 5: // no account at all
+				a = Account{}
+			}
+			v.desired = append(v.desired, u)
+			if a.ID != "" {
+				v.accounts = append(v.accounts, a)
+			}
+		}
+		sortAccounts(v)
+		return v
+	}
+	run := func(all bool) (string, map[string]holdReason) {
+		joinIndexAll = all
+		defer func() { joinIndexAll = false }()
+		v := mk()
+		res := &diffResult{missing: map[string]time.Time{}, foreign: map[string]int{}}
+		j := join(v, res)
+		var b strings.Builder
+		for _, m := range j.matches {
+			id := ""
+			if m.account != nil {
+				id = m.account.ID
+			}
+			fmt.Fprintf(&b, "%s>%s rename=%v email=%v\n", m.user.Key, id, m.rename, m.byEmail)
+		}
+		for _, a := range j.unmatched {
+			fmt.Fprintf(&b, "unmatched %s\n", a.ID)
+		}
+		fmt.Fprintf(&b, "warnings %q owned %d\n", res.warnings, res.owned)
+		return b.String(), v.held
+	}
+	got, gotHeld := run(false)
+	want, wantHeld := run(true)
+	if got != want {
+		t.Errorf("join over the unjoined users' indexes:\n%s\nover full indexes:\n%s", got, want)
+	}
+	if !maps.Equal(gotHeld, wantHeld) {
+		t.Errorf("held %v, want %v", gotHeld, wantHeld)
+	}
+	for _, w := range []string{"u011>id-u011 rename=true", "u012>id-u012 rename=false email=true", "share the e-mail", "have its e-mail"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("the case %q is not exercised:\n%s", w, got)
+		}
 	}
 }
