@@ -165,7 +165,7 @@ func (r *groupRow) key() string { return r.ID.s }
 // last_name, is_active, user_type_id from User" into account rows, as
 // ReadAccounts' general path does: typeID holds the type's id until
 // ReadAccounts resolves it to the name.
-func flatUsers(accts *chunked[acctRow]) flatDecoder {
+func flatUsers(accts *accountRows) flatDecoder {
 	return flatRows(func(r *userRow) bool {
 		return r.ID.set && r.Username.set && r.Email.set && r.FirstName.set && r.LastName.set && r.IsActive.set && r.UserTypeID.set
 	}, func(rows []userRow) {

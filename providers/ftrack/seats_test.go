@@ -78,16 +78,16 @@ func TestLicenceErrorIsNoSeats(t *testing.T) {
 // (resolved to the name by ReadAccounts), and a row without it goes to
 // the general decoder.
 func TestFlatUsersReadUserTypeID(t *testing.T) {
-	var accts chunked[acctRow]
-	dec := flatUsers(&accts)
+	accts := newAccountRows()
+	dec := flatUsers(accts)
 	row := `{"id":"u1","username":"svc","email":"","first_name":"","last_name":"","is_active":true%s}`
 	pages, ok := scanResponse([]byte(`[{"action":"query","data":[`+fmt.Sprintf(row, `,"user_type_id":"t-service"`)+`],"metadata":{"next":{"offset":null}}}]`), []flatDecoder{dec})
 	if !ok {
 		t.Fatal("the flat decoder refused a complete user row")
 	}
 	pages[0].commit(pages[0].rows)
-	if accts.len() != 1 || accts.at(0).typeID != "t-service" || !accts.at(0).active {
-		t.Fatalf("decoded %+v", accts.chunks)
+	if accts.rows.len() != 1 || accts.rows.at(0).typeID != "t-service" || !accts.rows.at(0).active {
+		t.Fatalf("decoded %+v", accts.rows.chunks)
 	}
 	if _, ok := scanResponse([]byte(`[{"action":"query","data":[`+fmt.Sprintf(row, "")+`]}]`), []flatDecoder{dec}); ok {
 		t.Error("a user row without user_type_id was taken as complete")

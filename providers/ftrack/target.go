@@ -144,11 +144,9 @@ const (
 // under the read (ErrChanged: users added or removed meanwhile) it reads
 // again, a few times, rather than miss or repeat a row.
 func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
-	type meta struct{ parent, key, value string }
 	type member struct{ id, user, group string }
 	var (
-		accts   chunked[acctRow]
-		metas   chunked[meta]
+		accts   *accountRows
 		members chunked[member]
 		groups  []Entity
 		types   []Entity
@@ -158,11 +156,11 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			if m.ParentType != "" && m.ParentType != "User" {
 				continue
 			}
-			metas.add(meta{m.ParentID, m.Key, m.Value})
+			accts.marker(m.ParentID, m.Key, m.Value)
 		}
 	}
 	read := func() error {
-		accts, metas, members, groups, types = chunked[acctRow]{}, chunked[meta]{}, chunked[member]{}, nil, nil
+		accts, members, groups, types = newAccountRows(), chunked[member]{}, nil, nil
 		return t.client.QueryPages(ctx, func(q int, rows []Entity) error {
 			switch q {
 			case 0:
@@ -191,7 +189,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			}
 			return nil
 		},
-			PagedQuery{Expression: "select " + userProjection + " from User", flat: flatUsers(&accts)},
+			PagedQuery{Expression: "select " + userProjection + " from User", flat: flatUsers(accts)},
 			MetadataQuery(metaCriterion, takeMetas),
 			PagedQuery{Expression: "select id, user_id, group_id from Membership",
 				flat: flatRows(func(r *memberRow) bool { return r.ID.set && r.UserID.set && r.GroupID.set }, func(rows []memberRow) {
@@ -224,32 +222,18 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	// The accounts come out sorted by lower-case username, then id: keys
 	// are sorted (the row's index last, so an unstable sort gives the
 	// stable order), then each row is written once into the exact-size
-	// result, its marker and memberships with it. The rows stay where they
-	// were read (chunks), so nothing of the size of the result is copied
-	// while it grows, and what only joins them (the metadata, the
-	// memberships, byID) is let go before the result is allocated: the
-	// end of this read is a steady-state plan's peak of memory.
-	n := accts.len()
-	byID := make(map[string]int32, n)
+	// result, its markers and memberships with it. The rows stay where
+	// they were read (chunks), so nothing of the size of the result is
+	// copied while it grows, and what only joins them (the memberships,
+	// byID) is let go before the result is allocated: the end of this read
+	// is a steady-state plan's peak of memory (see accountrows.go).
+	accts.finish()
+	rows, byID := &accts.rows, accts.byID
+	n := rows.len()
 	keys := make([]acctKey, n)
-	accts.each(func(i int, r *acctRow) {
-		byID[r.id] = int32(i)
+	rows.each(func(i int, r *acctRow) {
 		keys[i] = acctKey{lower: strings.ToLower(r.username), id: r.id, i: int32(i)}
 	})
-	owner, sourceID := make([]string, n), make([]string, n)
-	metas.each(func(_ int, m *meta) {
-		i, ok := byID[m.parent]
-		if !ok {
-			return
-		}
-		switch m.key {
-		case MetaOwner:
-			owner[i] = m.value
-		case MetaSourceID:
-			sourceID[i] = m.value
-		}
-	})
-	metas = chunked[meta]{}                     // done with: not live while the result is made
 	var memberships map[int32]map[string]string // row -> group name -> membership id
 	var groupsOf map[int32][]string
 	members.each(func(_ int, m *member) { // ordered by id: the first membership per group name wins
@@ -271,7 +255,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			groupsOf[i] = append(groupsOf[i], name)
 		}
 	})
-	members, byID = chunked[member]{}, nil
+	members, byID, accts.byID = chunked[member]{}, nil, nil
 	slices.SortFunc(keys, func(a, b acctKey) int {
 		if c := strings.Compare(a.lower, b.lower); c != 0 {
 			return c
@@ -284,14 +268,14 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	out := make([]engine.Account, n)
 	for k, key := range keys {
 		i := key.i
-		r := accts.at(int(i))
+		r := rows.at(int(i))
 		userType := r.typeID
 		if name, ok := typeName[userType]; ok {
 			userType = name
 		}
 		out[k] = engine.Account{
 			ID: r.id, Username: r.username, Email: r.email, FirstName: r.firstName, LastName: r.lastName,
-			Active: r.active, Owner: owner[i], SourceID: sourceID[i], UserType: userType,
+			Active: r.active, Owner: r.owner, SourceID: r.sourceID, UserType: userType,
 		}
 		if g := groupsOf[i]; g != nil {
 			sort.Strings(g)
@@ -299,13 +283,6 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		}
 	}
 	return out, nil
-}
-
-// acctRow is a User row as ReadAccounts keeps it until the accounts are
-// made: its attributes, without the optString flags of userRow.
-type acctRow struct {
-	id, username, email, firstName, lastName, typeID string
-	active                                           bool
 }
 
 // acctKey is what ReadAccounts sorts the accounts by: the lower-case
