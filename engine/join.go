@@ -69,7 +69,8 @@ func join(v *view, res *diffResult) *joined {
 	consumed := make([]bool, n) // accounts matched to a desired user
 	var bySID map[string]int    // owned accounts by stable id, made on first need
 	var em *emailIndex          // made on first need
-	var want []int32            // the users those two are asked about (unjoined), made on first need
+	var want []int32            // the users those two are asked about (unjoined; nil: every user), made on first need
+	var wantMade bool           // whether want was made
 	k := 0                      // merge cursor into the accounts
 	for i := range v.desired {
 		u := &v.desired[i]
@@ -84,8 +85,8 @@ func join(v *view, res *diffResult) *joined {
 		if k < n && lower[k] == u.Key {
 			at = k // the first account of the username, as the map kept
 		}
-		if at < 0 && want == nil {
-			want = unjoined(v, lower, i, k)
+		if at < 0 && !wantMade {
+			want, wantMade = unjoined(v, lower, i, k), true
 		}
 		if at < 0 && u.SourceID != "" {
 			if bySID == nil {
@@ -123,7 +124,9 @@ func join(v *view, res *diffResult) *joined {
 
 // unjoined lists the desired users without an account of their
 // username (indexes into v.desired), from index i on, k being the merge
-// cursor into the accounts at i (join's merge, again). Their stable ids
+// cursor into the accounts at i (join's merge, again); nil when there are
+// as many as accounts, when restricting the indexes would save nothing
+// (an initial import: the pass stops at once). Their stable ids
 // and e-mails are the only keys the stable-id and e-mail indexes are
 // asked about. A steady state has few such users (the directory's
 // disabled ones, which are never created), and indexing every account
@@ -131,8 +134,8 @@ func join(v *view, res *diffResult) *joined {
 // allocations at 100k; the indexes keep only the accounts those keys can
 // find, so every lookup answers as over a full index.
 func unjoined(v *view, lower []string, i, k int) []int32 {
-	var out []int32
-	for ; i < len(v.desired); i++ {
+	out := []int32{}
+	for ; i < len(v.desired) && len(out) < len(v.accounts); i++ {
 		key := v.desired[i].Key
 		for k < len(lower) && lower[k] < key {
 			k++
@@ -140,6 +143,9 @@ func unjoined(v *view, lower []string, i, k int) []int32 {
 		if k >= len(lower) || lower[k] != key {
 			out = append(out, int32(i))
 		}
+	}
+	if len(out) >= len(v.accounts) {
+		return nil
 	}
 	return out
 }
@@ -152,10 +158,10 @@ var joinIndexAll = false
 // leaving out the second and later accounts of a shared username (held).
 // When fewer users are wanted (unjoined) than accounts are owned (a
 // steady state), only the accounts of their stable ids are kept; at an
-// initial import, the few owned accounts.
+// initial import (wanted nil), the few owned accounts.
 func ownedBySourceID(v *view, lower []string, wanted []int32, owned int) map[string]int {
 	var want map[string]bool
-	if len(wanted) < owned && !joinIndexAll {
+	if wanted != nil && len(wanted) < owned && !joinIndexAll {
 		want = make(map[string]bool, len(wanted))
 		for _, i := range wanted {
 			if sid := v.desired[i].SourceID; sid != "" {
@@ -193,9 +199,10 @@ type emailIndex struct {
 // newEmailIndex indexes the accounts by lower-case e-mail and counts the
 // desired users per e-mail. When fewer users are wanted (unjoined) than
 // there are accounts (a steady state), only their e-mails are kept, the
-// only ones lookup is asked about; at an initial import, every e-mail.
+// only ones lookup is asked about; at an initial import (wanted nil),
+// every e-mail.
 func newEmailIndex(v *view, lower []string, isDesired func(string) bool, wanted []int32) *emailIndex {
-	if len(wanted) >= len(v.accounts) || joinIndexAll {
+	if joinIndexAll {
 		wanted = nil
 	}
 	ix := &emailIndex{v: v, lower: lower, accounts: map[string][]int{}, isDesired: isDesired}
