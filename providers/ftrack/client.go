@@ -340,7 +340,13 @@ func (c *Client) sendRead(ctx context.Context, ops []Operation, fast func(body [
 		return nil, &transportError{errors.New(c.redact(err.Error()))}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	var data []byte
+	release := func() {}
+	if fast != nil {
+		data, release, err = pooledBody(resp.Body, maxResponseBytes)
+	} else {
+		data, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -351,6 +357,7 @@ func (c *Client) sendRead(ctx context.Context, ops []Operation, fast func(body [
 		return nil, fmt.Errorf("ftrack: response larger than %d bytes", maxResponseBytes)
 	}
 	if fast != nil && resp.StatusCode < 300 && firstByte(data) == '[' && fast(data) {
+		release() // fast keeps nothing of the body
 		return nil, nil
 	}
 	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
