@@ -294,7 +294,7 @@ func (p *pager) fetch(ctx context.Context, ops []sentPage) ([]page, error) {
 	if allFlat {
 		fast = func(body []byte) bool {
 			var ok bool
-			flat, ok = scanResponse(body, decs)
+			flat, ok = scanPages(body, decs, min(p.limit, maxRowCap))
 			return ok
 		}
 	}
