@@ -563,12 +563,13 @@ func (en *encoder) collect(x ent, tree projTree) {
 func (en *encoder) encode(x ent, tree projTree) map[string]any {
 	e := en.q.e
 	sc := e.schemas.byType[x.typ]
-	id := e.identity(x)
-	out := map[string]any{"__entity_type__": x.typ}
+	out := make(map[string]any, 1+len(sc.PrimaryKey)+len(sc.SystemProjections)+len(tree))
+	out["__entity_type__"] = x.typ
 	for _, k := range sc.PrimaryKey {
 		out[k] = encodeValue(sc.Properties[k], x.r[k])
 	}
 	if en.dedupe {
+		id := e.identity(x)
 		if en.seen[id] {
 			return out
 		}
@@ -627,6 +628,29 @@ func encodeValue(p property, v any) any {
 	return deepCopy(v)
 }
 
+// noFlatEncode turns off the flat page shortcut of runQuery (tests
+// compare both).
+var noFlatEncode = false
+
+// flatPage reports whether tree names no relation of any row's type:
+// the page's entities then reference no others.
+func flatPage(e *Emulator, page []ent, tree projTree) bool {
+	checked := map[string]bool{}
+	for _, x := range page {
+		if checked[x.typ] {
+			continue
+		}
+		checked[x.typ] = true
+		sc := e.schemas.byType[x.typ]
+		for name := range tree {
+			if p, ok := sc.Properties[name]; ok && p.isRelation() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // pagingRE matches the offset and limit clauses that end a query.
 var pagingRE = regexp.MustCompile(`(?i)(\s+(offset|limit)\s+\d+)+\s*$`)
 
@@ -673,6 +697,13 @@ func (e *Emulator) runQuery(expression string, dedupe bool) (map[string]any, *AP
 	}
 	for _, p := range projections {
 		tree.add(p)
+	}
+	if dedupe && !noFlatEncode && flatPage(e, page, tree) {
+		// Every row of the page is a distinct entity (rowsOf yields each
+		// once) and none carries a related entity, so de-duplication
+		// would find nothing to merge or to replace by a reference: the
+		// page is encoded as it is, without collecting identities.
+		dedupe = false
 	}
 	en := &encoder{q: q, dedupe: dedupe, merged: map[string]projTree{}, seen: map[string]bool{}}
 	if dedupe {

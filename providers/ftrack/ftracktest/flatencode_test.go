@@ -1,0 +1,50 @@
+package ftracktest
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+)
+
+// TestFlatPageEncodesAsDeduplicated sends queries with and without
+// relations, with default projections and paged, and wants the same
+// answers whether runQuery's flat page shortcut is on or off.
+func TestFlatPageEncodesAsDeduplicated(t *testing.T) {
+	s := newTestServer(t)
+	put := func(typ string, data map[string]any) {
+		t.Helper()
+		if err := s.Emulator.Put(typ, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for g := range 2 {
+		put("Group", map[string]any{"id": fmt.Sprintf("g%d", g), "name": fmt.Sprintf("group%d", g)})
+	}
+	for i := range 6 {
+		id := fmt.Sprintf("u%d", i)
+		put("User", map[string]any{"id": id, "username": fmt.Sprintf("user%d", i), "first_name": "F", "last_name": "L", "is_active": i%2 == 0})
+		put("Metadata", map[string]any{"parent_id": id, "key": "k", "value": fmt.Sprint(i), "parent_type": "User"})
+		put("Membership", map[string]any{"id": fmt.Sprintf("m%d", i), "user_id": id, "group_id": fmt.Sprintf("g%d", i%2)})
+	}
+	queries := []string{
+		"select id, username, email, first_name, last_name, is_active, user_type_id from User order by id offset 2 limit 3",
+		"select parent_id, key, value, parent_type from Metadata order by parent_id, key",
+		"select id, user_id, group_id from Membership",
+		"select id, name from Group",
+		"User",
+		"Membership",
+		"select user.username, group.name from Membership",
+		"select id, memberships from User",
+		"select username, user_type.name from User",
+	}
+	for _, q := range queries {
+		body := fmt.Sprintf(`[{"action":"query","expression":%q},{"action":"query","expression":%q}]`, q, q)
+		noFlatEncode = true
+		_, _, slow := post(t, s, body, nil)
+		noFlatEncode = false
+		_, _, fast := post(t, s, body, nil)
+		if !reflect.DeepEqual(slow, fast) {
+			t.Errorf("%s:\nflat shortcut %v\nde-duplicated %v", q, fast, slow)
+		}
+	}
+}
