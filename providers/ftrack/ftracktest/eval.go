@@ -651,6 +651,45 @@ func flatPage(e *Emulator, page []ent, tree projTree) bool {
 	return true
 }
 
+// encodeFlat encodes the rows of a flat page (flatPage) as encode does
+// without de-duplication: the entity type, the primary key, the system
+// projections the type has and the projected attributes it has.
+func (e *Emulator) encodeFlat(page []ent, tree projTree) []any {
+	type attr struct {
+		name string
+		p    property
+	}
+	plans := map[string][]attr{}
+	data := make([]any, 0, len(page))
+	for _, x := range page {
+		plan, ok := plans[x.typ]
+		if !ok {
+			sc := e.schemas.byType[x.typ]
+			for _, k := range sc.PrimaryKey {
+				plan = append(plan, attr{k, sc.Properties[k]})
+			}
+			for _, k := range sc.SystemProjections {
+				if p, ok := sc.Properties[k]; ok {
+					plan = append(plan, attr{k, p})
+				}
+			}
+			for name := range tree {
+				if p, ok := sc.Properties[name]; ok {
+					plan = append(plan, attr{name, p})
+				}
+			}
+			plans[x.typ] = plan
+		}
+		out := make(map[string]any, 1+len(plan))
+		out["__entity_type__"] = x.typ
+		for _, a := range plan {
+			out[a.name] = encodeValue(a.p, x.r[a.name])
+		}
+		data = append(data, out)
+	}
+	return data
+}
+
 // pagingRE matches the offset and limit clauses that end a query.
 var pagingRE = regexp.MustCompile(`(?i)(\s+(offset|limit)\s+\d+)+\s*$`)
 
@@ -698,12 +737,18 @@ func (e *Emulator) runQuery(expression string, dedupe bool) (map[string]any, *AP
 	for _, p := range projections {
 		tree.add(p)
 	}
-	if dedupe && !noFlatEncode && flatPage(e, page, tree) {
+	if !noFlatEncode && flatPage(e, page, tree) {
 		// Every row of the page is a distinct entity (rowsOf yields each
 		// once) and none carries a related entity, so de-duplication
 		// would find nothing to merge or to replace by a reference: the
-		// page is encoded as it is, without collecting identities.
-		dedupe = false
+		// page is encoded as it is, without collecting identities, each
+		// row with the attributes encode would give it, worked out once
+		// per type instead of once per row.
+		return map[string]any{
+			"action":   "query",
+			"data":     e.encodeFlat(page, tree),
+			"metadata": map[string]any{"next": map[string]any{"offset": next}},
+		}, nil
 	}
 	en := &encoder{q: q, dedupe: dedupe, merged: map[string]projTree{}, seen: map[string]bool{}}
 	if dedupe {

@@ -7,8 +7,9 @@ import (
 )
 
 // TestFlatPageEncodesAsDeduplicated sends queries with and without
-// relations, with default projections and paged, and wants the same
-// answers whether runQuery's flat page shortcut is on or off.
+// relations, with default projections and paged, normalised and
+// denormalised, and wants the same answers whether runQuery's flat page
+// shortcut is on or off.
 func TestFlatPageEncodesAsDeduplicated(t *testing.T) {
 	s := newTestServer(t)
 	put := func(typ string, data map[string]any) {
@@ -37,14 +38,16 @@ func TestFlatPageEncodesAsDeduplicated(t *testing.T) {
 		"select id, memberships from User",
 		"select username, user_type.name from User",
 	}
-	for _, q := range queries {
-		body := fmt.Sprintf(`[{"action":"query","expression":%q},{"action":"query","expression":%q}]`, q, q)
-		noFlatEncode = true
-		_, _, slow := post(t, s, body, nil)
-		noFlatEncode = false
-		_, _, fast := post(t, s, body, nil)
-		if !reflect.DeepEqual(slow, fast) {
-			t.Errorf("%s:\nflat shortcut %v\nde-duplicated %v", q, fast, slow)
+	for _, opts := range []map[string]string{nil, {"ftrack-api-options": "strict=1;denormalize=1"}} {
+		for _, q := range queries {
+			body := fmt.Sprintf(`[{"action":"query","expression":%q},{"action":"query","expression":%q}]`, q, q)
+			noFlatEncode = true
+			_, _, slow := post(t, s, body, opts)
+			noFlatEncode = false
+			_, _, fast := post(t, s, body, opts)
+			if !reflect.DeepEqual(slow, fast) {
+				t.Errorf("%s (%v):\nflat shortcut %v\nencode        %v", q, opts, fast, slow)
+			}
 		}
 	}
 }
