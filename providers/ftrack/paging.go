@@ -80,6 +80,10 @@ type PagedQuery struct {
 	// flat, when set, decodes this query's pages without building
 	// entities (flat.go); fn then never sees this query's rows.
 	flat flatDecoder
+	// done, when set, is called once the query's last page has been
+	// handed over, on the calling goroutine and before any page taken
+	// after it; a read that fails may never call it.
+	done func()
 }
 
 func (q PagedQuery) order() string {
@@ -223,6 +227,9 @@ func (c *Client) QueryPages(ctx context.Context, fn func(i int, rows []Entity) e
 			}
 			if p.st[op.q].done {
 				active--
+				if done := qs[op.q].done; done != nil {
+					done()
+				}
 			}
 		}
 		width = max(c.parallel, 1)

@@ -144,13 +144,28 @@ const (
 // under the read (ErrChanged: users added or removed meanwhile) it reads
 // again, a few times, rather than miss or repeat a row.
 func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
-	type member struct{ id, user, group string }
 	var (
 		accts   *accountRows
 		members chunked[member]
 		groups  []Entity
 		types   []Entity
+		// The users, memberships and groups are usually all read well
+		// before the metadata (half the pages here): the memberships are
+		// then joined and the accounts' order worked out beside the
+		// paging (joinEarly), not after the last page.
+		joined    chan memberJoin
+		waitingOn int
 	)
+	queryDone := func() {
+		if waitingOn--; waitingOn > 0 {
+			return
+		}
+		ch, rows, byID, ms, gs := make(chan memberJoin, 1), &accts.rows, accts.byID, members, groups
+		joined = ch
+		// Nothing writes byID or the rows' usernames and ids any more
+		// (markers set other fields), nor the memberships and groups.
+		go func() { ch <- joinEarly(rows, byID, ms, gs) }()
+	}
 	takeMetas := func(rows []MetadataRow) {
 		for _, m := range rows {
 			if m.ParentType != "" && m.ParentType != "User" {
@@ -160,7 +175,7 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		}
 	}
 	read := func() error {
-		accts, members, groups, types = newAccountRows(), chunked[member]{}, nil, nil
+		accts, members, groups, types, joined, waitingOn = newAccountRows(), chunked[member]{}, nil, nil, nil, 3
 		return t.client.QueryPages(ctx, func(q int, rows []Entity) error {
 			switch q {
 			case 0:
@@ -189,15 +204,15 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 			}
 			return nil
 		},
-			PagedQuery{Expression: "select " + userProjection + " from User", flat: flatUsers(accts)},
+			PagedQuery{Expression: "select " + userProjection + " from User", flat: flatUsers(accts), done: queryDone},
 			MetadataQuery(metaCriterion, takeMetas),
 			PagedQuery{Expression: "select id, user_id, group_id from Membership",
 				flat: flatRows(func(r *memberRow) bool { return r.ID.set && r.UserID.set && r.GroupID.set }, func(rows []memberRow) {
 					for _, m := range rows {
 						members.add(member{m.ID.s, m.UserID.s, m.GroupID.s})
 					}
-				})},
-			PagedQuery{Expression: "select id, name from Group", flat: flatNamed(&groups)},
+				}), done: queryDone},
+			PagedQuery{Expression: "select id, name from Group", flat: flatNamed(&groups), done: queryDone},
 			PagedQuery{Expression: "select id, name from UserType", flat: flatNamed(&types)},
 		)
 	}
@@ -207,10 +222,6 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("target %q: reading accounts: %w", t.name, err)
-	}
-	groupName := map[string]string{}
-	for _, g := range groups {
-		groupName[g.String("id")] = g.String("name")
 	}
 	t.setGroups(groups)
 	typeName := make(map[string]string, len(types))
@@ -227,44 +238,17 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 	// copied while it grows, and what only joins them (the memberships,
 	// byID) is let go before the result is allocated: the end of this read
 	// is a steady-state plan's peak of memory (see accountrows.go).
+	var j memberJoin
+	if joined != nil {
+		j = <-joined
+	} else {
+		j = joinEarly(&accts.rows, accts.byID, members, groups)
+	}
 	accts.finish()
-	rows, byID := &accts.rows, accts.byID
+	rows := &accts.rows
 	n := rows.len()
-	keys := make([]acctKey, n)
-	rows.each(func(i int, r *acctRow) {
-		keys[i] = acctKey{lower: strings.ToLower(r.username), id: r.id, i: int32(i)}
-	})
-	var memberships map[int32]map[string]string // row -> group name -> membership id
-	var groupsOf map[int32][]string
-	members.each(func(_ int, m *member) { // ordered by id: the first membership per group name wins
-		i, ok := byID[m.user]
-		name, gok := groupName[m.group]
-		if !ok || !gok {
-			return
-		}
-		if memberships == nil {
-			memberships, groupsOf = map[int32]map[string]string{}, map[int32][]string{}
-		}
-		ms := memberships[i]
-		if ms == nil {
-			ms = map[string]string{}
-			memberships[i] = ms
-		}
-		if _, dup := ms[name]; !dup {
-			ms[name] = m.id
-			groupsOf[i] = append(groupsOf[i], name)
-		}
-	})
-	members, byID, accts.byID = chunked[member]{}, nil, nil
-	slices.SortFunc(keys, func(a, b acctKey) int {
-		if c := strings.Compare(a.lower, b.lower); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.id, b.id); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.i, b.i)
-	})
+	keys, memberships, groupsOf := j.keys, j.memberships, j.groupsOf
+	members, j, accts.byID = chunked[member]{}, memberJoin{}, nil
 	out := make([]engine.Account, n)
 	for k, key := range keys {
 		i := key.i
@@ -283,6 +267,63 @@ func (t *Target) ReadAccounts(ctx context.Context) ([]engine.Account, error) {
 		}
 	}
 	return out, nil
+}
+
+// member is a membership row as ReadAccounts keeps it.
+type member struct{ id, user, group string }
+
+// memberJoin is what joinEarly gives: the accounts' rows in their final
+// order, and each row's memberships (group name -> membership id) and
+// group names.
+type memberJoin struct {
+	keys        []acctKey
+	memberships map[int32]map[string]string
+	groupsOf    map[int32][]string
+}
+
+// joinEarly joins the memberships to the rows and sorts the rows' keys
+// (lower-case username, id, then the row's place in the read, so an
+// unstable sort gives the stable order). It reads the rows' usernames
+// and ids and byID only, which may be read while markers are set.
+func joinEarly(rows *chunked[acctRow], byID map[string]int32, members chunked[member], groups []Entity) memberJoin {
+	groupName := map[string]string{}
+	for _, g := range groups {
+		groupName[g.String("id")] = g.String("name")
+	}
+	var j memberJoin
+	members.each(func(_ int, m *member) { // ordered by id: the first membership per group name wins
+		i, ok := byID[m.user]
+		name, gok := groupName[m.group]
+		if !ok || !gok {
+			return
+		}
+		if j.memberships == nil {
+			j.memberships, j.groupsOf = map[int32]map[string]string{}, map[int32][]string{}
+		}
+		ms := j.memberships[i]
+		if ms == nil {
+			ms = map[string]string{}
+			j.memberships[i] = ms
+		}
+		if _, dup := ms[name]; !dup {
+			ms[name] = m.id
+			j.groupsOf[i] = append(j.groupsOf[i], name)
+		}
+	})
+	j.keys = make([]acctKey, rows.len())
+	rows.each(func(i int, r *acctRow) {
+		j.keys[i] = acctKey{lower: strings.ToLower(r.username), id: r.id, i: int32(i)}
+	})
+	slices.SortFunc(j.keys, func(a, b acctKey) int {
+		if c := strings.Compare(a.lower, b.lower); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	return j
 }
 
 // acctKey is what ReadAccounts sorts the accounts by: the lower-case
