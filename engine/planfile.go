@@ -214,7 +214,10 @@ func UnmarshalPlan(data []byte, opts ReadOptions) (*Plan, error) {
 		if err != nil {
 			return nil, refuse(RefuseInvalid, "the plan file cannot be read: %v", err)
 		}
-		sums = canonicalSums{checksum: checksumOf(canon), signature: func(key []byte) string { return signatureOf(canon, key) }}
+		sums = canonicalSums{checksum: checksumOf(canon)}
+		if len(opts.Key) > 0 {
+			sums.signature = signatureOf(canon, opts.Key)
+		}
 	}
 	if err := verifyIntegrity(head, sums, opts); err != nil {
 		return nil, err
@@ -241,11 +244,8 @@ const minChangeBytes = 96
 
 // canonicalSums is what a plan's checksum and signature are compared
 // with: the checksum of its canonical form, and the signature of that form
-// under a key.
-type canonicalSums struct {
-	checksum  string
-	signature func(key []byte) string
-}
+// under the reader's key (empty without one).
+type canonicalSums struct{ checksum, signature string }
 
 // decodedSums returns the sums of the decoded plan p when the document
 // is byte for byte what WritePlan writes for p (with the key when it is
@@ -260,10 +260,10 @@ func decodedSums(p *Plan, h planHead, data, key []byte) (canonicalSums, bool) {
 	}
 	q := *p
 	w := &matchWriter{want: data}
-	if err := encodePlan(w, &q, key); err != nil || !w.matches() {
+	if err := WritePlan(w, &q, key); err != nil || !w.matches() {
 		return canonicalSums{}, false
 	}
-	return canonicalSums{checksum: q.Checksum, signature: func([]byte) string { return q.Signature }}, true
+	return canonicalSums{checksum: q.Checksum, signature: q.Signature}, true
 }
 
 // matchWriter compares what is written to it with want, holding nothing.
@@ -334,7 +334,7 @@ func verifyIntegrity(h planHead, sums canonicalSums, opts ReadOptions) error {
 		return nil
 	case len(opts.Key) == 0:
 		return refuse(RefuseNoKey, "the plan is signed, but no signing key is configured (LDAPSYNC_PLAN_KEY is unset or empty), so the signature cannot be verified; give apply the key the plan was signed with")
-	case !hmac.Equal([]byte(sums.signature(opts.Key)), []byte(h.signature)):
+	case !hmac.Equal([]byte(sums.signature), []byte(h.signature)):
 		return refuse(RefuseBadSignature, "the plan's signature does not match LDAPSYNC_PLAN_KEY: it was signed with another key or edited")
 	}
 	return nil
@@ -424,7 +424,8 @@ func checkStrict(data []byte) (planHead, error) {
 	var head planHead
 	dec := jsontext.NewDecoder(bytes.NewBuffer(data))
 	known := planNames()
-	headMember := "" // the top-level member whose value is the next token
+	var headName string   // the top-level head member whose value is the next token,
+	var headValue *string // and where its value goes
 	// customDepth is the depth of the custom_attributes object being read
 	// (its keys are the site's attribute names, which may be spelt like
 	// format members), 0 outside one; customNext says it is the next token.
@@ -440,9 +441,9 @@ func checkStrict(data []byte) (planHead, error) {
 		if first && tok.Kind() != '{' {
 			return head, refuse(RefuseInvalid, "the plan file is not a JSON object")
 		}
-		if headMember != "" {
-			head.set(headMember, tok)
-			headMember = ""
+		if headValue != nil {
+			head.set(headName, headValue, tok)
+			headValue = nil
 		}
 		depth := dec.StackDepth()
 		if customNext && tok.Kind() == '{' {
@@ -472,8 +473,8 @@ func checkStrict(data []byte) (planHead, error) {
 				continue // a key of the site's custom attributes, not a member of the format
 			}
 			name := tok.String()
-			if depth == 1 && (name == "format_version" || name == "checksum" || name == "signature") {
-				headMember = name
+			if depth == 1 {
+				headName, headValue = name, head.field(name)
 			}
 			customNext = name == "custom_attributes"
 			want, ok := known[strings.ToLower(name)]
@@ -485,27 +486,31 @@ func checkStrict(data []byte) (planHead, error) {
 	}
 }
 
-// set records the value token of the head member name: a string, or
+// field is where checkStrict puts the top-level member name's value: a
+// head member's field, or nil.
+func (h *planHead) field(name string) *string {
+	switch name {
+	case "format_version":
+		return &h.formatVersion
+	case "checksum":
+		return &h.checksum
+	case "signature":
+		return &h.signature
+	}
+	return nil
+}
+
+// set stores the value token of the head member name at v: a string, or
 // null (as encoding/json reads it into a string: empty).
-func (h *planHead) set(name string, tok jsontext.Token) {
-	var v string
+func (h *planHead) set(name string, v *string, tok jsontext.Token) {
 	switch tok.Kind() {
 	case '"':
-		v = tok.String()
+		*v = tok.String()
 	case 'n':
 	default:
 		if h.err == nil {
 			h.err = fmt.Errorf("%s must be a string", name)
 		}
-		return
-	}
-	switch name {
-	case "format_version":
-		h.formatVersion = v
-	case "checksum":
-		h.checksum = v
-	case "signature":
-		h.signature = v
 	}
 }
 

@@ -52,12 +52,6 @@ func MarshalPlan(p *Plan, key []byte) ([]byte, error) {
 // key, p.Signature. w sees the bytes through a buffer of its own; on an
 // error, w may hold a partial plan.
 func WritePlan(w io.Writer, p *Plan, key []byte) error {
-	return encodePlan(w, p, key)
-}
-
-// encodePlan is WritePlan; with a nil w it only computes the checksum
-// and signature (into p).
-func encodePlan(w io.Writer, p *Plan, key []byte) error {
 	members, err := planMembers(p)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
@@ -86,9 +80,6 @@ func encodePlan(w io.Writer, p *Plan, key []byte) error {
 	}
 
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if w == nil {
-		bw = bufio.NewWriterSize(io.Discard, 16) // what is written goes nowhere
-	}
 	bw.WriteString("{")
 	for i, m := range members {
 		if i > 0 {
@@ -100,7 +91,7 @@ func encodePlan(w io.Writer, p *Plan, key []byte) error {
 		if m.name == "changes" {
 			sum.member(n, m.name, nil)
 			n++
-			writeChanges(bw, sum, p.Changes, w == nil)
+			writeChanges(bw, sum, p.Changes)
 			continue
 		}
 		bw.Write(m.file)
@@ -130,9 +121,8 @@ func encodePlan(w io.Writer, p *Plan, key []byte) error {
 
 // writeChanges writes the changes array, indented as the value of a
 // top-level member, to bw and its canonical form to sum. A nil list is
-// null, as encoding/json writes it. With canonOnly, the file form is
-// not computed (bw is not written to).
-func writeChanges(bw *bufio.Writer, sum multiHash, changes []Change, canonOnly bool) {
+// null, as encoding/json writes it.
+func writeChanges(bw *bufio.Writer, sum multiHash, changes []Change) {
 	switch {
 	case changes == nil:
 		bw.WriteString("null")
@@ -145,7 +135,7 @@ func writeChanges(bw *bufio.Writer, sum multiHash, changes []Change, canonOnly b
 	}
 	bw.WriteString("[")
 	sum.WriteString("[")
-	e := changeEncoder{canonOnly: canonOnly}
+	var e changeEncoder
 	for i := range changes {
 		if i > 0 {
 			bw.WriteString(",")
@@ -263,7 +253,6 @@ func (h multiHash) member(n int, name string, canon []byte) {
 type changeEncoder struct {
 	file, canon []byte
 	sep         bool // a member was written to file
-	canonOnly   bool // file is left empty
 }
 
 // The change's members, in the struct's order (file) and sorted
@@ -277,15 +266,7 @@ const (
 )
 
 func (e *changeEncoder) encode(c *Change) {
-	e.file, e.canon, e.sep = e.file[:0], e.canon[:0], false
-	if !e.canonOnly {
-		e.encodeFile(c)
-	}
-	e.encodeCanon(c)
-}
-
-func (e *changeEncoder) encodeFile(c *Change) {
-	e.file = append(e.file, '{')
+	e.file, e.canon, e.sep = append(e.file[:0], '{'), append(e.canon[:0], '{'), false
 	e.fileStr("address", c.Address, false)
 	e.fileStr("action", string(c.Action), false)
 	e.fileStr("reason", string(c.Reason), false)
@@ -304,13 +285,10 @@ func (e *changeEncoder) encodeFile(c *Change) {
 	e.fileFields("before", c.Before)
 	e.fileFields("after", c.After)
 	e.file = append(e.file, changeClose...)
-}
 
-func (e *changeEncoder) encodeCanon(c *Change) {
 	// RFC 8785: action, address, after, all_open_projects, before,
 	// group, key, membership_id, project, reason, reason_detail, role,
 	// source_id, target_id.
-	e.canon = append(e.canon, '{')
 	sep := false
 	e.canonStr(&sep, "action", string(c.Action), false)
 	e.canonStr(&sep, "address", c.Address, false)
