@@ -206,31 +206,26 @@ func newEmailIndex(v *view, lower []string, isDesired func(string) bool, wanted 
 		wanted = nil
 	}
 	ix := &emailIndex{v: v, lower: lower, accounts: map[string][]int{}, isDesired: isDesired}
-	if wanted == nil {
-		ix.desired = make(map[string]int32, len(v.desired))
-		for i := range v.desired {
-			if e := strings.ToLower(strings.TrimSpace(v.desired[i].Email)); e != "" {
-				ix.desired[e]++
-			}
+	all, size := wanted == nil, len(wanted)
+	if all {
+		size = len(v.desired)
+	}
+	ix.desired = make(map[string]int32, size)
+	for _, i := range wanted {
+		if e := emailKey(v.desired[i].Email); e != "" {
+			ix.desired[e] = 0 // a key for each wanted e-mail: counted below
 		}
-	} else {
-		ix.desired = make(map[string]int32, len(wanted))
-		for _, i := range wanted {
-			if e := strings.ToLower(strings.TrimSpace(v.desired[i].Email)); e != "" {
-				ix.desired[e] = 0 // a key for each wanted e-mail: counted below
-			}
-		}
-		for i := range v.desired {
-			if e := strings.ToLower(strings.TrimSpace(v.desired[i].Email)); e != "" {
-				if n, ok := ix.desired[e]; ok {
-					ix.desired[e] = n + 1
-				}
+	}
+	for i := range v.desired {
+		if e := emailKey(v.desired[i].Email); e != "" {
+			if n, ok := ix.desired[e]; ok || all {
+				ix.desired[e] = n + 1
 			}
 		}
 	}
 	for i := range v.accounts {
-		if e := strings.ToLower(strings.TrimSpace(v.accounts[i].Email)); e != "" {
-			if _, ok := ix.desired[e]; ok || wanted == nil {
+		if e := emailKey(v.accounts[i].Email); e != "" {
+			if _, ok := ix.desired[e]; ok || all {
 				ix.accounts[e] = append(ix.accounts[e], i)
 			}
 		}
@@ -238,13 +233,16 @@ func newEmailIndex(v *view, lower []string, isDesired func(string) bool, wanted 
 	return ix
 }
 
+// emailKey is the form e-mails are matched in: trimmed, lower case.
+func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
 // sharedKeys returns the desired keys with the shared e-mail e, indexing
 // every shared e-mail in one pass the first time.
 func (ix *emailIndex) sharedKeys(e string) []string {
 	if ix.shared == nil {
 		ix.shared = map[string][]string{}
 		for _, d := range ix.v.desired {
-			if le := strings.ToLower(strings.TrimSpace(d.Email)); ix.desired[le] > 1 {
+			if le := emailKey(d.Email); ix.desired[le] > 1 {
 				ix.shared[le] = append(ix.shared[le], d.Key)
 			}
 		}
@@ -258,7 +256,7 @@ func (ix *emailIndex) sharedKeys(e string) []string {
 // or one this mapping cannot adopt (owned, another mapping's,
 // adopt_existing off — decided by the lifecycle rules, which warn).
 func (ix *emailIndex) lookup(u User, consumed []bool) (int, string) {
-	e := strings.ToLower(strings.TrimSpace(u.Email))
+	e := emailKey(u.Email)
 	if e == "" {
 		return -1, ""
 	}
