@@ -142,9 +142,9 @@ func TestScanResponse(t *testing.T) {
 		`[{"metadata":{"next":{"offset":12}},"data":[{"name":"n","id":"g3"}],"action":"query"}]`,
 	} {
 		got = nil
-		pages, ok := scanResponse([]byte(body), []flatDecoder{dec})
+		pages, ok := scanPages([]byte(body), []flatDecoder{dec}, 0)
 		if !ok {
-			t.Fatalf("scanResponse refused %q", body)
+			t.Fatalf("scanPages refused %q", body)
 		}
 		pages[0].commit(pages[0].rows)
 		ids, names, next := general(body)
@@ -168,8 +168,8 @@ func TestScanResponse(t *testing.T) {
 		`{"exception":"ValidationError"}`,
 		`[]`,
 	} {
-		if _, ok := scanResponse([]byte(body), []flatDecoder{dec}); ok {
-			t.Errorf("scanResponse accepted %q", body)
+		if _, ok := scanPages([]byte(body), []flatDecoder{dec}, 0); ok {
+			t.Errorf("scanPages accepted %q", body)
 		}
 	}
 }

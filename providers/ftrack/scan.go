@@ -422,18 +422,14 @@ func scanRows[R any, P interface {
 	}
 }
 
-// scanResponse reads a whole response body, a list of one query result
-// per decoder, with those decoders; ok is false when the body is anything
-// else or some element is refused.
-func scanResponse(body []byte, decs []flatDecoder) ([]flatPage, bool) {
-	return scanPages(body, decs, 0)
-}
-
 // maxRowCap bounds scanner.rowCap: a huge page size should not cost a
 // huge slice for every small page.
 const maxRowCap = 1024
 
-// scanPages is scanResponse for pages of at most limit rows (0: unknown).
+// scanPages reads a whole response body, a list of one query result per
+// decoder, with those decoders, for pages of at most limit rows (0:
+// unknown); ok is false when the body is anything else or some element is
+// refused.
 func scanPages(body []byte, decs []flatDecoder, limit int) ([]flatPage, bool) {
 	s := &scanner{b: body, rowCap: limit}
 	if !s.eat('[') {

@@ -81,7 +81,7 @@ func TestFlatUsersReadUserTypeID(t *testing.T) {
 	accts := newAccountRows()
 	dec := flatUsers(accts)
 	row := `{"id":"u1","username":"svc","email":"","first_name":"","last_name":"","is_active":true%s}`
-	pages, ok := scanResponse([]byte(`[{"action":"query","data":[`+fmt.Sprintf(row, `,"user_type_id":"t-service"`)+`],"metadata":{"next":{"offset":null}}}]`), []flatDecoder{dec})
+	pages, ok := scanPages([]byte(`[{"action":"query","data":[`+fmt.Sprintf(row, `,"user_type_id":"t-service"`)+`],"metadata":{"next":{"offset":null}}}]`), []flatDecoder{dec}, 0)
 	if !ok {
 		t.Fatal("the flat decoder refused a complete user row")
 	}
@@ -89,7 +89,7 @@ func TestFlatUsersReadUserTypeID(t *testing.T) {
 	if accts.rows.len() != 1 || accts.rows.at(0).typeID != "t-service" || !accts.rows.at(0).active {
 		t.Fatalf("decoded %+v", accts.rows.chunks)
 	}
-	if _, ok := scanResponse([]byte(`[{"action":"query","data":[`+fmt.Sprintf(row, "")+`]}]`), []flatDecoder{dec}); ok {
+	if _, ok := scanPages([]byte(`[{"action":"query","data":[`+fmt.Sprintf(row, "")+`]}]`), []flatDecoder{dec}, 0); ok {
 		t.Error("a user row without user_type_id was taken as complete")
 	}
 }
