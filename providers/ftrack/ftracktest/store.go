@@ -75,31 +75,31 @@ func newStore() *store {
 // by hand, as json.Marshal would quote them; they are most of the
 // emulator's lookups.
 func pkKey(vals []any) string {
-	if len(vals) == 1 {
-		if s, ok := vals[0].(string); ok && plainJSON(s) {
-			return `["` + s + `"]`
-		}
-	}
-	n := 2
+	n, plain := 2, len(vals) > 0 // (a nil list is null)
 	for _, v := range vals {
 		s, ok := v.(string)
-		if !ok || !plainJSON(s) {
-			data, _ := json.Marshal(vals)
-			return string(data)
+		if plain = ok && plainJSON(s); !plain {
+			break
 		}
 		n += len(s) + 3
 	}
-	b := make([]byte, 0, n)
-	b = append(b, '[')
+	if !plain {
+		data, _ := json.Marshal(vals)
+		return string(data)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('[')
 	for i, v := range vals {
 		if i > 0 {
-			b = append(b, ',')
+			b.WriteByte(',')
 		}
-		b = append(b, '"')
-		b = append(b, v.(string)...)
-		b = append(b, '"')
+		b.WriteByte('"')
+		b.WriteString(v.(string))
+		b.WriteByte('"')
 	}
-	return string(append(b, ']'))
+	b.WriteByte(']')
+	return b.String()
 }
 
 // plainJSON reports whether json.Marshal writes s unescaped: printable
