@@ -125,6 +125,23 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 		ws.log.Warn("apply -verify-source=false: the directory is not checked; only the ftrack checks and the signature guard this plan", "plan_id", plan.PlanID)
 		fmt.Fprintln(c.App.ErrWriter, "Warning: -verify-source=false: the directory is not checked; only the ftrack checks and the plan's signature guard what this apply writes.")
 	}
+	logChange := func(ch engine.Change, outcome engine.Outcome, cerr error) {
+		attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Why(), "target_id", ch.TargetID, "outcome", string(outcome)}
+		for _, f := range diffFields(ch) {
+			attrs = append(attrs, f.name+".before", f.before, f.name+".after", f.after)
+		}
+		switch {
+		case cerr != nil:
+			ws.log.Error("change failed", append(attrs, "error", cerr.Error())...)
+		case outcome == engine.OutcomeAlreadyDone:
+			ws.log.Info("change already done", attrs...)
+		default:
+			ws.log.Info("change applied", attrs...)
+		}
+	}
+	if !ws.log.Enabled(c.Context, slog.LevelError) {
+		logChange = nil // no audit log: the engine builds no line for it
+	}
 	report, err := engine.Apply(c.Context, engine.ApplyRequest{
 		Plan:         plan,
 		Target:       ws.target,
@@ -140,23 +157,7 @@ func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptio
 		Now:          now().UTC(),
 		MaxErrors:    maxErrors,
 		Progress:     func(done, total int) { prog.Counted("applying", done, total) },
-		Log: func(ch engine.Change, outcome engine.Outcome, cerr error) {
-			if !ws.log.Enabled(c.Context, slog.LevelError) {
-				return // no audit log: nothing to build the line for
-			}
-			attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Why(), "target_id", ch.TargetID, "outcome", string(outcome)}
-			for _, f := range diffFields(ch) {
-				attrs = append(attrs, f.name+".before", f.before, f.name+".after", f.after)
-			}
-			switch {
-			case cerr != nil:
-				ws.log.Error("change failed", append(attrs, "error", cerr.Error())...)
-			case outcome == engine.OutcomeAlreadyDone:
-				ws.log.Info("change already done", attrs...)
-			default:
-				ws.log.Info("change applied", attrs...)
-			}
-		},
+		Log:          logChange,
 	})
 	prog.Finish()
 	trace.Log(c.Context, "apply", "engine returned")
