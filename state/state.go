@@ -160,10 +160,10 @@ func (e *CorruptError) Error() string { return "the state is corrupt: " + e.Err.
 // (a newer one is refused, naming the upgrade), a lineage. The view has
 // Exists set.
 func Unmarshal(data []byte) (*engine.LastApplied, error) {
-	// The v2 decoder with v1's semantics reads a state file several times
-	// faster than encoding/json (a steady-state plan of 100,000 users
-	// loads one); a document it refuses is read by encoding/json, whose
-	// verdict and message stand.
+	// The v2 decoder with v1's semantics reads a state file in about half
+	// encoding/json's time (100,000 users: 0.26 s instead of 0.49 s; a
+	// steady-state plan loads one); a document it refuses is read by
+	// encoding/json, whose verdict and message stand.
 	var f file
 	if err := jsonv2.Unmarshal(data, &f, jsonv1.DefaultOptionsV1()); err == nil && f.FormatVersion == FormatVersion {
 		return loaded(f)
