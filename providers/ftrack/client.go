@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ldapsync/ldapsync/engine/config"
 )
@@ -313,10 +314,24 @@ func (c *Client) send(ctx context.Context, ops []Operation) ([]json.RawMessage, 
 // successful answer's body that is a JSON list first; when it takes the
 // body (returns true) sendRead returns nil, nil and the body is not split.
 func (c *Client) sendRead(ctx context.Context, ops []Operation, fast func(body []byte) bool) ([]json.RawMessage, error) {
+	body, err := encodeOps(ops)
+	if err != nil {
+		return nil, err
+	}
+	return c.sendBody(ctx, body, len(ops), fast)
+}
+
+// encodeOps encodes a request body: the JSON list of ops.
+func encodeOps(ops []Operation) ([]byte, error) {
 	body, err := json.Marshal(ops)
 	if err != nil {
 		return nil, fmt.Errorf("ftrack: encoding request: %w", err)
 	}
+	return body, nil
+}
+
+// sendBody is sendRead with the body already encoded from n operations.
+func (c *Client) sendBody(ctx context.Context, body []byte, n int, fast func(body []byte) bool) ([]json.RawMessage, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("ftrack: building request: %w", err)
@@ -327,7 +342,7 @@ func (c *Client) sendRead(ctx context.Context, ops []Operation, fast func(body [
 	req.Header.Set("ftrack-api-key", c.key)
 	req.Header.Set("ftrack-strict-api", "true")
 	c.requests.Add(1)
-	c.operations.Add(int64(len(ops)))
+	c.operations.Add(int64(n))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var re *RedirectError
@@ -361,7 +376,7 @@ func (c *Client) sendRead(ctx context.Context, ops []Operation, fast func(body [
 		return nil, nil
 	}
 	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	return c.parse(resp.StatusCode, retryAfter, data, len(ops))
+	return c.parse(resp.StatusCode, retryAfter, data, n)
 }
 
 // firstByte returns the first byte of b that is not JSON white space.
@@ -398,8 +413,8 @@ func (c *Client) parse(status int, retryAfter time.Duration, data []byte, n int)
 		}
 	}
 	if len(trimmed) > 0 && trimmed[0] == '[' && status < 300 {
-		var elems []json.RawMessage
-		if err := json.Unmarshal(trimmed, &elems); err == nil {
+		elems, err := splitList(trimmed, n)
+		if err == nil {
 			if len(elems) != n {
 				return nil, fmt.Errorf("ftrack: protocol error: %d operations sent, %d results received", n, len(elems))
 			}
@@ -407,6 +422,43 @@ func (c *Client) parse(status int, retryAfter time.Duration, data []byte, n int)
 		}
 	}
 	return nil, &HTTPError{Status: status, BodyPrefix: c.bodyPrefix(trimmed), RetryAfter: retryAfter}
+}
+
+// splitList returns the elements of the JSON list b, as json.Unmarshal
+// into []json.RawMessage does, in one validating pass instead of two (a
+// write's answer is a hundred full entity rows, and was scanned twice);
+// expect is how many elements to make room for. A list the one pass
+// refuses (invalid UTF-8, say) is left to json.Unmarshal, so what is
+// accepted, and the error, are encoding/json's.
+func splitList(b []byte, expect int) ([]json.RawMessage, error) {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(b), jsontext.AllowDuplicateNames(true))
+	elems := make([]json.RawMessage, 0, expect)
+	ok := func() bool {
+		if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '[' {
+			return false
+		}
+		for dec.PeekKind() != ']' {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return false
+			}
+			end := dec.InputOffset()
+			elems = append(elems, json.RawMessage(b[end-int64(len(v)):end:end]))
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return false
+		}
+		_, err := dec.ReadToken()
+		return err == io.EOF
+	}()
+	if ok {
+		return elems, nil
+	}
+	elems = nil
+	if err := json.Unmarshal(b, &elems); err != nil {
+		return nil, err
+	}
+	return elems, nil
 }
 
 // bodyPrefix returns the start of a body for a message: redacted first,
@@ -562,10 +614,25 @@ func (c *Client) giveUp(ctx context.Context, r *retrier, err error) error {
 //     shrinks the batch or ends the write.
 //   - A rejection with no earlier unclear attempt is returned at once.
 func (c *Client) Write(ctx context.Context, ops []Operation) ([]json.RawMessage, error) {
+	return c.writeEncoded(ctx, ops, nil)
+}
+
+// writeEncoded is Write with the request body of ops, when not nil,
+// encoded already (by encodeOps), so that a caller can encode the next
+// request while its slot is still taken. A resend of the same operations
+// sends the same body.
+func (c *Client) writeEncoded(ctx context.Context, ops []Operation, body []byte) ([]json.RawMessage, error) {
 	w := newWriteRun(ops)
+	w.body = body
 	r := c.newRetrier()
 	for len(w.pending) > 0 {
-		res, err := c.send(ctx, w.pending)
+		if w.body == nil {
+			var err error
+			if w.body, err = encodeOps(w.pending); err != nil {
+				return nil, err
+			}
+		}
+		res, err := c.sendBody(ctx, w.body, len(w.pending), nil)
 		if err == nil {
 			return w.finish(res), nil
 		}
@@ -593,6 +660,8 @@ type writeRun struct {
 	pending []Operation
 	idx     []int // position in the caller's ops of each pending op
 	results []json.RawMessage
+	// body is pending's request body, nil until encoded.
+	body []byte
 	// unclear: an attempt of some pending operation may have taken effect
 	// without an answer saying so.
 	unclear bool
@@ -634,7 +703,7 @@ func (c *Client) settle(ctx context.Context, w *writeRun, rejection error) error
 	if len(np) == len(w.pending) {
 		return rejection
 	}
-	w.pending, w.idx = np, ni
+	w.pending, w.idx, w.body = np, ni, nil
 	return nil
 }
 
