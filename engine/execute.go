@@ -67,10 +67,14 @@ func (ex *executor) run(ctx context.Context, pending []Change) error {
 			ahead = ex.launch(ctx, cur.end, ex.batchEnd(cur.end))
 		}
 		ex.collect(cur)
-		if err := ex.j.batchDone(); err != nil {
-			return err
-		}
 		start = cur.end
+		// After the last batch Apply's final save follows at once: a
+		// background save of the same state would only delay it.
+		if start < len(pending) {
+			if err := ex.j.batchDone(); err != nil {
+				return err
+			}
+		}
 		if ex.progress != nil {
 			ex.progress(start, len(pending))
 		}
