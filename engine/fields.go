@@ -335,8 +335,10 @@ var createFieldNames = func() []string {
 
 // requiredNames lists the fields f sets that are not optional, in table
 // order: those a create must write.
-func requiredNames(f *Fields) []string {
-	set := SetFields(f)
+func requiredNames(f *Fields) []string { return requiredNamesOf(SetFields(f)) }
+
+// requiredNamesOf is requiredNames of the fields set lists (SetFields').
+func requiredNamesOf(set []FieldValue) []string {
 	out := make([]string, 0, len(set))
 	for _, x := range set {
 		if !x.Field.optional() {
@@ -347,8 +349,10 @@ func requiredNames(f *Fields) []string {
 }
 
 // fieldNames lists the names of the fields f sets.
-func fieldNames(f *Fields) []string {
-	set := SetFields(f)
+func fieldNames(f *Fields) []string { return fieldNamesOf(SetFields(f)) }
+
+// fieldNamesOf is fieldNames of the fields set lists (SetFields').
+func fieldNamesOf(set []FieldValue) []string {
 	if len(set) == 0 {
 		return nil
 	}

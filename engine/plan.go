@@ -391,6 +391,9 @@ func keepTargets(changes []Change, keys map[string]bool) []Change {
 
 // sortedKeysOf returns m's keys, sorted (nil when m is empty).
 func sortedKeysOf[V any](m map[string]V) []string {
+	if len(m) == 0 {
+		return nil // what Sorted returns, without its iterator's allocations (most users have no custom attributes)
+	}
 	return slices.Sorted(maps.Keys(m))
 }
 

@@ -303,7 +303,8 @@ func (ck *checker) checkShape(c Change) bool {
 	if c.Key == "" || c.Key != strings.ToLower(c.Key) || c.TargetID == "" {
 		return bad("a change needs a lower-case key and a target_id")
 	}
-	after, before := fieldNames(c.After), fieldNames(c.Before)
+	afterSet := SetFields(c.After) // once, for its names, its required names and its values
+	after, before := fieldNamesOf(afterSet), fieldNames(c.Before)
 	switch c.Action {
 	case ActionAddMembership, ActionRemoveMembership:
 		if c.Group == "" || c.Before != nil || c.After != nil {
@@ -326,14 +327,14 @@ func (ck *checker) checkShape(c Change) bool {
 	}
 	switch c.Action {
 	case ActionCreate:
-		if len(before) != 0 || !slices.Equal(requiredNames(c.After), createFieldNames) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
+		if len(before) != 0 || !slices.Equal(requiredNamesOf(afterSet), createFieldNames) || !*c.After.IsActive || *c.After.Owner != ck.mapper {
 			return bad("a create has no before and writes every field, active, owned by mapping %q", ck.mapper)
 		}
 		if strings.ToLower(*c.After.Username) != c.Key {
 			ck.problems.add(RefuseIdentityMismatch, "%s: creates username %q, not its key %q", c.Address, *c.After.Username, c.Key)
 			return false
 		}
-		if err := checkWrittenValues(c.After); err != nil {
+		if err := checkWrittenSet(afterSet); err != nil {
 			return bad("%v", err)
 		}
 		return ck.checkCustomWrites(c)
@@ -345,7 +346,7 @@ func (ck *checker) checkShape(c Change) bool {
 		return true
 	}
 	// update, adopt
-	if err := checkWrittenValues(c.After); err != nil {
+	if err := checkWrittenSet(afterSet); err != nil {
 		return bad("%v", err)
 	}
 	if !ck.checkCustomWrites(c) {
