@@ -662,7 +662,8 @@ func (e *Emulator) checkSeats(before int) *APIError {
 // encodeRow renders a stored row as a full entity object.
 func (e *Emulator) encodeRow(typ string, r row) map[string]any {
 	sc := e.schemas.byType[typ]
-	out := map[string]any{"__entity_type__": typ}
+	out := make(map[string]any, len(r)+1)
+	out["__entity_type__"] = typ
 	for k, v := range r {
 		out[k] = encodeValue(sc.Properties[k], v)
 	}

@@ -156,13 +156,15 @@ func shortJSON(v any) string {
 }
 
 // applyData validates entity_data attributes and writes them into r.
-// creating allows immutable attributes; keys lists attributes set.
+// creating allows immutable attributes; an update gets the list of the
+// attributes set.
 func (e *Emulator) applyData(sc *schema, r row, data map[string]any, creating bool) ([]string, *APIError) {
-	names := make([]string, 0, len(data))
+	var buf [16]string // (entity_data rarely has more members)
+	names := buf[:0]
 	for k := range data {
 		names = append(names, k)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	var set []string
 	for _, name := range names {
 		v := data[name]
@@ -211,7 +213,9 @@ func (e *Emulator) applyData(sc *schema, r row, data map[string]any, creating bo
 		} else {
 			r[name] = nv
 		}
-		set = append(set, name)
+		if !creating { // (create ignores the list)
+			set = append(set, name)
+		}
 	}
 	return set, nil
 }
@@ -243,12 +247,7 @@ func (e *Emulator) checkRow(sc *schema, key string, r row, checkRefs bool) *APIE
 }
 
 func (e *Emulator) checkRefs(sc *schema, r row) *APIError {
-	rels := relations[sc.ID]
-	for _, n := range relationNames()[sc.ID] {
-		rel := rels[n]
-		if rel.Many {
-			continue
-		}
+	for _, rel := range sc.refs {
 		v := r[rel.Local]
 		if v == nil {
 			continue
@@ -311,7 +310,7 @@ func (e *Emulator) create(typ string, key any, data map[string]any, checkRefs bo
 	if err != nil {
 		return "", nil, err
 	}
-	r := row{}
+	r := make(row, len(data)+len(sc.defaults))
 	if _, err := e.applyData(sc, r, data, true); err != nil {
 		return "", nil, err
 	}
@@ -327,19 +326,14 @@ func (e *Emulator) create(typ string, key any, data map[string]any, checkRefs bo
 			r[k] = vals[i]
 		}
 	}
-	for name, p := range sc.Properties {
-		if _, ok := r[name]; ok || p.Default == nil {
+	for _, d := range sc.defaults {
+		if _, ok := r[d.name]; ok {
 			continue
 		}
-		if p.Default == "{uid}" {
-			r[name] = uuid.NewString()
+		if d.uid {
+			r[d.name] = uuid.NewString()
 		} else {
-			r[name] = p.Default
-		}
-	}
-	for name, v := range serverDefaults[sc.ID] {
-		if _, ok := r[name]; !ok {
-			r[name] = v
+			r[d.name] = d.value
 		}
 	}
 	if sc.ID == "UserCustomAttributeValue" {
@@ -357,11 +351,12 @@ func (e *Emulator) create(typ string, key any, data map[string]any, checkRefs bo
 			return "", nil, validationf("%s.%s is required.", sc.ID, k)
 		}
 	}
-	k := pkKey(rowPK(sc, r))
+	k := rowKey(sc, r)
 	if e.store.get(sc.ID, k) != nil {
 		return "", nil, &APIError{Exception: ExcDuplicateEntry, Content: fmt.Sprintf("Duplicate entry: %s %s already exists.", sc.ID, k)}
 	}
-	if sc.PrimaryKey[0] == "id" && len(sc.PrimaryKey) == 1 && e.typeOfID(r["id"]) != "" {
+	// k is the key typeOfID(r["id"]) would look for.
+	if _, str := r["id"].(string); str && sc.PrimaryKey[0] == "id" && len(sc.PrimaryKey) == 1 && e.typeOfKey(k) != "" {
 		return "", nil, &APIError{Exception: ExcDuplicateEntry, Content: fmt.Sprintf("Duplicate entry: id %v already exists.", r["id"])}
 	}
 	if err := e.checkRow(sc, k, r, checkRefs); err != nil {
@@ -376,8 +371,13 @@ func (e *Emulator) typeOfID(id any) string {
 	if _, ok := id.(string); !ok {
 		return ""
 	}
-	k := pkKey([]any{id})
-	for _, t := range e.schemas.order {
+	return e.typeOfKey(pkKey([]any{id}))
+}
+
+// typeOfKey finds the first type, in served order, with a row stored
+// under the one-value key k (only types keyed by one column can have one).
+func (e *Emulator) typeOfKey(k string) string {
+	for _, t := range e.schemas.keyTypes {
 		if e.store.get(t, k) != nil {
 			return t
 		}

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"unicode/utf16"
@@ -49,6 +51,40 @@ type schema struct {
 	SystemProjections  []string
 	Properties         map[string]property
 	Abstract           bool // polymorphic base type (Resource): queryable, not creatable
+
+	// Facts derived from the above (and from relations and
+	// serverDefaults) once, as every create needs them.
+	defaults []attrDefault // what create fills in for attributes left out
+	refs     []relation    // scalar relations, in relationNames order
+}
+
+// attrDefault is a value create gives an attribute the caller left out:
+// a schema default (a new UUID for "{uid}") or a serverDefaults value.
+type attrDefault struct {
+	name  string
+	value any
+	uid   bool
+}
+
+// deriveFacts fills in s.defaults and s.refs. Schema defaults come
+// before server defaults, which apply only to attributes the schema
+// gives none, as create applied them one after the other.
+func (s *schema) deriveFacts() {
+	for _, name := range slices.Sorted(maps.Keys(s.Properties)) {
+		if d := s.Properties[name].Default; d != nil {
+			s.defaults = append(s.defaults, attrDefault{name: name, value: d, uid: d == "{uid}"})
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(serverDefaults[s.ID])) {
+		if s.Properties[name].Default == nil {
+			s.defaults = append(s.defaults, attrDefault{name: name, value: serverDefaults[s.ID][name]})
+		}
+	}
+	for _, n := range relationNames()[s.ID] {
+		if rel := relations[s.ID][n]; !rel.Many {
+			s.refs = append(s.refs, rel)
+		}
+	}
 }
 
 func (s *schema) has(list []string, name string) bool {
@@ -157,8 +193,11 @@ var uniqueConstraints = []uniqueConstraint{
 type schemaSet struct {
 	byType map[string]*schema
 	order  []string // types in served order
-	raw    []any    // decoded schemas.json, served by query_schemas
-	hash   string   // md5 of the Python-style sorted-key serialisation
+	// keyTypes lists, in served order, the types with a single-column
+	// primary key: the only ones a one-value key can name (typeOfKey).
+	keyTypes []string
+	raw      []any  // decoded schemas.json, served by query_schemas
+	hash     string // md5 of the Python-style sorted-key serialisation
 }
 
 func loadSchemas() (*schemaSet, error) {
@@ -191,8 +230,12 @@ func loadSchemas() (*schemaSet, error) {
 			}
 			s.Properties[name] = p
 		}
+		s.deriveFacts()
 		set.byType[s.ID] = s
 		set.order = append(set.order, s.ID)
+		if len(s.PrimaryKey) == 1 {
+			set.keyTypes = append(set.keyTypes, s.ID)
+		}
 	}
 	sum := md5.Sum([]byte(pythonJSON(raw)))
 	set.hash = hex.EncodeToString(sum[:])

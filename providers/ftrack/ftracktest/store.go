@@ -9,6 +9,7 @@ package ftracktest
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -75,27 +76,41 @@ func newStore() *store {
 // by hand, as json.Marshal would quote them; they are most of the
 // emulator's lookups.
 func pkKey(vals []any) string {
-	n, plain := 2, len(vals) > 0 // (a nil list is null)
+	var buf [4]string
+	strs := buf[:0]
 	for _, v := range vals {
 		s, ok := v.(string)
-		if plain = ok && plainJSON(s); !plain {
+		if !ok || !plainJSON(s) {
+			strs = nil
 			break
 		}
-		n += len(s) + 3
+		strs = append(strs, s)
 	}
-	if !plain {
-		data, _ := json.Marshal(vals)
+	if len(strs) == 0 { // (a nil list is null)
+		// A copy goes to json.Marshal so that vals does not escape: the
+		// []any{v} literals of the many single-key lookups stay on the
+		// stack.
+		data, _ := json.Marshal(slices.Clone(vals))
 		return string(data)
+	}
+	return plainList(strs)
+}
+
+// plainList writes strings that are all plainJSON as their JSON list.
+func plainList(strs []string) string {
+	n := 2
+	for _, s := range strs {
+		n += len(s) + 3
 	}
 	var b strings.Builder
 	b.Grow(n)
 	b.WriteByte('[')
-	for i, v := range vals {
+	for i, s := range strs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('"')
-		b.WriteString(v.(string))
+		b.WriteString(s)
 		b.WriteByte('"')
 	}
 	b.WriteByte(']')
@@ -114,6 +129,16 @@ func plainJSON(s string) bool {
 	return true
 }
 
+// rowKey is pkKey(rowPK(sc, r)), the store key of r, without the list.
+func rowKey(sc *schema, r row) string {
+	var buf [4]any
+	vals := buf[:0]
+	for _, k := range sc.PrimaryKey {
+		vals = append(vals, r[k])
+	}
+	return pkKey(vals)
+}
+
 func rowPK(sc *schema, r row) []any {
 	vals := make([]any, len(sc.PrimaryKey))
 	for i, k := range sc.PrimaryKey {
@@ -129,8 +154,10 @@ func (s *store) get(typ, key string) row {
 // uniqueValue returns the index value of r for constraint c, or ok=false if
 // some attribute is unset (NULLs never collide).
 func uniqueValue(c uniqueConstraint, r row) (string, bool) {
-	parts := make([]string, len(c.Attrs))
-	for i, a := range c.Attrs {
+	var buf [4]string
+	parts := buf[:0]
+	plain := true
+	for _, a := range c.Attrs {
 		v, ok := r[a].(string)
 		if !ok {
 			return "", false
@@ -138,10 +165,14 @@ func uniqueValue(c uniqueConstraint, r row) (string, bool) {
 		if c.Fold {
 			v = strings.ToLower(v)
 		}
-		parts[i] = v
+		plain = plain && plainJSON(v)
+		parts = append(parts, v)
 	}
-	data, _ := json.Marshal(parts)
-	return string(data), true
+	if !plain || len(parts) == 0 {
+		data, _ := json.Marshal(slices.Clone(parts))
+		return string(data), true
+	}
+	return plainList(parts), true
 }
 
 // conflict reports the constraint r would violate if stored under key.
