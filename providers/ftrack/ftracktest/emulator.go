@@ -121,6 +121,7 @@ package ftracktest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -227,6 +228,10 @@ type Stats struct {
 type Emulator struct {
 	opts    Options
 	schemas *schemaSet
+	// defaultRole is the name of Options.DefaultRole ("User" when unset,
+	// NoDefaultRole for none) and defaultRoleKey the store key of
+	// SecurityRoleID of it, worked out once for every User create.
+	defaultRole, defaultRoleKey string
 
 	mu          sync.Mutex // guards everything below
 	store       *store
@@ -248,6 +253,8 @@ func New(opts Options) *Emulator {
 		panic(err) // embedded data; covered by tests
 	}
 	e := &Emulator{opts: opts, schemas: set, store: newStore(), rng: rand.New(rand.NewSource(0))}
+	e.defaultRole = cmp.Or(opts.DefaultRole, "User")
+	e.defaultRoleKey = pkKey([]any{SecurityRoleID(e.defaultRole)})
 	e.stats.Actions = map[string]int64{}
 	e.seed()
 	return e

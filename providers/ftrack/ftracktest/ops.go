@@ -326,6 +326,13 @@ func (e *Emulator) create(typ string, key any, data map[string]any, checkRefs bo
 			r[k] = vals[i]
 		}
 	}
+	return e.insert(sc, r, checkRefs)
+}
+
+// insert completes the new row r of sc, whose attributes are valid
+// values (applyData's), with the defaults and derived attributes, checks
+// it (its references only if checkRefs) and stores it.
+func (e *Emulator) insert(sc *schema, r row, checkRefs bool) (string, row, *APIError) {
 	for _, d := range sc.defaults {
 		if _, ok := r[d.name]; ok {
 			continue

@@ -360,3 +360,56 @@ func TestDefaultRole(t *testing.T) {
 	t.Cleanup(api.Close)
 	wantErr(t, api, ExcValidation, []string{"API roles cannot be granted"}, create("User", map[string]any{"username": "a"}))
 }
+
+// TestDefaultRoleRowAsAdded checks that the UserSecurityRole a User
+// create gives is stored like one add_user_security_role makes (same
+// attributes, a new id), and that the default role is looked up by name
+// again once the seeded role of that name is renamed.
+func TestDefaultRoleRowAsAdded(t *testing.T) {
+	e := New(Options{APIUser: testUser, APIKey: testKey, DefaultRole: "project manager"})
+	if _, _, aerr := e.runBatch([]map[string]any{
+		{"action": "create", "entity_type": "User", "entity_data": map[string]any{"id": "u1", "username": "u1"}},
+		{"action": "create", "entity_type": "User", "entity_data": map[string]any{"id": "u2", "username": "u2"}},
+		{"action": "remove_user_security_role", "user_id": "u2", "role_id": SecurityRoleID("Project Manager")},
+		{"action": "add_user_security_role", "user_id": "u2", "role_id": SecurityRoleID("Project Manager"), "all_open_projects": true},
+	}, true); aerr != nil {
+		t.Fatal(aerr)
+	}
+	rows := map[any]map[string]any{}
+	for _, r := range e.Entities("UserSecurityRole") {
+		if !uuidRE.MatchString(r["id"].(string)) && r["user_id"] != APIUserID(testUser) {
+			t.Errorf("id %v", r["id"])
+		}
+		delete(r, "id")
+		rows[r["user_id"]] = r
+	}
+	want := map[string]any{"security_role_id": SecurityRoleID("Project Manager"), "is_all_open_projects": true}
+	for _, u := range []string{"u1", "u2"} {
+		want["user_id"] = u
+		if !reflect.DeepEqual(rows[u], want) {
+			t.Errorf("role row of %s: %v, want %v", u, rows[u], want)
+		}
+	}
+
+	// With the seeded role renamed, another role of the name is the default.
+	other, err := e.AddSecurityRole("PM", RoleTypeProject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, aerr := e.runBatch([]map[string]any{
+		{"action": "update", "entity_type": "SecurityRole", "entity_key": []any{SecurityRoleID("Project Manager")}, "entity_data": map[string]any{"name": "Old PM"}},
+		{"action": "update", "entity_type": "SecurityRole", "entity_key": []any{other}, "entity_data": map[string]any{"name": "Project Manager"}},
+		{"action": "create", "entity_type": "User", "entity_data": map[string]any{"id": "u3", "username": "u3"}},
+	}, true); aerr != nil {
+		t.Fatal(aerr)
+	}
+	var got []any
+	for _, r := range e.Entities("UserSecurityRole") {
+		if r["user_id"] == "u3" {
+			got = append(got, r["security_role_id"])
+		}
+	}
+	if !reflect.DeepEqual(got, []any{other}) {
+		t.Errorf("u3 got roles %v, want %v", got, other)
+	}
+}

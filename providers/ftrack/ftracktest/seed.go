@@ -130,7 +130,12 @@ func (e *Emulator) findByName(typ, name string) row {
 // findRole returns the SecurityRole called name, preferring the one with
 // the seeded id SecurityRoleID(name) when several share the name.
 func (e *Emulator) findRole(name string) row {
-	if r := e.store.get("SecurityRole", pkKey([]any{SecurityRoleID(name)})); r != nil {
+	return e.findRoleByKey(name, pkKey([]any{SecurityRoleID(name)}))
+}
+
+// findRoleByKey is findRole given the store key of SecurityRoleID(name).
+func (e *Emulator) findRoleByKey(name, key string) row {
+	if r := e.store.get("SecurityRole", key); r != nil {
 		if n, _ := r["name"].(string); strings.EqualFold(n, name) {
 			return r
 		}
@@ -216,21 +221,33 @@ func (e *Emulator) putLocked(typ string, data map[string]any) *APIError {
 	return nil
 }
 
-// grantDefaultRole gives the User userID the role Options.DefaultRole on
-// all open projects (nothing with NoDefaultRole).
+// grantDefaultRole gives the User userID, created by the same operation,
+// the role Options.DefaultRole on all open projects (nothing with
+// NoDefaultRole).
 func (e *Emulator) grantDefaultRole(userID any) *APIError {
-	name := e.opts.DefaultRole
-	if name == NoDefaultRole {
+	if e.defaultRole == NoDefaultRole {
 		return nil
 	}
-	if name == "" {
-		name = "User"
-	}
-	role := e.findRole(name)
+	role := e.findRoleByKey(e.defaultRole, e.defaultRoleKey)
 	if role == nil {
-		return validationf("The default security role %q (Options.DefaultRole) does not exist; new users cannot get it.", name)
+		return validationf("The default security role %q (Options.DefaultRole) does not exist; new users cannot get it.", e.defaultRole)
 	}
-	_, err := e.addUserRole(userID, role["id"], true)
+	return e.grantNewUser(userID, role)
+}
+
+// grantNewUser gives the User userID, created by this very operation,
+// role on all open projects. It is addUserRole without the checks that
+// cannot fail for a user just created (it exists and holds no role) and
+// a role just read from the store (it exists): every User create pays
+// for this. The refusal of an API role stays, with addUserRole's message.
+func (e *Emulator) grantNewUser(userID any, role row) *APIError {
+	if role["type"] == RoleTypeAPI {
+		return validationf("API roles cannot be granted to users: SecurityRole %s is of type API.", e.roleName(role["id"]))
+	}
+	sc := e.schemas.byType["UserSecurityRole"]
+	r := make(row, len(sc.defaults)+3)
+	r["user_id"], r["security_role_id"], r["is_all_open_projects"] = userID, role["id"], true
+	_, _, err := e.insert(sc, r, false)
 	return err
 }
 
