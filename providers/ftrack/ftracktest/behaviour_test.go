@@ -500,3 +500,32 @@ func TestDatetimeValues(t *testing.T) {
 		t.Errorf("date encoding %v", m)
 	}
 }
+
+// TestCreateAnswersWhileOthersWrite creates users while other requests
+// update, re-create and delete them, so that the race detector (go test
+// -race) sees a create's answer, encoded after the emulator is unlocked,
+// read its row while other batches change the store; every answer must
+// show the row as created.
+func TestCreateAnswersWhileOthersWrite(t *testing.T) {
+	s := newTestServer(t)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				id := fmt.Sprintf("w%d-u%02d", w, i)
+				res := call(t, s,
+					create("User", map[string]any{"id": id, "username": id, "first_name": "created"}),
+					update("User", []any{id}, map[string]any{"first_name": "updated"}),
+					create("Metadata", map[string]any{"parent_id": id, "key": "k", "value": "v", "parent_type": "User"}),
+				)
+				if got := res[0].(map[string]any)["data"].(map[string]any)["first_name"]; got != "created" {
+					t.Errorf("create answered first_name %v", got)
+				}
+				call(t, s, update("User", []any{id}, map[string]any{"first_name": "again"}), del("User", id))
+			}
+		}()
+	}
+	wg.Wait()
+}

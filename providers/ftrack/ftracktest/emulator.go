@@ -546,10 +546,35 @@ func writeResults(w http.ResponseWriter, results []any) {
 	_, _ = w.Write([]byte("\n"))
 }
 
-// runBatch applies a batch atomically.
+// runBatch applies a batch atomically. The rows of its creates are
+// encoded once the emulator is unlocked (createdRow): they are a good
+// part of a bulk create's work, and the other requests wait for the lock.
 func (e *Emulator) runBatch(ops []map[string]any, dedupe bool) ([]any, bool, *APIError) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	results, drop, aerr := func() ([]any, bool, *APIError) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.runBatchLocked(ops, dedupe)
+	}()
+	for i, res := range results {
+		if c, ok := res.(createdRow); ok {
+			results[i] = map[string]any{"action": "create", "data": e.encodeRow(c.typ, c.r)}
+		}
+	}
+	return results, drop, aerr
+}
+
+// createdRow is the answer to a create, the row stored, left for
+// runBatch to encode outside the lock. A stored row is never changed in
+// place (an update stores a changed copy), so r reads then as it did
+// when it was created, whatever other requests have done since.
+type createdRow struct {
+	typ string
+	r   row
+}
+
+// runBatchLocked is runBatch with the emulator locked, the creates'
+// answers left as createdRow.
+func (e *Emulator) runBatchLocked(ops []map[string]any, dedupe bool) ([]any, bool, *APIError) {
 	e.store.begin()
 	results := make([]any, 0, len(ops))
 	for i, op := range ops {
@@ -650,7 +675,7 @@ func (e *Emulator) apply(op map[string]any, dedupe bool) (any, *APIError) {
 					return nil, err
 				}
 			}
-			return map[string]any{"action": "create", "data": e.encodeRow(typ, r)}, nil
+			return createdRow{typ, r}, nil
 		case "update":
 			out, err := e.update(typ, op["entity_key"], data)
 			if err != nil {

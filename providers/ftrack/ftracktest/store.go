@@ -5,7 +5,10 @@ package ftracktest
 // atomic with an undo log: every mutation records the previous row, and a
 // failed batch replays the log backwards. Unique constraints (case-folded
 // usernames, membership pairs) are kept in indexes updated by the same two
-// primitives (set, del), so undo keeps them consistent too.
+// primitives (set, del), so undo keeps them consistent too. A stored row
+// is never changed in place (an update stores a changed copy; only Load
+// finishes the rows it has just made, before unlocking): answers that
+// hold one are encoded after the emulator is unlocked.
 
 import (
 	"encoding/json"
