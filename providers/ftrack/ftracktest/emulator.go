@@ -128,6 +128,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"net"
 	"net/http"
@@ -546,30 +547,69 @@ func writeResults(w http.ResponseWriter, results []any) {
 	_, _ = w.Write([]byte("\n"))
 }
 
-// runBatch applies a batch atomically. The rows of its creates are
-// encoded once the emulator is unlocked (createdRow): they are a good
-// part of a bulk create's work, and the other requests wait for the lock.
+// runBatch applies a batch atomically. The answers of its creates are
+// createdRow values, encoded by writeResults once the emulator is
+// unlocked: they are a good part of a bulk create's work, and the other
+// requests wait for the lock.
 func (e *Emulator) runBatch(ops []map[string]any, dedupe bool) ([]any, bool, *APIError) {
-	results, drop, aerr := func() ([]any, bool, *APIError) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return e.runBatchLocked(ops, dedupe)
-	}()
-	for i, res := range results {
-		if c, ok := res.(createdRow); ok {
-			results[i] = map[string]any{"action": "create", "data": e.encodeRow(c.typ, c.r)}
-		}
-	}
-	return results, drop, aerr
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.runBatchLocked(ops, dedupe)
 }
 
-// createdRow is the answer to a create, the row stored, left for
-// runBatch to encode outside the lock. A stored row is never changed in
-// place (an update stores a changed copy), so r reads then as it did
-// when it was created, whatever other requests have done since.
+// createdRow is the answer to a create, {"action": "create", "data": the
+// stored row as encodeRow renders it}, written straight from the row by
+// MarshalJSONTo. A stored row is never changed in place (an update
+// stores a changed copy), so r reads then as it did when it was created,
+// whatever other requests have done since.
 type createdRow struct {
-	typ string
-	r   row
+	sc *schema
+	r  row
+}
+
+// MarshalJSONTo writes the answer as writeResults writes it for the map
+// {"action": "create", "data": encodeRow(...)}, without making those maps
+// (its members come in another order, which a client does not read).
+func (c createdRow) MarshalJSONTo(enc *jsontext.Encoder) error {
+	for _, tok := range []jsontext.Token{jsontext.BeginObject, jsontext.String("action"), jsontext.String("create"),
+		jsontext.String("data"), jsontext.BeginObject, jsontext.String("__entity_type__"), jsontext.String(c.sc.ID)} {
+		if err := enc.WriteToken(tok); err != nil {
+			return err
+		}
+	}
+	for k, v := range c.r {
+		if err := enc.WriteToken(jsontext.String(k)); err != nil {
+			return err
+		}
+		if err := encodeValueTo(enc, c.sc.Properties[k], v); err != nil {
+			return err
+		}
+	}
+	if err := enc.WriteToken(jsontext.EndObject); err != nil {
+		return err
+	}
+	return enc.WriteToken(jsontext.EndObject)
+}
+
+// encodeValueTo writes encodeValue(p, v). Scalars are written as tokens,
+// as go-json-experiment/json writes an any holding one, without the copy
+// MarshalEncode makes of any value it is given.
+func encodeValueTo(enc *jsontext.Encoder, p property, v any) error {
+	switch t := v.(type) {
+	case nil:
+		return enc.WriteToken(jsontext.Null)
+	case bool:
+		return enc.WriteToken(jsontext.Bool(t))
+	case string:
+		if p.Format != "date-time" && p.Format != "date" {
+			return enc.WriteToken(jsontext.String(t))
+		}
+	case float64:
+		if !math.IsNaN(t) && !math.IsInf(t, 0) {
+			return enc.WriteToken(jsontext.Float(t))
+		}
+	}
+	return jsonv2.MarshalEncode(enc, encodeValue(p, v))
 }
 
 // runBatchLocked is runBatch with the emulator locked, the creates'
@@ -675,7 +715,7 @@ func (e *Emulator) apply(op map[string]any, dedupe bool) (any, *APIError) {
 					return nil, err
 				}
 			}
-			return createdRow{typ, r}, nil
+			return createdRow{e.schemas.byType[typ], r}, nil
 		case "update":
 			out, err := e.update(typ, op["entity_key"], data)
 			if err != nil {
