@@ -529,3 +529,27 @@ func TestCreateAnswersWhileOthersWrite(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestDuplicateKeyMessages pins the content of the refusals of a create
+// whose key is taken: by a row of the same type, or, for an id, by a row
+// of another type.
+func TestDuplicateKeyMessages(t *testing.T) {
+	s := newTestServer(t)
+	mustPut(t, s.Emulator, "User", map[string]any{"id": "u1", "username": "one"})
+	mustPut(t, s.Emulator, "Group", map[string]any{"id": "g1", "name": "group"})
+	mustPut(t, s.Emulator, "Metadata", map[string]any{"parent_id": "u1", "key": "k", "value": "v"})
+	for _, c := range []struct {
+		op   map[string]any
+		want string
+	}{
+		{create("User", map[string]any{"id": "u1", "username": "two"}), `Duplicate entry: User ["u1"] already exists.`},
+		{create("Group", map[string]any{"id": "g1", "name": "other"}), `Duplicate entry: Group ["g1"] already exists.`},
+		{create("User", map[string]any{"id": "g1", "username": "two"}), `Duplicate entry: id g1 already exists.`},
+		{create("Group", map[string]any{"id": "u1", "name": "other"}), `Duplicate entry: id u1 already exists.`},
+		{create("Metadata", map[string]any{"parent_id": "u1", "key": "k", "value": "w"}), `Duplicate entry: Metadata ["u1","k"] already exists.`},
+	} {
+		if _, exc := callErr(t, s, nil, c.op); exc["exception"] != ExcDuplicateEntry || exc["content"] != c.want {
+			t.Errorf("%v: %v %q, want %q", c.op, exc["exception"], exc["content"], c.want)
+		}
+	}
+}
