@@ -333,11 +333,8 @@ var createFieldNames = func() []string {
 	return out
 }()
 
-// requiredNames lists the fields f sets that are not optional, in table
-// order: those a create must write.
-func requiredNames(f *Fields) []string { return requiredNamesOf(SetFields(f)) }
-
-// requiredNamesOf is requiredNames of the fields set lists (SetFields').
+// requiredNamesOf lists the fields of set (SetFields') that are not
+// optional, in table order: those a create must write.
 func requiredNamesOf(set []FieldValue) []string {
 	out := make([]string, 0, len(set))
 	for _, x := range set {

@@ -49,13 +49,10 @@ import (
 // an identifier.
 var nameFields = map[string]bool{"first_name": true, "last_name": true}
 
-// checkWrittenValues applies the identifier and name rules to the fields
-// a plan change writes, so an edited plan cannot write what the read pass
-// would have skipped or cleaned (apply -verify-source=false included).
-func checkWrittenValues(f *Fields) error { return checkWrittenSet(SetFields(f)) }
-
-// checkWrittenSet is checkWrittenValues of the fields set lists
-// (SetFields').
+// checkWrittenSet applies the identifier and name rules to the fields a
+// plan change writes (set, SetFields' of its after), so an edited plan
+// cannot write what the read pass would have skipped or cleaned (apply
+// -verify-source=false included).
 func checkWrittenSet(set []FieldValue) error {
 	for _, x := range set {
 		if x.Field.Kind != FieldAttribute {

@@ -305,14 +305,10 @@ func isRead(op Operation) bool {
 // redactor: escaped forms too, and a key however short).
 func (c *Client) redact(s string) string { return c.red.Redact(s) }
 
-// send performs one HTTP exchange and returns the raw response elements.
-func (c *Client) send(ctx context.Context, ops []Operation) ([]json.RawMessage, error) {
-	return c.sendRead(ctx, ops, nil)
-}
-
-// sendRead is send with a fast path: fast, when set, is offered a
-// successful answer's body that is a JSON list first; when it takes the
-// body (returns true) sendRead returns nil, nil and the body is not split.
+// sendRead performs one HTTP exchange of ops and returns the raw response
+// elements. fast, when set, is offered a successful answer's body that is
+// a JSON list first; when it takes the body (returns true) sendRead
+// returns nil, nil and the body is not split.
 func (c *Client) sendRead(ctx context.Context, ops []Operation, fast func(body []byte) bool) ([]json.RawMessage, error) {
 	body, err := encodeOps(ops)
 	if err != nil {
