@@ -651,28 +651,29 @@ func TestApplyReadsPlanBesideTheReads(t *testing.T) {
 			t.Fatalf("apply with ReadPlan: %v, report %+v, %d execute calls", err, rep, w.target.calls)
 		}
 	})
-	t.Run("the plan's error first", func(t *testing.T) {
-		w := newWorld()
-		req := w.applyReq(nil)
-		req.State = failingLoad{w.state}
-		req.ReadPlan = func() (*Plan, error) { return nil, refuse(RefuseChecksum, "the checksum does not match") }
-		rep, err := Apply(context.Background(), req)
-		if refusalReason(err) != "checksum_mismatch" || rep != nil || w.target.calls != 0 || w.state.saves != 0 {
-			t.Fatalf("want the plan's refusal and nothing written, got %v (report %v, %d calls, %d saves)", err, rep, w.target.calls, w.state.saves)
-		}
-	})
-	t.Run("then the state's", func(t *testing.T) {
-		w := newWorld()
-		p := w.plan(t, clock)
-		w.state.saves = 0
-		req := w.applyReq(nil)
-		req.State = failingLoad{w.state}
-		req.ReadPlan = func() (*Plan, error) { return p, nil }
-		rep, err := Apply(context.Background(), req)
-		if err == nil || !strings.Contains(err.Error(), "state backend unreachable") || rep != nil || w.target.calls != 0 || w.state.saves != 0 {
-			t.Fatalf("want the state's error and nothing written, got %v (report %v, %d calls, %d saves)", err, rep, w.target.calls, w.state.saves)
-		}
-	})
+	// The state cannot be loaded: the plan's error still comes first.
+	for _, tc := range []struct {
+		name, want string
+		plan       func(p *Plan) (*Plan, error)
+	}{
+		{"the plan's error first", "the checksum does not match", func(*Plan) (*Plan, error) {
+			return nil, refuse(RefuseChecksum, "the checksum does not match")
+		}},
+		{"then the state's", "state backend unreachable", func(p *Plan) (*Plan, error) { return p, nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld()
+			p := w.plan(t, clock)
+			w.state.saves = 0
+			req := w.applyReq(nil)
+			req.State = failingLoad{w.state}
+			req.ReadPlan = func() (*Plan, error) { return tc.plan(p) }
+			rep, err := Apply(context.Background(), req)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || rep != nil || w.target.calls != 0 || w.state.saves != 0 {
+				t.Fatalf("want an error saying %q and nothing written, got %v (report %v, %d calls, %d saves)", tc.want, err, rep, w.target.calls, w.state.saves)
+			}
+		})
+	}
 	t.Run("refused after the read", func(t *testing.T) {
 		w := newWorld()
 		p := w.plan(t, clock)
