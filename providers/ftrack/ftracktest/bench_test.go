@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -154,6 +155,105 @@ func BenchmarkServeCreates(b *testing.B) {
 			b.StopTimer()
 			var ops []map[string]any
 			if err := json.Unmarshal(createsBody(n), &ops); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, _, err := e.runBatch(ops, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// readSite is an emulator holding 100,000 Users, each with two Metadata
+// rows and one Membership in one of 50 Groups (the site of the ftrack
+// package's BenchmarkReadAccounts), built once for the read benchmarks.
+var readSite struct {
+	once sync.Once
+	e    *Emulator
+}
+
+// readSiteEmulator builds readSite on first use.
+func readSiteEmulator(b *testing.B) *Emulator {
+	b.Helper()
+	readSite.once.Do(func() {
+		e := New(Options{APIUser: testUser, APIKey: testKey})
+		put := func(typ string, data map[string]any) {
+			if err := e.Put(typ, data); err != nil {
+				panic(err)
+			}
+		}
+		for g := range 50 {
+			put("Group", map[string]any{"id": fmt.Sprintf("00000000-0000-4000-8000-%012d", g), "name": fmt.Sprintf("group%02d", g)})
+		}
+		for i := range 100_000 {
+			id := fmt.Sprintf("10000000-0000-4000-8000-%012d", i)
+			put("User", map[string]any{"id": id, "username": fmt.Sprintf("user%06d", i), "email": fmt.Sprintf("user%06d@example.com", i),
+				"first_name": "First", "last_name": fmt.Sprintf("Last %d", i), "is_active": i%10 != 0})
+			put("Metadata", map[string]any{"parent_id": id, "key": "ldapsync.owner", "value": "users", "parent_type": "User"})
+			put("Metadata", map[string]any{"parent_id": id, "key": "ldapsync.source_id", "value": fmt.Sprintf("sid-%d", i), "parent_type": "User"})
+			put("Membership", map[string]any{"id": fmt.Sprintf("20000000-0000-4000-8000-%012d", i), "user_id": id,
+				"group_id": fmt.Sprintf("00000000-0000-4000-8000-%012d", i%50)})
+		}
+		readSite.e = e
+	})
+	return readSite.e
+}
+
+// readAccountsBody is a request of ReadAccounts' shape once its short
+// queries are done: the page at offset of its User, Metadata and
+// Membership queries, 500 rows each.
+func readAccountsBody(offset int) []byte {
+	exprs := []string{
+		"select id, username, email, first_name, last_name, is_active, user_type_id from User",
+		`select parent_id, key, value, parent_type from Metadata where key in ("ldapsync.owner", "ldapsync.source_id")`,
+		"select id, user_id, group_id from Membership",
+	}
+	order := []string{"id", "parent_id, key", "id"}
+	ops := make([]map[string]any, len(exprs))
+	for i, x := range exprs {
+		ops[i] = map[string]any{"action": "query", "expression": fmt.Sprintf("%s order by %s offset %d limit 500", x, order[i], offset)}
+	}
+	body, _ := json.Marshal(ops)
+	return body
+}
+
+// BenchmarkServeReadPages serves ReadAccounts-shaped requests (three
+// pages of 500 rows: Users, Metadata, Memberships) against 100,000 users,
+// each query's evaluation cached after the first request as in a paged
+// read. ServeHTTP is the whole request; runBatch only the work done
+// holding the emulator's lock, which the requests of a parallel read
+// queue on.
+//
+//	go test -run X -bench ServeReadPages -benchmem ./providers/ftrack/ftracktest/
+func BenchmarkServeReadPages(b *testing.B) {
+	e := readSiteEmulator(b)
+	const offsets = 199 // pages of the 200,000 Metadata rows
+	ops, err := decodeOps(readAccountsBody(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := e.runBatch(ops, true); err != nil { // evaluates and caches the queries
+		b.Fatal(err)
+	}
+	b.Run("ServeHTTP", func(b *testing.B) {
+		for n := 0; n < b.N; n++ {
+			req := httptest.NewRequest(http.MethodPost, "/api", bytes.NewReader(readAccountsBody(n%offsets*499)))
+			req.Header.Set("ftrack-user", testUser)
+			req.Header.Set("ftrack-api-key", testKey)
+			req.Header.Set("ftrack-strict-api", "true")
+			w := httptest.NewRecorder()
+			e.ServeHTTP(w, req)
+			if w.Code != http.StatusOK || bytes.Contains(w.Body.Bytes(), []byte(`"exception"`)) {
+				b.Fatalf("HTTP %d: %.300s", w.Code, w.Body)
+			}
+		}
+	})
+	b.Run("runBatch", func(b *testing.B) {
+		for n := 0; n < b.N; n++ {
+			b.StopTimer()
+			ops, err := decodeOps(readAccountsBody(n % offsets * 499))
+			if err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
