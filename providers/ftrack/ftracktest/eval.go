@@ -22,6 +22,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ent is one entity during evaluation: its concrete type and row.
@@ -651,43 +653,88 @@ func flatPage(e *Emulator, page []ent, tree projTree) bool {
 	return true
 }
 
-// encodeFlat encodes the rows of a flat page (flatPage) as encode does
-// without de-duplication: the entity type, the primary key, the system
-// projections the type has and the projected attributes it has.
-func (e *Emulator) encodeFlat(page []ent, tree projTree) []any {
-	type attr struct {
-		name string
-		p    property
+// flatAttr is an attribute a flat page writes for its rows of one type.
+type flatAttr struct {
+	name string
+	p    property
+}
+
+// flatPlan lists the members encode gives a row of sc without
+// de-duplication, but for __entity_type__, each once: the primary key,
+// the system projections the type has and the projected attributes it
+// has (a name among several of these is written once, as the map encode
+// builds holds it once).
+func flatPlan(sc *schema, tree projTree) []flatAttr {
+	seen := map[string]bool{"__entity_type__": true}
+	var plan []flatAttr
+	add := func(name string) {
+		if p, ok := sc.Properties[name]; ok && !seen[name] {
+			seen[name] = true
+			plan = append(plan, flatAttr{name, p})
+		}
 	}
-	plans := map[string][]attr{}
-	data := make([]any, 0, len(page))
-	for _, x := range page {
+	for _, k := range sc.PrimaryKey {
+		add(k)
+	}
+	for _, k := range sc.SystemProjections {
+		add(k)
+	}
+	for name := range tree {
+		add(name)
+	}
+	return plan
+}
+
+// flatData is the data list of a flat page (flatPage), written by
+// MarshalJSONTo straight from the stored rows once the emulator is
+// unlocked: building a map per row was most of the time a paged read
+// held the lock. page is a slice of an evaluated query, which is never
+// changed, and a stored row is never changed in place, so they read
+// then as they did under the lock.
+type flatData struct {
+	schemas *schemaSet
+	page    []ent
+	tree    projTree
+}
+
+// MarshalJSONTo writes the page as writeResults writes the list of maps
+// encode would give its rows without de-duplication (members in another
+// order, which a client does not read), with each type's plan worked out
+// once, not per row.
+func (f flatData) MarshalJSONTo(enc *jsontext.Encoder) error {
+	plans := map[string][]flatAttr{}
+	if err := enc.WriteToken(jsontext.BeginArray); err != nil {
+		return err
+	}
+	for _, x := range f.page {
 		plan, ok := plans[x.typ]
 		if !ok {
-			sc := e.schemas.byType[x.typ]
-			for _, k := range sc.PrimaryKey {
-				plan = append(plan, attr{k, sc.Properties[k]})
-			}
-			for _, k := range sc.SystemProjections {
-				if p, ok := sc.Properties[k]; ok {
-					plan = append(plan, attr{k, p})
-				}
-			}
-			for name := range tree {
-				if p, ok := sc.Properties[name]; ok {
-					plan = append(plan, attr{name, p})
-				}
-			}
+			plan = flatPlan(f.schemas.byType[x.typ], f.tree)
 			plans[x.typ] = plan
 		}
-		out := make(map[string]any, 1+len(plan))
-		out["__entity_type__"] = x.typ
-		for _, a := range plan {
-			out[a.name] = encodeValue(a.p, x.r[a.name])
+		if err := writeFlatRow(enc, x, plan); err != nil {
+			return err
 		}
-		data = append(data, out)
 	}
-	return data
+	return enc.WriteToken(jsontext.EndArray)
+}
+
+// writeFlatRow writes x as an object of __entity_type__ and plan's members.
+func writeFlatRow(enc *jsontext.Encoder, x ent, plan []flatAttr) error {
+	for _, tok := range []jsontext.Token{jsontext.BeginObject, jsontext.String("__entity_type__"), jsontext.String(x.typ)} {
+		if err := enc.WriteToken(tok); err != nil {
+			return err
+		}
+	}
+	for _, a := range plan {
+		if err := enc.WriteToken(jsontext.String(a.name)); err != nil {
+			return err
+		}
+		if err := encodeValueTo(enc, a.p, x.r[a.name]); err != nil {
+			return err
+		}
+	}
+	return enc.WriteToken(jsontext.EndObject)
 }
 
 // pagingRE matches the offset and limit clauses that end a query.
@@ -746,7 +793,7 @@ func (e *Emulator) runQuery(expression string, dedupe bool) (map[string]any, *AP
 		// per type instead of once per row.
 		return map[string]any{
 			"action":   "query",
-			"data":     e.encodeFlat(page, tree),
+			"data":     flatData{e.schemas, page, tree},
 			"metadata": map[string]any{"next": map[string]any{"offset": next}},
 		}, nil
 	}

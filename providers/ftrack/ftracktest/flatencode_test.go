@@ -3,6 +3,7 @@ package ftracktest
 import (
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -50,4 +51,48 @@ func TestFlatPageEncodesAsDeduplicated(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFlatPageAnswersTheRowsAsQueried checks that a flat page, written
+// after the emulator is unlocked, shows its rows as the query found them:
+// an update or delete later in the same batch, and batches of other
+// requests (under go test -race), must not show in it.
+func TestFlatPageAnswersTheRowsAsQueried(t *testing.T) {
+	s := newTestServer(t)
+	call(t, s, create("User", map[string]any{"id": "u0", "username": "u0", "first_name": "before"}))
+	res := call(t, s,
+		map[string]any{"action": "query", "expression": `select id, first_name from User where id is "u0"`},
+		update("User", []any{"u0"}, map[string]any{"first_name": "after"}),
+		map[string]any{"action": "query", "expression": `select id, first_name from User where id is "u0"`},
+		del("User", "u0"))
+	first := res[0].(map[string]any)["data"].([]any)
+	second := res[2].(map[string]any)["data"].([]any)
+	if len(first) != 1 || first[0].(map[string]any)["first_name"] != "before" ||
+		len(second) != 1 || second[0].(map[string]any)["first_name"] != "after" {
+		t.Fatalf("pages %v and %v, want first_name before, then after", first, second)
+	}
+
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				id := fmt.Sprintf("w%d-u%02d", w, i)
+				res := call(t, s,
+					create("User", map[string]any{"id": id, "username": id, "first_name": "created"}),
+					map[string]any{"action": "query", "expression": fmt.Sprintf("select id, first_name from User where id is %q", id)},
+					update("User", []any{id}, map[string]any{"first_name": "updated"}))
+				page := res[1].(map[string]any)["data"].([]any)
+				if len(page) != 1 || page[0].(map[string]any)["first_name"] != "created" {
+					t.Errorf("page %v, want %s as created", page, id)
+				}
+				for range 2 { // pages of every user, while others write
+					queryData(t, s, "select id, username, first_name from User order by id offset 3 limit 10")
+				}
+				call(t, s, update("User", []any{id}, map[string]any{"first_name": "again"}), del("User", id))
+			}
+		}()
+	}
+	wg.Wait()
 }
