@@ -38,10 +38,11 @@ func BenchmarkQueryAllUsersPaged(b *testing.B) {
 	for n := 0; n < b.N; n++ {
 		offset, rows := 0, 0
 		for {
-			res, err := e.runQuery(fmt.Sprintf("select id, username, is_active, memberships.group.name from User order by id offset %d limit 500", offset), true)
+			ans, err := e.runQuery(fmt.Sprintf("select id, username, is_active, memberships.group.name from User order by id offset %d limit 500", offset), true)
 			if err != nil {
 				b.Fatal(err)
 			}
+			res := ans.(map[string]any) // not flat: memberships
 			if _, err := json.Marshal(res); err != nil {
 				b.Fatal(err)
 			}

@@ -539,11 +539,18 @@ func decodeOps(body []byte) ([]map[string]any, error) {
 // writeResults answers a batch's results. They are rows and plain values
 // (maps, lists, strings, numbers), encoded without sorting each row's
 // members: a client reads them by name, and sorting was most of
-// encoding a batch of creates.
+// encoding a batch of creates. A batch holding a result that appends its
+// own JSON (a flat query page) is written by writeAppended.
 func writeResults(w http.ResponseWriter, results []any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_ = jsonv2.MarshalWrite(w, results, jsontext.EscapeForHTML(false), jsontext.AllowInvalidUTF8(true))
+	for _, r := range results {
+		if _, ok := r.(jsonAppender); ok {
+			writeAppended(w, results)
+			return
+		}
+	}
+	_ = jsonv2.MarshalWrite(w, results, resultOptions)
 	_, _ = w.Write([]byte("\n"))
 }
 

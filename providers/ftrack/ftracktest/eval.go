@@ -653,10 +653,12 @@ func flatPage(e *Emulator, page []ent, tree projTree) bool {
 	return true
 }
 
-// flatAttr is an attribute a flat page writes for its rows of one type.
+// flatAttr is an attribute a flat page writes for its rows of one type:
+// its name, the name quoted as a JSON object member with its colon, and
+// its property.
 type flatAttr struct {
-	name string
-	p    property
+	name, member string
+	p            property
 }
 
 // flatPlan lists the members encode gives a row of sc without
@@ -670,7 +672,7 @@ func flatPlan(sc *schema, tree projTree) []flatAttr {
 	add := func(name string) {
 		if p, ok := sc.Properties[name]; ok && !seen[name] {
 			seen[name] = true
-			plan = append(plan, flatAttr{name, p})
+			plan = append(plan, flatAttr{name, string(appendJSONString(nil, name)) + ":", p})
 		}
 	}
 	for _, k := range sc.PrimaryKey {
@@ -685,63 +687,72 @@ func flatPlan(sc *schema, tree projTree) []flatAttr {
 	return plan
 }
 
-// flatData is the data list of a flat page (flatPage), written by
-// MarshalJSONTo straight from the stored rows once the emulator is
-// unlocked: building a map per row was most of the time a paged read
-// held the lock. page is a slice of an evaluated query, which is never
-// changed, and a stored row is never changed in place, so they read
+// flatResult is the answer to a query whose page is flat (flatPage),
+// {"action": "query", "data": [...], "metadata": {"next": {"offset":
+// next}}}, written by appendJSON straight from the stored rows once the
+// emulator is unlocked: building a map per row was most of the time a
+// paged read held the lock, and encoding those maps token by token most
+// of the rest of its CPU. page is a slice of an evaluated query, which is
+// never changed, and a stored row is never changed in place, so they read
 // then as they did under the lock.
-type flatData struct {
+type flatResult struct {
 	schemas *schemaSet
 	page    []ent
 	tree    projTree
+	next    any // int, or nil on the last page
 }
 
-// MarshalJSONTo writes the page as writeResults writes the list of maps
-// encode would give its rows without de-duplication (members in another
-// order, which a client does not read), with each type's plan worked out
-// once, not per row.
-func (f flatData) MarshalJSONTo(enc *jsontext.Encoder) error {
+// appendJSON appends the answer as writeResults writes the map encode
+// would give it without de-duplication (members in another order, which
+// a client does not read), each type's plan worked out once, not per row.
+func (f flatResult) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"action":"query","data":[`...)
 	plans := map[string][]flatAttr{}
-	if err := enc.WriteToken(jsontext.BeginArray); err != nil {
-		return err
-	}
-	for _, x := range f.page {
+	for i, x := range f.page {
 		plan, ok := plans[x.typ]
 		if !ok {
 			plan = flatPlan(f.schemas.byType[x.typ], f.tree)
 			plans[x.typ] = plan
 		}
-		if err := writeFlatRow(enc, x, plan); err != nil {
-			return err
+		if i > 0 {
+			dst = append(dst, ',')
 		}
+		dst = appendFlatRow(dst, x, plan)
 	}
-	return enc.WriteToken(jsontext.EndArray)
+	dst = append(dst, `],"metadata":{"next":{"offset":`...)
+	if n, ok := f.next.(int); ok {
+		dst = strconv.AppendInt(dst, int64(n), 10)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, "}}}"...)
 }
 
-// writeFlatRow writes x as an object of __entity_type__ and plan's members.
-func writeFlatRow(enc *jsontext.Encoder, x ent, plan []flatAttr) error {
-	for _, tok := range []jsontext.Token{jsontext.BeginObject, jsontext.String("__entity_type__"), jsontext.String(x.typ)} {
-		if err := enc.WriteToken(tok); err != nil {
-			return err
-		}
-	}
+// MarshalJSONTo writes the answer appendJSON gives, for encoders other
+// than writeResults'.
+func (f flatResult) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return enc.WriteValue(f.appendJSON(nil))
+}
+
+// appendFlatRow appends x as an object of __entity_type__ and plan's
+// members.
+func appendFlatRow(dst []byte, x ent, plan []flatAttr) []byte {
+	dst = append(dst, `{"__entity_type__":`...)
+	dst = appendJSONString(dst, x.typ)
 	for _, a := range plan {
-		if err := enc.WriteToken(jsontext.String(a.name)); err != nil {
-			return err
-		}
-		if err := encodeValueTo(enc, a.p, x.r[a.name]); err != nil {
-			return err
-		}
+		dst = append(dst, ',')
+		dst = append(dst, a.member...)
+		dst = appendValue(dst, a.p, x.r[a.name])
 	}
-	return enc.WriteToken(jsontext.EndObject)
+	return append(dst, '}')
 }
 
 // pagingRE matches the offset and limit clauses that end a query.
 var pagingRE = regexp.MustCompile(`(?i)(\s+(offset|limit)\s+\d+)+\s*$`)
 
-// runQuery executes a query operation and builds its result element.
-func (e *Emulator) runQuery(expression string, dedupe bool) (map[string]any, *APIError) {
+// runQuery executes a query operation and builds its result element: a
+// flatResult for a flat page, else a map.
+func (e *Emulator) runQuery(expression string, dedupe bool) (any, *APIError) {
 	ast, err := parseQuery(expression)
 	if err != nil {
 		return nil, err
@@ -791,11 +802,7 @@ func (e *Emulator) runQuery(expression string, dedupe bool) (map[string]any, *AP
 		// page is encoded as it is, without collecting identities, each
 		// row with the attributes encode would give it, worked out once
 		// per type instead of once per row.
-		return map[string]any{
-			"action":   "query",
-			"data":     flatData{e.schemas, page, tree},
-			"metadata": map[string]any{"next": map[string]any{"offset": next}},
-		}, nil
+		return flatResult{e.schemas, page, tree, next}, nil
 	}
 	en := &encoder{q: q, dedupe: dedupe, merged: map[string]projTree{}, seen: map[string]bool{}}
 	if dedupe {
