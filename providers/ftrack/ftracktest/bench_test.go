@@ -224,7 +224,9 @@ func readAccountsBody(offset int) []byte {
 // each query's evaluation cached after the first request as in a paged
 // read. ServeHTTP is the whole request; runBatch only the work done
 // holding the emulator's lock, which the requests of a parallel read
-// queue on.
+// queue on; append only writing the answers of one request (its first
+// pages), done after unlocking; evaluate the first request after a
+// write, which evaluates the queries again.
 //
 //	go test -run X -bench ServeReadPages -benchmem ./providers/ftrack/ftracktest/
 func BenchmarkServeReadPages(b *testing.B) {
@@ -247,6 +249,29 @@ func BenchmarkServeReadPages(b *testing.B) {
 			e.ServeHTTP(w, req)
 			if w.Code != http.StatusOK || bytes.Contains(w.Body.Bytes(), []byte(`"exception"`)) {
 				b.Fatalf("HTTP %d: %.300s", w.Code, w.Body)
+			}
+		}
+	})
+	b.Run("append", func(b *testing.B) {
+		results, _, err := e.runBatch(ops, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf []byte
+		for n := 0; n < b.N; n++ {
+			buf = buf[:0]
+			for _, r := range results {
+				buf = r.(jsonAppender).appendJSON(buf)
+			}
+		}
+	})
+	b.Run("evaluate", func(b *testing.B) {
+		for n := 0; n < b.N; n++ {
+			e.mu.Lock()
+			e.store.gen++ // as a write would: the queries are evaluated again
+			e.mu.Unlock()
+			if _, _, err := e.runBatch(ops, true); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
