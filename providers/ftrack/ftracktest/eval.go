@@ -46,7 +46,11 @@ func (q *qctx) rowsOf(typ string) []ent {
 	if subs, ok := subtypes[typ]; ok {
 		types = subs
 	}
-	var out []ent
+	n := 0
+	for _, t := range types {
+		n += len(q.e.store.rows[t])
+	}
+	out := make([]ent, 0, n)
 	for _, t := range types {
 		sc := q.e.schemas.byType[t]
 		for _, k := range q.e.store.sortedKeys(sc, t) {
@@ -307,6 +311,9 @@ func (q *qctx) match(x ent, ex expr) bool {
 			}
 			return false
 		}
+		if len(t.parts) == 1 { // the one value values would give
+			return t.test(x.r[t.parts[0]])
+		}
 		for _, v := range q.values(x, t.parts) {
 			if t.test(v) {
 				return true
@@ -317,12 +324,25 @@ func (q *qctx) match(x ent, ex expr) bool {
 	return false
 }
 
+// inSet reports whether c.set holds valueKey(v). A string's key is
+// built in a buffer the lookup converts without allocating: tested once
+// per row, allocating it was much of filtering a large type.
+func (c *compiledCond) inSet(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return c.set[valueKey(v)]
+	}
+	var buf [64]byte
+	k := append(append(buf[:0], "string:"...), s...)
+	return c.set[string(k)]
+}
+
 func (c *compiledCond) test(v any) bool {
 	switch c.Op {
 	case "in":
-		return v != nil && c.set[valueKey(v)]
+		return v != nil && c.inSet(v)
 	case "not_in":
-		return v != nil && !c.set[valueKey(v)]
+		return v != nil && !c.inSet(v)
 	}
 	want := c.vals[0]
 	switch c.Op {
@@ -459,8 +479,10 @@ func (e *Emulator) evalQuery(ast *queryAST, q *qctx) ([]ent, *schema, *APIError)
 		}
 		where = w
 	}
-	var out []ent
-	for _, x := range q.rowsOf(ast.Type) {
+	// rowsOf's slice is new: the rows matching are kept in place.
+	all := q.rowsOf(ast.Type)
+	out := all[:0]
+	for _, x := range all {
 		if q.match(x, where) {
 			out = append(out, x)
 		}
