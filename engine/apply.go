@@ -33,14 +33,8 @@ import (
 // from here, read from the configuration on disk and the systems now;
 // the plan is only the list of changes it is asked to make.
 type ApplyRequest struct {
-	// Plan is the plan to apply; or, when it is nil, ReadPlan reads it.
-	Plan *Plan
-	// ReadPlan reads and checks the plan file. Apply calls it while the
-	// state is loaded and the directory and the target are read, which
-	// would otherwise wait for it; nothing is written before it returns,
-	// and its error is Apply's, ahead of any state or read error.
-	ReadPlan func() (*Plan, error)
-	Target   Target
+	Plan   *Plan
+	Target Target
 	// State holds the last-applied view; the caller holds its lock.
 	State StateStore
 	// ConfigDigest is the digest of the configuration on disk now.
@@ -169,29 +163,17 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	now := wholeSecondUTC(req.now()) // the clocks apply records compare with plan's, which are whole seconds
-	ctx, cancel := context.WithCancel(ctx)
-	pre := startReads(ctx, req, now)
-	defer func() { // the reads never outlive Apply, refused or not
-		cancel()
-		pre.wait()
-	}()
-	p := req.Plan
-	if p == nil {
-		var err error
-		if p, err = req.ReadPlan(); err != nil {
-			return nil, err
-		}
-		req.Plan = p
-	}
+	p, now := req.Plan, wholeSecondUTC(req.now()) // the clocks apply records compare with plan's, which are whole seconds
 	ti := req.Target.Info()
 	if err := checkApplicable(p, ti, req.ConfigDigest, now); err != nil {
 		return nil, err
 	}
-	la, err := pre.state()
+	la, err := req.State.Load()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("apply: loading state: %w", err)
 	}
+	la.ensure()
+	trace.Log(ctx, "apply", "state loaded")
 	rec, resume, err := checkJournal(p, la, describeState(req.State))
 	if err != nil {
 		return nil, err
@@ -202,7 +184,7 @@ func Apply(ctx context.Context, req ApplyRequest) (*ApplyReport, error) {
 		// only the directory can.
 		return nil, refuse(RefuseStateMismatch, "the plan was made when there was no state yet, so no state journal can tell whether it ran before; apply it with the directory checked (without -verify-source=false), or make a new plan")
 	}
-	accounts, fresh, err := pre.read()
+	accounts, fresh, err := readNow(ctx, req, la, now)
 	if err != nil {
 		return nil, err
 	}
@@ -283,64 +265,9 @@ func describeState(s StateStore) string {
 	return "the state store"
 }
 
-// applyReads loads the state and reads the systems in the background,
-// from the moment Apply starts: they need neither the plan nor its
-// checks, and reading the plan file of a large import took as long as
-// reading the directory. Only reads run there; what Apply writes waits
-// for every check, as before.
-type applyReads struct {
-	loaded   chan struct{} // la and loadErr are set
-	done     chan struct{} // accounts, fresh and readErr are set
-	la       *LastApplied
-	loadErr  error
-	accounts []Account
-	fresh    *derivation
-	readErr  error
-}
-
-// startReads loads the state, then reads ftrack and (with VerifySource)
-// the directory as readNow does; ctx's cancellation stops the reads.
-func startReads(ctx context.Context, req ApplyRequest, now time.Time) *applyReads {
-	r := &applyReads{loaded: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		la, err := req.State.Load()
-		if err != nil {
-			r.loadErr = fmt.Errorf("apply: loading state: %w", err)
-			close(r.loaded)
-			return
-		}
-		la.ensure()
-		r.la = la
-		trace.Log(ctx, "apply", "state loaded")
-		close(r.loaded)
-		r.accounts, r.fresh, r.readErr = readNow(ctx, req, la, now)
-	}()
-	return r
-}
-
-// state waits for the loaded state. The reads go on with it meanwhile:
-// Apply only reads it until they are done.
-func (r *applyReads) state() (*LastApplied, error) {
-	<-r.loaded
-	return r.la, r.loadErr
-}
-
-// read waits for the reads.
-func (r *applyReads) read() ([]Account, *derivation, error) {
-	<-r.done
-	if r.loadErr != nil {
-		return nil, nil, r.loadErr
-	}
-	return r.accounts, r.fresh, r.readErr
-}
-
-// wait blocks until the background work has returned.
-func (r *applyReads) wait() { <-r.done }
-
 // validate checks that the request names everything Apply needs.
 func (req ApplyRequest) validate() error {
-	if (req.Plan == nil && req.ReadPlan == nil) || req.Target == nil || req.State == nil || req.Mapper == nil {
+	if req.Plan == nil || req.Target == nil || req.State == nil || req.Mapper == nil {
 		return fmt.Errorf("apply: a plan, a target, a mapping and a state store are required")
 	}
 	if req.VerifySource && len(req.Sources) == 0 {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -629,58 +628,4 @@ func TestApplyPipelined(t *testing.T) {
 	if rep.Failed.Total() != 2 || w.target.calls != 2 || len(ct.conflicts) > 0 {
 		t.Fatalf("failed %d, execute calls %d, conflicts %v", rep.Failed.Total(), w.target.calls, ct.conflicts)
 	}
-}
-
-// failingLoad is a state store whose Load fails.
-type failingLoad struct{ *memState }
-
-func (failingLoad) Load() (*LastApplied, error) { return nil, fmt.Errorf("state backend unreachable") }
-
-// TestApplyReadsPlanBesideTheReads: a plan given as ReadPlan (read while
-// the state is loaded and the systems are read) applies as the same plan
-// given as Plan; the plan's error comes first, even when loading the state
-// failed too; a plan read but refused writes nothing.
-func TestApplyReadsPlanBesideTheReads(t *testing.T) {
-	t.Run("applies", func(t *testing.T) {
-		w := newWorld()
-		p := w.plan(t, clock)
-		req := w.applyReq(nil)
-		req.ReadPlan = func() (*Plan, error) { return p, nil }
-		rep, err := Apply(context.Background(), req)
-		if err != nil || !rep.Complete || rep.Executed.Total() != len(p.Changes) || w.target.calls == 0 {
-			t.Fatalf("apply with ReadPlan: %v, report %+v, %d execute calls", err, rep, w.target.calls)
-		}
-	})
-	// The state cannot be loaded: the plan's error still comes first.
-	for _, tc := range []struct {
-		name, want string
-		plan       func(p *Plan) (*Plan, error)
-	}{
-		{"the plan's error first", "the checksum does not match", func(*Plan) (*Plan, error) {
-			return nil, refuse(RefuseChecksum, "the checksum does not match")
-		}},
-		{"then the state's", "state backend unreachable", func(p *Plan) (*Plan, error) { return p, nil }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld()
-			p := w.plan(t, clock)
-			w.state.saves = 0
-			req := w.applyReq(nil)
-			req.State = failingLoad{w.state}
-			req.ReadPlan = func() (*Plan, error) { return tc.plan(p) }
-			rep, err := Apply(context.Background(), req)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || rep != nil || w.target.calls != 0 || w.state.saves != 0 {
-				t.Fatalf("want an error saying %q and nothing written, got %v (report %v, %d calls, %d saves)", tc.want, err, rep, w.target.calls, w.state.saves)
-			}
-		})
-	}
-	t.Run("refused after the read", func(t *testing.T) {
-		w := newWorld()
-		p := w.plan(t, clock)
-		w.state.saves = 0
-		req := w.applyReq(nil)
-		req.ConfigDigest = "sha256:new"
-		req.ReadPlan = func() (*Plan, error) { return p, nil }
-		requireRefusal(t, w, req, "config_changed", "plan: sha256:cfg, now: sha256:new")
-	})
 }

@@ -67,24 +67,13 @@ func runApply(c *cli.Context, args applyArgs) error {
 	}
 	defer ws.logClose()
 	trace.Log(c.Context, "apply", "configuration loaded")
-	// The plan file is read before the state is locked: a refused plan
-	// takes no lock (no lock file, no lock record in ftrack) and does not
-	// wait for one. Read beside the re-read (engine.ApplyRequest.ReadPlan)
-	// it gained some 10 ms on two busy cores, not worth that.
 	plan, err := engine.ReadPlanFile(args.PlanPath, planReadOptions(ws))
 	if err != nil {
 		ws.log.Error("apply refused", "plan", args.PlanPath, "error", err.Error())
 		return err
 	}
 	trace.Log(c.Context, "apply", "plan read")
-	return applyPlan(c, ws, planInput{plan: plan}, applyOptions{LockTimeout: args.LockTimeout, MaxErrors: args.MaxErrors, VerifySource: args.VerifySource, Force: args.Force})
-}
-
-// planInput is the plan applyPlan executes: one in memory (sync's), or
-// read by read once the state is locked (apply's plan file).
-type planInput struct {
-	plan *engine.Plan
-	read func() (*engine.Plan, error)
+	return applyPlan(c, ws, plan, applyOptions{LockTimeout: args.LockTimeout, MaxErrors: args.MaxErrors, VerifySource: args.VerifySource, Force: args.Force})
 }
 
 // planReadOptions are the plan file's integrity requirements: the signing
@@ -104,7 +93,7 @@ type applyOptions struct {
 
 // applyPlan executes a plan read by engine.UnmarshalPlan: shared by apply
 // and sync. engine.Apply re-derives and checks every change first.
-func applyPlan(c *cli.Context, ws *workspace, in planInput, opts applyOptions) (rerr error) {
+func applyPlan(c *cli.Context, ws *workspace, plan *engine.Plan, opts applyOptions) (rerr error) {
 	lockTimeout, maxErrors := opts.LockTimeout, opts.MaxErrors
 	store, err := ws.openState()
 	if err != nil {
@@ -131,26 +120,10 @@ func applyPlan(c *cli.Context, ws *workspace, in planInput, opts applyOptions) (
 	trace.Log(c.Context, "apply", "state locked")
 	prog := newProgress(c.App.ErrWriter, ws.args.NoColor)
 	defer prog.Finish()
-	plan := in.plan
-	announce := func(p *engine.Plan) {
-		plan = p
-		ws.log.Info("apply", "plan_id", plan.PlanID, "summary", planSummaryLine(plan), "verify_source", opts.VerifySource, "signed", plan.Signed())
-		if !opts.VerifySource {
-			ws.log.Warn("apply -verify-source=false: the directory is not checked; only the ftrack checks and the signature guard this plan", "plan_id", plan.PlanID)
-			fmt.Fprintln(c.App.ErrWriter, "Warning: -verify-source=false: the directory is not checked; only the ftrack checks and the plan's signature guard what this apply writes.")
-		}
-	}
-	var readPlan func() (*engine.Plan, error)
-	if plan != nil {
-		announce(plan)
-	} else {
-		readPlan = func() (*engine.Plan, error) {
-			p, err := in.read()
-			if err == nil {
-				announce(p)
-			}
-			return p, err
-		}
+	ws.log.Info("apply", "plan_id", plan.PlanID, "summary", planSummaryLine(plan), "verify_source", opts.VerifySource, "signed", plan.Signed())
+	if !opts.VerifySource {
+		ws.log.Warn("apply -verify-source=false: the directory is not checked; only the ftrack checks and the signature guard this plan", "plan_id", plan.PlanID)
+		fmt.Fprintln(c.App.ErrWriter, "Warning: -verify-source=false: the directory is not checked; only the ftrack checks and the plan's signature guard what this apply writes.")
 	}
 	logChange := func(ch engine.Change, outcome engine.Outcome, cerr error) {
 		attrs := []any{"address", ch.Address, "action", string(ch.Action), "reason", ch.Why(), "target_id", ch.TargetID, "outcome", string(outcome)}
@@ -171,7 +144,6 @@ func applyPlan(c *cli.Context, ws *workspace, in planInput, opts applyOptions) (
 	}
 	report, err := engine.Apply(c.Context, engine.ApplyRequest{
 		Plan:         plan,
-		ReadPlan:     readPlan,
 		Target:       ws.target,
 		State:        store,
 		ConfigDigest: ws.cfg.Digest,
@@ -191,12 +163,10 @@ func applyPlan(c *cli.Context, ws *workspace, in planInput, opts applyOptions) (
 	trace.Log(c.Context, "apply", "engine returned")
 	if report != nil {
 		renderApplyReport(newRenderer(c.App.Writer, useColor(ws.args.NoColor, c.App.Writer)), report)
-		ws.log.Info("apply finished", "plan_id", report.PlanID, "executed", report.Executed.Total(), "failed", report.Failed.Total(), "already_done", report.AlreadyDone.Total())
+		ws.log.Info("apply finished", "plan_id", plan.PlanID, "executed", report.Executed.Total(), "failed", report.Failed.Total(), "already_done", report.AlreadyDone.Total())
 	}
 	if err != nil {
-		if plan != nil { // else the plan file was refused, and readPlan logged why
-			ws.log.Error("apply failed", "plan_id", plan.PlanID, "error", err.Error())
-		}
+		ws.log.Error("apply failed", "plan_id", plan.PlanID, "error", err.Error())
 		return err
 	}
 	return nil

@@ -71,7 +71,7 @@ Examples:
 				return err
 			}
 			r.printf("\n")
-			return applyPlan(c, ws, planInput{plan: verified}, applyOptions{LockTimeout: c.Duration("lock-timeout"), MaxErrors: c.Int("max-errors"), VerifySource: true})
+			return applyPlan(c, ws, verified, applyOptions{LockTimeout: c.Duration("lock-timeout"), MaxErrors: c.Int("max-errors"), VerifySource: true})
 		},
 	}
 }
