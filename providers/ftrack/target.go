@@ -796,7 +796,7 @@ func (t *Target) planAndRun(ctx context.Context, changes []engine.Change, idxs [
 	go func() {
 		defer close(ready)
 		for _, job := range jobs {
-			ready <- prepareJob(job)
+			ready <- preparedJob{job: job, first: newWriteRequest(job[0])}
 		}
 	}()
 	for pj := range ready {
@@ -805,34 +805,33 @@ func (t *Target) planAndRun(ctx context.Context, changes []engine.Change, idxs [
 		go func(pj preparedJob) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			req := pj.first
 			for k, pack := range pj.job {
-				if k == 0 {
-					t.runPack(ctx, pack, pj.ops, pj.body, setErr, split)
-				} else {
-					t.runPack(ctx, pack, nil, nil, setErr, split)
+				if k > 0 {
+					req = newWriteRequest(pack)
 				}
+				t.runPack(ctx, pack, req, setErr, split)
 			}
 		}(pj)
 	}
 	wg.Wait()
 }
 
-// preparedJob is a job (see packJobs) with its first request's
-// operations and encoded body.
+// preparedJob is a job (see packJobs) with its first request encoded.
 type preparedJob struct {
-	job  [][]unit
+	job   [][]unit
+	first writeRequest
+}
+
+// writeRequest is a pack's operations, in order, and their encoded
+// request body.
+type writeRequest struct {
 	ops  []Operation
 	body []byte // nil when encoding failed: Write encodes again and says why
 }
 
-func prepareJob(job [][]unit) preparedJob {
-	ops := packOps(job[0])
-	body, _ := encodeOps(ops)
-	return preparedJob{job: job, ops: ops, body: body}
-}
-
-// packOps returns the operations of a pack's units, in order.
-func packOps(pack []unit) []Operation {
+// newWriteRequest collects the operations of pack's units and encodes them.
+func newWriteRequest(pack []unit) writeRequest {
 	n := 0
 	for _, u := range pack {
 		n += len(u.ops)
@@ -841,7 +840,8 @@ func packOps(pack []unit) []Operation {
 	for _, u := range pack {
 		ops = append(ops, u.ops...)
 	}
-	return ops
+	body, _ := encodeOps(ops)
+	return writeRequest{ops: ops, body: body}
 }
 
 // packJobs packs per-user chains into requests of at most batch operations.
@@ -890,14 +890,11 @@ func packJobs(order []string, chains map[string][]unit, batch int) [][][]unit {
 	return jobs
 }
 
-// runPack sends one request, of ops encoded as body when given (else
-// the pack's, encoded now); when the server rejects it as a whole and
-// split is set, it splits the pack in two and runs the halves in order.
-func (t *Target) runPack(ctx context.Context, pack []unit, ops []Operation, body []byte, setErr func(int, error), split bool) {
-	if ops == nil {
-		ops = packOps(pack)
-	}
-	_, err := t.client.writeEncoded(ctx, ops, body)
+// runPack sends req, the pack's request; when the server rejects it as
+// a whole and split is set, it splits the pack in two and runs the
+// halves in order.
+func (t *Target) runPack(ctx context.Context, pack []unit, req writeRequest, setErr func(int, error), split bool) {
+	_, err := t.client.writeEncoded(ctx, req.ops, req.body)
 	if err == nil {
 		return
 	}
@@ -908,8 +905,8 @@ func (t *Target) runPack(ctx context.Context, pack []unit, ops []Operation, body
 		return
 	}
 	half := len(pack) / 2
-	t.runPack(ctx, pack[:half], nil, nil, setErr, split)
-	t.runPack(ctx, pack[half:], nil, nil, setErr, split)
+	t.runPack(ctx, pack[:half], newWriteRequest(pack[:half]), setErr, split)
+	t.runPack(ctx, pack[half:], newWriteRequest(pack[half:]), setErr, split)
 }
 
 // planChange returns the operations that bring ftrack to the change's After
