@@ -128,7 +128,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand"
 	"net"
 	"net/http"
@@ -536,22 +535,35 @@ func decodeOps(body []byte) ([]map[string]any, error) {
 	return ops, err
 }
 
-// writeResults answers a batch's results. They are rows and plain values
-// (maps, lists, strings, numbers), encoded without sorting each row's
-// members: a client reads them by name, and sorting was most of
-// encoding a batch of creates. A batch holding a result that appends its
-// own JSON (a flat query page) is written by writeAppended.
-func writeResults(w http.ResponseWriter, results []any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	for _, r := range results {
-		if _, ok := r.(jsonAppender); ok {
-			writeAppended(w, results)
-			return
-		}
+// createdRow is the answer to a create, {"action": "create", "data": the
+// stored row as encodeRow renders it}, written straight from the row by
+// appendJSON. A stored row is never changed in place (an update
+// stores a changed copy), so r reads then as it did when it was created,
+// whatever other requests have done since.
+type createdRow struct {
+	sc *schema
+	r  row
+}
+
+// appendJSON appends the answer as writeResults would write the map
+// {"action": "create", "data": encodeRow(...)}, without making those maps
+// (its members come in another order, which a client does not read).
+func (c createdRow) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"action":"create","data":{"__entity_type__":`...)
+	dst = appendJSONString(dst, c.sc.ID)
+	for k, v := range c.r {
+		dst = append(dst, ',')
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		dst = appendValue(dst, c.sc.Properties[k], v)
 	}
-	_ = jsonv2.MarshalWrite(w, results, resultOptions)
-	_, _ = w.Write([]byte("\n"))
+	return append(dst, "}}"...)
+}
+
+// MarshalJSONTo writes the answer appendJSON gives, for encoders other
+// than writeResults'.
+func (c createdRow) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return enc.WriteValue(c.appendJSON(nil))
 }
 
 // runBatch applies a batch atomically. The answers of its creates are
@@ -561,67 +573,6 @@ func writeResults(w http.ResponseWriter, results []any) {
 func (e *Emulator) runBatch(ops []map[string]any, dedupe bool) ([]any, bool, *APIError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.runBatchLocked(ops, dedupe)
-}
-
-// createdRow is the answer to a create, {"action": "create", "data": the
-// stored row as encodeRow renders it}, written straight from the row by
-// MarshalJSONTo. A stored row is never changed in place (an update
-// stores a changed copy), so r reads then as it did when it was created,
-// whatever other requests have done since.
-type createdRow struct {
-	sc *schema
-	r  row
-}
-
-// MarshalJSONTo writes the answer as writeResults writes it for the map
-// {"action": "create", "data": encodeRow(...)}, without making those maps
-// (its members come in another order, which a client does not read).
-func (c createdRow) MarshalJSONTo(enc *jsontext.Encoder) error {
-	for _, tok := range []jsontext.Token{jsontext.BeginObject, jsontext.String("action"), jsontext.String("create"),
-		jsontext.String("data"), jsontext.BeginObject, jsontext.String("__entity_type__"), jsontext.String(c.sc.ID)} {
-		if err := enc.WriteToken(tok); err != nil {
-			return err
-		}
-	}
-	for k, v := range c.r {
-		if err := enc.WriteToken(jsontext.String(k)); err != nil {
-			return err
-		}
-		if err := encodeValueTo(enc, c.sc.Properties[k], v); err != nil {
-			return err
-		}
-	}
-	if err := enc.WriteToken(jsontext.EndObject); err != nil {
-		return err
-	}
-	return enc.WriteToken(jsontext.EndObject)
-}
-
-// encodeValueTo writes encodeValue(p, v). Scalars are written as tokens,
-// as go-json-experiment/json writes an any holding one, without the copy
-// MarshalEncode makes of any value it is given.
-func encodeValueTo(enc *jsontext.Encoder, p property, v any) error {
-	switch t := v.(type) {
-	case nil:
-		return enc.WriteToken(jsontext.Null)
-	case bool:
-		return enc.WriteToken(jsontext.Bool(t))
-	case string:
-		if p.Format != "date-time" && p.Format != "date" {
-			return enc.WriteToken(jsontext.String(t))
-		}
-	case float64:
-		if !math.IsNaN(t) && !math.IsInf(t, 0) {
-			return enc.WriteToken(jsontext.Float(t))
-		}
-	}
-	return jsonv2.MarshalEncode(enc, encodeValue(p, v))
-}
-
-// runBatchLocked is runBatch with the emulator locked, the creates'
-// answers left as createdRow.
-func (e *Emulator) runBatchLocked(ops []map[string]any, dedupe bool) ([]any, bool, *APIError) {
 	e.store.begin()
 	results := make([]any, 0, len(ops))
 	for i, op := range ops {

@@ -589,7 +589,7 @@ func (e *Emulator) identity(x ent) string {
 			return x.typ + "\x00" + s
 		}
 	}
-	return x.typ + "," + pkKey(rowPK(sc, x.r))
+	return x.typ + "," + rowKey(sc, x.r)
 }
 
 // relTree returns the subtree for relation attribute name, defaulting to the

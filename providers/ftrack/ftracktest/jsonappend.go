@@ -1,7 +1,7 @@
 package ftracktest
 
 // Appending JSON by hand, for the answers written straight from stored
-// rows (flatResult): the bytes are those writeResults' encoder writes
+// rows (createdRow, flatResult): the bytes are those writeResults' encoder writes
 // (no HTML escaping, invalid UTF-8 replaced), without its token-by-token
 // checks, which cost more than the writing.
 
@@ -79,9 +79,13 @@ var resultBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // that one huge answer is not kept for good.
 const maxPooledBuffer = 4 << 20
 
-// writeAppended writes results as writeResults does, the jsonAppender
-// ones appending themselves and the others encoded one by one.
-func writeAppended(w http.ResponseWriter, results []any) {
+// writeResults answers a batch's results: each one that appends its own
+// JSON (a create's answer, a flat query page, written straight from the
+// stored rows) appends itself, the others (rows and plain values: maps,
+// lists, strings, numbers) are encoded one by one, without sorting each
+// row's members: a client reads them by name, and sorting was most of
+// encoding a batch of creates.
+func writeResults(w http.ResponseWriter, results []any) {
 	bp := resultBuffers.Get().(*[]byte)
 	buf := append((*bp)[:0], '[')
 	for i, r := range results {
@@ -96,6 +100,8 @@ func writeAppended(w http.ResponseWriter, results []any) {
 		buf = append(buf, b...)
 	}
 	buf = append(buf, "]\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf)
 	if cap(buf) <= maxPooledBuffer {
 		*bp = buf
