@@ -508,6 +508,24 @@ func TestDatetimeValues(t *testing.T) {
 // show the row as created.
 func TestCreateAnswersWhileOthersWrite(t *testing.T) {
 	s := newTestServer(t)
+	whileOthersWrite(t, s, func(id string) {
+		res := call(t, s,
+			create("User", map[string]any{"id": id, "username": id, "first_name": "created"}),
+			update("User", []any{id}, map[string]any{"first_name": "updated"}),
+			create("Metadata", map[string]any{"parent_id": id, "key": "k", "value": "v", "parent_type": "User"}),
+		)
+		if got := res[0].(map[string]any)["data"].(map[string]any)["first_name"]; got != "created" {
+			t.Errorf("create answered first_name %v", got)
+		}
+	})
+}
+
+// whileOthersWrite runs each in four goroutines at once, for twenty user
+// ids each ("w<goroutine>-u<n>"); after each call it updates the user
+// and deletes it, so that every goroutine's batches change the store
+// while the others' answers are written.
+func whileOthersWrite(t *testing.T, s *Server, each func(id string)) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)
@@ -515,14 +533,7 @@ func TestCreateAnswersWhileOthersWrite(t *testing.T) {
 			defer wg.Done()
 			for i := range 20 {
 				id := fmt.Sprintf("w%d-u%02d", w, i)
-				res := call(t, s,
-					create("User", map[string]any{"id": id, "username": id, "first_name": "created"}),
-					update("User", []any{id}, map[string]any{"first_name": "updated"}),
-					create("Metadata", map[string]any{"parent_id": id, "key": "k", "value": "v", "parent_type": "User"}),
-				)
-				if got := res[0].(map[string]any)["data"].(map[string]any)["first_name"]; got != "created" {
-					t.Errorf("create answered first_name %v", got)
-				}
+				each(id)
 				call(t, s, update("User", []any{id}, map[string]any{"first_name": "again"}), del("User", id))
 			}
 		}()

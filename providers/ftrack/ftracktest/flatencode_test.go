@@ -3,7 +3,6 @@ package ftracktest
 import (
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 )
 
@@ -72,27 +71,17 @@ func TestFlatPageAnswersTheRowsAsQueried(t *testing.T) {
 		t.Fatalf("pages %v and %v, want first_name before, then after", first, second)
 	}
 
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 20 {
-				id := fmt.Sprintf("w%d-u%02d", w, i)
-				res := call(t, s,
-					create("User", map[string]any{"id": id, "username": id, "first_name": "created"}),
-					map[string]any{"action": "query", "expression": fmt.Sprintf("select id, first_name from User where id is %q", id)},
-					update("User", []any{id}, map[string]any{"first_name": "updated"}))
-				page := res[1].(map[string]any)["data"].([]any)
-				if len(page) != 1 || page[0].(map[string]any)["first_name"] != "created" {
-					t.Errorf("page %v, want %s as created", page, id)
-				}
-				for range 2 { // pages of every user, while others write
-					queryData(t, s, "select id, username, first_name from User order by id offset 3 limit 10")
-				}
-				call(t, s, update("User", []any{id}, map[string]any{"first_name": "again"}), del("User", id))
-			}
-		}()
-	}
-	wg.Wait()
+	whileOthersWrite(t, s, func(id string) {
+		res := call(t, s,
+			create("User", map[string]any{"id": id, "username": id, "first_name": "created"}),
+			map[string]any{"action": "query", "expression": fmt.Sprintf("select id, first_name from User where id is %q", id)},
+			update("User", []any{id}, map[string]any{"first_name": "updated"}))
+		page := res[1].(map[string]any)["data"].([]any)
+		if len(page) != 1 || page[0].(map[string]any)["first_name"] != "created" {
+			t.Errorf("page %v, want %s as created", page, id)
+		}
+		for range 2 { // pages of every user, while others write
+			queryData(t, s, "select id, username, first_name from User order by id offset 3 limit 10")
+		}
+	})
 }
