@@ -34,17 +34,24 @@ func TestCreatedRowAsEncodeRow(t *testing.T) {
 		}
 		got := resultsBody(t, []any{c})
 		want := resultsBody(t, []any{map[string]any{"action": "create", "data": e.encodeRow(c.sc.ID, c.r)}})
-		var g, w any
-		if err := json.Unmarshal(got, &g); err != nil {
-			t.Fatalf("result %d: %v in %s", i, err, got)
-		}
-		if err := json.Unmarshal(want, &w); err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(want) || !reflect.DeepEqual(g, w) {
+		if !sameAnswer(t, got, want) {
 			t.Errorf("result %d:\n%s\nwant (in any order)\n%s", i, got, want)
 		}
 	}
+}
+
+// sameAnswer reports whether the answer bodies got and want are as long
+// and decode alike (their members may come in any order).
+func sameAnswer(t *testing.T, got, want []byte) bool {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%v in %s", err, got)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatalf("%v in %s", err, want)
+	}
+	return len(got) == len(want) && reflect.DeepEqual(g, w)
 }
 
 // resultsBody is the body writeResults answers results with.
